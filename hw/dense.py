@@ -1,0 +1,183 @@
+"""``dense-fc``: a fixed-point matrix-vector engine, the baseline of the circulant family."""
+
+import operator
+
+from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from models.dense import DRAIN_CYCLES
+from models.fixed import accumulator_width
+
+from .common.fixed import requantize
+
+__all__ = ["DenseFC"]
+
+
+class DenseFC(wiring.Component):
+    """``y = W x`` with ``parallelism`` multiply-accumulate lanes.
+
+    Weights are loaded once after reset through ``w_in`` (row-major
+    ``W[o, i]``, ``n_out * n_in`` words) into one block RAM bank per lane;
+    lane ``l`` owns the output rows ``o ≡ l (mod parallelism)``. A ``w_in``
+    word that arrives while the engine waits for the first word of a vector
+    starts a full reload. Then each vector ``x`` (``n_in`` words) is buffered
+    and the lanes compute ``ceil(n_out / parallelism)`` groups of outputs;
+    each output is ``sum_i W[o,i] x[i]`` exactly, rounded half up by ``frac``
+    bits and saturated to ``width`` bits (``models/dense.py``).
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Matrix shape (``W`` is ``n_out × n_in``).
+    width, frac : int
+        Fixed-point format ``Q(width, frac)`` of ``W``, ``x`` and ``y``.
+    parallelism : int
+        Number of MAC lanes (one multiplier each), ``1 ≤ parallelism ≤ n_out``.
+
+    Members
+    -------
+    w_in : In(stream.Signature(signed(width)))
+        Weight words, only accepted while loading.
+    x_in : In(stream.Signature(signed(width)))
+        Input vector words, ``x[0]`` first.
+    y_out : Out(stream.Signature(signed(width)))
+        Output vector words, ``y[0]`` first.
+
+    Latency and throughput (no stalls), per vector: ``n_in`` cycles to load
+    ``x``, then per group ``n_in`` issue cycles, ``DRAIN_CYCLES`` (2) pipeline
+    cycles and one cycle per output sent: ``models.dense.cycles_per_vector``.
+    Loading ``x`` does not overlap computing, so a new vector is accepted
+    right after the last output of the previous one is sent.
+    """
+
+    def __init__(self, *, n_in, n_out, width=16, frac=10, parallelism=1):
+        self.n_in = operator.index(n_in)
+        self.n_out = operator.index(n_out)
+        self.width = operator.index(width)
+        self.frac = operator.index(frac)
+        self.parallelism = operator.index(parallelism)
+        if not 1 <= self.parallelism <= self.n_out:
+            raise ValueError(f"parallelism={parallelism} out of range [1, {n_out}]")
+        super().__init__({
+            "w_in": In(stream.Signature(signed(self.width))),
+            "x_in": In(stream.Signature(signed(self.width))),
+            "y_out": Out(stream.Signature(signed(self.width))),
+        })
+
+    @property
+    def groups(self) -> int:
+        """Output groups per vector, ``ceil(n_out / parallelism)``."""
+        return -(-self.n_out // self.parallelism)
+
+    @property
+    def acc_width(self) -> int:
+        """Accumulator bits: exact for any ``n_in`` products."""
+        return accumulator_width(self.width, self.n_in)
+
+    def elaborate(self, platform):
+        m = Module()
+        n_in, lanes, groups, width = self.n_in, self.parallelism, self.groups, self.width
+        word = signed(width)
+
+        m.submodules.x_buf = x_buf = memory.Memory(shape=word, depth=n_in, init=[])
+        x_write, x_read = x_buf.write_port(), x_buf.read_port()
+        banks = [memory.Memory(shape=word, depth=groups * n_in, init=[]) for _ in range(lanes)]
+        w_writes, w_reads = [], []
+        for lane, bank in enumerate(banks):
+            m.submodules[f"w_bank{lane}"] = bank
+            w_writes.append(bank.write_port())
+            w_reads.append(bank.read_port())
+
+        # Counters: input index, lane within a group, group, and group * n_in.
+        index = Signal(range(n_in))
+        lane = Signal(range(lanes))
+        group = Signal(range(groups))
+        row_base = Signal(range(groups * n_in))
+        last_index = index == n_in - 1
+        last_group = group == groups - 1
+        last_lane = lane == Mux(last_group, (self.n_out - 1) % lanes, lanes - 1)
+
+        m.d.comb += x_read.addr.eq(index)
+        for w_read in w_reads:
+            m.d.comb += w_read.addr.eq(row_base + index)
+
+        # MAC pipeline: issue address -> RAM data (s1) -> product (s2) -> accumulator.
+        issue, issue_first, issue_last = Signal(), Signal(), Signal()
+        s1_valid, s1_first, s1_last = Signal(), Signal(), Signal()
+        s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
+        m.d.sync += [
+            s1_valid.eq(issue), s1_first.eq(issue_first), s1_last.eq(issue_last),
+            s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
+        ]
+        products = [Signal(signed(2 * width), name=f"product{l}") for l in range(lanes)]
+        accumulators = Array(Signal(signed(self.acc_width), name=f"acc{l}") for l in range(lanes))
+        for l in range(lanes):
+            with m.If(s1_valid):
+                m.d.sync += products[l].eq(x_read.data * w_reads[l].data)
+            with m.If(s2_valid):
+                m.d.sync += accumulators[l].eq(Mux(s2_first, 0, accumulators[l]) + products[l])
+
+        def next_index_or_wrap():
+            m.d.sync += index.eq(Mux(last_index, 0, index + 1))
+
+        with m.FSM(init="LOAD_W"):
+            with m.State("LOAD_W"):
+                m.d.comb += self.w_in.ready.eq(1)
+                for l, w_write in enumerate(w_writes):
+                    m.d.comb += [
+                        w_write.addr.eq(row_base + index),
+                        w_write.data.eq(self.w_in.payload),
+                        w_write.en.eq(self.w_in.valid & (lane == l)),
+                    ]
+                with m.If(self.w_in.valid):
+                    next_index_or_wrap()
+                    with m.If(last_index):
+                        with m.If(last_lane & last_group):
+                            m.d.sync += [lane.eq(0), group.eq(0), row_base.eq(0)]
+                            m.next = "LOAD_X"
+                        with m.Elif(lane == lanes - 1):
+                            m.d.sync += [lane.eq(0), group.eq(group + 1), row_base.eq(row_base + n_in)]
+                        with m.Else():
+                            m.d.sync += lane.eq(lane + 1)
+
+            with m.State("LOAD_X"):
+                m.d.comb += [
+                    self.x_in.ready.eq(1),
+                    x_write.addr.eq(index),
+                    x_write.data.eq(self.x_in.payload),
+                    x_write.en.eq(self.x_in.valid),
+                ]
+                with m.If(self.x_in.valid):
+                    next_index_or_wrap()
+                    with m.If(last_index):
+                        m.next = "COMPUTE"
+                with m.Elif(self.w_in.valid & (index == 0)):
+                    m.next = "LOAD_W"
+
+            with m.State("COMPUTE"):
+                m.d.comb += [issue.eq(1), issue_first.eq(index == 0), issue_last.eq(last_index)]
+                next_index_or_wrap()
+                with m.If(last_index):
+                    m.next = "DRAIN"
+
+            with m.State("DRAIN"):
+                with m.If(s2_last):
+                    m.next = "EMIT"
+
+            with m.State("EMIT"):
+                m.d.comb += [
+                    self.y_out.valid.eq(1),
+                    self.y_out.payload.eq(requantize(accumulators[lane], self.frac, width)),
+                ]
+                with m.If(self.y_out.ready):
+                    m.d.sync += lane.eq(lane + 1)
+                    with m.If(last_lane):
+                        m.d.sync += lane.eq(0)
+                        with m.If(last_group):
+                            m.d.sync += [group.eq(0), row_base.eq(0)]
+                            m.next = "LOAD_X"
+                        with m.Else():
+                            m.d.sync += [group.eq(group + 1), row_base.eq(row_base + n_in)]
+                            m.next = "COMPUTE"
+        return m

