@@ -1,0 +1,172 @@
+"""The ``accelgen`` command line (SPEC §3). Bad input: one line on stderr, exit status 2."""
+
+import argparse
+import io
+import json
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, registry
+from .errors import UserError
+from .flows import export, report, simulate, synthesize
+from .params import parse_assignments, resolve
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line and exit 2, like every other bad input."""
+
+    def error(self, message):
+        raise UserError(message)
+
+
+def _design_args(parser):
+    parser.add_argument("design", help="design name (see `accelgen list`)")
+    parser.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=VALUE",
+                        help="set a parameter (repeatable)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="accelgen", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"accelgen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("list", help="designs, their parameters, defaults and ranges")
+
+    generate = commands.add_parser("generate", help="write Verilog and a manifest")
+    _design_args(generate)
+    generate.add_argument("-o", dest="out_dir", help="output directory (default rtl_out/DESIGN/)")
+
+    sim = commands.add_parser("sim", help="run the design's cocotb tests against its golden model")
+    _design_args(sim)
+    sim.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    sim.add_argument("--waves", action="store_true", help="write a waveform dump")
+    sim.add_argument("--seed", type=int, default=1, help="random seed of vectors and stalls")
+    sim.add_argument("--stall", type=float, default=0.3, help="valid/ready stall probability in [0, 1)")
+    sim.add_argument("-o", dest="out_dir", help="job directory (default rtl_out/DESIGN/sim/)")
+
+    synth = commands.add_parser("synth", help="synthesize and place-and-route, report area and Fmax")
+    _design_args(synth)
+    synth.add_argument("--target", choices=synthesize.TARGETS, default="ecp5")
+    synth.add_argument("--json", dest="json_file", help="also write the result to this file")
+
+    run = commands.add_parser("run", help="push your arrays through the RTL in simulation")
+    _design_args(run)
+    run.add_argument("--input", help=".npz with the design's input arrays")
+    run.add_argument("--output", required=True, help=".npz to write the outputs to")
+    run.add_argument("--report", help="JSON file for cycles and counters")
+    run.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+
+    build = commands.add_parser("build", help="the main job: every design, generated, simulated, synthesized")
+    build.add_argument("--config", help="TOML file: one [design] table of parameters each")
+    build.add_argument("-o", dest="out_dir", default="rtl_out", help="output directory (default rtl_out/)")
+    build.add_argument("--target", choices=synthesize.TARGETS, default="ecp5")
+    return parser
+
+
+def _design_and_params(args):
+    design = registry.get(args.design)
+    return design, resolve(design, parse_assignments(args.params))
+
+
+def cmd_list(args):
+    for name in registry.names():
+        design = registry.get(name)
+        print(f"{name}: {design.summary}")
+        for param in design.params:
+            print(f"    {param.name:<12} default {param.default!s:<8} {param.allowed():<28} {param.help}")
+
+
+def cmd_generate(args):
+    design, params = _design_and_params(args)
+    v_path, json_path = export.generate(design, params, args.out_dir)
+    print(f"wrote {v_path} and {json_path}")
+
+
+def cmd_sim(args):
+    design, params = _design_and_params(args)
+    if not 0.0 <= args.stall < 1.0:
+        raise UserError(f"--stall={args.stall} out of range [0, 1)")
+    job_dir = Path(args.out_dir or Path("rtl_out") / design.name / "sim")
+    start = time.perf_counter()
+    result = simulate.simulate(design, params, job_dir=job_dir, simulator=args.simulator,
+                               waves=args.waves, stall=args.stall, seed=args.seed)
+    elapsed = time.perf_counter() - start
+    build = "cached build" if result.cached_build else "fresh build"
+    if not result.passed:
+        print(f"{design.name}: FAIL ({simulate.failure_reason(result)}); log {result.log}")
+        return EXIT_FAILED
+    counters = " ".join(f"{key}={value}" for key, value in result.counters().items())
+    print(f"{design.name}: PASS ({args.simulator}, {build}, {elapsed:.1f} s) {counters}")
+    if result.waves:
+        print(f"waves: {result.waves}")
+
+
+def cmd_synth(args):
+    design, params = _design_and_params(args)
+    text = export.verilog_text(design, params)
+    result = synthesize.synthesize(text, design.toplevel, args.target, export.ports(design, params))
+    line = json.dumps(result, sort_keys=True)
+    if args.json_file:
+        export.write_atomically({args.json_file: line + "\n"})
+    print(line)
+
+
+def _load_npz(path: str) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return dict(arrays)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise UserError(f"cannot read {path}: {error}") from None
+
+
+def _npz_bytes(arrays: dict) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def cmd_run(args):
+    design, params = _design_and_params(args)
+    specs = design.inputs(params)
+    if specs and not args.input:
+        raise UserError(f"{design.name} needs --input IN.npz with arrays {', '.join(specs)}")
+    arrays = _load_npz(args.input) if args.input else {}
+    raw_inputs = simulate.prepare_inputs(design, params, arrays)
+    outputs, counters = simulate.run_arrays(design, params, raw_inputs, simulator=args.simulator)
+    files = {args.output: _npz_bytes(outputs)}
+    if args.report:
+        files[args.report] = json.dumps(counters, indent=2, sort_keys=True) + "\n"
+    export.write_atomically(files)
+    print(f"{design.name}: wrote {args.output} ({', '.join(sorted(outputs))}); cycles={counters.get('cycles')}")
+
+
+def cmd_build(args):
+    entries = report.load_config(args.config)
+    passed = report.build(entries, Path(args.out_dir), args.target)
+    print(f"report: {Path(args.out_dir) / 'report.md'}")
+    return 0 if passed else EXIT_FAILED
+
+
+COMMANDS = {"list": cmd_list, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
+            "run": cmd_run, "build": cmd_build}
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return COMMANDS[args.command](args) or 0
+    except UserError as error:
+        print(f"accelgen: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""Family plug-ins: importing this package registers every design."""
+
+from . import dense  # noqa: F401

@@ -1,0 +1,120 @@
+"""``generate``: Amaranth component → Verilog text + manifest, written atomically.
+
+Verilog is emitted without source locations (``emit_src=False``), so the
+same parameters give byte-identical files on any machine. Elaboration costs
+seconds (Amaranth's Yosys backend), so the text is cached under
+``cache_dir()/verilog/`` keyed by design, parameters and a hash of the
+``hw/`` and ``models/`` sources.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.hdl import Shape
+
+from sim.runner import cache_dir
+
+from .. import __version__
+from ..errors import UserError
+
+__all__ = ["verilog_text", "manifest", "generate", "write_atomically", "verilog_hash"]
+
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+@lru_cache(maxsize=1)
+def _sources_hash() -> str:
+    digest = hashlib.sha256()
+    for package in ("hw", "models"):
+        for path in sorted((_PACKAGE_ROOT / package).rglob("*.py")):
+            digest.update(path.relative_to(_PACKAGE_ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def verilog_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _params_key(design, params) -> str:
+    spec = json.dumps({"design": design.name, "params": params, "src": _sources_hash()}, sort_keys=True)
+    return hashlib.sha256(spec.encode()).hexdigest()[:24]
+
+
+def verilog_text(design, params) -> str:
+    """The design's Verilog (top module ``design.toplevel``), from cache when possible."""
+    cached = cache_dir() / "verilog" / f"{design.toplevel}-{_params_key(design, params)}.v"
+    if cached.exists():
+        return cached.read_text()
+    component = design.component(params)
+    text = verilog.convert(component, name=design.toplevel, emit_src=False)
+    write_atomically({cached: text})
+    return text
+
+
+def ports(design, params) -> list[dict]:
+    """Top-level ports in Verilog naming: ``clk``, ``rst``, then the signature's members."""
+    component = design.component(params)
+    found = [{"name": "clk", "dir": "in", "width": 1, "signed": False},
+             {"name": "rst", "dir": "in", "width": 1, "signed": False}]
+    for path, member in component.signature.members.flatten():
+        if not member.is_port:
+            continue
+        shape = Shape.cast(member.shape)
+        found.append({
+            "name": "__".join(str(part) for part in path),
+            "dir": "in" if member.flow.name == "In" else "out",
+            "width": shape.width,
+            "signed": shape.signed,
+        })
+    return found
+
+
+def manifest(design, params, text: str) -> dict:
+    """What a user (or a later flow) needs to know about the generated file."""
+    formats = {name: {**spec.fmt.describe(), "shape": list(spec.shape), "role": role}
+               for role, specs in (("input", design.inputs(params)), ("output", design.outputs(params)))
+               for name, spec in specs.items()}
+    return {
+        "design": design.name,
+        "top": design.toplevel,
+        "parameters": params,
+        "ports": ports(design, params),
+        "formats": formats,
+        "verilog_sha256": verilog_hash(text),
+        "accelgen_version": __version__,
+    }
+
+
+def write_atomically(files: dict):
+    """Write every ``{path: text or bytes}`` through a temporary file and a rename; nothing partial is left."""
+    staged = []
+    try:
+        for path, text in files.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            with os.fdopen(handle, "wb" if isinstance(text, bytes) else "w") as stream:
+                stream.write(text)
+            staged.append((temp, path))
+        for temp, path in staged:
+            os.replace(temp, path)
+    except OSError as error:
+        for temp, _ in staged:
+            Path(temp).unlink(missing_ok=True)
+        raise UserError(f"cannot write {error.filename}: {error.strerror}") from None
+
+
+def generate(design, params, out_dir=None) -> tuple[Path, Path]:
+    """Write ``<out_dir>/<design>.v`` and ``.json``; default ``rtl_out/<design>/``."""
+    out_dir = Path(out_dir if out_dir is not None else Path("rtl_out") / design.name)
+    text = verilog_text(design, params)
+    info = manifest(design, params, text)
+    v_path, json_path = out_dir / f"{design.name}.v", out_dir / f"{design.name}.json"
+    write_atomically({v_path: text, json_path: json.dumps(info, indent=2, sort_keys=True) + "\n"})
+    return v_path, json_path

@@ -1,0 +1,122 @@
+"""``build``: generate → simulate → synthesize every configured design, then ``report.md``.
+
+The default configuration is every registered design at its defaults. A
+``--config`` TOML file selects designs and parameters, one table per design::
+
+    [dense-fc]
+    n_in = 32
+    parallelism = 2
+
+Each design runs twice in simulation: once under random stalls (proves
+nothing is lost or duplicated) and once without (the cycle count reported).
+Both are checked bit for bit against the model. A design that fails is
+reported and the others go on; the exit status says whether all passed.
+"""
+
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import registry
+from ..errors import UserError
+from ..params import resolve
+from . import export, simulate, synthesize
+
+__all__ = ["Entry", "load_config", "build"]
+
+
+@dataclass
+class Entry:
+    """One design of a build and what happened to it."""
+
+    design: object
+    params: dict
+    passed: bool = False
+    error: str = ""
+    cycles: int | None = None
+    synth: dict = field(default_factory=dict)
+
+
+def load_config(path: Path | None) -> list[Entry]:
+    """Entries from a TOML file, or every registered design at its defaults."""
+    if path is None:
+        return [Entry(design, design.defaults()) for design in map(registry.get, registry.names())]
+    try:
+        config = tomllib.loads(Path(path).read_text())
+    except OSError as error:
+        raise UserError(f"cannot read config {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{path}: malformed TOML: {error}") from None
+    entries = []
+    for name, table in config.items():
+        if not isinstance(table, dict):
+            raise UserError(f"{path}: key {name!r} must be a table [design-name] of parameters")
+        design = registry.get(name)
+        try:
+            entries.append(Entry(design, resolve(design, table)))
+        except UserError as error:
+            raise UserError(f"{path}: [{name}] {error}") from None
+    return entries
+
+
+def _progress(message: str):
+    print(message, file=sys.stderr, flush=True)
+
+
+def _run_entry(entry: Entry, out_dir: Path, target: str):
+    design, params = entry.design, entry.params
+    export.generate(design, params, out_dir / design.name)
+    for stall in (0.3, 0.0):
+        result = simulate.simulate(design, params, job_dir=out_dir / design.name / "sim", stall=stall)
+        if not result.passed:
+            entry.error = simulate.failure_reason(result)
+            return
+    entry.cycles = result.counters().get("cycles")
+    entry.passed = True
+    entry.synth = synthesize.synthesize(export.verilog_text(design, params), design.toplevel, target,
+                                        export.ports(design, params))
+
+
+def build(entries: list[Entry], out_dir: Path, target: str = "ecp5") -> bool:
+    """Run every entry, write ``out_dir/report.md``; True when all passed."""
+    out_dir = Path(out_dir)
+    for number, entry in enumerate(entries, 1):
+        start = time.perf_counter()
+        _progress(f"[{number}/{len(entries)}] {entry.design.name}: generate, simulate, synthesize ({target})")
+        try:
+            _run_entry(entry, out_dir, target)
+        except Exception as error:  # one design's failure must not stop the build
+            entry.error = f"{type(error).__name__}: {error}"
+        status = "pass" if entry.passed else f"FAIL ({entry.error})"
+        _progress(f"[{number}/{len(entries)}] {entry.design.name}: {status} in {time.perf_counter() - start:.1f} s")
+    export.write_atomically({out_dir / "report.md": render_markdown(entries, target)})
+    return all(entry.passed for entry in entries)
+
+
+def _cell(value) -> str:
+    return "–" if value is None else str(value)
+
+
+def render_markdown(entries: list[Entry], target: str) -> str:
+    lines = [
+        "# accelgen build report",
+        "",
+        f"Synthesis target: {target}. Cycles: one run of the default test vectors without stalls.",
+        "",
+        "| design | parameters | sim | LUT | FF | DSP | BRAM | Fmax (MHz) | cycles |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for entry in entries:
+        params = ", ".join(f"{key}={value}" for key, value in entry.params.items())
+        synth = entry.synth
+        lines.append("| " + " | ".join([
+            entry.design.name, params, "pass" if entry.passed else "FAIL",
+            *(_cell(synth.get(key)) for key in ("lut", "ff", "dsp", "bram", "fmax_mhz")),
+            _cell(entry.cycles),
+        ]) + " |")
+    failures = [entry for entry in entries if not entry.passed]
+    if failures:
+        lines += ["", "## Failures", ""] + [f"- {entry.design.name}: {entry.error}" for entry in failures]
+    return "\n".join(lines) + "\n"

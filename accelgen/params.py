@@ -1,0 +1,87 @@
+"""Design parameters: schema, parsing and validation, in one place.
+
+Each design declares a tuple of :class:`Param`; :func:`resolve` turns the
+user's ``KEY=VALUE`` strings (or a TOML table) into a complete dict of
+validated values, raising :class:`UserError` with a one-line message that
+names the bad key or value and the allowed range.
+"""
+
+from dataclasses import dataclass
+
+from .errors import UserError
+
+__all__ = ["Param", "resolve", "parse_assignments"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One integer or choice parameter.
+
+    ``lo``/``hi`` bound integers (inclusive); ``power_of_two`` further
+    restricts them; ``choices`` makes a string parameter.
+    """
+
+    name: str
+    default: int | str
+    help: str
+    lo: int | None = None
+    hi: int | None = None
+    power_of_two: bool = False
+    choices: tuple[str, ...] | None = None
+
+    def allowed(self) -> str:
+        """The allowed range as ``accelgen list`` prints it."""
+        if self.choices is not None:
+            return "{" + ", ".join(self.choices) + "}"
+        span = f"[{self.lo}, {self.hi}]"
+        return f"powers of two in {span}" if self.power_of_two else span
+
+    def parse(self, value) -> int | str:
+        """Convert ``value`` (a string from the command line or a TOML value) and check it."""
+        if self.choices is not None:
+            text = str(value)
+            if text not in self.choices:
+                raise UserError(f"{self.name}={text} not allowed; allowed: {self.allowed()}")
+            return text
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise UserError(f"{self.name}={value!r} is not an integer; allowed: {self.allowed()}")
+        try:
+            number = int(value, 0) if isinstance(value, str) else value
+        except ValueError:
+            raise UserError(f"{self.name}={value} is not an integer; allowed: {self.allowed()}") from None
+        in_range = self.lo <= number <= self.hi
+        if not in_range or (self.power_of_two and number & (number - 1)):
+            raise UserError(f"{self.name}={number} out of range; allowed: {self.allowed()}")
+        return number
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """``["n_in=64", "k=8"]`` to ``{"n_in": "64", "k": "8"}``; a later key wins."""
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"-p {pair!r} is not KEY=VALUE")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def resolve(design, given: dict) -> dict:
+    """Defaults overlaid with ``given``, each value parsed, then the design's cross-checks.
+
+    ``design`` is a :class:`accelgen.registry.Design`; its ``check(values)``
+    raises ``ValueError`` for combinations (``frac < width``, ``k | n_in``…),
+    re-raised here as :class:`UserError`.
+    """
+    schema = {param.name: param for param in design.params}
+    unknown = sorted(set(given) - set(schema))
+    if unknown:
+        raise UserError(f"unknown parameter {unknown[0]!r} for {design.name}; allowed: {', '.join(schema)}")
+    values = {name: param.default for name, param in schema.items()}
+    for name, value in given.items():
+        values[name] = schema[name].parse(value)
+    try:
+        design.check(values)
+    except ValueError as error:
+        raise UserError(f"{design.name}: {error}") from None
+    return values
