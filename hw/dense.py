@@ -45,7 +45,7 @@ class DenseFC(wiring.Component):
         Output vector words, ``y[0]`` first.
 
     Latency and throughput (no stalls), per vector: ``n_in`` cycles to load
-    ``x``, then per group ``n_in`` issue cycles, ``DRAIN_CYCLES`` (2) pipeline
+    ``x``, then per group ``n_in`` issue cycles, ``DRAIN_CYCLES`` (3) pipeline
     cycles and one cycle per output sent: ``models.dense.cycles_per_vector``.
     Loading ``x`` does not overlap computing, so a new vector is accepted
     right after the last output of the previous one is sent.
@@ -102,21 +102,25 @@ class DenseFC(wiring.Component):
         for w_read in w_reads:
             m.d.comb += w_read.addr.eq(row_base + index)
 
-        # MAC pipeline: issue address -> RAM data (s1) -> product (s2) -> accumulator.
+        # MAC pipeline: issue address -> RAM data (s1) -> operand registers (s2)
+        # -> product register (s3) -> accumulator. Registering the RAM outputs
+        # keeps block-RAM clock-to-out off the multiplier's path.
         issue, issue_first, issue_last = Signal(), Signal(), Signal()
-        s1_valid, s1_first, s1_last = Signal(), Signal(), Signal()
-        s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
-        m.d.sync += [
-            s1_valid.eq(issue), s1_first.eq(issue_first), s1_last.eq(issue_last),
-            s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
-        ]
-        products = [Signal(signed(2 * width), name=f"product{l}") for l in range(lanes)]
+        stages = range(1, DRAIN_CYCLES + 1)
+        valid = [issue] + [Signal(name=f"s{n}_valid") for n in stages]
+        first = [issue_first] + [Signal(name=f"s{n}_first") for n in stages]
+        last = [issue_last] + [Signal(name=f"s{n}_last") for n in stages]
+        for n in stages:
+            m.d.sync += [valid[n].eq(valid[n - 1]), first[n].eq(first[n - 1]), last[n].eq(last[n - 1])]
+        x_operand = Signal(word)
+        m.d.sync += x_operand.eq(x_read.data)
         accumulators = Array(Signal(signed(self.acc_width), name=f"acc{l}") for l in range(lanes))
         for l in range(lanes):
-            with m.If(s1_valid):
-                m.d.sync += products[l].eq(x_read.data * w_reads[l].data)
-            with m.If(s2_valid):
-                m.d.sync += accumulators[l].eq(Mux(s2_first, 0, accumulators[l]) + products[l])
+            w_operand = Signal(word, name=f"w_operand{l}")
+            product = Signal(signed(2 * width), name=f"product{l}")
+            m.d.sync += [w_operand.eq(w_reads[l].data), product.eq(x_operand * w_operand)]
+            with m.If(valid[-1]):
+                m.d.sync += accumulators[l].eq(Mux(first[-1], 0, accumulators[l]) + product)
 
         def next_index_or_wrap():
             m.d.sync += index.eq(Mux(last_index, 0, index + 1))
@@ -162,7 +166,7 @@ class DenseFC(wiring.Component):
                     m.next = "DRAIN"
 
             with m.State("DRAIN"):
-                with m.If(s2_last):
+                with m.If(last[-1]):
                     m.next = "EMIT"
 
             with m.State("EMIT"):

@@ -46,20 +46,8 @@ def _params_key(design, params) -> str:
     return hashlib.sha256(spec.encode()).hexdigest()[:24]
 
 
-def verilog_text(design, params) -> str:
-    """The design's Verilog (top module ``design.toplevel``), from cache when possible."""
-    cached = cache_dir() / "verilog" / f"{design.toplevel}-{_params_key(design, params)}.v"
-    if cached.exists():
-        return cached.read_text()
-    component = design.component(params)
-    text = verilog.convert(component, name=design.toplevel, emit_src=False)
-    write_atomically({cached: text})
-    return text
-
-
-def ports(design, params) -> list[dict]:
+def _signature_ports(component) -> list[dict]:
     """Top-level ports in Verilog naming: ``clk``, ``rst``, then the signature's members."""
-    component = design.component(params)
     found = [{"name": "clk", "dir": "in", "width": 1, "signed": False},
              {"name": "rst", "dir": "in", "width": 1, "signed": False}]
     for path, member in component.signature.members.flatten():
@@ -73,6 +61,29 @@ def ports(design, params) -> list[dict]:
             "signed": shape.signed,
         })
     return found
+
+
+def _elaborated(design, params) -> tuple[str, list[dict]]:
+    """Verilog text and port list of one design point, elaborated once and cached."""
+    stem = cache_dir() / "verilog" / f"{design.toplevel}-{_params_key(design, params)}"
+    v_file, ports_file = stem.with_suffix(".v"), stem.with_suffix(".ports.json")
+    if v_file.exists() and ports_file.exists():
+        return v_file.read_text(), json.loads(ports_file.read_text())
+    component = design.component(params)
+    text = verilog.convert(component, name=design.toplevel, emit_src=False)
+    found = _signature_ports(component)
+    write_atomically({v_file: text, ports_file: json.dumps(found)})
+    return text, found
+
+
+def verilog_text(design, params) -> str:
+    """The design's Verilog (top module ``design.toplevel``)."""
+    return _elaborated(design, params)[0]
+
+
+def ports(design, params) -> list[dict]:
+    """The design's top-level ports: ``{"name", "dir", "width", "signed"}`` each."""
+    return _elaborated(design, params)[1]
 
 
 def manifest(design, params, text: str) -> dict:

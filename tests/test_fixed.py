@@ -1,0 +1,81 @@
+"""models/fixed.py against exact rational arithmetic (fractions.Fraction), and hw/common/fixed.py against the model."""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal, signed
+from amaranth.sim import Simulator
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hw.common import fixed as hw_fixed
+from models.fixed import (FixedFormat, accumulator_width, dequantize, quantize, requantize, round_shift,
+                          saturate, wrap)
+
+formats = st.integers(2, 24).flatmap(lambda w: st.builds(FixedFormat, st.just(w), st.integers(0, w - 1)))
+raw62 = st.integers(-(1 << 61), (1 << 61) - 1)
+
+
+def exact_round_half_up(value: int, shift: int) -> int:
+    return math.floor(Fraction(value, 1 << shift) + Fraction(1, 2))
+
+
+@given(raw62, st.integers(0, 30))
+def test_round_shift_is_round_half_up(value, shift):
+    assert int(round_shift(value, shift)) == exact_round_half_up(value, shift)
+
+
+def test_round_shift_ties_go_up():
+    assert list(round_shift(np.array([-5, -3, 3, 5]), 1)) == [-2, -1, 2, 3]
+
+
+@given(raw62, st.integers(2, 40))
+def test_saturate_and_wrap(value, width):
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    assert int(saturate(value, width)) == min(max(value, lo), hi)
+    wrapped = int(wrap(value, width))
+    assert lo <= wrapped <= hi and (wrapped - value) % (1 << width) == 0
+
+
+@given(formats, st.floats(-1e6, 1e6, allow_nan=False))
+def test_quantize_nearest_and_saturated(fmt, value):
+    raw = int(quantize(value, fmt))
+    exact = math.floor(Fraction(value) * (1 << fmt.frac) + Fraction(1, 2))
+    assert raw == min(max(exact, fmt.min_raw), fmt.max_raw)
+    if fmt.min_value <= value <= fmt.max_value:
+        assert abs(float(dequantize(raw, fmt)) - value) <= fmt.lsb / 2
+
+
+@given(st.integers(2, 24), st.integers(1, 4096))
+def test_accumulator_width_holds_the_worst_case(width, terms):
+    worst = terms * (1 << (width - 1)) ** 2  # (-2**(w-1))**2, every term
+    bits = accumulator_width(width, terms)
+    assert worst <= (1 << (bits - 1)) - 1
+
+
+def test_format_rejects_frac_not_below_width():
+    with pytest.raises(ValueError, match=r"frac=8 out of range \[0, 7\]"):
+        FixedFormat(8, 8)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(-(1 << 27), (1 << 27) - 1), min_size=1, max_size=40),
+       st.integers(0, 12), st.integers(4, 20))
+def test_rtl_requantize_equals_model(values, shift, width):
+    """The RTL expression builder gives the model's result for every value (Amaranth simulator)."""
+    results = []
+    m = Module()
+    source, result = Signal(signed(28)), Signal(signed(width))
+    m.d.comb += result.eq(hw_fixed.requantize(source, shift, width))
+    sim = Simulator(m)
+
+    async def bench(ctx):
+        for v in values:
+            ctx.set(source, v)
+            results.append(ctx.get(result))
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert results == [int(x) for x in requantize(np.array(values), shift, width)]

@@ -1,0 +1,41 @@
+"""Synthesis and the build job, end to end on a small dense-fc."""
+
+import json
+import subprocess
+import sys
+
+from accelgen import registry
+from accelgen.flows import export, synthesize
+from accelgen.params import resolve
+
+SMALL = {"n_in": 8, "n_out": 4, "parallelism": 2}
+
+
+def test_ecp5_synthesis_reports_luts_and_dsps():
+    design = registry.get("dense-fc")
+    params = resolve(design, SMALL)
+    result = synthesize.synthesize(export.verilog_text(design, params), design.toplevel, "ecp5",
+                                   export.ports(design, params))
+    assert set(result) >= {"target", "lut", "ff", "dsp", "bram", "fmax_mhz", "yosys_s", "pnr_s"}
+    assert result["target"] == "ecp5"
+    assert result["lut"] > 0 and result["ff"] > 0
+    assert result["dsp"] == 2, "one MULT18X18D per MAC lane"
+    assert result["fmax_mhz"] > 50
+    again = synthesize.synthesize(export.verilog_text(design, params), design.toplevel, "ecp5",
+                                  export.ports(design, params))
+    assert again["cached"] and {k: v for k, v in again.items() if k != "cached"} == \
+        {k: v for k, v in result.items() if k != "cached"}
+
+
+def test_build_with_config_writes_report(tmp_path):
+    config = "[dense-fc]\n" + "".join(f"{key} = {value}\n" for key, value in SMALL.items())
+    (tmp_path / "small.toml").write_text(config)
+    result = subprocess.run([sys.executable, "-m", "accelgen.cli", "build", "--config", "small.toml", "-o", "out"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "[1/1] dense-fc" in result.stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| dense-fc"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[2] == "pass" and int(cells[5]) == 2  # DSP column
+    assert json.loads((tmp_path / "out" / "dense-fc" / "dense-fc.json").read_text())["design"] == "dense-fc"
