@@ -7,7 +7,7 @@ its cocotb test module, and the arrays it consumes and produces in ``run``
 about the registry or the command line.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from models.fixed import FixedFormat
@@ -49,7 +49,6 @@ class Design:
     check: Callable[[dict], None] = lambda params: None
     counters: tuple[str, ...] = ("cycles",)
     docs: str = ""
-    tags: dict = field(default_factory=dict)
 
     @property
     def toplevel(self) -> str:
