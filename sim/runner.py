@@ -18,6 +18,7 @@ job directory.
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -65,6 +66,18 @@ def _get_runner(simulator: str):
     return get_runner(simulator)
 
 
+# Amaranth makes every ``always @*`` block read a trigger register declared
+# ``reg \$auto$verilog_backend...  = 0;`` so that simulators evaluate it once at
+# start. Icarus sees no event on that initializer and leaves combinational
+# outputs at X until an input changes (amaranth-lang/amaranth#1629). For
+# Icarus builds only, the trigger is toggled once, 1 ns into the simulation.
+_AMARANTH_TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\S+ ) = 0;$", re.MULTILINE)
+
+
+def _icarus_compatible(verilog: str) -> str:
+    return _AMARANTH_TRIGGER.sub(lambda m: f"{m[0]}\n{m[1]}initial #1 {m[2]}= 1'h1;", verilog)
+
+
 def _build_dir(verilog: str, toplevel: str, simulator: str, waves: bool) -> Path:
     key = hashlib.sha256(f"{simulator}\0{toplevel}\0{int(waves)}\0{verilog}".encode()).hexdigest()[:20]
     return cache_dir() / "sim" / f"{simulator}-{toplevel}-{key}"
@@ -72,6 +85,8 @@ def _build_dir(verilog: str, toplevel: str, simulator: str, waves: bool) -> Path
 
 def _build(runner, verilog: str, toplevel: str, simulator: str, waves: bool) -> tuple[Path, bool]:
     """Compile ``verilog`` unless a finished build of it is cached; return (build dir, was cached)."""
+    if simulator == "icarus":
+        verilog = _icarus_compatible(verilog)
     build_dir = _build_dir(verilog, toplevel, simulator, waves)
     marker = build_dir / ".built"
     if marker.exists():

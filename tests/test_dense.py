@@ -1,5 +1,7 @@
 """dense-fc: model vs numpy, RTL vs model (random shapes, values, stalls), cycle model vs RTL counters."""
 
+import shutil
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -113,3 +115,13 @@ def test_user_floats_through_rtl_match_model(tmp_path):
     fmt = FixedFormat(16, 10)
     assert np.array_equal(outputs["y_raw"], dense_fc_raw(quantize(arrays["w"], fmt), quantize(arrays["x"], fmt), fmt))
     assert counters["cycles"] == 4 * cycles_per_vector(6, 3, 3)
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus is optional: apt-get install iverilog")
+def test_icarus_agrees_with_model(tmp_path):
+    design = registry.get("dense-fc")
+    params = resolve(design, {"n_in": 5, "n_out": 3, "parallelism": 2})
+    from accelgen.flows import simulate
+
+    result = simulate.simulate(design, params, job_dir=tmp_path, simulator="icarus", stall=0.3)
+    assert result.passed, simulate.failure_reason(result)
