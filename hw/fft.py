@@ -1,0 +1,167 @@
+"""Radix-2 FFT processing element: one pipelined butterfly over an in-place register file."""
+
+import operator
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from models.fft import TWIDDLE_FRAC, log2, twiddles
+
+from .common.fixed import round_shift
+
+__all__ = ["complex_layout", "FFTUnit"]
+
+TWIDDLE_WIDTH = 18  # c, d − c, c + d of Q(18, 15) twiddles (|c + d| ≤ √2)
+STAGE_GAP = 3  # cycles between the last issue of a stage and the first of the next (write-back)
+
+
+def complex_layout(width: int) -> data.StructLayout:
+    return data.StructLayout({"re": signed(width), "im": signed(width)})
+
+
+class FFTUnit(wiring.Component):
+    """In-place radix-2 decimation-in-time FFT of ``k`` complex raw integers.
+
+    Arithmetic is ``models/fft.py`` bit for bit: per butterfly
+    ``P = B·W`` (three real multiplications, ``k1 = c(br+bi)``,
+    ``k2 = br(d−c)``, ``k3 = bi(c+d)``; twiddles ``Q(18, 15)`` from a ROM
+    that holds ``c, d−c, c+d``), ``A' = (A·2**15 ± P) >> (15 + scaled)``
+    rounded half up. With ``scaled`` high every stage halves (result
+    ``FFT/k``); low, the transform is unscaled. The twiddles ``1`` and ``−j``
+    are exact in Q(18, 15), so those butterflies introduce no error — but they
+    still pass through the one shared multiplier set.
+
+    Parameters
+    ----------
+    k : int
+        Transform size, a power of two in ``[2, 64]``.
+    width : int
+        Data bits of the register file, inputs and outputs.
+
+    Members
+    -------
+    load : In(stream.Signature(complex_layout(width)))
+        ``k`` samples in natural order; stored at bit-reversed addresses.
+    scaled : In(1)
+        Halve after every stage; hold stable from the first ``load`` word
+        to the last ``result`` word.
+    result : Out(stream.Signature(complex_layout(width)))
+        All ``k`` bins in natural order (consumers drop what they do not need).
+
+    Latency and throughput: ``k`` load cycles, then ``log2(k)·(k/2 + 3)``
+    compute cycles (``k/2`` butterflies issued back to back per stage, three
+    cycles for the pipeline to write back), then ``k`` result cycles; transforms do not
+    overlap. Cost: 3 multipliers, ``2k`` registers of ``width`` bits with two
+    read and two write ports built from multiplexers.
+    """
+
+    def __init__(self, *, k, width):
+        self.k = operator.index(k)
+        self.width = operator.index(width)
+        self.stages = log2(self.k)
+        if self.k > 64:
+            raise ValueError(f"k={k} out of range: powers of two in [2, 64]")
+        layout = complex_layout(self.width)
+        super().__init__({
+            "load": In(stream.Signature(layout)),
+            "scaled": In(1),
+            "result": Out(stream.Signature(layout)),
+        })
+
+    @property
+    def compute_cycles(self) -> int:
+        return self.stages * (self.k // 2 + STAGE_GAP)
+
+    def _butterfly_addresses(self, stage, butterfly):
+        """Index of ``A`` (insert a 0 bit at position ``stage``), of ``B``, and the twiddle index."""
+        k, stages = self.k, self.stages
+        a_of = [((butterfly >> s) << (s + 1)) | (butterfly & ((1 << s) - 1)) for s in range(stages)]
+        half_of = [Const(1 << s, range(k)) for s in range(stages)]
+        twiddle_of = [((butterfly & ((1 << s) - 1)) << (stages - 1 - s))[:max(stages - 1, 1)]
+                      for s in range(stages)]
+        a = Array(a_of)[stage]
+        return a, a | Array(half_of)[stage], Array(twiddle_of)[stage]
+
+    def elaborate(self, platform):
+        m = Module()
+        k, width, stages = self.k, self.width, self.stages
+        re = Array(Signal(signed(width), name=f"re{i}") for i in range(k))
+        im = Array(Signal(signed(width), name=f"im{i}") for i in range(k))
+
+        c_raw, d_raw = twiddles(k)
+        rom_c = Array(Const(int(c), signed(TWIDDLE_WIDTH)) for c in c_raw)
+        rom_d_minus_c = Array(Const(int(d - c), signed(TWIDDLE_WIDTH)) for c, d in zip(c_raw, d_raw))
+        rom_c_plus_d = Array(Const(int(c + d), signed(TWIDDLE_WIDTH)) for c, d in zip(c_raw, d_raw))
+
+        index = Signal(range(k))  # load / result word counter
+        stage = Signal(range(max(stages, 2)))
+        butterfly = Signal(range(max(k // 2, 2)))
+        issue = Signal()
+        a_addr, b_addr, tw_addr = self._butterfly_addresses(stage, butterfly)
+
+        # s1: operands and twiddle read; s2: the three products; then write back.
+        s1_valid, s2_valid = Signal(), Signal()
+        s1_a, s1_b = Signal(range(k)), Signal(range(k))
+        s2_a, s2_b = Signal(range(k)), Signal(range(k))
+        a_re, a_im, b_re, b_im = (Signal(signed(width), name=n) for n in ("a_re", "a_im", "b_re", "b_im"))
+        tw_c, tw_dc, tw_cd = (Signal(signed(TWIDDLE_WIDTH), name=n) for n in ("tw_c", "tw_dc", "tw_cd"))
+        k1, k2, k3 = (Signal(signed(width + 1 + TWIDDLE_WIDTH), name=n) for n in ("k1", "k2", "k3"))
+        s2_a_re, s2_a_im = Signal(signed(width)), Signal(signed(width))
+        m.d.sync += [
+            s1_valid.eq(issue), s2_valid.eq(s1_valid),
+            s1_a.eq(a_addr), s1_b.eq(b_addr), s2_a.eq(s1_a), s2_b.eq(s1_b),
+            a_re.eq(re[a_addr]), a_im.eq(im[a_addr]), b_re.eq(re[b_addr]), b_im.eq(im[b_addr]),
+            tw_c.eq(rom_c[tw_addr]), tw_dc.eq(rom_d_minus_c[tw_addr]), tw_cd.eq(rom_c_plus_d[tw_addr]),
+            k1.eq(tw_c * (b_re + b_im)), k2.eq(b_re * tw_dc), k3.eq(b_im * tw_cd),
+            s2_a_re.eq(a_re), s2_a_im.eq(a_im),
+        ]
+        p_re, p_im = k1 - k3, k1 + k2
+        shift_scaled = TWIDDLE_FRAC + 1
+
+        def combine(a, p, sign):
+            wide = (a << TWIDDLE_FRAC) + p if sign > 0 else (a << TWIDDLE_FRAC) - p
+            return Mux(self.scaled, round_shift(wide, shift_scaled), round_shift(wide, TWIDDLE_FRAC))
+
+        with m.If(s2_valid):
+            m.d.sync += [
+                re[s2_a].eq(combine(s2_a_re, p_re, +1)), im[s2_a].eq(combine(s2_a_im, p_im, +1)),
+                re[s2_b].eq(combine(s2_a_re, p_re, -1)), im[s2_b].eq(combine(s2_a_im, p_im, -1)),
+            ]
+
+        pipeline_empty = ~s1_valid & ~s2_valid
+        reversed_index = Cat(*(index[bit] for bit in reversed(range(stages))))
+
+        with m.FSM(init="LOAD"):
+            with m.State("LOAD"):
+                m.d.comb += self.load.ready.eq(1)
+                with m.If(self.load.valid):
+                    m.d.sync += [re[reversed_index].eq(self.load.payload.re),
+                                 im[reversed_index].eq(self.load.payload.im),
+                                 index.eq(index + 1)]
+                    with m.If(index == k - 1):
+                        m.d.sync += [index.eq(0), stage.eq(0), butterfly.eq(0)]
+                        m.next = "ISSUE"
+            with m.State("ISSUE"):
+                m.d.comb += issue.eq(1)
+                m.d.sync += butterfly.eq(butterfly + 1)
+                with m.If(butterfly == k // 2 - 1):
+                    m.d.sync += butterfly.eq(0)
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                with m.If(pipeline_empty):
+                    m.d.sync += stage.eq(stage + 1)
+                    m.next = "ISSUE"
+                    with m.If(stage == stages - 1):
+                        m.d.sync += stage.eq(0)
+                        m.next = "RESULT"
+            with m.State("RESULT"):
+                m.d.comb += [self.result.valid.eq(1),
+                             self.result.payload.re.eq(re[index]),
+                             self.result.payload.im.eq(im[index])]
+                with m.If(self.result.ready):
+                    m.d.sync += index.eq(index + 1)
+                    with m.If(index == k - 1):
+                        m.d.sync += index.eq(0)
+                        m.next = "LOAD"
+        return m

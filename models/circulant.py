@@ -1,0 +1,97 @@
+"""Block-circulant matrices (CirCNN / C-LSTM) and the bit-exact model of ``circulant-fc``.
+
+Index convention (SPEC §5.1): a ``(p·k) × (q·k)`` matrix of ``p × q``
+circulant blocks, block ``(r, c)`` given by its first column ``w[r, c, :]``:
+``W[r*k + i, c*k + j] = w[r, c, (i − j) mod k]``. Then
+``y_r = IFFT(Σ_c FFT(w[r, c]) ⊙ FFT(x_c))``.
+
+Fixed-point datapath of ``hw/circulant.py`` (see ``models/fft.py`` for the
+FFT unit's rounding):
+
+1. ``X' = FFT(x_c)/k`` per input block: the forward pass halves after every
+   stage, so ``|X'| ≤ max|x|`` and ``width + 1`` bits suffice; bins
+   ``0 … k/2`` are kept.
+2. The weight spectra ``Wf = FFT(w[r, c])`` are computed offline (numpy) and
+   quantized to ``Q(width + 1, frac)``, saturating (:func:`weight_spectrum_raw`).
+3. ``Z_r = Σ_c Wf ⊙ X'`` is accumulated exactly, then rounded half up by
+   ``frac`` bits and saturated to ``width + 2`` bits. ``Z_r = Y_r/k`` where
+   ``Y_r`` is the true output spectrum.
+4. ``y_r = IDFT(Z_r)`` *without* the ``1/k`` (the forward pass already
+   applied it), by the same FFT unit, unscaled, on ``width + log2 k + 3``
+   bits; the real part is saturated to ``width`` bits.
+"""
+
+import numpy as np
+
+from .fft import irfft_raw, log2, rfft_raw
+from .fixed import FixedFormat, dequantize, quantize, requantize, saturate
+
+__all__ = [
+    "block_circulant", "project_block_circulant", "circulant_matvec",
+    "spectrum_format", "weight_spectrum_raw", "circulant_fc_raw", "circulant_fc_float",
+]
+
+
+def block_circulant(w: np.ndarray) -> np.ndarray:
+    """The full ``(p·k) × (q·k)`` matrix of first columns ``w`` (``p × q × k``)."""
+    p, q, k = w.shape
+    i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    blocks = w[:, :, (i - j) % k]  # p × q × k × k
+    return blocks.transpose(0, 2, 1, 3).reshape(p * k, q * k)
+
+
+def project_block_circulant(matrix: np.ndarray, k: int) -> np.ndarray:
+    """Nearest block-circulant matrix in Frobenius norm, as first columns ``p × q × k``.
+
+    Each defining value is the mean of its wrapped diagonal ``(i − j) mod k``
+    within the block (ADMM's Z-step).
+    """
+    rows, cols = matrix.shape
+    if rows % k or cols % k:
+        raise ValueError(f"k={k} does not divide the matrix shape {matrix.shape}")
+    blocks = matrix.reshape(rows // k, k, cols // k, k).transpose(0, 2, 1, 3)  # p × q × k × k
+    i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    diagonal = (i - j) % k
+    w = np.zeros((rows // k, cols // k, k))
+    for shift in range(k):
+        w[:, :, shift] = blocks[:, :, diagonal == shift].mean(axis=-1)
+    return w
+
+
+def circulant_matvec(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Float ``y = W x`` for a batch ``x`` (``batch × q·k``) via ``numpy.fft`` — O(n log n)."""
+    p, q, k = w.shape
+    x_blocks = np.asarray(x, dtype=np.float64).reshape(-1, q, k)
+    spectrum = np.einsum("rcb,ncb->nrb", np.fft.rfft(w, axis=-1), np.fft.rfft(x_blocks, axis=-1))
+    return np.fft.irfft(spectrum, n=k, axis=-1).reshape(-1, p * k)
+
+
+def spectrum_format(width: int, frac: int) -> FixedFormat:
+    """Format of the stored weight spectra (and of ``X'``): one more integer bit than the data."""
+    return FixedFormat(width + 1, frac)
+
+
+def weight_spectrum_raw(w_raw: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray, np.ndarray]:
+    """Offline ``FFT(w)`` bins ``0 … k/2`` (``p × q × (k/2+1)``), quantized and saturated."""
+    spectrum = np.fft.rfft(dequantize(w_raw, fmt), axis=-1)
+    out = spectrum_format(fmt.width, fmt.frac)
+    return quantize(spectrum.real, out), quantize(spectrum.imag, out)
+
+
+def circulant_fc_raw(w_raw: np.ndarray, x_raw: np.ndarray, fmt: FixedFormat) -> np.ndarray:
+    """Bit-exact ``y_raw`` (``batch × p·k``) of ``hw/circulant.py``."""
+    p, q, k = w_raw.shape
+    log2(k)
+    wf_re, wf_im = weight_spectrum_raw(w_raw, fmt)
+    x_re, x_im = rfft_raw(np.asarray(x_raw, dtype=np.int64).reshape(-1, q, k), fmt.width)  # n × q × B
+    z_re = np.einsum("rcb,ncb->nrb", wf_re, x_re) - np.einsum("rcb,ncb->nrb", wf_im, x_im)
+    z_im = np.einsum("rcb,ncb->nrb", wf_re, x_im) + np.einsum("rcb,ncb->nrb", wf_im, x_re)
+    z_width = fmt.width + 2
+    z_re, z_im = requantize(z_re, fmt.frac, z_width), requantize(z_im, fmt.frac, z_width)
+    y = irfft_raw(z_re, z_im, fmt.width, k)  # n × p × k
+    return saturate(y, fmt.width).reshape(-1, p * k)
+
+
+def circulant_fc_float(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Float reference through the dense matrix (independent of the FFT path)."""
+    return np.asarray(x, dtype=np.float64) @ block_circulant(np.asarray(w, dtype=np.float64)).T
