@@ -3,7 +3,7 @@
 import operator
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.fft import TWIDDLE_FRAC, log2, twiddles
@@ -86,8 +86,23 @@ class FFTUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         k, width, stages = self.k, self.width, self.stages
-        re = Array(Signal(signed(width), name=f"re{i}") for i in range(k))
-        im = Array(Signal(signed(width), name=f"im{i}") for i in range(k))
+        layout = complex_layout(width)
+
+        # Two banks split by address parity: a butterfly's A and B addresses
+        # differ in one bit, so they always sit in different banks, and each
+        # bank needs one asynchronous read and one write port per cycle.
+        banks = [memory.Memory(shape=layout, depth=k // 2, init=[]) for _ in range(2)]
+        reads, writes = [], []
+        for number, bank in enumerate(banks):
+            m.submodules[f"bank{number}"] = bank
+            reads.append(bank.read_port(domain="comb"))
+            writes.append(bank.write_port())
+
+        def parity(address):
+            return address.xor() if stages > 1 else address[0]
+
+        def word(address):
+            return address[1:] if stages > 1 else 0
 
         c_raw, d_raw = twiddles(k)
         rom_c = Array(Const(int(c), signed(TWIDDLE_WIDTH)) for c in c_raw)
@@ -99,46 +114,58 @@ class FFTUnit(wiring.Component):
         butterfly = Signal(range(max(k // 2, 2)))
         issue = Signal()
         a_addr, b_addr, tw_addr = self._butterfly_addresses(stage, butterfly)
+        a_bank = parity(a_addr)
 
-        # s1: operands and twiddle read; s2: the three products; then write back.
+        # s1: operands and twiddle registered; s2: the three products; then write back.
         s1_valid, s2_valid = Signal(), Signal()
         s1_a, s1_b = Signal(range(k)), Signal(range(k))
         s2_a, s2_b = Signal(range(k)), Signal(range(k))
-        a_re, a_im, b_re, b_im = (Signal(signed(width), name=n) for n in ("a_re", "a_im", "b_re", "b_im"))
+        a_op, b_op, s2_a_op = Signal(layout), Signal(layout), Signal(layout)
         tw_c, tw_dc, tw_cd = (Signal(signed(TWIDDLE_WIDTH), name=n) for n in ("tw_c", "tw_dc", "tw_cd"))
         k1, k2, k3 = (Signal(signed(width + 1 + TWIDDLE_WIDTH), name=n) for n in ("k1", "k2", "k3"))
-        s2_a_re, s2_a_im = Signal(signed(width)), Signal(signed(width))
+        with m.If(issue):
+            m.d.comb += [reads[0].addr.eq(Mux(a_bank, word(b_addr), word(a_addr))),
+                         reads[1].addr.eq(Mux(a_bank, word(a_addr), word(b_addr)))]
+        with m.Else():
+            m.d.comb += [read.addr.eq(word(index)) for read in reads]
         m.d.sync += [
             s1_valid.eq(issue), s2_valid.eq(s1_valid),
             s1_a.eq(a_addr), s1_b.eq(b_addr), s2_a.eq(s1_a), s2_b.eq(s1_b),
-            a_re.eq(re[a_addr]), a_im.eq(im[a_addr]), b_re.eq(re[b_addr]), b_im.eq(im[b_addr]),
+            a_op.eq(Mux(a_bank, reads[1].data, reads[0].data)),
+            b_op.eq(Mux(a_bank, reads[0].data, reads[1].data)),
             tw_c.eq(rom_c[tw_addr]), tw_dc.eq(rom_d_minus_c[tw_addr]), tw_cd.eq(rom_c_plus_d[tw_addr]),
-            k1.eq(tw_c * (b_re + b_im)), k2.eq(b_re * tw_dc), k3.eq(b_im * tw_cd),
-            s2_a_re.eq(a_re), s2_a_im.eq(a_im),
+            k1.eq(tw_c * (b_op.re + b_op.im)), k2.eq(b_op.re * tw_dc), k3.eq(b_op.im * tw_cd),
+            s2_a_op.eq(a_op),
         ]
         p_re, p_im = k1 - k3, k1 + k2
-        shift_scaled = TWIDDLE_FRAC + 1
 
         def combine(a, p, sign):
             wide = (a << TWIDDLE_FRAC) + p if sign > 0 else (a << TWIDDLE_FRAC) - p
-            return Mux(self.scaled, round_shift(wide, shift_scaled), round_shift(wide, TWIDDLE_FRAC))
+            return Mux(self.scaled, round_shift(wide, TWIDDLE_FRAC + 1), round_shift(wide, TWIDDLE_FRAC))
 
-        with m.If(s2_valid):
-            m.d.sync += [
-                re[s2_a].eq(combine(s2_a_re, p_re, +1)), im[s2_a].eq(combine(s2_a_im, p_im, +1)),
-                re[s2_b].eq(combine(s2_a_re, p_re, -1)), im[s2_b].eq(combine(s2_a_im, p_im, -1)),
-            ]
+        upper = Signal(layout)  # A' = (A + P) / (1 or 2)
+        lower = Signal(layout)  # B' = (A − P) / (1 or 2)
+        m.d.comb += [upper.re.eq(combine(s2_a_op.re, p_re, +1)), upper.im.eq(combine(s2_a_op.im, p_im, +1)),
+                     lower.re.eq(combine(s2_a_op.re, p_re, -1)), lower.im.eq(combine(s2_a_op.im, p_im, -1))]
+        s2_a_bank = parity(s2_a)
+        loading = Signal()
+        load_address = Cat(*(index[bit] for bit in reversed(range(stages))))  # bit-reversed
+        for number, write in enumerate(writes):
+            mine = s2_a_bank == number
+            with m.If(loading):
+                m.d.comb += [write.addr.eq(word(load_address)), write.data.eq(self.load.payload),
+                             write.en.eq(self.load.valid & (parity(index) == number))]
+            with m.Else():
+                m.d.comb += [write.addr.eq(Mux(mine, word(s2_a), word(s2_b))),
+                             write.data.eq(Mux(mine, upper, lower)),
+                             write.en.eq(s2_valid)]
 
         pipeline_empty = ~s1_valid & ~s2_valid
-        reversed_index = Cat(*(index[bit] for bit in reversed(range(stages))))
-
         with m.FSM(init="LOAD"):
             with m.State("LOAD"):
-                m.d.comb += self.load.ready.eq(1)
+                m.d.comb += [self.load.ready.eq(1), loading.eq(1)]
                 with m.If(self.load.valid):
-                    m.d.sync += [re[reversed_index].eq(self.load.payload.re),
-                                 im[reversed_index].eq(self.load.payload.im),
-                                 index.eq(index + 1)]
+                    m.d.sync += index.eq(index + 1)
                     with m.If(index == k - 1):
                         m.d.sync += [index.eq(0), stage.eq(0), butterfly.eq(0)]
                         m.next = "ISSUE"
@@ -157,8 +184,7 @@ class FFTUnit(wiring.Component):
                         m.next = "RESULT"
             with m.State("RESULT"):
                 m.d.comb += [self.result.valid.eq(1),
-                             self.result.payload.re.eq(re[index]),
-                             self.result.payload.im.eq(im[index])]
+                             self.result.payload.eq(Mux(parity(index), reads[1].data, reads[0].data))]
                 with m.If(self.result.ready):
                     m.d.sync += index.eq(index + 1)
                     with m.If(index == k - 1):
