@@ -6,14 +6,13 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.fft import TWIDDLE_FRAC, log2, twiddles
+from models.fft import STAGE_GAP, TWIDDLE_FRAC, log2, twiddles
 
 from .common.fixed import round_shift
 
 __all__ = ["complex_layout", "FFTUnit"]
 
 TWIDDLE_WIDTH = 18  # c, d − c, c + d of Q(18, 15) twiddles (|c + d| ≤ √2)
-STAGE_GAP = 3  # cycles between the last issue of a stage and the first of the next (write-back)
 
 
 def complex_layout(width: int) -> data.StructLayout:

@@ -23,13 +23,16 @@ FFT unit's rounding):
 
 import numpy as np
 
-from .fft import irfft_raw, log2, rfft_raw
+from .fft import irfft_raw, log2, rfft_raw, transform_cycles
 from .fixed import FixedFormat, dequantize, quantize, requantize, saturate
 
 __all__ = [
     "block_circulant", "project_block_circulant", "circulant_matvec",
     "spectrum_format", "weight_spectrum_raw", "circulant_fc_raw", "circulant_fc_float",
+    "MAC_DRAIN", "cycles_per_vector", "weight_storage_bits",
 ]
+
+MAC_DRAIN = 4  # after a group's last address: RAM data -> pre-adds -> products -> accumulator -> Z
 
 
 def block_circulant(w: np.ndarray) -> np.ndarray:
@@ -95,3 +98,21 @@ def circulant_fc_raw(w_raw: np.ndarray, x_raw: np.ndarray, fmt: FixedFormat) -> 
 def circulant_fc_float(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Float reference through the dense matrix (independent of the FFT path)."""
     return np.asarray(x, dtype=np.float64) @ block_circulant(np.asarray(w, dtype=np.float64)).T
+
+
+def cycles_per_vector(n_in: int, n_out: int, k: int, parallelism: int) -> int:
+    """Cycles of ``hw/circulant.py`` per vector, first ``x`` word to last ``y`` word, no stalls.
+
+    ``q`` forward transforms, then per output block ``ceil((k/2+1)/P)`` MAC
+    runs of ``q`` issues plus the drain, and one inverse transform; phases do
+    not overlap.
+    """
+    p, q = n_out // k, n_in // k
+    groups = -(-(k // 2 + 1) // parallelism)
+    return q * transform_cycles(k) + p * (groups * (q + MAC_DRAIN) + transform_cycles(k))
+
+
+def weight_storage_bits(n_in: int, n_out: int, k: int, width: int, parallelism: int) -> int:
+    """Bits of weight-spectrum RAM: ``p·q·ceil((k/2+1)/P)·P`` complex words of ``width + 1`` bits."""
+    groups = -(-(k // 2 + 1) // parallelism)
+    return (n_out // k) * (n_in // k) * groups * parallelism * 2 * (width + 1)

@@ -22,10 +22,16 @@ import numpy as np
 
 from .fixed import round_shift
 
-__all__ = ["TWIDDLE_FRAC", "twiddles", "bit_reverse", "fft_raw", "rfft_raw", "irfft_raw",
+__all__ = ["TWIDDLE_FRAC", "STAGE_GAP", "transform_cycles", "twiddles", "bit_reverse", "fft_raw", "rfft_raw", "irfft_raw",
            "forward_width", "inverse_width", "log2"]
 
 TWIDDLE_FRAC = 15  # twiddle 1.0 = 2**15; c, d−c, c+d all fit 18-bit signed (|c+d| ≤ √2)
+STAGE_GAP = 3  # cycles between a stage's last butterfly issue and the next stage's first (write-back)
+
+
+def transform_cycles(k: int) -> int:
+    """Cycles of one transform in ``hw/fft.py``, first load word to last result word, no stalls."""
+    return 2 * k + log2(k) * (k // 2 + STAGE_GAP)
 
 
 def log2(k: int) -> int:

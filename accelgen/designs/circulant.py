@@ -1,5 +1,6 @@
 """Block-circulant family: the ``fft`` processing element and ``circulant-fc``."""
 
+from hw.circulant import CirculantFC
 from hw.fft import FFTUnit
 from models.fft import forward_width, inverse_width
 from models.fixed import FixedFormat
@@ -30,5 +31,35 @@ register(Design(
     outputs=lambda p: {"X_re": ArraySpec((None, p["k"] // 2 + 1), _spectrum_fmt(p)),
                        "X_im": ArraySpec((None, p["k"] // 2 + 1), _spectrum_fmt(p))},
     counters=("cycles", "transforms"),
+    docs="docs/circulant.md",
+))
+
+
+def _check_circulant(params):
+    check_format(params)
+    k = params["k"]
+    for name in ("n_in", "n_out"):
+        if params[name] % k:
+            raise ValueError(f"{name}={params[name]} is not a multiple of k={k}")
+    if params["parallelism"] > k // 2 + 1:
+        raise ValueError(f"parallelism={params['parallelism']} out of range [1, {k // 2 + 1}] (at most k/2+1 bins)")
+
+
+register(Design(
+    name="circulant-fc",
+    summary="block-circulant y = W x via FFT -> frequency-domain complex MAC -> IFFT (CirCNN)",
+    params=(
+        Param("n_in", 64, "input vector length (multiple of k)", lo=2, hi=4096),
+        Param("n_out", 64, "output vector length (multiple of k)", lo=2, hi=4096),
+        K_FFT, WIDTH, FRAC,
+        Param("parallelism", 3, "complex MAC lanes, 3 multipliers each (<= k/2+1)", lo=1, hi=33),
+    ),
+    component=lambda p: CirculantFC(**p),
+    check=_check_circulant,
+    test_module="sim.test_circulant",
+    inputs=lambda p: {"w": ArraySpec((p["n_out"] // p["k"], p["n_in"] // p["k"], p["k"]), _fmt(p)),
+                      "x": ArraySpec((None, p["n_in"]), _fmt(p))},
+    outputs=lambda p: {"y": ArraySpec((None, p["n_out"]), _fmt(p))},
+    counters=("cycles", "load_cycles", "vectors"),
     docs="docs/circulant.md",
 ))
