@@ -114,3 +114,22 @@ def test_bad_config_names_the_file_and_key(tmp_path):
     assert_usage_error(accelgen("build", "--config", "broken.toml", cwd=tmp_path), "broken.toml", "line 1")
     (tmp_path / "unknown.toml").write_text("[conv-zz]\n")
     assert_usage_error(accelgen("build", "--config", "unknown.toml", cwd=tmp_path), "conv-zz")
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["-p", "k=12"], ["k=12", "powers of two in [2, 64]"]),
+    (["-p", "k=16", "-p", "n_in=40"], ["n_in=40", "multiple of k=16"]),
+    (["-p", "k=8", "-p", "parallelism=6"], ["parallelism=6", "[1, 5]"]),
+    (["-p", "width=8", "-p", "frac=8"], ["frac=8", "[0, 7]"]),
+])
+def test_circulant_bad_parameters(args, fragments, tmp_path):
+    assert_usage_error(accelgen("generate", "circulant-fc", *args, cwd=tmp_path), *fragments)
+
+
+def test_circulant_run_rejects_wrong_weight_shape(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "in.npz", w=rng.uniform(-0.1, 0.1, (2, 2, 8)), x=rng.uniform(-1, 1, (1, 32)))
+    result = accelgen("run", "circulant-fc", "-p", "n_in=32", "-p", "n_out=32", "-p", "k=16",
+                      "--input", "in.npz", "--output", "out.npz", cwd=tmp_path)
+    assert_usage_error(result, "'w'", "(2, 2, 8)", "(2, 2, 16)")
+    assert not (tmp_path / "out.npz").exists()

@@ -1,0 +1,122 @@
+"""Block-circulant family: math utilities vs dense numpy, FFT model vs numpy.fft, RTL vs bit-exact model."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from models.circulant import (block_circulant, circulant_fc_float, circulant_fc_raw, circulant_matvec,
+                              cycles_per_vector, project_block_circulant)
+from models.fft import irfft_raw, rfft_raw, transform_cycles
+from models.fixed import FixedFormat, dequantize, quantize
+
+from .conftest import rtl_run
+
+K_VALUES = [2, 4, 8, 16, 32, 64]
+seeds = st.integers(0, 2**32 - 1)
+
+
+def test_block_circulant_follows_the_spec_index_convention():
+    w = np.arange(2 * 3 * 4, dtype=float).reshape(2, 3, 4)
+    matrix = block_circulant(w)
+    for r, c, i, j in np.ndindex(2, 3, 4, 4):
+        assert matrix[r * 4 + i, c * 4 + j] == w[r, c, (i - j) % 4]
+
+
+@given(seeds, st.sampled_from([2, 4, 8]), st.integers(1, 3), st.integers(1, 3))
+def test_projection_is_the_nearest_block_circulant_matrix(seed, k, p, q):
+    rng = np.random.default_rng(seed)
+    dense = rng.normal(size=(p * k, q * k))
+    w = project_block_circulant(dense, k)
+    assert np.allclose(project_block_circulant(block_circulant(w), k), w)  # idempotent
+    residual = dense - block_circulant(w)
+    other = block_circulant(rng.normal(size=(p, q, k)))
+    assert abs(np.sum(residual * other)) < 1e-9  # residual ⟂ the block-circulant subspace
+
+
+@given(seeds, st.sampled_from(K_VALUES), st.integers(1, 3), st.integers(1, 3))
+def test_fft_product_equals_dense_product(seed, k, p, q):
+    rng = np.random.default_rng(seed)
+    w, x = rng.normal(size=(p, q, k)), rng.normal(size=(2, q * k))
+    assert np.allclose(circulant_matvec(w, x), circulant_fc_float(w, x))
+
+
+@given(seeds, st.sampled_from(K_VALUES), st.integers(4, 20))
+def test_fft_model_full_scale_has_headroom_and_tracks_numpy(seed, k, width):
+    """Full-scale inputs never overflow (the model raises if they did); error ≤ (log2 k + 1)/2 LSB per part."""
+    rng = np.random.default_rng(seed)
+    top = 1 << (width - 1)
+    x = rng.integers(-top, top, (3, k))
+    x[0] = top - 1
+    x[1] = np.where(np.arange(k) % 2, -top, top - 1)  # the Nyquist extreme
+    re, im = rfft_raw(x, width)
+    reference = np.fft.rfft(x) / k
+    bound = (np.log2(k) + 1) / 2
+    assert np.abs(re - reference.real).max() <= bound and np.abs(im - reference.imag).max() <= bound
+
+
+@given(seeds, st.sampled_from(K_VALUES))
+def test_inverse_model_full_scale_has_headroom(seed, k):
+    width = 16
+    rng = np.random.default_rng(seed)
+    limit = 1 << (width + 1)
+    z = rng.integers(-limit, limit, (2, 2, k // 2 + 1))
+    z[0, 0], z[1, 0] = limit - 1, -limit
+    z[1, :, 0] = z[1, :, -1] = 0
+    y = irfft_raw(z[0], z[1], width, k)
+    spectrum = z[0] + 1j * z[1]
+    spectrum[:, 0], spectrum[:, -1] = spectrum[:, 0].real, spectrum[:, -1].real
+    # Rounding: at most k LSB; twiddles (Q(18, 15), error ≤ 2**-16 per part) add
+    # ≤ log2(k) · 2**-15 of the largest possible output, Σ|Z| over the k bins.
+    largest = 2 * np.abs(spectrum).sum(axis=-1, keepdims=True)
+    bound = k + np.log2(k) * largest * 2.0**-15
+    assert np.all(np.abs(y - np.fft.irfft(spectrum, n=k) * k) <= bound)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seeds, st.sampled_from(K_VALUES), st.integers(1, 6))
+def test_bit_exact_model_within_stated_bound_of_float(seed, k, q):
+    """Empirical bound: |y − y_float| ≤ (2 + k)·√q LSB for w ~ U(±2/√n_in), x ~ U(±4) (docs/circulant.md)."""
+    rng = np.random.default_rng(seed)
+    fmt = FixedFormat(16, 10)
+    w = quantize(rng.uniform(-1, 1, (2, q, k)) * 2 / np.sqrt(q * k), fmt)
+    x = quantize(rng.uniform(-4, 4, (3, q * k)), fmt)
+    y = dequantize(circulant_fc_raw(w, x, fmt), fmt)
+    reference = circulant_fc_float(dequantize(w, fmt), dequantize(x, fmt))
+    assert np.abs(y - reference).max() <= (2 + k) * np.sqrt(q) * fmt.lsb
+
+
+@pytest.mark.parametrize("k", K_VALUES)
+def test_fft_rtl_equals_model(k, tmp_path):
+    """Forward (real input, scaled) and inverse (Hermitian, unscaled) passes, random stalls, full-scale rows."""
+    rtl_run("fft", {"k": k}, tmp_path, stall=0.3, seed=k)
+
+
+def test_fft_rtl_cycles(tmp_path):
+    _, result = rtl_run("fft", {"k": 16}, tmp_path, stall=0.0)
+    assert result.counters()["cycles"] == 3 * transform_cycles(16)
+
+
+CIRCULANT_SHAPES = [
+    {"n_in": 48, "n_out": 32, "k": 16, "parallelism": 2},           # p, q > 1; 9 bins on 2 lanes (padded)
+    {"n_in": 4, "n_out": 6, "k": 2, "parallelism": 2},              # smallest k
+    {"n_in": 24, "n_out": 16, "k": 8, "parallelism": 5, "width": 12, "frac": 6},
+]
+
+
+@pytest.mark.parametrize("shape", CIRCULANT_SHAPES, ids=["k16-P2", "k2-P2", "k8-P5-w12"])
+def test_circulant_rtl_equals_model_under_stalls(shape, tmp_path):
+    rtl_run("circulant-fc", shape, tmp_path, stall=0.35, seed=11)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(k=st.sampled_from([4, 8]), p=st.integers(1, 3), q=st.integers(1, 3), lanes=st.integers(1, 5),
+       seed=st.integers(0, 2**16), stall=st.floats(0.0, 0.6))
+def test_circulant_rtl_random_shapes(k, p, q, lanes, seed, stall, tmp_path_factory):
+    shape = {"n_in": q * k, "n_out": p * k, "k": k, "parallelism": min(lanes, k // 2 + 1)}
+    rtl_run("circulant-fc", shape, tmp_path_factory.mktemp("job"), stall=stall, seed=seed)
+
+
+def test_circulant_rtl_cycles_equal_cycle_model(tmp_path):
+    params, result = rtl_run("circulant-fc", CIRCULANT_SHAPES[0], tmp_path, stall=0.0)
+    assert result.counters()["cycles"] == 3 * cycles_per_vector(48, 32, 16, 2)
