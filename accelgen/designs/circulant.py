@@ -1,9 +1,11 @@
-"""Block-circulant family: the ``fft`` processing element and ``circulant-fc``."""
+"""Block-circulant family: the ``fft`` processing element, ``circulant-fc`` and the ``pwl`` activations."""
 
 from hw.circulant import CirculantFC
 from hw.fft import FFTUnit
+from hw.pwl import PWLActivation
 from models.fft import forward_width, inverse_width
 from models.fixed import FixedFormat
+from models.pwl import FUNCTIONS
 
 from ..params import Param
 from ..registry import ArraySpec, Design, register
@@ -61,5 +63,22 @@ register(Design(
                       "x": ArraySpec((None, p["n_in"]), _fmt(p))},
     outputs=lambda p: {"y": ArraySpec((None, p["n_out"]), _fmt(p))},
     counters=("cycles", "load_cycles", "vectors"),
+    docs="docs/circulant.md",
+))
+
+
+register(Design(
+    name="pwl",
+    summary="C-LSTM piecewise-linear sigmoid/tanh (22 segments), one sample per cycle",
+    params=(
+        Param("function", "sigmoid", "activation", choices=("sigmoid", "tanh")),
+        WIDTH, FRAC,
+    ),
+    component=lambda p: PWLActivation(FUNCTIONS[p["function"]], width=p["width"], frac=p["frac"]),
+    check=check_format,
+    test_module="sim.test_pwl",
+    inputs=lambda p: {"x": ArraySpec((None,), _fmt(p))},
+    outputs=lambda p: {"y": ArraySpec((None,), _fmt(p))},
+    counters=("cycles", "samples"),
     docs="docs/circulant.md",
 ))
