@@ -48,6 +48,7 @@ class Design:
     outputs: Callable[[dict], dict]
     check: Callable[[dict], None] = lambda params: None
     counters: tuple[str, ...] = ("cycles",)
+    sim_batch: int = 3  # rows of random input per `sim` (time steps for recurrent designs)
     docs: str = ""
 
     @property

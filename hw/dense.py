@@ -170,9 +170,11 @@ class DenseFC(wiring.Component):
                     m.next = "EMIT"
 
             with m.State("EMIT"):
+                selected = Signal(signed(self.acc_width))
                 m.d.comb += [
+                    selected.eq(accumulators[lane]),
                     self.y_out.valid.eq(1),
-                    self.y_out.payload.eq(requantize(accumulators[lane], self.frac, width)),
+                    self.y_out.payload.eq(requantize(selected, self.frac, width)),
                 ]
                 with m.If(self.y_out.ready):
                     m.d.sync += lane.eq(lane + 1)

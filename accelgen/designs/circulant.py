@@ -3,9 +3,11 @@
 from hw.circulant import CirculantFC
 from hw.fft import FFTUnit
 from hw.pwl import PWLActivation
+from hw.rnn import CirculantLSTM
 from models.fft import forward_width, inverse_width
 from models.fixed import FixedFormat
 from models.pwl import FUNCTIONS
+from models.rnn import lstm_shape
 
 from ..params import Param
 from ..registry import ArraySpec, Design, register
@@ -80,5 +82,38 @@ register(Design(
     inputs=lambda p: {"x": ArraySpec((None,), _fmt(p))},
     outputs=lambda p: {"y": ArraySpec((None,), _fmt(p))},
     counters=("cycles", "samples"),
+    docs="docs/circulant.md",
+))
+
+
+def _check_lstm(params):
+    check_format(params)
+    k = params["k"]
+    for name in ("n_in", "hidden"):
+        if params[name] % k:
+            raise ValueError(f"{name}={params[name]} is not a multiple of k={k}")
+    if params["parallelism"] > k // 2 + 1:
+        raise ValueError(f"parallelism={params['parallelism']} out of range [1, {k // 2 + 1}] (at most k/2+1 bins)")
+
+
+register(Design(
+    name="circulant-lstm",
+    summary="LSTM cell (C-LSTM/E-RNN): block-circulant gate matrix, PWL sigmoid/tanh, fixed-point state",
+    params=(
+        Param("n_in", 16, "input size per time step (multiple of k)", lo=2, hi=1024),
+        Param("hidden", 16, "hidden size H (multiple of k)", lo=2, hi=1024),
+        Param("k", 8, "block size of the circulant gate matrix", lo=2, hi=64, power_of_two=True),
+        WIDTH, FRAC,
+        Param("parallelism", 2, "complex MAC lanes of the circulant engine (<= k/2+1)", lo=1, hi=33),
+    ),
+    component=lambda p: CirculantLSTM(**p),
+    check=_check_lstm,
+    test_module="sim.test_rnn",
+    inputs=lambda p: {"w": ArraySpec(lstm_shape(p["n_in"], p["hidden"], p["k"]), _fmt(p)),
+                      "b": ArraySpec((4 * p["hidden"],), _fmt(p)),
+                      "x": ArraySpec((None, p["n_in"]), _fmt(p))},
+    outputs=lambda p: {"h": ArraySpec((None, p["hidden"]), _fmt(p))},
+    counters=("cycles", "steps"),
+    sim_batch=8,
     docs="docs/circulant.md",
 ))

@@ -113,9 +113,9 @@ def _launch(design, params, inputs: dict, job: dict, job_dir: Path, simulator: s
 
 
 def simulate(design, params, *, job_dir, simulator="verilator", waves=False,
-             stall=0.3, seed=1, batch=3) -> SimRun:
-    """Random inputs through the RTL under random stalls, checked against the model."""
-    inputs = random_inputs(design, params, np.random.default_rng(seed), batch)
+             stall=0.3, seed=1, batch=None) -> SimRun:
+    """Random inputs (``batch`` rows, default ``design.sim_batch``) through the RTL under stalls, checked."""
+    inputs = random_inputs(design, params, np.random.default_rng(seed), batch or design.sim_batch)
     job = _job(design, params, check=True, stall=stall, seed=seed)
     return _launch(design, params, inputs, job, Path(job_dir), simulator, waves)
 

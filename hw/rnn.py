@@ -1,0 +1,170 @@
+"""``circulant-lstm``: an LSTM cell whose gate matrix is block-circulant (C-LSTM / E-RNN)."""
+
+import operator
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from models.fixed import FixedFormat
+from models.pwl import SIGMOID, TANH
+
+from .circulant import CirculantFC
+from .common.fixed import requantize, round_shift, saturate
+from .fft import complex_layout
+from .pwl import pwl_expression
+
+__all__ = ["CirculantLSTM"]
+
+
+class CirculantLSTM(wiring.Component):
+    """One LSTM layer, time step after time step, bit-exact with ``models/rnn.py``.
+
+    A :class:`CirculantFC` of ``4H × (n_in + H)`` computes the gate
+    pre-activations from ``[x_t; h_{t−1}]``; as they stream out the bias is
+    added and σ (gates i, f, o) or tanh (gate g) applied (PWL, combinational),
+    and each gate lands in its own buffer. An element-wise pass then updates
+    ``c`` and sends ``h_t`` (two cycles per element).
+
+    After reset the cell clears ``h`` and ``c`` (``H`` cycles), takes the
+    ``4H`` biases through ``b_in`` while the weight spectra go through
+    ``w_in`` to the circulant engine (same format and order as
+    ``circulant-fc``), then processes one ``x_t`` after another. A new
+    sequence starts after a reset.
+
+    Parameters
+    ----------
+    n_in, hidden, k : int
+        Input size, hidden size ``H`` (both multiples of ``k``), block size.
+    width, frac : int
+        ``Q(width, frac)`` everywhere.
+    parallelism : int
+        Complex MAC lanes of the circulant engine.
+
+    Members
+    -------
+    w_in : In(stream.Signature(complex_layout(width + 1)))
+    b_in : In(stream.Signature(signed(width)))
+    x_in : In(stream.Signature(signed(width)))
+    h_out : Out(stream.Signature(signed(width)))
+
+    Throughput: per time step, one circulant product
+    (``models.circulant.cycles_per_vector(n_in + H, 4H, k, P)``), ``4H``
+    cycles of gate collection and ``2H`` of the element-wise pass.
+    """
+
+    def __init__(self, *, n_in, hidden, k, width=16, frac=10, parallelism=1):
+        self.n_in, self.hidden = operator.index(n_in), operator.index(hidden)
+        self.fmt = FixedFormat(operator.index(width), operator.index(frac))
+        self.engine = CirculantFC(n_in=self.n_in + self.hidden, n_out=4 * self.hidden, k=k,
+                                  width=width, frac=frac, parallelism=parallelism)
+        word = signed(self.fmt.width)
+        super().__init__({
+            "w_in": In(stream.Signature(complex_layout(self.fmt.width + 1))),
+            "b_in": In(stream.Signature(word)),
+            "x_in": In(stream.Signature(word)),
+            "h_out": Out(stream.Signature(word)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        hidden, fmt, width = self.hidden, self.fmt, self.fmt.width
+        word = signed(width)
+        m.submodules.engine = engine = self.engine
+        m.d.comb += [engine.w_in.payload.eq(self.w_in.payload), engine.w_in.valid.eq(self.w_in.valid),
+                     self.w_in.ready.eq(engine.w_in.ready)]
+
+        def buffer(name, depth):
+            m.submodules[name] = mem = memory.Memory(shape=word, depth=depth, init=[])
+            return mem.write_port(), mem.read_port(domain="comb")
+
+        bias_write, bias_read = buffer("bias", 4 * hidden)
+        gates = [buffer(f"gate_{name}", hidden) for name in "ifgo"]
+        c_write, c_read = buffer("c", hidden)
+        h_write, h_read = buffer("h", hidden)
+
+        index = Signal(range(4 * hidden))  # bias / gate word u = gate * H + element
+        element = Signal(range(hidden))
+        gate = Signal(range(4))
+        count = Signal(range(max(self.n_in, 4 * hidden)))
+        m.d.comb += [bias_read.addr.eq(index), c_read.addr.eq(element), h_read.addr.eq(element)]
+        for _, gate_read in gates:
+            m.d.comb += gate_read.addr.eq(element)
+
+        # Gate activation as pre-activations stream out of the engine.
+        preactivation = saturate(engine.y_out.payload + bias_read.data, width)
+        activated = Mux(gate == 2, pwl_expression(m, TANH, preactivation, fmt, "gate_tanh"),
+                        pwl_expression(m, SIGMOID, preactivation, fmt, "gate_sigmoid"))
+
+        # Element-wise update: c' = sat(rnd(f·c) + rnd(i·g)), then h = sat(rnd(o·tanh(c'))).
+        i_g, f_g, g_g, o_g = (gate_read.data for _, gate_read in gates)
+        c_next = saturate(round_shift(f_g * c_read.data, fmt.frac) + round_shift(i_g * g_g, fmt.frac), width)
+        c_reg, o_reg = Signal(word), Signal(word)
+        h_next = requantize(o_reg * pwl_expression(m, TANH, c_reg, fmt, "cell_tanh"), fmt.frac, width)
+
+        def last(counter, limit):
+            return counter == limit - 1
+
+        with m.FSM(init="CLEAR"):
+            with m.State("CLEAR"):
+                m.d.comb += [c_write.addr.eq(element), c_write.data.eq(0), c_write.en.eq(1),
+                             h_write.addr.eq(element), h_write.data.eq(0), h_write.en.eq(1)]
+                m.d.sync += element.eq(element + 1)
+                with m.If(last(element, hidden)):
+                    m.d.sync += element.eq(0)
+                    m.next = "LOAD_B"
+
+            with m.State("LOAD_B"):
+                m.d.comb += [self.b_in.ready.eq(1), bias_write.addr.eq(index),
+                             bias_write.data.eq(self.b_in.payload), bias_write.en.eq(self.b_in.valid)]
+                with m.If(self.b_in.valid):
+                    m.d.sync += index.eq(index + 1)
+                    with m.If(last(index, 4 * hidden)):
+                        m.d.sync += index.eq(0)
+                        m.next = "FEED_X"
+
+            with m.State("FEED_X"):
+                m.d.comb += [engine.x_in.payload.eq(self.x_in.payload), engine.x_in.valid.eq(self.x_in.valid),
+                             self.x_in.ready.eq(engine.x_in.ready)]
+                with m.If(self.x_in.valid & engine.x_in.ready):
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(last(count, self.n_in)):
+                        m.d.sync += count.eq(0)
+                        m.next = "FEED_H"
+
+            with m.State("FEED_H"):
+                m.d.comb += [engine.x_in.payload.eq(h_read.data), engine.x_in.valid.eq(1)]
+                with m.If(engine.x_in.ready):
+                    m.d.sync += element.eq(element + 1)
+                    with m.If(last(element, hidden)):
+                        m.d.sync += element.eq(0)
+                        m.next = "COLLECT"
+
+            with m.State("COLLECT"):
+                m.d.comb += engine.y_out.ready.eq(1)
+                for number, (gate_write, _) in enumerate(gates):
+                    m.d.comb += [gate_write.addr.eq(element), gate_write.data.eq(activated),
+                                 gate_write.en.eq(engine.y_out.valid & (gate == number))]
+                with m.If(engine.y_out.valid):
+                    m.d.sync += [index.eq(index + 1), element.eq(element + 1)]
+                    with m.If(last(element, hidden)):
+                        m.d.sync += [element.eq(0), gate.eq(gate + 1)]
+                        with m.If(gate == 3):
+                            m.d.sync += [index.eq(0), gate.eq(0)]
+                            m.next = "CELL"
+
+            with m.State("CELL"):
+                m.d.comb += [c_write.addr.eq(element), c_write.data.eq(c_next), c_write.en.eq(1)]
+                m.d.sync += [c_reg.eq(c_next), o_reg.eq(o_g)]
+                m.next = "HIDDEN"
+
+            with m.State("HIDDEN"):
+                m.d.comb += [self.h_out.valid.eq(1), self.h_out.payload.eq(h_next),
+                             h_write.addr.eq(element), h_write.data.eq(h_next), h_write.en.eq(self.h_out.ready)]
+                with m.If(self.h_out.ready):
+                    m.d.sync += element.eq(element + 1)
+                    m.next = "CELL"
+                    with m.If(last(element, hidden)):
+                        m.d.sync += element.eq(0)
+                        m.next = "FEED_X"
+        return m
