@@ -76,12 +76,21 @@ def _design_and_params(args):
     return design, resolve(design, parse_assignments(args.params))
 
 
+def _array_names(specs: dict) -> str:
+    def shape(spec):
+        return "×".join("batch" if axis is None else str(axis) for axis in spec.shape) or "scalar"
+    return ", ".join(f"{name} ({shape(spec)}, Q{spec.fmt.width}.{spec.fmt.frac})" for name, spec in specs.items())
+
+
 def cmd_list(args):
     for name in registry.names():
         design = registry.get(name)
         print(f"{name}: {design.summary}")
         for param in design.params:
             print(f"    {param.name:<12} default {param.default!s:<8} {param.allowed():<28} {param.help}")
+        defaults = design.defaults()
+        print(f"    run arrays at the defaults: in {_array_names(design.inputs(defaults)) or 'none'}; "
+              f"out {_array_names(design.outputs(defaults))}")
 
 
 def cmd_generate(args):

@@ -21,7 +21,7 @@ import numpy as np
 
 from .fixed import FixedFormat, quantize, round_shift, saturate
 
-__all__ = ["PWLSpec", "SIGMOID", "TANH", "FUNCTIONS", "SLOPE_FRAC", "SLOPE_WIDTH", "pwl_float", "pwl_table", "pwl_raw"]
+__all__ = ["PWLSpec", "SIGMOID", "TANH", "FUNCTIONS", "check_format", "SLOPE_FRAC", "SLOPE_WIDTH", "pwl_float", "pwl_table", "pwl_raw"]
 
 SLOPE_FRAC = 15
 SLOPE_WIDTH = 17  # slopes are at most 1
@@ -48,6 +48,16 @@ class PWLSpec:
 SIGMOID = PWLSpec("sigmoid", lo=-5.5, step=0.5, segments=22, below=0.0, above=1.0)
 TANH = PWLSpec("tanh", lo=-4.4, step=0.4, segments=22, below=-1.0, above=1.0)
 FUNCTIONS = {spec.name: spec for spec in (SIGMOID, TANH)}
+
+
+def check_format(fmt: FixedFormat):
+    """The tables need distinct breakpoints (step 0.4 ≥ 1 LSB: ``frac ≥ 2``) and ±5.5 in range
+    (``width − frac ≥ 4``); raises ``ValueError`` naming the bad value otherwise."""
+    if fmt.frac < 2:
+        raise ValueError(f"frac={fmt.frac} out of range [2, {fmt.width - 4}] for the PWL activations")
+    if fmt.width - fmt.frac < 4:
+        raise ValueError(f"frac={fmt.frac} out of range [2, {fmt.width - 4}] for width={fmt.width} "
+                         "(the PWL needs ±5.5 in range)")
 
 
 def pwl_float(spec: PWLSpec, x) -> np.ndarray:

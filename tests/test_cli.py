@@ -133,3 +133,13 @@ def test_circulant_run_rejects_wrong_weight_shape(tmp_path):
                       "--input", "in.npz", "--output", "out.npz", cwd=tmp_path)
     assert_usage_error(result, "'w'", "(2, 2, 8)", "(2, 2, 16)")
     assert not (tmp_path / "out.npz").exists()
+
+
+@pytest.mark.parametrize("design, args, fragments", [
+    ("pwl", ["-p", "width=6", "-p", "frac=4"], ["frac=4", "[2, 2]"]),
+    ("pwl", ["-p", "frac=1"], ["frac=1", "[2, 12]"]),
+    ("circulant-lstm", ["-p", "hidden=12"], ["hidden=12", "multiple of k=8"]),
+    ("pwl", ["-p", "function=relu"], ["function=relu", "{sigmoid, tanh}"]),
+])
+def test_rnn_and_pwl_bad_parameters(design, args, fragments, tmp_path):
+    assert_usage_error(accelgen("generate", design, *args, cwd=tmp_path), *fragments)

@@ -7,6 +7,7 @@ from hw.rnn import CirculantLSTM
 from models.fft import forward_width, inverse_width
 from models.fixed import FixedFormat
 from models.pwl import FUNCTIONS
+from models.pwl import check_format as check_pwl_format
 from models.rnn import lstm_shape
 
 from ..params import Param
@@ -22,6 +23,11 @@ def _fmt(params):
 
 def _spectrum_fmt(params):
     return FixedFormat(forward_width(params["width"]), params["frac"])
+
+
+def _check_pwl(params):
+    check_format(params)
+    check_pwl_format(_fmt(params))
 
 
 register(Design(
@@ -77,7 +83,7 @@ register(Design(
         WIDTH, FRAC,
     ),
     component=lambda p: PWLActivation(FUNCTIONS[p["function"]], width=p["width"], frac=p["frac"]),
-    check=check_format,
+    check=_check_pwl,
     test_module="sim.test_pwl",
     inputs=lambda p: {"x": ArraySpec((None,), _fmt(p))},
     outputs=lambda p: {"y": ArraySpec((None,), _fmt(p))},
@@ -87,7 +93,7 @@ register(Design(
 
 
 def _check_lstm(params):
-    check_format(params)
+    _check_pwl(params)
     k = params["k"]
     for name in ("n_in", "hidden"):
         if params[name] % k:
