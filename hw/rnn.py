@@ -1,4 +1,4 @@
-"""``circulant-lstm``: an LSTM cell whose gate matrix is block-circulant (C-LSTM / E-RNN)."""
+"""``circulant-lstm`` / ``circulant-gru``: recurrent cells whose gate matrix is block-circulant (C-LSTM / E-RNN)."""
 
 import operator
 
@@ -14,17 +14,22 @@ from .common.fixed import requantize, round_shift, saturate
 from .fft import complex_layout
 from .pwl import pwl_expression
 
-__all__ = ["CirculantLSTM"]
+__all__ = ["CirculantRNN"]
+
+CELLS = ("lstm", "gru")
 
 
-class CirculantLSTM(wiring.Component):
-    """One LSTM layer, time step after time step, bit-exact with ``models/rnn.py``.
+class CirculantRNN(wiring.Component):
+    """One LSTM or GRU layer, time step after time step, bit-exact with ``models/rnn.py``.
 
-    A :class:`CirculantFC` of ``4H × (n_in + H)`` computes the gate
-    pre-activations from ``[x_t; h_{t−1}]``; as they stream out the bias is
-    added and σ (gates i, f, o) or tanh (gate g) applied (PWL, combinational),
-    and each gate lands in its own buffer. An element-wise pass then updates
-    ``c`` and sends ``h_t`` (two cycles per element).
+    A :class:`CirculantFC` of ``4H × (n_in + H)`` computes the four gate rows
+    from ``[x_t; h_{t−1}]``; as they stream out the bias is added and the
+    gate's PWL activation applied (LSTM: σ for i, f, o and tanh for g; GRU: σ
+    for r, z, none for n_x, n_h), and each gate row lands in its own buffer.
+    An element-wise pass then computes the new state and sends ``h_t`` (two
+    cycles per element): LSTM ``c' = sat(rnd(f·c) + rnd(i·g))``,
+    ``h = sat(rnd(o·tanh(c')))``; GRU ``n = tanh(sat(n_x + rnd(r·n_h)))``,
+    ``h = sat(rnd((1 − z)·n) + rnd(z·h))``.
 
     After reset the cell clears ``h`` and ``c`` (``H`` cycles), takes the
     ``4H`` biases through ``b_in`` while the weight spectra go through
@@ -34,6 +39,8 @@ class CirculantLSTM(wiring.Component):
 
     Parameters
     ----------
+    cell : str
+        ``"lstm"`` or ``"gru"``.
     n_in, hidden, k : int
         Input size, hidden size ``H`` (both multiples of ``k``), block size.
     width, frac : int
@@ -53,7 +60,10 @@ class CirculantLSTM(wiring.Component):
     cycles of gate collection and ``2H`` of the element-wise pass.
     """
 
-    def __init__(self, *, n_in, hidden, k, width=16, frac=10, parallelism=1):
+    def __init__(self, *, cell, n_in, hidden, k, width=16, frac=10, parallelism=1):
+        if cell not in CELLS:
+            raise ValueError(f"cell={cell!r} not one of {', '.join(CELLS)}")
+        self.cell = cell
         self.n_in, self.hidden = operator.index(n_in), operator.index(hidden)
         self.fmt = FixedFormat(operator.index(width), operator.index(frac))
         self.engine = CirculantFC(n_in=self.n_in + self.hidden, n_out=4 * self.hidden, k=k,
@@ -93,14 +103,29 @@ class CirculantLSTM(wiring.Component):
 
         # Gate activation as pre-activations stream out of the engine.
         preactivation = saturate(engine.y_out.payload + bias_read.data, width)
-        activated = Mux(gate == 2, pwl_expression(m, TANH, preactivation, fmt, "gate_tanh"),
-                        pwl_expression(m, SIGMOID, preactivation, fmt, "gate_sigmoid"))
+        sigmoid = pwl_expression(m, SIGMOID, preactivation, fmt, "gate_sigmoid")
+        if self.cell == "lstm":
+            activated = Mux(gate == 2, pwl_expression(m, TANH, preactivation, fmt, "gate_tanh"), sigmoid)
+        else:
+            activated = Mux(gate < 2, sigmoid, preactivation)
 
-        # Element-wise update: c' = sat(rnd(f·c) + rnd(i·g)), then h = sat(rnd(o·tanh(c'))).
-        i_g, f_g, g_g, o_g = (gate_read.data for _, gate_read in gates)
-        c_next = saturate(round_shift(f_g * c_read.data, fmt.frac) + round_shift(i_g * g_g, fmt.frac), width)
-        c_reg, o_reg = Signal(word), Signal(word)
-        h_next = requantize(o_reg * pwl_expression(m, TANH, c_reg, fmt, "cell_tanh"), fmt.frac, width)
+        # Element-wise update, split over two cycles: CELL registers one state
+        # value and one gate, HIDDEN forms h from them.
+        rows = [gate_read.data for _, gate_read in gates]
+        state, held = Signal(word), Signal(word)
+        if self.cell == "lstm":
+            i_g, f_g, g_g, o_g = rows
+            state_next = saturate(round_shift(f_g * c_read.data, fmt.frac) + round_shift(i_g * g_g, fmt.frac), width)
+            held_next = o_g
+            h_next = requantize(held * pwl_expression(m, TANH, state, fmt, "cell_tanh"), fmt.frac, width)
+        else:
+            r_g, z_g, nx_g, nh_g = rows
+            candidate = saturate(nx_g + round_shift(r_g * nh_g, fmt.frac), width)
+            state_next = pwl_expression(m, TANH, candidate, fmt, "cell_tanh")
+            held_next = z_g
+            one = 1 << fmt.frac
+            h_next = saturate(round_shift((one - held) * state, fmt.frac)
+                              + round_shift(held * h_read.data, fmt.frac), width)
 
         def last(counter, limit):
             return counter == limit - 1
@@ -154,8 +179,8 @@ class CirculantLSTM(wiring.Component):
                             m.next = "CELL"
 
             with m.State("CELL"):
-                m.d.comb += [c_write.addr.eq(element), c_write.data.eq(c_next), c_write.en.eq(1)]
-                m.d.sync += [c_reg.eq(c_next), o_reg.eq(o_g)]
+                m.d.comb += [c_write.addr.eq(element), c_write.data.eq(state_next), c_write.en.eq(1)]
+                m.d.sync += [state.eq(state_next), held.eq(held_next)]
                 m.next = "HIDDEN"
 
             with m.State("HIDDEN"):

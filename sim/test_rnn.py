@@ -1,4 +1,4 @@
-"""cocotb testbench of ``circulant-lstm`` (``hw/rnn.py``) against ``models/rnn.py``.
+"""cocotb testbench of ``circulant-lstm`` and ``circulant-gru`` (``hw/rnn.py``) against ``models/rnn.py``.
 
 Inputs: ``w_raw`` (4H/k × (n_in+H)/k × k), ``b_raw`` (4H), ``x_raw``
 (T × n_in). Weight spectra go in with ``circulant-fc``'s order and format.
@@ -10,7 +10,7 @@ import cocotb
 import numpy as np
 
 from models.fixed import FixedFormat
-from models.rnn import lstm_raw
+from models.rnn import gru_raw, lstm_raw
 
 from . import harness
 from .drivers import StreamSink, StreamSource, span_cycles
@@ -35,12 +35,16 @@ async def drive(dut, job, inputs):
     return {"h_raw": np.array(h, dtype=np.int64).reshape(steps, hidden)}, counters
 
 
+CELL_MODELS = {"circulant-lstm": lstm_raw, "circulant-gru": gru_raw}
+
+
 def expected(params, inputs):
+    job = harness.load_job()
     fmt = FixedFormat(params["width"], params["frac"])
-    return {"h_raw": lstm_raw(inputs["w_raw"], inputs["b_raw"], inputs["x_raw"], fmt)}
+    return {"h_raw": CELL_MODELS[job.design](inputs["w_raw"], inputs["b_raw"], inputs["x_raw"], fmt)}
 
 
 @cocotb.test()
-async def circulant_lstm(dut):
+async def circulant_rnn(dut):
     """A whole sequence, state carried across time steps, bit-exact."""
     await harness.run(dut, drive, expected)

@@ -3,12 +3,12 @@
 from hw.circulant import CirculantFC
 from hw.fft import FFTUnit
 from hw.pwl import PWLActivation
-from hw.rnn import CirculantLSTM
+from hw.rnn import CirculantRNN
 from models.fft import forward_width, inverse_width
 from models.fixed import FixedFormat
 from models.pwl import FUNCTIONS
 from models.pwl import check_format as check_pwl_format
-from models.rnn import lstm_shape
+from models.rnn import gate_shape
 
 from ..params import Param
 from ..registry import ArraySpec, Design, register
@@ -92,7 +92,7 @@ register(Design(
 ))
 
 
-def _check_lstm(params):
+def _check_rnn(params):
     _check_pwl(params)
     k = params["k"]
     for name in ("n_in", "hidden"):
@@ -102,24 +102,32 @@ def _check_lstm(params):
         raise ValueError(f"parallelism={params['parallelism']} out of range [1, {k // 2 + 1}] (at most k/2+1 bins)")
 
 
-register(Design(
-    name="circulant-lstm",
-    summary="LSTM cell (C-LSTM/E-RNN): block-circulant gate matrix, PWL sigmoid/tanh, fixed-point state",
-    params=(
-        Param("n_in", 16, "input size per time step (multiple of k)", lo=2, hi=1024),
-        Param("hidden", 16, "hidden size H (multiple of k)", lo=2, hi=1024),
-        Param("k", 8, "block size of the circulant gate matrix", lo=2, hi=64, power_of_two=True),
-        WIDTH, FRAC,
-        Param("parallelism", 2, "complex MAC lanes of the circulant engine (<= k/2+1)", lo=1, hi=33),
-    ),
-    component=lambda p: CirculantLSTM(**p),
-    check=_check_lstm,
-    test_module="sim.test_rnn",
-    inputs=lambda p: {"w": ArraySpec(lstm_shape(p["n_in"], p["hidden"], p["k"]), _fmt(p)),
-                      "b": ArraySpec((4 * p["hidden"],), _fmt(p)),
-                      "x": ArraySpec((None, p["n_in"]), _fmt(p))},
-    outputs=lambda p: {"h": ArraySpec((None, p["hidden"]), _fmt(p))},
-    counters=("cycles", "steps"),
-    sim_batch=8,
-    docs="docs/circulant.md",
-))
+RNN_PARAMS = (
+    Param("n_in", 16, "input size per time step (multiple of k)", lo=2, hi=1024),
+    Param("hidden", 16, "hidden size H (multiple of k)", lo=2, hi=1024),
+    Param("k", 8, "block size of the circulant gate matrix", lo=2, hi=64, power_of_two=True),
+    WIDTH, FRAC,
+    Param("parallelism", 2, "complex MAC lanes of the circulant engine (<= k/2+1)", lo=1, hi=33),
+)
+
+
+def _register_rnn(cell: str, summary: str):
+    register(Design(
+        name=f"circulant-{cell}",
+        summary=summary,
+        params=RNN_PARAMS,
+        component=lambda p: CirculantRNN(cell=cell, **p),
+        check=_check_rnn,
+        test_module="sim.test_rnn",
+        inputs=lambda p: {"w": ArraySpec(gate_shape(p["n_in"], p["hidden"], p["k"]), _fmt(p)),
+                          "b": ArraySpec((4 * p["hidden"],), _fmt(p)),
+                          "x": ArraySpec((None, p["n_in"]), _fmt(p))},
+        outputs=lambda p: {"h": ArraySpec((None, p["hidden"]), _fmt(p))},
+        counters=("cycles", "steps"),
+        sim_batch=8,
+        docs="docs/circulant.md",
+    ))
+
+
+_register_rnn("lstm", "LSTM cell (C-LSTM/E-RNN): block-circulant gates i,f,g,o; PWL sigmoid/tanh; fixed-point state")
+_register_rnn("gru", "GRU cell (E-RNN): block-circulant gate rows r,z,n_x,n_h; PWL sigmoid/tanh")
