@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-__all__ = ["CLOCK_PERIOD_NS", "Job", "load_job", "reset", "run", "scoreboard"]
+from .drivers import StreamSink, StreamSource, span_cycles
+
+__all__ = ["CLOCK_PERIOD_NS", "Job", "load_job", "reset", "run", "scoreboard", "weights_then_vectors"]
 
 CLOCK_PERIOD_NS = 10
 
@@ -89,3 +92,23 @@ async def run(dut, drive, expected):
     (job.directory / "counters.json").write_text(json.dumps(counters, indent=2, sort_keys=True))
     if job.check:
         scoreboard(outputs, expected(job.params, inputs))
+
+
+async def weights_then_vectors(dut, job, w_words, x_raw, n_out: int):
+    """Matrix-vector engines: ``w_words`` through ``w_in``, then every row of ``x_raw`` through
+    ``x_in`` while ``y_out`` is drained. Returns ``y`` (batch × n_out) and the counters
+    ``cycles`` (first ``x`` word to last ``y`` word), ``load_cycles`` and ``vectors``."""
+    batch = len(x_raw)
+    w_source = StreamSource(dut, "w_in", **job.stream_args(0))
+    x_source = StreamSource(dut, "x_in", **job.stream_args(1))
+    y_sink = StreamSink(dut, "y_out", **job.stream_args(2))
+    await w_source.send(w_words)
+    x_task = cocotb.start_soon(x_source.send(np.asarray(x_raw).reshape(-1)))
+    y = await y_sink.recv(batch * n_out)
+    await x_task
+    counters = {
+        "cycles": span_cycles(x_source.times[0], y_sink.times[-1], CLOCK_PERIOD_NS),
+        "load_cycles": span_cycles(w_source.times[0], w_source.times[-1], CLOCK_PERIOD_NS),
+        "vectors": batch,
+    }
+    return np.array(y, dtype=np.int64).reshape(batch, n_out), counters

@@ -13,28 +13,12 @@ from models.dense import dense_fc_raw
 from models.fixed import FixedFormat
 
 from . import harness
-from .drivers import StreamSink, StreamSource, span_cycles
 
 
 async def drive(dut, job, inputs):
     w_raw, x_raw = inputs["w_raw"], inputs["x_raw"]
-    batch, n_out = len(x_raw), len(w_raw)
-    w_source = StreamSource(dut, "w_in", **job.stream_args(0))
-    x_source = StreamSource(dut, "x_in", **job.stream_args(1))
-    y_sink = StreamSink(dut, "y_out", **job.stream_args(2))
-
-    await w_source.send(w_raw.reshape(-1))
-    x_task = cocotb.start_soon(x_source.send(x_raw.reshape(-1)))
-    y = await y_sink.recv(batch * n_out)
-    await x_task
-
-    period = harness.CLOCK_PERIOD_NS
-    counters = {
-        "cycles": span_cycles(x_source.times[0], y_sink.times[-1], period),
-        "load_cycles": span_cycles(w_source.times[0], w_source.times[-1], period),
-        "vectors": batch,
-    }
-    return {"y_raw": np.array(y, dtype=np.int64).reshape(batch, n_out)}, counters
+    y, counters = await harness.weights_then_vectors(dut, job, w_raw.reshape(-1), x_raw, len(w_raw))
+    return {"y_raw": y}, counters
 
 
 def expected(params, inputs):

@@ -12,22 +12,18 @@ from models.rnn import gate_shape
 
 from ..params import Param
 from ..registry import ArraySpec, Design, register
-from .common import FRAC, WIDTH, check_format
+from .common import FRAC, WIDTH, check_blocks, check_format, fixed_format
 
 K_FFT = Param("k", 16, "FFT size (block size of the circulant matrix)", lo=2, hi=64, power_of_two=True)
 
 
-def _fmt(params):
-    return FixedFormat(params["width"], params["frac"])
-
-
-def _spectrum_fmt(params):
+def _spectrumfixed_format(params):
     return FixedFormat(forward_width(params["width"]), params["frac"])
 
 
 def _check_pwl(params):
     check_format(params)
-    check_pwl_format(_fmt(params))
+    check_pwl_format(fixed_format(params))
 
 
 register(Design(
@@ -37,9 +33,9 @@ register(Design(
     component=lambda p: FFTUnit(k=p["k"], width=inverse_width(p["width"], p["k"])),
     check=check_format,
     test_module="sim.test_fft",
-    inputs=lambda p: {"x": ArraySpec((None, p["k"]), _fmt(p))},
-    outputs=lambda p: {"X_re": ArraySpec((None, p["k"] // 2 + 1), _spectrum_fmt(p)),
-                       "X_im": ArraySpec((None, p["k"] // 2 + 1), _spectrum_fmt(p))},
+    inputs=lambda p: {"x": ArraySpec((None, p["k"]), fixed_format(p))},
+    outputs=lambda p: {"X_re": ArraySpec((None, p["k"] // 2 + 1), _spectrumfixed_format(p)),
+                       "X_im": ArraySpec((None, p["k"] // 2 + 1), _spectrumfixed_format(p))},
     counters=("cycles", "transforms"),
     docs="docs/circulant.md",
 ))
@@ -47,12 +43,7 @@ register(Design(
 
 def _check_circulant(params):
     check_format(params)
-    k = params["k"]
-    for name in ("n_in", "n_out"):
-        if params[name] % k:
-            raise ValueError(f"{name}={params[name]} is not a multiple of k={k}")
-    if params["parallelism"] > k // 2 + 1:
-        raise ValueError(f"parallelism={params['parallelism']} out of range [1, {k // 2 + 1}] (at most k/2+1 bins)")
+    check_blocks(params, ("n_in", "n_out"))
 
 
 register(Design(
@@ -67,9 +58,9 @@ register(Design(
     component=lambda p: CirculantFC(**p),
     check=_check_circulant,
     test_module="sim.test_circulant",
-    inputs=lambda p: {"w": ArraySpec((p["n_out"] // p["k"], p["n_in"] // p["k"], p["k"]), _fmt(p)),
-                      "x": ArraySpec((None, p["n_in"]), _fmt(p))},
-    outputs=lambda p: {"y": ArraySpec((None, p["n_out"]), _fmt(p))},
+    inputs=lambda p: {"w": ArraySpec((p["n_out"] // p["k"], p["n_in"] // p["k"], p["k"]), fixed_format(p)),
+                      "x": ArraySpec((None, p["n_in"]), fixed_format(p))},
+    outputs=lambda p: {"y": ArraySpec((None, p["n_out"]), fixed_format(p))},
     counters=("cycles", "load_cycles", "vectors"),
     docs="docs/circulant.md",
 ))
@@ -85,8 +76,8 @@ register(Design(
     component=lambda p: PWLActivation(FUNCTIONS[p["function"]], width=p["width"], frac=p["frac"]),
     check=_check_pwl,
     test_module="sim.test_pwl",
-    inputs=lambda p: {"x": ArraySpec((None,), _fmt(p))},
-    outputs=lambda p: {"y": ArraySpec((None,), _fmt(p))},
+    inputs=lambda p: {"x": ArraySpec((None,), fixed_format(p))},
+    outputs=lambda p: {"y": ArraySpec((None,), fixed_format(p))},
     counters=("cycles", "samples"),
     docs="docs/circulant.md",
 ))
@@ -94,12 +85,7 @@ register(Design(
 
 def _check_rnn(params):
     _check_pwl(params)
-    k = params["k"]
-    for name in ("n_in", "hidden"):
-        if params[name] % k:
-            raise ValueError(f"{name}={params[name]} is not a multiple of k={k}")
-    if params["parallelism"] > k // 2 + 1:
-        raise ValueError(f"parallelism={params['parallelism']} out of range [1, {k // 2 + 1}] (at most k/2+1 bins)")
+    check_blocks(params, ("n_in", "hidden"))
 
 
 RNN_PARAMS = (
@@ -119,10 +105,10 @@ def _register_rnn(cell: str, summary: str):
         component=lambda p: CirculantRNN(cell=cell, **p),
         check=_check_rnn,
         test_module="sim.test_rnn",
-        inputs=lambda p: {"w": ArraySpec(gate_shape(p["n_in"], p["hidden"], p["k"]), _fmt(p)),
-                          "b": ArraySpec((4 * p["hidden"],), _fmt(p)),
-                          "x": ArraySpec((None, p["n_in"]), _fmt(p))},
-        outputs=lambda p: {"h": ArraySpec((None, p["hidden"]), _fmt(p))},
+        inputs=lambda p: {"w": ArraySpec(gate_shape(p["n_in"], p["hidden"], p["k"]), fixed_format(p)),
+                          "b": ArraySpec((4 * p["hidden"],), fixed_format(p)),
+                          "x": ArraySpec((None, p["n_in"]), fixed_format(p))},
+        outputs=lambda p: {"h": ArraySpec((None, p["hidden"]), fixed_format(p))},
         counters=("cycles", "steps"),
         sim_batch=8,
         docs="docs/circulant.md",

@@ -1,5 +1,7 @@
 """Parameter declarations several families share."""
 
+from models.fixed import FixedFormat
+
 from ..params import Param
 
 WIDTH = Param("width", 16, "fixed-point word width in bits", lo=4, hi=24)
@@ -10,3 +12,18 @@ def check_format(params: dict):
     """``frac`` must leave at least one integer bit (the sign)."""
     if params["frac"] >= params["width"]:
         raise ValueError(f"frac={params['frac']} out of range [0, {params['width'] - 1}] for width={params['width']}")
+
+
+def fixed_format(params: dict) -> FixedFormat:
+    """``Q(width, frac)`` of a design's data."""
+    return FixedFormat(params["width"], params["frac"])
+
+
+def check_blocks(params: dict, sizes: tuple[str, ...]):
+    """Block-circulant designs: each of ``sizes`` a multiple of ``k``; at most ``k/2 + 1`` MAC lanes."""
+    k = params["k"]
+    for name in sizes:
+        if params[name] % k:
+            raise ValueError(f"{name}={params[name]} is not a multiple of k={k}")
+    if params["parallelism"] > k // 2 + 1:
+        raise ValueError(f"parallelism={params['parallelism']} out of range [1, {k // 2 + 1}] (at most k/2+1 bins)")

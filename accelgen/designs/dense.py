@@ -1,21 +1,16 @@
 """``dense-fc``: the fixed-point matrix-vector baseline (``hw/dense.py``, ``models/dense.py``)."""
 
 from hw.dense import DenseFC
-from models.fixed import FixedFormat
 
 from ..params import Param
 from ..registry import ArraySpec, Design, register
-from .common import FRAC, WIDTH, check_format
+from .common import FRAC, WIDTH, check_format, fixed_format
 
 
 def _check(params):
     check_format(params)
     if params["parallelism"] > params["n_out"]:
         raise ValueError(f"parallelism={params['parallelism']} out of range [1, {params['n_out']}] (at most n_out)")
-
-
-def _fmt(params):
-    return FixedFormat(params["width"], params["frac"])
 
 
 register(Design(
@@ -31,8 +26,8 @@ register(Design(
     component=lambda p: DenseFC(**p),
     check=_check,
     test_module="sim.test_dense",
-    inputs=lambda p: {"w": ArraySpec((p["n_out"], p["n_in"]), _fmt(p)), "x": ArraySpec((None, p["n_in"]), _fmt(p))},
-    outputs=lambda p: {"y": ArraySpec((None, p["n_out"]), _fmt(p))},
+    inputs=lambda p: {"w": ArraySpec((p["n_out"], p["n_in"]), fixed_format(p)), "x": ArraySpec((None, p["n_in"]), fixed_format(p))},
+    outputs=lambda p: {"y": ArraySpec((None, p["n_out"]), fixed_format(p))},
     counters=("cycles", "load_cycles", "vectors"),
     docs="docs/flow.md",
 ))
