@@ -120,8 +120,7 @@ def cmd_sim(args):
 
 def cmd_synth(args):
     design, params = _design_and_params(args)
-    text = export.verilog_text(design, params)
-    result = synthesize.synthesize(text, design.toplevel, args.target, export.ports(design, params))
+    result = synthesize.synthesize_design(design, params, args.target)
     line = json.dumps(result, sort_keys=True)
     if args.json_file:
         export.write_atomically({args.json_file: line + "\n"})

@@ -34,8 +34,7 @@ WIDTH, FRAC, DENSE_LANES, CIRCULANT_LANES = 16, 10, 4, 3
 def synth(name: str, params: dict) -> dict:
     design = registry.get(name)
     params = resolve(design, params)
-    return synthesize.synthesize(export.verilog_text(design, params), design.toplevel, "ecp5",
-                                 export.ports(design, params))
+    return synthesize.synthesize_design(design, params, "ecp5")
 
 
 def dense_point(n: int) -> dict:

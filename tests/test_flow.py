@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from accelgen import registry
-from accelgen.flows import export, synthesize
+from accelgen.flows import synthesize
 from accelgen.params import resolve
 
 SMALL = {"n_in": 8, "n_out": 4, "parallelism": 2}
@@ -14,15 +14,13 @@ SMALL = {"n_in": 8, "n_out": 4, "parallelism": 2}
 def test_ecp5_synthesis_reports_luts_and_dsps():
     design = registry.get("dense-fc")
     params = resolve(design, SMALL)
-    result = synthesize.synthesize(export.verilog_text(design, params), design.toplevel, "ecp5",
-                                   export.ports(design, params))
+    result = synthesize.synthesize_design(design, params, "ecp5")
     assert set(result) >= {"target", "lut", "ff", "dsp", "bram", "fmax_mhz", "yosys_s", "pnr_s"}
     assert result["target"] == "ecp5"
     assert result["lut"] > 0 and result["ff"] > 0
     assert result["dsp"] == 2, "one MULT18X18D per MAC lane"
     assert result["fmax_mhz"] > 50
-    again = synthesize.synthesize(export.verilog_text(design, params), design.toplevel, "ecp5",
-                                  export.ports(design, params))
+    again = synthesize.synthesize_design(design, params, "ecp5")
     assert again["cached"] and {k: v for k, v in again.items() if k != "cached"} == \
         {k: v for k, v in result.items() if k != "cached"}
 

@@ -22,7 +22,7 @@ from sim.runner import cache_dir
 from .. import __version__
 from ..errors import UserError
 
-__all__ = ["verilog_text", "manifest", "generate", "write_atomically", "verilog_hash"]
+__all__ = ["elaborate", "verilog_text", "ports", "manifest", "generate", "write_atomically", "verilog_hash"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,7 @@ def _signature_ports(component) -> list[dict]:
     return found
 
 
-def _elaborated(design, params) -> tuple[str, list[dict]]:
+def elaborate(design, params) -> tuple[str, list[dict]]:
     """Verilog text and port list of one design point, elaborated once and cached."""
     stem = cache_dir() / "verilog" / f"{design.toplevel}-{_params_key(design, params)}"
     v_file, ports_file = stem.with_suffix(".v"), stem.with_suffix(".ports.json")
@@ -78,15 +78,15 @@ def _elaborated(design, params) -> tuple[str, list[dict]]:
 
 def verilog_text(design, params) -> str:
     """The design's Verilog (top module ``design.toplevel``)."""
-    return _elaborated(design, params)[0]
+    return elaborate(design, params)[0]
 
 
 def ports(design, params) -> list[dict]:
     """The design's top-level ports: ``{"name", "dir", "width", "signed"}`` each."""
-    return _elaborated(design, params)[1]
+    return elaborate(design, params)[1]
 
 
-def manifest(design, params, text: str) -> dict:
+def manifest(design, params, text: str, port_list: list[dict]) -> dict:
     """What a user (or a later flow) needs to know about the generated file."""
     formats = {name: {**spec.fmt.describe(), "shape": list(spec.shape), "role": role}
                for role, specs in (("input", design.inputs(params)), ("output", design.outputs(params)))
@@ -95,7 +95,7 @@ def manifest(design, params, text: str) -> dict:
         "design": design.name,
         "top": design.toplevel,
         "parameters": params,
-        "ports": ports(design, params),
+        "ports": port_list,
         "formats": formats,
         "verilog_sha256": verilog_hash(text),
         "accelgen_version": __version__,
@@ -124,8 +124,8 @@ def write_atomically(files: dict):
 def generate(design, params, out_dir=None) -> tuple[Path, Path]:
     """Write ``<out_dir>/<design>.v`` and ``.json``; default ``rtl_out/<design>/``."""
     out_dir = Path(out_dir if out_dir is not None else Path("rtl_out") / design.name)
-    text = verilog_text(design, params)
-    info = manifest(design, params, text)
+    text, port_list = elaborate(design, params)
+    info = manifest(design, params, text, port_list)
     v_path, json_path = out_dir / f"{design.name}.v", out_dir / f"{design.name}.json"
     write_atomically({v_path: text, json_path: json.dumps(info, indent=2, sort_keys=True) + "\n"})
     return v_path, json_path

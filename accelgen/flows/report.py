@@ -75,8 +75,7 @@ def _run_entry(entry: Entry, out_dir: Path, target: str):
             return
     entry.cycles = result.counters().get("cycles")
     entry.passed = True
-    entry.synth = synthesize.synthesize(export.verilog_text(design, params), design.toplevel, target,
-                                        export.ports(design, params))
+    entry.synth = synthesize.synthesize_design(design, params, target)
 
 
 def build(entries: list[Entry], out_dir: Path, target: str = "ecp5") -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from models.fixed import dequantize, quantize
-from sim.runner import SimRun, run_job
+from sim.runner import SimRun, SimulatorError, run_job
 
 from ..errors import UserError
 from .export import verilog_text
@@ -126,7 +126,7 @@ def run_arrays(design, params, raw_inputs: dict, *, simulator="verilator") -> tu
         job = _job(design, params, check=False, stall=0.0, seed=0)
         result = _launch(design, params, raw_inputs, job, Path(directory), simulator, False)
         if not result.passed:
-            raise RuntimeError(f"simulation of {design.name} failed: {failure_reason(result)}")
+            raise SimulatorError(f"simulation of {design.name} failed: {failure_reason(result)}")
         raw_outputs, counters = result.outputs(), result.counters()
     outputs = {}
     for name, spec in design.outputs(params).items():
@@ -140,6 +140,6 @@ def failure_reason(result: SimRun) -> str:
     """The first assertion or error line of a failed run's log."""
     if result.log.exists():
         for line in result.log.read_text(errors="replace").splitlines():
-            if "AssertionError" in line or "Error" in line:
+            if "Error" in line:
                 return line.strip()
     return f"no test result; see {result.log}"

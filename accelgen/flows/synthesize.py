@@ -30,9 +30,9 @@ from pathlib import Path
 
 from sim.runner import cache_dir
 
-from .export import verilog_hash, write_atomically
+from .export import elaborate, verilog_hash, write_atomically
 
-__all__ = ["TARGETS", "SynthesisError", "synthesize"]
+__all__ = ["TARGETS", "SynthesisError", "synthesize", "synthesize_design"]
 
 TARGETS = ("ecp5", "ice40")
 FLOW_VERSION = 2  # bump to invalidate cached results when the flow changes
@@ -160,3 +160,9 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
               "yosys_s": round(yosys_s, 2), "pnr_s": round(pnr_s, 2)}
     write_atomically({result_file: json.dumps(result, indent=2, sort_keys=True)})
     return {**result, "cached": False}
+
+
+def synthesize_design(design, params, target: str = "ecp5") -> dict:
+    """:func:`synthesize` one registered design point (its Verilog and ports elaborated once)."""
+    text, port_list = elaborate(design, params)
+    return synthesize(text, design.toplevel, target, port_list)
