@@ -7,7 +7,6 @@ word accepted to the last ``y`` word sent (all vectors, back to back),
 """
 
 import cocotb
-import numpy as np
 
 from models.dense import dense_fc_raw
 from models.fixed import FixedFormat

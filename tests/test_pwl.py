@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.fixed import FixedFormat, dequantize, quantize
+from models.fixed import FixedFormat, dequantize
 from models.pwl import SIGMOID, TANH, pwl_float, pwl_raw
 
 from .conftest import rtl_run

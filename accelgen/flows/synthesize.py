@@ -73,7 +73,7 @@ def _ice40_wrapper(top: str, ports: list[dict]) -> str:
         f"  reg [{n_in - 1}:0] chain;",
         f"  wire [{n_out - 1}:0] result;",
         f"  reg [{n_out - 1}:0] result_q;",
-        f"  always @(posedge clk) chain <= {{chain, sin}};" if n_in > 1 else "  always @(posedge clk) chain <= sin;",
+        "  always @(posedge clk) chain <= {chain, sin};" if n_in > 1 else "  always @(posedge clk) chain <= sin;",
         "  always @(posedge clk) result_q <= result;",
         "  assign sout = ^result_q;",
     ]
