@@ -23,11 +23,14 @@ class ArraySpec:
     """An array of ``run``: its shape (``None`` marks the free batch axis) and its format.
 
     The user may give the float array ``name`` (quantized on the way in) or
-    the raw integers ``name_raw``; outputs are written both ways.
+    the raw integers ``name_raw``; outputs are written both ways. ``scale``
+    multiplies the dequantized value (the GRNGs' integer lattices map to
+    N(0, 1) by a constant that the hardware never applies).
     """
 
     shape: tuple
     fmt: FixedFormat
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)

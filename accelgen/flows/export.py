@@ -88,7 +88,7 @@ def ports(design, params) -> list[dict]:
 
 def manifest(design, params, text: str, port_list: list[dict]) -> dict:
     """What a user (or a later flow) needs to know about the generated file."""
-    formats = {name: {**spec.fmt.describe(), "shape": list(spec.shape), "role": role}
+    formats = {name: {**spec.fmt.describe(), "scale": spec.scale, "shape": list(spec.shape), "role": role}
                for role, specs in (("input", design.inputs(params)), ("output", design.outputs(params)))
                for name, spec in specs.items()}
     return {

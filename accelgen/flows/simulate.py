@@ -132,7 +132,7 @@ def run_arrays(design, params, raw_inputs: dict, *, simulator="verilator") -> tu
     for name, spec in design.outputs(params).items():
         raw = raw_outputs[f"{name}_raw"]
         outputs[f"{name}_raw"] = raw
-        outputs[name] = dequantize(raw, spec.fmt)
+        outputs[name] = dequantize(raw, spec.fmt) * spec.scale
     return outputs, counters
 
 
