@@ -1,0 +1,268 @@
+"""GRNGs: LFSR theory, statistics (scipy) with negative controls, RTL == model.
+
+Every statistical check is a function that raises ``AssertionError`` and is
+run twice: on the real generator (must pass) and on a deliberately broken
+one (must fail), so none of them can pass vacuously.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from accelgen.cli import main
+from models import grng
+
+from .conftest import rtl_run
+
+# Prime factors of 2**n - 1 (checked below: product and primality).
+MERSENNE_FACTORS = {
+    31: [2147483647],
+    63: [7, 7, 73, 127, 337, 92737, 649657],
+    127: [170141183460469231731687303715884105727],
+    255: [7, 31, 103, 151, 2143, 11119, 106591, 131071, 949111, 9520972806333758431,
+          5702451577639775545838643151],
+}
+
+
+def _is_probable_prime(p: int) -> bool:
+    if p < 4:
+        return p > 1
+    d, r = p - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41):
+        x = pow(a, d, p)
+        if x in (1, p - 1) or a % p == 0:
+            continue
+        for _ in range(r - 1):
+            x = x * x % p
+            if x == p - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _gf2_power_of_x(exponent: int, poly: int, degree: int) -> int:
+    """``x**exponent mod poly`` over GF(2), polynomials as bit masks."""
+    def times(a, b):
+        product = 0
+        while b:
+            if b & 1:
+                product ^= a
+            b >>= 1
+            a <<= 1
+            if a >> degree & 1:
+                a ^= poly
+        return product
+    result, base = 1, 2
+    while exponent:
+        if exponent & 1:
+            result = times(result, base)
+        base = times(base, base)
+        exponent >>= 1
+    return result
+
+
+@pytest.mark.parametrize("n", sorted(grng.LFSR_TAPS))
+def test_lfsr_recurrence_is_maximal_length(n):
+    """x^n + x^(n-d) + 1 is primitive: x has order exactly 2^n - 1 modulo it."""
+    factors = MERSENNE_FACTORS[n]
+    assert math.prod(factors) == (1 << n) - 1 and all(map(_is_probable_prime, factors))
+    poly = (1 << n) | (1 << (n - grng.LFSR_TAPS[n])) | 1
+    order = (1 << n) - 1
+    assert _gf2_power_of_x(order, poly, n) == 1
+    for q in set(factors):
+        assert _gf2_power_of_x(order // q, poly, n) != 1
+
+
+def test_a_non_primitive_polynomial_fails_the_order_check():
+    """Control: x^31 + x^2 + 1 is not primitive, and the check above says so."""
+    poly = (1 << 31) | (1 << 2) | 1
+    order = (1 << 31) - 1
+    assert _gf2_power_of_x(order, poly, 31) != 1
+
+
+@given(st.sampled_from(sorted(grng.LFSR_TAPS)), st.integers(1, 3), st.integers(1, 400), st.integers(1, 2**31 - 1))
+def test_vectorised_lfsr_equals_bit_serial_recurrence(n, columns, steps, seed):
+    window = grng.seed_windows(n, columns, seed)
+    bits = grng.lfsr_bits(n, window, steps)
+    reference = [list(window[:, c]) for c in range(columns)]
+    for column in reference:
+        for t in range(n, n + steps):
+            column.append(column[t - n] ^ column[t - grng.LFSR_TAPS[n]])
+    assert np.array_equal(bits, np.array(reference, dtype=np.uint8).T)
+
+
+@given(st.integers(1, 2**31 - 1))
+def test_no_seed_gives_an_all_zero_lfsr(seed):
+    assert grng.seed_windows(31, 8, seed).any(axis=0).all()
+
+
+def test_zero_seed_is_rejected(capsys):
+    with pytest.raises(ValueError, match="seed=0"):
+        grng.seed_windows(63, 1, 0)
+    assert main(["generate", "rlf-grng", "-p", "seed=0"]) == 2
+    assert "seed=0 out of range" in capsys.readouterr().err
+
+
+# --- statistical checks -------------------------------------------------------
+
+def check_binomial_fit(raw, n):
+    """χ² of the lattice ``2S - n`` against the exact Binomial(n, ½), tails merged to ≥ 5 expected."""
+    counts = np.bincount((np.asarray(raw).reshape(-1) + n) // 2, minlength=n + 1)
+    expected = stats.binom.pmf(np.arange(n + 1), n, 0.5) * counts.sum()
+    keep = expected >= 5
+    lo, hi = np.argmax(keep), len(keep) - np.argmax(keep[::-1])
+    observed = np.concatenate([[counts[:lo + 1].sum()], counts[lo + 1:hi - 1], [counts[hi - 1:].sum()]])
+    wanted = np.concatenate([[expected[:lo + 1].sum()], expected[lo + 1:hi - 1], [expected[hi - 1:].sum()]])
+    p = stats.chisquare(observed, wanted).pvalue
+    assert p > 1e-3, f"χ² against Binomial({n}, 1/2): p = {p:.2e}"
+
+
+def check_moments(z, *, kurtosis=0.0):
+    """Mean 0, variance 1, skewness 0 and the given excess kurtosis, each within 5 standard errors."""
+    z = np.asarray(z).reshape(-1)
+    size = len(z)
+    for name, value, want, error in (("mean", z.mean(), 0.0, 1 / math.sqrt(size)),
+                                     ("variance", z.var(), 1.0, math.sqrt(2 / size)),
+                                     ("skewness", stats.skew(z), 0.0, math.sqrt(6 / size)),
+                                     ("excess kurtosis", stats.kurtosis(z), kurtosis, math.sqrt(24 / size))):
+        assert abs(value - want) <= 5 * error, f"{name} {value:.4f}, expected {want} ± {5 * error:.4f}"
+
+
+def check_normal_ks(z):
+    p = stats.kstest(np.asarray(z).reshape(-1), "norm").pvalue
+    assert p > 1e-3, f"KS against N(0, 1): p = {p:.2e}"
+
+
+def autocorrelation(x, lag):
+    x = x - x.mean()
+    return float(np.dot(x[:-lag], x[lag:]) / np.dot(x, x))
+
+
+def check_decorrelated(z, bound=0.05):
+    """|autocorrelation| ≤ bound at lags 1–16 in every lane, |correlation| ≤ bound between lanes."""
+    z = np.asarray(z, dtype=np.float64)
+    for lane in range(z.shape[1]):
+        for lag in range(1, 17):
+            r = autocorrelation(z[:, lane], lag)
+            assert abs(r) <= bound, f"lane {lane}: autocorrelation {r:.3f} at lag {lag}"
+    if z.shape[1] > 1:
+        cross = np.abs(np.corrcoef(z.T) - np.eye(z.shape[1])).max()
+        assert cross <= bound, f"correlation {cross:.3f} between lanes"
+
+
+def _fails(check, *args, **kwargs):
+    with pytest.raises(AssertionError):
+        check(*args, **kwargs)
+
+
+def _independent_rlf(n, samples, seed):
+    """Unshuffled RLF samples taken every ``n`` steps: disjoint windows, hence independent."""
+    return grng.rlf_grng(n, 1, 0, seed, samples * n)[::n, 0]
+
+
+def _short_window_rlf(n, samples, seed):
+    """Broken control: the popcount of only n - 1 bits of each window, labelled as n bits."""
+    bits = grng.lfsr_bits(n, grng.seed_windows(n, 1, seed), samples * n)[n:, 0]
+    ones = bits.reshape(samples, n)[:, 1:].sum(axis=1).astype(np.int64)
+    return 2 * ones - n
+
+
+@pytest.mark.parametrize("n", [63, 127])
+def test_rlf_marginal_is_binomial(n):
+    raw = _independent_rlf(n, 40_000, seed=11)
+    check_binomial_fit(raw, n)
+    check_moments(raw / math.sqrt(n), kurtosis=-2 / n)
+    _fails(check_binomial_fit, _short_window_rlf(n, 40_000, seed=11), n)
+
+
+def test_rlf_shuffle_decorrelates_every_lane():
+    z = grng.rlf_grng(127, 4, 12, 5, 200_000) / math.sqrt(127)
+    check_decorrelated(z)
+    # Controls: one bit per output (no shuffle), and lanes sharing one seed.
+    _fails(check_decorrelated, grng.rlf_grng(127, 4, 0, 5, 20_000))
+    shared = np.repeat(grng.rlf_grng(127, 1, 12, 5, 20_000), 4, axis=1)
+    _fails(check_decorrelated, shared)
+
+
+def test_rlf_decorrelation_matches_the_shuffle_estimate():
+    """Mean autocorrelation at lags 1–16 ≈ n / 2^(shuffle+1) (the documented cost model), within 40 %."""
+    n, shuffle = 63, 10
+    z = grng.rlf_grng(n, 4, shuffle, 2, 200_000).astype(np.float64)
+    mean_r = np.mean([autocorrelation(z[:, lane], lag) for lane in range(4) for lag in range(1, 17)])
+    assert abs(mean_r - n / 2 ** (shuffle + 1)) <= 0.4 * n / 2 ** (shuffle + 1)
+
+
+def test_wallace_is_normal_and_decorrelated():
+    z = grng.wallace_grng(1024, 8, 3, 40_000) / 2 ** grng.WALLACE_FORMAT.frac
+    check_normal_ks(z[:, 0])
+    check_moments(z)
+    check_decorrelated(z)
+    # Controls: a triangular "Gaussian" (sum of two uniforms) fails KS and the kurtosis check.
+    triangular = grng.clt_grng(2, 8, 1, 3, 40_000) * grng.clt_scale(2, 8)
+    _fails(check_normal_ks, triangular)
+    _fails(check_moments, triangular)
+
+
+def test_clt_matches_irwin_hall_theory():
+    """Sum of 12 uniforms: N(0,1)-like (KS) but with the exact excess kurtosis -1.2/terms, measurable."""
+    terms, bits = 12, 8
+    z = grng.clt_grng(terms, bits, 4, 9, 50_000) * grng.clt_scale(terms, bits)
+    m = 1 << bits
+    uniform_kurtosis = -6 * (m * m + 1) / (5 * (m * m - 1))
+    check_moments(z, kurtosis=uniform_kurtosis / terms)
+    check_normal_ks(z[:, 0])
+    check_decorrelated(z)
+    _fails(check_moments, z)  # at 200 000 samples its kurtosis is 6 standard errors from a normal's
+
+
+# --- RTL == model ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name, overrides", [
+    ("rlf-grng", {"n": 31, "lanes": 3, "shuffle": 4, "seed": 77, "samples": 300}),
+    ("rlf-grng", {"n": 63, "lanes": 2, "shuffle": 0, "seed": 5, "samples": 200}),
+    ("wallace-grng", {"pool": 64, "lanes": 8, "seed": 9, "samples": 250}),
+    ("clt-grng", {"terms": 3, "bits": 5, "lanes": 2, "seed": 4, "samples": 200}),
+], ids=["rlf-shuffled", "rlf-raw", "wallace-pool64", "clt-small"])
+def test_grng_rtl_equals_model_under_stalls(name, overrides, tmp_path):
+    rtl_run(name, overrides, tmp_path, stall=0.4)
+
+
+@pytest.mark.parametrize("name, overrides, cycles", [
+    ("rlf-grng", {"samples": 500}, 500),
+    ("clt-grng", {"samples": 500}, 500),
+    ("wallace-grng", {"pool": 64, "lanes": 8, "seed": 9, "samples": 250}, 250 + 250 // 16 - (250 % 16 == 0)),
+], ids=["rlf", "clt", "wallace"])
+def test_grng_throughput_without_stalls(name, overrides, cycles, tmp_path):
+    """One step per cycle; Wallace idles one cycle per pass of pool/4 steps."""
+    _, result = rtl_run(name, overrides, tmp_path, stall=0.0)
+    assert result.counters()["cycles"] == cycles
+
+
+def test_grng_run_returns_standardised_samples(tmp_path):
+    """``run`` writes z_raw from the RTL (== model for a non-default seed) and z = z_raw · scale."""
+    out = tmp_path / "z.npz"
+    assert main(["run", "clt-grng", "-p", "seed=12345", "-p", "samples=64", "--output", str(out)]) == 0
+    with np.load(out) as arrays:
+        assert np.array_equal(arrays["z_raw"], grng.clt_grng(12, 8, 4, 12345, 64))
+        assert np.allclose(arrays["z"], arrays["z_raw"] * grng.clt_scale(12, 8))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["n=100"], "n=100 has no maximal-length taps"),
+    (["lanes=64", "shuffle=12"], "needs a 832-bit RAM"),
+    (["seed=-3"], "seed=-3 out of range"),
+])
+def test_rlf_bad_parameters_exit_2(overrides, message, capsys, tmp_path):
+    argv = ["generate", "rlf-grng", "-o", str(tmp_path / "out")]
+    for item in overrides:
+        argv += ["-p", item]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
