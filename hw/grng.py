@@ -15,11 +15,13 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import Out
 
 from models.grng import (GAIN_FRAC, CHI_FRAC, LFSR_TAPS, WALLACE_FORMAT, chi_constant, clt_lfsr,
-                         pass_addressing, rlf_columns, rlf_init, seed_windows, wallace_init, xorshift32)
+                         pass_addressing, rlf_columns, rlf_init, seed_windows, wallace_init)
 
 from .common.fixed import round_shift, saturate
 
-__all__ = ["RLFGRNG", "WallaceGRNG", "CLTGRNG"]
+__all__ = ["RLFGRNG", "WallaceGRNG", "CLTGRNG", "PASS_BUBBLES"]
+
+PASS_BUBBLES = 2  #: idle issue slots per Wallace pass: the pass's last write lands before the next pass reads
 
 
 def _sample_stream(width: int, lanes: int):
@@ -56,8 +58,10 @@ class RLFGRNG(wiring.Component):
     lane passes its samples through a ``2**shuffle``-entry Bays–Durham buffer
     addressed by ``shuffle`` more columns' new bits (read-before-write RAM).
 
+    Pipeline: RAM read → XOR, register → popcount update and shuffle RAM.
+
     Members: ``z_out`` — ``lanes`` × ``signed(bits(n) + 1)`` samples.
-    Latency: the first sample is valid 2 cycles after reset.
+    Latency: the first sample is valid 3 cycles after reset.
     Throughput: one sample per lane per cycle.
     """
 
@@ -75,42 +79,55 @@ class RLFGRNG(wiring.Component):
         m.submodules.lfsr_ram = ram = memory.Memory(shape=unsigned(columns), depth=n, init=_row_words(state["rows"]))
         oldest, tap, write = ram.read_port(), ram.read_port(), ram.write_port()
 
-        # The read ports always present the rows of the step about to happen
-        # (addressed one cycle ahead; ``advance`` waits a cycle after reset).
-        pointer = Signal(range(n), reset_less=True)
+        # The read ports always present the rows of the step about to happen:
+        # addresses for "this step" and "the next one" are kept in registers,
+        # and ``advance`` picks between them (it waits a cycle after reset).
+        def wrap_increment(address):
+            return Mux(address == n - 1, 0, address + 1)
+
+        d = LFSR_TAPS[n]
+        pointer, pointer_next = (Signal(range(n), init=i, reset_less=True, name=f"pointer{i}") for i in (0, 1))
+        tap_at, tap_next = (Signal(range(n), init=(n - d + i) % n, reset_less=True, name=f"tap{i}") for i in (0, 1))
         advance = _output_handshake(m, self.z_out)
-        next_pointer = Mux(pointer == n - 1, 0, pointer + 1)
-        read_at = Signal(range(n))
-        m.d.comb += [
-            read_at.eq(Mux(advance, next_pointer, pointer)),
-            oldest.addr.eq(read_at),
-            tap.addr.eq(Mux(read_at >= LFSR_TAPS[n], read_at - LFSR_TAPS[n], read_at + n - LFSR_TAPS[n])),
-        ]
-        new_row = Signal(columns)
-        m.d.comb += [
-            new_row.eq(oldest.data ^ tap.data),
-            write.addr.eq(pointer),
-            write.data.eq(new_row),
-            write.en.eq(advance),
-        ]
+        m.d.comb += [oldest.addr.eq(Mux(advance, pointer_next, pointer)), tap.addr.eq(Mux(advance, tap_next, tap_at))]
         with m.If(advance):
-            m.d.sync += [pointer.eq(next_pointer), self.z_out.valid.eq(1)]
+            m.d.sync += [pointer.eq(pointer_next), pointer_next.eq(wrap_increment(pointer_next)),
+                         tap_at.eq(tap_next), tap_next.eq(wrap_increment(tap_next))]
+        # Stage 1 registers the new row (and the dropped bits); the RAM write
+        # lands a cycle later, harmless since a row is read again only
+        # d >= 28 steps on. Stage 2 counts, and feeds the shuffle buffers.
+        new_row = Signal(columns)
+        m.d.comb += new_row.eq(oldest.data ^ tap.data)
+        step_row = Signal(columns, reset_less=True)
+        step_dropped = Signal(lanes, reset_less=True)
+        step_filled = Signal(reset_less=True)
+        late_at = Signal(range(n), reset_less=True)
+        late_en = Signal(reset_less=True)
+        m.d.sync += [late_at.eq(pointer), late_en.eq(advance)]
+        m.d.comb += [write.addr.eq(late_at), write.data.eq(step_row), write.en.eq(late_en)]
+        with m.If(advance):
+            m.d.sync += [step_row.eq(new_row), step_dropped.eq(oldest.data[:lanes]),
+                         step_filled.eq(1)]
+        count = Signal()
+        m.d.comb += count.eq(advance & step_filled)
+        with m.If(count):
+            m.d.sync += self.z_out.valid.eq(1)
 
         for lane in range(lanes):
             ones = Signal(range(n + 1), init=int(state["ones"][lane]), reset_less=True, name=f"ones{lane}")
             updated = Signal(range(n + 1), name=f"ones_next{lane}")
             sample = Signal(signed(self.sample_width), name=f"sample{lane}")
             m.d.comb += [
-                updated.eq(ones + new_row[lane] - oldest.data[lane]),
+                updated.eq(ones + step_row[lane] - step_dropped[lane]),
                 sample.eq(2 * updated - n),
             ]
-            with m.If(advance):
+            with m.If(count):
                 m.d.sync += ones.eq(updated)
             if shuffle:
-                index = new_row[lanes + lane * shuffle:lanes + (lane + 1) * shuffle]
-                self._shuffle(m, lane, index, sample, advance, state["buffer"][:, lane])
+                index = step_row[lanes + lane * shuffle:lanes + (lane + 1) * shuffle]
+                self._shuffle(m, lane, index, sample, count, state["buffer"][:, lane])
             else:
-                with m.If(advance):
+                with m.If(count):
                     m.d.sync += self.z_out.payload[lane].eq(sample)
         return m
 
@@ -138,9 +155,13 @@ class WallaceGRNG(wiring.Component):
     Stride and offset come from a per-unit xorshift32 stepped once a pass;
     the next gain is ``1 + v·chi`` from the pass's last first-lane value.
 
+    Pipeline: issue addresses → RAM → capture register → transform, write
+    back and output register (the capture register keeps RAM-to-RAM paths
+    registered).
+
     Members: ``z_out`` — ``lanes`` × ``signed(16)`` samples in ``Q16.11``.
-    Latency: first sample 2 cycles after reset. Throughput: 4 samples per unit
-    per cycle, except one idle cycle per pass (``pool / 4 + 1`` cycles per pass).
+    Latency: first sample 3 cycles after reset. Throughput: 4 samples per unit
+    per cycle, except ``PASS_BUBBLES`` idle cycles per pass (``pool/4 + 2`` cycles a pass).
     """
 
     def __init__(self, *, pool, lanes, seed):
@@ -172,49 +193,53 @@ class WallaceGRNG(wiring.Component):
         xorshift = Signal(32, init=state_init, reset_less=True, name=f"xorshift{unit}")
         row = Signal(range(rows), reset_less=True, name=f"row{unit}")
         half = Signal(reset_less=True, name=f"half{unit}")
-        bubble = Signal(reset_less=True, name=f"bubble{unit}")
-        stride, offset = (Signal(range(pool), name=f"{what}{unit}") for what in ("stride", "offset"))
-        init_stride, init_offset = pass_addressing(state_init, pool)
+        bubbles = Signal(range(PASS_BUBBLES + 1), reset_less=True, name=f"bubbles{unit}")
+        stride = Signal(range(pool), name=f"stride{unit}")
+        _, init_offset = pass_addressing(state_init, pool)
         base = Signal(range(pool), init=init_offset, reset_less=True, name=f"base{unit}")
         bits = (pool - 1).bit_length()
-        m.d.comb += [stride.eq(xorshift[:bits] | 1), offset.eq(xorshift[16:16 + bits])]
+        m.d.comb += stride.eq(xorshift[:bits] | 1)
         addresses = [Signal(range(pool), name=f"address{unit}_{k}") for k in range(4)]
         for k, address in enumerate(addresses):
             m.d.comb += address.eq(base + k * stride)
-
-        # Data stage registers: which bank holds position k, the row/half to write, pass end.
-        issued = Signal(reset_less=True, name=f"issued{unit}")  # a reset must not drop a transform
-        select = [Signal(2, name=f"select{unit}_{k}") for k in range(4)]
-        write_row = Signal(range(rows), name=f"write_row{unit}")
-        write_half = Signal(name=f"write_half{unit}")
-        pass_end = Signal(name=f"pass_end{unit}")
         for bank, read in enumerate(reads):
             row_of_bank = Const(0, range(rows))
             for address in addresses:
                 row_of_bank = Mux(address[:2] == bank, address[2:], row_of_bank)
             m.d.comb += [read.addr.eq(Cat(row_of_bank, half)), read.en.eq(advance)]
 
+        # Stage registers (all reset_less: a reset must not drop a transform).
+        # "issued": a read is in the RAM ports; "captured": its values are registered.
+        def stage(name, shape=1):
+            return Signal(shape, reset_less=True, name=f"{name}{unit}")
+        issued, captured = stage("issued"), stage("captured")
+        select = [stage(f"select_{k}_", 2) for k in range(4)]
+        issued_row, captured_row = stage("issued_row", range(rows)), stage("captured_row", range(rows))
+        issued_half, captured_half = stage("issued_half"), stage("captured_half")
+        issued_end, captured_end = stage("issued_end"), stage("captured_end")
+        values = [stage(f"value_{k}_", word) for k in range(4)]
+
         next_state = Signal(32, name=f"xorshift_next{unit}")
         m.d.comb += next_state.eq(_xorshift32(xorshift))
         with m.If(advance):
-            m.d.sync += issued.eq(~bubble)
-            with m.If(bubble):
-                m.d.sync += bubble.eq(0)
+            m.d.sync += [captured.eq(issued), captured_row.eq(issued_row), captured_half.eq(issued_half),
+                         captured_end.eq(issued_end)]
+            for k in range(4):
+                m.d.sync += values[k].eq(Mux(select[k] == 0, reads[0].data, Mux(select[k] == 1, reads[1].data,
+                                             Mux(select[k] == 2, reads[2].data, reads[3].data))))
+            m.d.sync += issued.eq(bubbles == 0)
+            with m.If(bubbles != 0):
+                m.d.sync += bubbles.eq(bubbles - 1)
             with m.Else():
-                m.d.sync += [write_row.eq(row), write_half.eq(~half), pass_end.eq(row == rows - 1)]
+                m.d.sync += [issued_row.eq(row), issued_half.eq(~half), issued_end.eq(row == rows - 1)]
                 m.d.sync += [select[k].eq(addresses[k][:2]) for k in range(4)]
                 with m.If(row == rows - 1):
-                    m.d.sync += [row.eq(0), half.eq(~half), bubble.eq(1), xorshift.eq(next_state),
+                    m.d.sync += [row.eq(0), half.eq(~half), bubbles.eq(PASS_BUBBLES), xorshift.eq(next_state),
                                  base.eq(next_state[16:16 + bits])]
                 with m.Else():
                     m.d.sync += [row.eq(row + 1), base.eq(base + 4 * stride)]
 
-        # Data stage: transform, write back, scale by the gain.
-        values = [Signal(word, name=f"value{unit}_{k}") for k in range(4)]
-        for k in range(4):
-            m.d.comb += values[k].eq(Mux(select[k] == 0, reads[0].data,
-                                         Mux(select[k] == 1, reads[1].data,
-                                             Mux(select[k] == 2, reads[2].data, reads[3].data))))
+        # Transform stage: orthogonal step, write back, scale by the pass's gain.
         a, b, c, d = values
         t = Signal(signed(WALLACE_FORMAT.width + 2), name=f"t{unit}")
         m.d.comb += t.eq((a + b + c + d + 1) >> 1)
@@ -222,21 +247,17 @@ class WallaceGRNG(wiring.Component):
         for k, expression in enumerate((t - a, t - b, c - t, d - t)):
             m.d.comb += fresh[k].eq(saturate(expression, WALLACE_FORMAT.width))
         gain = Signal(signed(GAIN_FRAC + 2), init=1 << GAIN_FRAC, reset_less=True, name=f"gain{unit}")
-        outputs = []
-        for k in range(4):
-            out = Signal(word, name=f"out{unit}_{k}")
-            m.d.comb += out.eq(saturate(round_shift(fresh[k] * gain, GAIN_FRAC), WALLACE_FORMAT.width))
-            outputs.append(out)
-            m.d.comb += [writes[k].addr.eq(Cat(write_row, write_half)), writes[k].data.eq(fresh[k]),
-                         writes[k].en.eq(advance & issued)]
-        correction = round_shift(fresh[0] * chi_constant(pool), WALLACE_FORMAT.frac + CHI_FRAC - GAIN_FRAC)
-        with m.If(advance & issued):
-            m.d.sync += self.z_out.valid.eq(1)
-            with m.If(pass_end):
-                m.d.sync += gain.eq((1 << GAIN_FRAC) + correction)
         held = [Signal(word, name=f"held{unit}_{k}") for k in range(4)]
-        with m.If(advance & issued):
-            m.d.sync += [held[k].eq(outputs[k]) for k in range(4)]
+        for k in range(4):
+            m.d.comb += [writes[k].addr.eq(Cat(captured_row, captured_half)), writes[k].data.eq(fresh[k]),
+                         writes[k].en.eq(advance & captured)]
+        correction = round_shift(fresh[0] * chi_constant(pool), WALLACE_FORMAT.frac + CHI_FRAC - GAIN_FRAC)
+        with m.If(advance & captured):
+            m.d.sync += self.z_out.valid.eq(1)
+            for k in range(4):
+                m.d.sync += held[k].eq(saturate(round_shift(fresh[k] * gain, GAIN_FRAC), WALLACE_FORMAT.width))
+            with m.If(captured_end):
+                m.d.sync += gain.eq((1 << GAIN_FRAC) + correction)
         return held
 
 
@@ -252,10 +273,12 @@ class CLTGRNG(wiring.Component):
 
     Each lane has its own ``clt_lfsr(terms, bits)``-bit Fibonacci LFSR in
     registers, advanced ``terms·bits`` bits per step (every new bit is one
-    XOR of two held bits), and sums ``terms`` uniforms of ``bits`` bits.
+    XOR of two held bits), and sums ``terms`` uniforms of ``bits`` bits in a
+    balanced adder tree with a register after every level (``adder_levels``).
 
     Members: ``z_out`` — ``lanes`` × ``signed(bits + bits(terms) + 1)`` samples.
-    Latency: first sample 2 cycles after reset. Throughput: one sample per lane per cycle.
+    Latency: first sample ``adder_levels + 2`` cycles after reset.
+    Throughput: one sample per lane per cycle.
     """
 
     def __init__(self, *, terms, bits, lanes, seed):
@@ -263,22 +286,39 @@ class CLTGRNG(wiring.Component):
         self.sample_width = bits + terms.bit_length() + 1
         super().__init__({"z_out": _sample_stream(self.sample_width, lanes)})
 
+    @property
+    def adder_levels(self) -> int:
+        return (self.terms - 1).bit_length()
+
     def elaborate(self, platform):
         m = Module()
         n = clt_lfsr(self.terms, self.bits)
         d, per_step = LFSR_TAPS[n], self.terms * self.bits
         windows = seed_windows(n, self.lanes, self.seed)
         advance = _output_handshake(m, self.z_out)
+
+        # One "filled" flag per adder level: that level's registers hold a real step.
+        filled = Signal(self.adder_levels, reset_less=True)
         with m.If(advance):
-            m.d.sync += self.z_out.valid.eq(1)
+            m.d.sync += filled.eq(Cat(1, filled[:-1]) if self.adder_levels > 1 else 1)
+            with m.If(filled[-1]):
+                m.d.sync += self.z_out.valid.eq(1)
+
         for lane in range(self.lanes):
             lfsr = Signal(n, init=_row_words(windows[:, lane:lane + 1].T)[0], reset_less=True, name=f"lfsr{lane}")
             fresh = Signal(per_step, name=f"fresh{lane}")
             m.d.comb += fresh.eq(lfsr[:per_step] ^ lfsr[n - d:n - d + per_step])
-            total = sum(fresh[i * self.bits:(i + 1) * self.bits] for i in range(self.terms))
             with m.If(advance):
-                m.d.sync += [
-                    lfsr.eq(Cat(lfsr[per_step:], fresh)),
-                    self.z_out.payload[lane].eq(2 * total - self.terms * ((1 << self.bits) - 1)),
-                ]
+                m.d.sync += lfsr.eq(Cat(lfsr[per_step:], fresh))
+            terms = [fresh[i * self.bits:(i + 1) * self.bits] for i in range(self.terms)]
+            for level in range(self.adder_levels):
+                pairs = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+                terms = []
+                for index, expression in enumerate(pairs):
+                    register = Signal(len(expression), reset_less=True, name=f"sum{lane}_{level}_{index}")
+                    with m.If(advance):
+                        m.d.sync += register.eq(expression)
+                    terms.append(register)
+            with m.If(advance):
+                m.d.sync += self.z_out.payload[lane].eq(2 * terms[0] - self.terms * ((1 << self.bits) - 1))
         return m

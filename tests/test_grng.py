@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from accelgen.cli import main
+from hw.grng import PASS_BUBBLES
 from models import grng
 
 from .conftest import rtl_run
@@ -237,10 +238,10 @@ def test_grng_rtl_equals_model_under_stalls(name, overrides, tmp_path):
 @pytest.mark.parametrize("name, overrides, cycles", [
     ("rlf-grng", {"samples": 500}, 500),
     ("clt-grng", {"samples": 500}, 500),
-    ("wallace-grng", {"pool": 64, "lanes": 8, "seed": 9, "samples": 250}, 250 + 250 // 16 - (250 % 16 == 0)),
+    ("wallace-grng", {"pool": 64, "lanes": 8, "seed": 9, "samples": 250}, 250 + PASS_BUBBLES * (249 // 16)),
 ], ids=["rlf", "clt", "wallace"])
 def test_grng_throughput_without_stalls(name, overrides, cycles, tmp_path):
-    """One step per cycle; Wallace idles one cycle per pass of pool/4 steps."""
+    """One step per cycle; Wallace idles PASS_BUBBLES cycles after each pass of pool/4 steps."""
     _, result = rtl_run(name, overrides, tmp_path, stall=0.0)
     assert result.counters()["cycles"] == cycles
 

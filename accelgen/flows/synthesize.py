@@ -35,7 +35,7 @@ from .export import elaborate, verilog_hash, write_atomically
 __all__ = ["TARGETS", "SynthesisError", "synthesize", "synthesize_design"]
 
 TARGETS = ("ecp5", "ice40")
-FLOW_VERSION = 2  # bump to invalidate cached results when the flow changes
+FLOW_VERSION = 3  # bump to invalidate cached results when the flow changes
 CLOCK_TARGET_MHZ = 100  # nextpnr's timing goal; the achieved Fmax is reported whatever it is
 WRAPPER = "accelgen_ice40_wrapper"
 
@@ -90,16 +90,27 @@ def _ice40_wrapper(top: str, ports: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Amaranth names the lanes of an ``ArrayLayout`` port ``\\port[0]``; those
+# aliases reach yowasp's ABC as symbols with brackets, where it aborts
+# without a message. Purging unused public aliases after ``proc`` avoids
+# that and changes no logic.
+PURGE_ALIASES = ["proc", "opt_clean -purge"]
+
+
 def _yosys_script(top: str, target: str) -> str:
     if target == "ecp5":
         return "\n".join([
             "read_verilog -sv design.v",
+            f"hierarchy -top {top}",
+            *PURGE_ALIASES,
             f"synth_ecp5 -top {top} -json netlist.json",
             "tee -q -o stat.json stat -json",
         ]) + "\n"
     return "\n".join([
         "read_verilog -sv design.v wrapper.v",
         f"setattr -mod -set keep_hierarchy 1 {top}",
+        f"hierarchy -top {WRAPPER}",
+        *PURGE_ALIASES,
         f"synth_ice40 -dsp -top {WRAPPER} -json netlist.json",
         "tee -q -o stat.json stat -json",
     ]) + "\n"
