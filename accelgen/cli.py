@@ -79,7 +79,10 @@ def _design_and_params(args):
 def _array_names(specs: dict) -> str:
     def shape(spec):
         return "×".join("batch" if axis is None else str(axis) for axis in spec.shape) or "scalar"
-    return ", ".join(f"{name} ({shape(spec)}, Q{spec.fmt.width}.{spec.fmt.frac})" for name, spec in specs.items())
+    def fmt(spec):
+        scaled = "" if spec.scale == 1.0 else f" × {spec.scale:.6g}"
+        return f"Q{spec.fmt.width}.{spec.fmt.frac}{scaled}"
+    return ", ".join(f"{name} ({shape(spec)}, {fmt(spec)})" for name, spec in specs.items())
 
 
 def cmd_list(args):

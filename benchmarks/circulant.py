@@ -15,26 +15,16 @@ reported as not synthesized.
 import argparse
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import ROOT, progress, ratio, synth
 
-from accelgen import registry  # noqa: E402
-from accelgen.flows import export, synthesize  # noqa: E402
-from accelgen.params import resolve  # noqa: E402
-from models.circulant import cycles_per_vector as circulant_cycles  # noqa: E402
-from models.circulant import weight_storage_bits  # noqa: E402
-from models.dense import cycles_per_vector as dense_cycles  # noqa: E402
+from accelgen.flows import export
+from models.circulant import cycles_per_vector as circulant_cycles
+from models.circulant import weight_storage_bits
+from models.dense import cycles_per_vector as dense_cycles
 
 ECP5_85F_BRAM_BITS = 208 * 18 * 1024  # 208 DP16KD blocks
 WIDTH, FRAC, DENSE_LANES, CIRCULANT_LANES = 16, 10, 4, 3
-
-
-def synth(name: str, params: dict) -> dict:
-    design = registry.get(name)
-    params = resolve(design, params)
-    return synthesize.synthesize_design(design, params, "ecp5")
 
 
 def dense_point(n: int) -> dict:
@@ -57,10 +47,6 @@ def per_resource(row: dict, key: str, at_fmax: bool = False):
     if not row.get(key) or (at_fmax and not row.get("fmax_mhz")):
         return None
     return (row["fmax_mhz"] if at_fmax else 1.0) / (row["cycles"] * row[key])
-
-
-def ratio(a, b) -> str:
-    return "–" if a is None or b is None else f"{a / b:.2f}×"
 
 
 def render(rows: list[dict], elapsed: float) -> str:
@@ -102,11 +88,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     start, rows = time.perf_counter(), []
     for n in args.n:
-        print(f"n={n}: dense-fc", file=sys.stderr, flush=True)
+        progress(f"n={n}: dense-fc")
         rows.append(dense_point(n))
         for k in args.k:
             if n % k == 0:
-                print(f"n={n}: circulant-fc k={k}", file=sys.stderr, flush=True)
+                progress(f"n={n}: circulant-fc k={k}")
                 rows.append(circulant_point(n, k))
     export.write_atomically({args.out: render(rows, time.perf_counter() - start)})
     print(f"wrote {args.out}", file=sys.stderr)

@@ -1,0 +1,27 @@
+"""Pieces every benchmark script shares: the import path, synthesis of one design point, ratios."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from accelgen import registry  # noqa: E402
+from accelgen.flows import synthesize  # noqa: E402
+from accelgen.params import resolve  # noqa: E402
+
+
+def synth(name: str, params: dict, target: str = "ecp5") -> dict:
+    """Resolve ``params`` for design ``name`` and synthesize it (cached by Verilog hash)."""
+    design = registry.get(name)
+    return synthesize.synthesize_design(design, resolve(design, params), target)
+
+
+def ratio(a, b) -> str:
+    """``a / b`` as ``1.23×``, or ``–`` when either is missing."""
+    return "–" if a is None or b is None else f"{a / b:.2f}×"
+
+
+def progress(message: str):
+    print(message, file=sys.stderr, flush=True)
