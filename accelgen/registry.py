@@ -50,6 +50,7 @@ class Design:
     inputs: Callable[[dict], dict]
     outputs: Callable[[dict], dict]
     check: Callable[[dict], None] = lambda params: None
+    check_inputs: Callable[[dict, dict], None] = lambda params, raw: None  # data-dependent limits in ``run``
     counters: tuple[str, ...] = ("cycles",)
     sim_batch: int = 3  # rows of random input per `sim` (time steps for recurrent designs)
     docs: str = ""

@@ -97,6 +97,10 @@ def prepare_inputs(design, params, arrays: dict) -> dict:
         source = arrays.get(f"{name}_raw", arrays.get(name))
         batch = _check_shape(name, source, spec, batch)
         raw[f"{name}_raw"] = _raw_from(name, arrays, spec)
+    try:
+        design.check_inputs(params, raw)
+    except ValueError as error:
+        raise UserError(f"{design.name}: {error}") from None
     return raw
 
 

@@ -1,0 +1,313 @@
+"""Intergrad: a ``rows × cols`` systolic array computing dX = Wᵀδ (WS), dW = δXᵀ (OS) or both (interleaved).
+
+Counters and cycle formulas: ``models/intergrad.py`` (equal to this RTL's,
+checked in ``tests/test_intergrad.py``).
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Intergrad", "COUNTERS"]
+
+#: Counter outputs: name -> meaning (all 32-bit).
+COUNTERS = ("cycles", "reads_w", "reads_x", "reads_delta", "reads_dx", "writes_dx", "writes_dw")
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+class _Walk:
+    """Row-major walk over an ``outer × inner`` matrix, tracking the bank split of one index.
+
+    ``bank_of`` is ``"outer"`` or ``"inner"``: that index is split into
+    ``quotient`` and ``bank`` (``index = quotient·banks + bank``). ``step()``
+    advances by one element; ``last`` is high on the final element.
+    """
+
+    def __init__(self, m, name, outer, inner, banks, bank_of):
+        self.m, self.outer_n, self.inner_n, self.banks, self.bank_of = m, outer, inner, banks, bank_of
+        self.outer = Signal(range(outer), name=f"{name}_outer")
+        self.inner = Signal(range(inner), name=f"{name}_inner")
+        split = outer if bank_of == "outer" else inner
+        self.bank = Signal(range(banks), name=f"{name}_bank")
+        self.quotient = Signal(range(_ceil_div(split, banks)), name=f"{name}_quotient")
+        self.last_inner = self.inner == inner - 1
+        self.last = self.last_inner & (self.outer == outer - 1)
+
+    def _advance_split(self, wrap):
+        m = self.m
+        with m.If(wrap):
+            m.d.sync += [self.bank.eq(0), self.quotient.eq(0)]
+        with m.Elif(self.bank == self.banks - 1):
+            m.d.sync += [self.bank.eq(0), self.quotient.eq(self.quotient + 1)]
+        with m.Else():
+            m.d.sync += self.bank.eq(self.bank + 1)
+
+    def step(self):
+        m = self.m
+        m.d.sync += self.inner.eq(Mux(self.last_inner, 0, self.inner + 1))
+        with m.If(self.last_inner):
+            m.d.sync += self.outer.eq(Mux(self.last, 0, self.outer + 1))
+        if self.bank_of == "inner":
+            self._advance_split(self.last_inner)
+        else:
+            with m.If(self.last_inner):
+                self._advance_split(self.last)
+
+
+class Intergrad(wiring.Component):
+    """Gradient-interleaved systolic array for one layer shape (``n_o × n_i`` weights, ``batch``).
+
+    Flow: load ``w_in`` (if ``mode`` uses W), ``x_in`` (if it uses X) and
+    ``delta_in``, row-major, into banked SRAMs; run every fold of
+    ``ceil(n_o/rows) × ceil(n_i/cols)``; send ``dx`` (``n_i × batch``,
+    if ``mode`` is ws or interleaved) then ``dw`` (``n_o × n_i``, if os or
+    interleaved) on ``result_out``, row-major. Then it waits for the next
+    layer's operands.
+
+    Each PE(r, c) holds a stationary weight, an output-stationary
+    accumulator, a horizontal δ register and vertical partial-sum and x
+    registers; ``mode`` selects which products it forms (``w·δ`` into the
+    passing partial sum, ``δ·x`` into its accumulator, or both). Feeders skew
+    δ by row and x by column; partial sums leave at the bottom and are added
+    to the previous row fold's dx in SRAM. Per fold: weight load ``rows``
+    cycles (ws, interleaved), stream ``batch + rows + cols - 2`` cycles,
+    accumulator drain ``rows`` cycles (os, interleaved).
+
+    Members: ``w_in``, ``x_in``, ``delta_in``: ``In(stream(signed(width)))``;
+    ``result_out``: ``Out(stream(signed(acc_width)))``; ``COUNTERS``:
+    ``Out(32)`` each, valid once the last result is sent (cycles counts the
+    load/stream/drain states only; SRAM counts are element accesses).
+    Throughput: one layer at a time, cycles as ``models.intergrad.counters``.
+    """
+
+    def __init__(self, *, rows, cols, width, acc_width, mode, n_o, n_i, batch):
+        self.rows, self.cols, self.width, self.acc_width, self.mode = rows, cols, width, acc_width, mode
+        self.n_o, self.n_i, self.batch = n_o, n_i, batch
+        self.uses_w, self.uses_x = mode in ("ws", "interleaved"), mode in ("os", "interleaved")
+        members = {
+            "w_in": In(stream.Signature(signed(width))),
+            "x_in": In(stream.Signature(signed(width))),
+            "delta_in": In(stream.Signature(signed(width))),
+            "result_out": Out(stream.Signature(signed(acc_width))),
+        }
+        members.update({name: Out(32) for name in COUNTERS})
+        super().__init__(members)
+
+    def _banks(self, m, name, count, depth, shape):
+        ports = []
+        for bank in range(count):
+            mem = memory.Memory(shape=shape, depth=max(depth, 1), init=[])
+            m.submodules[f"{name}{bank}"] = mem
+            ports.append((mem.read_port(domain="comb"), mem.write_port()))
+        return ports
+
+    def elaborate(self, platform):
+        m = Module()
+        R, C, T = self.rows, self.cols, self.batch
+        n_o, n_i = self.n_o, self.n_i
+        word, acc = signed(self.width), signed(self.acc_width)
+        row_folds, col_folds = _ceil_div(n_o, R), _ceil_div(n_i, C)
+
+        # SRAMs: W and dw banked by column (i mod C), x and dx by i mod C, δ by o mod R.
+        w_sram = self._banks(m, "w_sram", C, n_o * col_folds, word)
+        x_sram = self._banks(m, "x_sram", C, col_folds * T, word)
+        d_sram = self._banks(m, "delta_sram", R, row_folds * T, word)
+        dx_sram = self._banks(m, "dx_sram", C, col_folds * T, acc)
+        dw_sram = self._banks(m, "dw_sram", C, n_o * col_folds, acc)
+
+        counters = {name: getattr(self, name) for name in COUNTERS}
+
+        # Fold position and per-fold validity.
+        ro = Signal(range(row_folds))
+        co = Signal(range(col_folds))
+        last_fold = (ro == row_folds - 1) & (co == col_folds - 1)
+        row_valid = [ro * R + r < n_o for r in range(R)]
+        col_valid = [co * C + c < n_i for c in range(C)]
+        phase = Signal(range(max(R, T + R + C - 2) + 1))
+
+        # PE array registers.
+        w_reg = [[Signal(word, name=f"w_{r}_{c}") for c in range(C)] for r in range(R)]
+        d_reg = [[Signal(word, name=f"d_{r}_{c}") for c in range(C)] for r in range(R)]
+        x_reg = [[Signal(word, name=f"x_{r}_{c}") for c in range(C)] for r in range(R)]
+        ps_reg = [[Signal(acc, name=f"ps_{r}_{c}") for c in range(C)] for r in range(R)]
+        acc_reg = [[Signal(acc, name=f"acc_{r}_{c}") for c in range(C)] for r in range(R)]
+
+        # Feeders: δ row r and x column c enter zero outside the stream, delayed r (c) cycles.
+        streaming = Signal()
+        feeding = streaming & (phase < T)
+        d_feed = [Signal(word, name=f"d_feed{r}") for r in range(R)]
+        x_feed = [Signal(word, name=f"x_feed{c}") for c in range(C)]
+        for r, (read, _) in enumerate(d_sram):
+            m.d.comb += [read.addr.eq(ro * T + phase), d_feed[r].eq(Mux(feeding & row_valid[r], read.data, 0))]
+        for c, (read, _) in enumerate(x_sram):
+            m.d.comb += [read.addr.eq(co * T + phase), x_feed[c].eq(Mux(feeding & col_valid[c], read.data, 0))]
+        d_skewed = [self._delay(m, d_feed[r], r, f"d_skew{r}") for r in range(R)]
+        x_skewed = [self._delay(m, x_feed[c], c, f"x_skew{c}") for c in range(C)]
+
+        bottom = []
+        for r in range(R):
+            for c in range(C):
+                d_in = d_skewed[r] if c == 0 else d_reg[r][c - 1]
+                x_in = x_skewed[c] if r == 0 else x_reg[r - 1][c]
+                ps_in = 0 if r == 0 else ps_reg[r - 1][c]
+                ps_out = ps_in + w_reg[r][c] * d_in if self.uses_w else ps_in
+                m.d.sync += [d_reg[r][c].eq(d_in), x_reg[r][c].eq(x_in), ps_reg[r][c].eq(ps_out)]
+                if self.uses_x:
+                    with m.If(streaming):
+                        m.d.sync += acc_reg[r][c].eq(acc_reg[r][c] + d_in * x_in)
+                if r == R - 1:
+                    bottom.append(ps_out)
+
+        # dx: column c's bottom output for batch column b appears at stream phase b + R - 1 + c.
+        dx_reads, dx_writes = [], []
+        for c, (read, write) in enumerate(dx_sram):
+            b = Signal(range(-(R + C), T + R + C), name=f"dx_b{c}")
+            captured = Signal(name=f"dx_valid{c}")
+            m.d.comb += [
+                b.eq(phase - (R - 1 + c)),
+                captured.eq(self.uses_w & streaming & (b >= 0) & (b < T) & col_valid[c]),
+                read.addr.eq(co * T + b[:len(read.addr)]),
+                write.addr.eq(read.addr),
+                write.data.eq(bottom[c] + Mux(ro == 0, 0, read.data)),
+                write.en.eq(captured),
+            ]
+            dx_reads.append(captured & (ro != 0))
+            dx_writes.append(captured)
+
+        # dw drain: row ``phase`` of accumulators to dw SRAM, then clear.
+        draining = Signal()
+        dw_writes = []
+        for c, (_, write) in enumerate(dw_sram):
+            row_acc = acc_reg[0][c]
+            for r in range(1, R):
+                row_acc = Mux(phase == r, acc_reg[r][c], row_acc)
+            drain_row = ro * R + phase
+            enable = draining & (drain_row < n_o) & col_valid[c]
+            m.d.comb += [write.addr.eq(drain_row * col_folds + co), write.data.eq(row_acc), write.en.eq(enable)]
+            dw_writes.append(enable)
+
+        # Weight load: cycle k shifts W row ro·R + (R-1-k) in at the top.
+        loading = Signal()
+        w_reads = []
+        load_row = ro * R + (R - 1 - phase)
+        for c, (read, _) in enumerate(w_sram):
+            valid = loading & (load_row < n_o) & col_valid[c]
+            m.d.comb += read.addr.eq(load_row * col_folds + co)
+            with m.If(loading):
+                m.d.sync += w_reg[0][c].eq(Mux(valid, read.data, 0))
+                m.d.sync += [w_reg[r][c].eq(w_reg[r - 1][c]) for r in range(1, R)]
+            w_reads.append(valid)
+
+        with m.If(loading | streaming | draining):
+            m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
+        increments = {
+            "reads_w": w_reads,
+            "reads_delta": [feeding & v for v in row_valid],
+            "reads_x": [feeding & v for v in col_valid] if self.uses_x else [],
+            "reads_dx": dx_reads, "writes_dx": dx_writes, "writes_dw": dw_writes,
+        }
+        for name, enables in increments.items():
+            if enables:
+                m.d.sync += counters[name].eq(counters[name] + sum(enables))
+        self._control(m, locals())  # after the counters: its reset of them must take priority
+        return m
+
+    @staticmethod
+    def _delay(m, value, cycles, name):
+        for stage in range(cycles):
+            register = Signal.like(value, name=f"{name}_{stage}")
+            m.d.sync += register.eq(value)
+            value = register
+        return value
+
+    def _control(self, m, env):
+        """The FSM: load operands, run the folds, send results."""
+        R, C, T, n_o, n_i = self.rows, self.cols, self.batch, self.n_o, self.n_i
+        phase, ro, co, last_fold = env["phase"], env["ro"], env["co"], env["last_fold"]
+        col_folds, row_folds = env["col_folds"], env["row_folds"]
+        loading, streaming, draining = env["loading"], env["streaming"], env["draining"]
+        acc_reg, counters = env["acc_reg"], env["counters"]
+
+        w_walk = _Walk(m, "w_walk", n_o, n_i, C, "inner")
+        x_walk = _Walk(m, "x_walk", n_i, T, C, "outer")
+        d_walk = _Walk(m, "d_walk", n_o, T, R, "outer")
+        dx_walk = _Walk(m, "dx_walk", n_i, T, C, "outer")
+        dw_walk = _Walk(m, "dw_walk", n_o, n_i, C, "inner")
+
+        def load(walk, sram, source, address, next_state):
+            m.d.comb += source.ready.eq(1)
+            for bank, (_, write) in enumerate(sram):
+                m.d.comb += [write.addr.eq(address), write.data.eq(source.payload),
+                             write.en.eq(source.valid & (walk.bank == bank))]
+            with m.If(source.valid):
+                walk.step()
+                with m.If(walk.last):
+                    m.next = next_state
+
+        def send(walk, sram, address, next_state):
+            data = sram[0][0].data
+            for bank in range(1, len(sram)):
+                data = Mux(walk.bank == bank, sram[bank][0].data, data)
+            for read, _ in sram:
+                m.d.comb += read.addr.eq(address)
+            m.d.comb += [self.result_out.valid.eq(1), self.result_out.payload.eq(data)]
+            with m.If(self.result_out.ready):
+                walk.step()
+                with m.If(walk.last):
+                    m.next = next_state
+
+        first_load = "LOAD_W" if self.uses_w else ("LOAD_X" if self.uses_x else "LOAD_DELTA")
+        fold_start = "LOAD_FOLD" if self.uses_w else "STREAM"
+        first_output = "SEND_DX" if self.uses_w else "SEND_DW"
+        after_dx = "SEND_DW" if self.uses_x else first_load
+
+        def next_fold():
+            m.d.sync += phase.eq(0)
+            with m.If(last_fold):
+                m.d.sync += [ro.eq(0), co.eq(0)]
+                m.next = first_output
+            with m.Else():
+                m.d.sync += ro.eq(Mux(ro == row_folds - 1, 0, ro + 1))
+                with m.If(ro == row_folds - 1):
+                    m.d.sync += co.eq(co + 1)
+                m.next = fold_start
+
+        with m.FSM(init=first_load):
+            with m.State("LOAD_W"):
+                load(w_walk, env["w_sram"], self.w_in, w_walk.outer * col_folds + w_walk.quotient,
+                     "LOAD_X" if self.uses_x else "LOAD_DELTA")
+            with m.State("LOAD_X"):
+                load(x_walk, env["x_sram"], self.x_in, x_walk.quotient * T + x_walk.inner, "LOAD_DELTA")
+            with m.State("LOAD_DELTA"):
+                load(d_walk, env["d_sram"], self.delta_in, d_walk.quotient * T + d_walk.inner, fold_start)
+                with m.If(d_walk.last & self.delta_in.valid):
+                    for counter in counters.values():
+                        m.d.sync += counter.eq(0)
+            with m.State("LOAD_FOLD"):
+                m.d.comb += loading.eq(1)
+                m.d.sync += phase.eq(phase + 1)
+                with m.If(phase == R - 1):
+                    m.d.sync += phase.eq(0)
+                    m.next = "STREAM"
+            with m.State("STREAM"):
+                m.d.comb += streaming.eq(1)
+                m.d.sync += phase.eq(phase + 1)
+                with m.If(phase == T + R + C - 3):
+                    if self.uses_x:
+                        m.d.sync += phase.eq(0)
+                        m.next = "DRAIN"
+                    else:
+                        next_fold()
+            with m.State("DRAIN"):
+                m.d.comb += draining.eq(1)
+                m.d.sync += phase.eq(phase + 1)
+                with m.If(phase == R - 1):
+                    m.d.sync += [acc_reg[r][c].eq(0) for r in range(R) for c in range(C)]
+                    next_fold()
+            with m.State("SEND_DX"):
+                send(dx_walk, env["dx_sram"], dx_walk.quotient * T + dx_walk.inner, after_dx)
+            with m.State("SEND_DW"):
+                send(dw_walk, env["dw_sram"], dw_walk.outer * col_folds + dw_walk.quotient, first_load)

@@ -1,0 +1,127 @@
+"""Intergrad: backpropagation gradients on a WS / OS / interleaved systolic array (``hw/intergrad.py``).
+
+For a layer ``y = W x`` (``W``: ``n_o × n_i``, ``x``: ``n_i × batch``) and the
+output gradient ``delta`` (``n_o × batch``), backpropagation needs
+``dx = Wᵀ·delta`` and ``dw = delta·xᵀ`` — exact integers here.
+
+**Counters** (:func:`counters`), for an ``rows × cols`` array, folds
+``F = ceil(n_o/rows)·ceil(n_i/cols)`` (``n_o`` on rows, ``n_i`` on columns in
+every mode, so the three modes share folds):
+
+* ``ws`` — dx as SCALE-Sim's weight-stationary GEMM with ``(M, K, N) =
+  (batch, n_o, n_i)``: per fold ``2R + C + T - 2`` cycles (``R`` to load the
+  weights, ``T + R + C - 2`` to stream ``T = batch`` skewed δ columns).
+* ``os`` — dw as SCALE-Sim's output-stationary GEMM with ``(M, K, N) =
+  (n_o, batch, n_i)``: per fold ``R + C + T - 2`` cycles; the RTL then
+  drains the ``R`` accumulator rows, ``R`` more cycles per fold (SCALE-Sim
+  does not count them: ``compute_cycles`` omits them, ``cycles`` has them).
+* ``interleaved`` — one pass: load W (``R``), stream δ once while every PE
+  adds ``w·δ`` to the passing partial sum (dx) and ``δ·x`` to its own
+  accumulator (dw), then drain (``R``).
+
+SRAM traffic per operand follows SCALE-Sim's demand-matrix counts (only
+valid, in-range elements): δ is read ``ceil(n_i/cols)`` times per mode run,
+``x`` ``ceil(n_o/rows)`` times, ``w`` once; dx partial sums are written once
+per row fold and, beyond SCALE-Sim's convention, read back for accumulation
+on every row fold after the first (``sram_reads["dx"]``).
+
+Convolutions lower to the same GEMM by im2col (:func:`conv_as_fc`).
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["MODES", "gradients", "counters", "scalesim_counts", "conv_as_fc", "Layer", "baseline", "check_fits"]
+
+MODES = ("ws", "os", "interleaved")
+
+
+def gradients(w, x, delta) -> dict:
+    """Exact ``dx = Wᵀ δ`` (n_i × batch) and ``dw = δ xᵀ`` (n_o × n_i), int64 (Python ints if needed)."""
+    w, x, delta = (np.asarray(a, dtype=np.int64) for a in (w, x, delta))
+    return {"dx": w.T @ delta, "dw": delta @ x.T}
+
+
+def check_fits(w, x, delta, acc_width: int):
+    """Raise ``ValueError`` naming the first gradient that does not fit ``signed(acc_width)``.
+
+    The bound is checked on the exact result *and* on the partial sums the
+    array forms (sums of absolute products), so no intermediate wraps.
+    """
+    lo, hi = -(1 << (acc_width - 1)), (1 << (acc_width - 1)) - 1
+    w, x, delta = (np.asarray(a, dtype=object) for a in (w, x, delta))
+    worst = {"dx": np.abs(w).T.dot(np.abs(delta)), "dw": np.abs(delta).dot(np.abs(x).T)}
+    for name, bound in worst.items():
+        index = np.unravel_index(int(np.argmax(bound)), bound.shape)
+        if bound[index] > hi:
+            raise ValueError(f"{name}{list(map(int, index))} may reach ±{bound[index]}, out of range "
+                             f"[{lo}, {hi}] for acc_width={acc_width}")
+
+
+def _folds(n_o, n_i, rows, cols):
+    return math.ceil(n_o / rows), math.ceil(n_i / cols)
+
+
+def counters(n_o: int, n_i: int, batch: int, rows: int, cols: int, mode: str) -> dict:
+    """Cycles (RTL, incl. OS drain), compute cycles (SCALE-Sim convention) and SRAM traffic."""
+    row_folds, col_folds = _folds(n_o, n_i, rows, cols)
+    folds = row_folds * col_folds
+    stream = batch + rows + cols - 2
+    compute = {"ws": rows + stream, "os": stream, "interleaved": rows + stream}[mode] * folds
+    drain = 0 if mode == "ws" else rows * folds
+    reads = {"w": 0, "x": 0, "delta": batch * n_o * col_folds, "dx": 0}
+    writes = {"dx": 0, "dw": 0}
+    if mode in ("ws", "interleaved"):
+        reads["w"] = n_o * n_i
+        reads["dx"] = batch * n_i * (row_folds - 1)
+        writes["dx"] = batch * n_i * row_folds
+    if mode in ("os", "interleaved"):
+        reads["x"] = batch * n_i * row_folds
+        writes["dw"] = n_o * n_i
+    return {"cycles": compute + drain, "compute_cycles": compute, "sram_reads": reads, "sram_writes": writes}
+
+
+def baseline(n_o, n_i, batch, rows, cols) -> dict:
+    """"WS then OS": the sum of the two single-mode runs' counters."""
+    ws, os_ = (counters(n_o, n_i, batch, rows, cols, mode) for mode in ("ws", "os"))
+    return {
+        "cycles": ws["cycles"] + os_["cycles"],
+        "compute_cycles": ws["compute_cycles"] + os_["compute_cycles"],
+        "sram_reads": {k: ws["sram_reads"][k] + os_["sram_reads"][k] for k in ws["sram_reads"]},
+        "sram_writes": {k: ws["sram_writes"][k] + os_["sram_writes"][k] for k in ws["sram_writes"]},
+    }
+
+
+def scalesim_counts(mode: str, n_o: int, n_i: int, batch: int, rows: int, cols: int) -> dict:
+    """The same quantities in SCALE-Sim's terms: dx (ws) or dw (os) as one GEMM."""
+    if mode == "ws":
+        m, k, n = batch, n_o, n_i
+        row_folds, col_folds = math.ceil(k / rows), math.ceil(n / cols)
+        cycles = row_folds * col_folds * (2 * rows + cols + m - 2)
+        return {"cycles": cycles, "ifmap_reads": m * k * col_folds, "filter_reads": k * n,
+                "ofmap_writes": m * n * row_folds}
+    m, k, n = n_o, batch, n_i
+    row_folds, col_folds = math.ceil(m / rows), math.ceil(n / cols)
+    cycles = row_folds * col_folds * (rows + cols + k - 2)
+    return {"cycles": cycles, "ifmap_reads": m * k * col_folds, "filter_reads": k * n * row_folds,
+            "ofmap_writes": m * n}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer as the GEMM of its backward pass: ``n_o × n_i`` weights, ``batch`` columns."""
+
+    name: str
+    n_o: int
+    n_i: int
+    batch: int
+
+
+def conv_as_fc(name: str, height: int, width: int, c_in: int, c_out: int, kernel: int,
+               stride: int = 1, padding: int = 0, batch: int = 1) -> Layer:
+    """im2col: ``n_o = c_out``, ``n_i = kernel²·c_in``, columns = ``batch × output pixels``."""
+    out_h = (height + 2 * padding - kernel) // stride + 1
+    out_w = (width + 2 * padding - kernel) // stride + 1
+    return Layer(name, c_out, kernel * kernel * c_in, batch * out_h * out_w)
