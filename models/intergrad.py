@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MODES", "gradients", "counters", "scalesim_counts", "conv_as_fc", "Layer", "baseline", "check_fits"]
+__all__ = ["MODES", "gradients", "counters", "scalesim_counts", "conv_as_fc", "Layer", "baseline", "check_fits",
+           "balanced_stages"]
 
 MODES = ("ws", "os", "interleaved")
 
@@ -125,3 +126,17 @@ def conv_as_fc(name: str, height: int, width: int, c_in: int, c_out: int, kernel
     out_h = (height + 2 * padding - kernel) // stride + 1
     out_w = (width + 2 * padding - kernel) // stride + 1
     return Layer(name, c_out, kernel * kernel * c_in, batch * out_h * out_w)
+
+
+def balanced_stages(costs: list[int], processors: int) -> int:
+    """LayerPipe-style balancing: the smallest possible largest stage when the task sequence
+    ``costs`` is cut into at most ``processors`` contiguous stages (exact, dynamic programming)."""
+    prefix = np.concatenate([[0], np.cumsum(costs)])
+    count = len(costs)
+    best = np.full((processors + 1, count + 1), np.inf)
+    best[0, 0] = 0
+    for stages in range(1, processors + 1):
+        for end in range(1, count + 1):
+            best[stages, end] = min(max(best[stages - 1, start], prefix[end] - prefix[start])
+                                    for start in range(end))
+    return int(min(best[stages, count] for stages in range(1, processors + 1)))

@@ -139,3 +139,15 @@ def test_wrong_shape_exits_2(tmp_path, capsys):
     np.savez(tmp_path / "in.npz", w=np.zeros((6, 4)), x=np.zeros((5, 3)), delta=np.zeros((6, 3)))
     assert main(["run", "intergrad", "--input", str(tmp_path / "in.npz"), "--output", str(tmp_path / "o.npz")]) == 2
     assert "array 'w' has shape (6, 4); expected (6, 5)" in capsys.readouterr().err
+
+
+@given(st.lists(st.integers(1, 50), min_size=1, max_size=7), st.integers(1, 4))
+def test_balanced_stages_is_the_best_contiguous_split(costs, processors):
+    import itertools
+    best = sum(costs)
+    for cuts in range(min(processors, len(costs))):
+        for points in itertools.combinations(range(1, len(costs)), cuts):
+            bounds = [0, *points, len(costs)]
+            best = min(best, max(sum(costs[a:b]) for a, b in zip(bounds, bounds[1:])))
+    from models.intergrad import balanced_stages
+    assert balanced_stages(costs, processors) == best
