@@ -14,7 +14,7 @@ from sim.runner import SimulatorError
 
 from . import __version__, registry
 from .errors import UserError
-from .flows import export, report, simulate, synthesize
+from .flows import export, report, simulate, sweep, synthesize
 from .params import parse_assignments, resolve
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -63,6 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, help=".npz to write the outputs to")
     run.add_argument("--report", help="JSON file for cycles and counters")
     run.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+
+    sweep_ = commands.add_parser("sweep", help="a parameter grid, generated and synthesized in parallel on Dask")
+    sweep_.add_argument("design", help="design name (see `accelgen list`)")
+    sweep_.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=V1,V2,…",
+                        help="values of one parameter (repeatable; the grid is their product)")
+    sweep_.add_argument("--sim", action="store_true", help="also simulate each point (gives cycles and throughput)")
+    sweep_.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster)")
+    sweep_.add_argument("--jobs", type=int, default=2, help="LocalCluster worker processes (default 2)")
+    sweep_.add_argument("--target", choices=synthesize.TARGETS, default="ecp5")
+    sweep_.add_argument("-o", dest="out_dir", default="rtl_out", help="output directory (default rtl_out/)")
 
     build = commands.add_parser("build", help="the main job: every design, generated, simulated, synthesized")
     build.add_argument("--config", help="TOML file: one [design] table of parameters each")
@@ -159,6 +169,19 @@ def cmd_run(args):
     print(f"{design.name}: wrote {args.output} ({', '.join(sorted(outputs))}); cycles={counters.get('cycles')}")
 
 
+def cmd_sweep(args):
+    design = registry.get(args.design)
+    if not 1 <= args.jobs <= 64:
+        raise UserError(f"--jobs={args.jobs} out of range [1, 64]")
+    points = sweep.grid(design, parse_assignments(args.params))
+    print(f"{design.name}: {len(points)} points on {args.scheduler or f'a LocalCluster of {args.jobs} workers'}",
+          file=sys.stderr, flush=True)
+    rows = sweep.run_sweep(design.name, points, target=args.target, with_sim=args.sim,
+                           scheduler=args.scheduler, jobs=args.jobs)
+    csv_path, png_path = sweep.write_results(design.name, rows, Path(args.out_dir))
+    print(f"wrote {csv_path} and {png_path}")
+
+
 def cmd_build(args):
     entries = report.load_config(args.config)
     passed = report.build(entries, Path(args.out_dir), args.target)
@@ -167,7 +190,7 @@ def cmd_build(args):
 
 
 COMMANDS = {"list": cmd_list, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
-            "run": cmd_run, "build": cmd_build}
+            "run": cmd_run, "sweep": cmd_sweep, "build": cmd_build}
 
 
 def main(argv=None) -> int:
