@@ -108,13 +108,17 @@ def test_generate_is_byte_identical_across_fresh_caches(tmp_path):
     assert str(tmp_path).encode() not in outputs[0][0]
 
 
-def test_bad_config_names_the_file_and_key(tmp_path):
-    (tmp_path / "bad.toml").write_text("[dense-fc]\nn_in = 0\n")
-    assert_usage_error(accelgen("build", "--config", "bad.toml", cwd=tmp_path), "bad.toml", "n_in=0")
+def test_bad_config_names_the_file_line_and_key(tmp_path):
+    (tmp_path / "bad.toml").write_text("# sizes\n[dense-fc]\nn_out = 8\nn_in = 0\n")
+    assert_usage_error(accelgen("build", "--config", "bad.toml", cwd=tmp_path), "bad.toml:4:", "n_in=0")
+    (tmp_path / "key.toml").write_text("[pwl]\nfunction = 'tanh'\n\n[dense-fc]\nlanes = 2\n")
+    assert_usage_error(accelgen("build", "--config", "key.toml", cwd=tmp_path), "key.toml:5:", "unknown parameter 'lanes'")
+    (tmp_path / "combo.toml").write_text("[pwl]\nwidth = 8\n")
+    assert_usage_error(accelgen("build", "--config", "combo.toml", cwd=tmp_path), "combo.toml:1:", "frac=10")
     (tmp_path / "broken.toml").write_text("[dense-fc\n")
     assert_usage_error(accelgen("build", "--config", "broken.toml", cwd=tmp_path), "broken.toml", "line 1")
-    (tmp_path / "unknown.toml").write_text("[conv-zz]\n")
-    assert_usage_error(accelgen("build", "--config", "unknown.toml", cwd=tmp_path), "conv-zz")
+    (tmp_path / "unknown.toml").write_text("\n[conv-zz]\n")
+    assert_usage_error(accelgen("build", "--config", "unknown.toml", cwd=tmp_path), "unknown.toml:2:", "conv-zz")
 
 
 @pytest.mark.parametrize("args, fragments", [

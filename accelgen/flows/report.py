@@ -39,26 +39,59 @@ class Entry:
     synth: dict = field(default_factory=dict)
 
 
+def _line_of(text: str, table: str, key: str | None = None) -> int:
+    """1-based line of ``[table]`` (or of ``key = …`` inside it) in a TOML text; 0 if not found."""
+    in_table, header = False, 0
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_table = stripped.strip("[]").strip().strip('"') == table
+            header = number if in_table else header
+        elif in_table and key is not None and stripped.split("=", 1)[0].strip().strip('"') == key:
+            return number
+    return header
+
+
+def _entry(path, text: str, name: str, table) -> Entry:
+    """One ``[design]`` table checked key by key, so an error can name its line."""
+    where = f"{path}:{_line_of(text, name)}"
+    if not isinstance(table, dict):
+        raise UserError(f"{where}: key {name!r} must be a table [design-name] of parameters")
+    try:
+        design = registry.get(name)
+    except UserError as error:
+        raise UserError(f"{where}: {error}") from None
+    schema = {param.name: param for param in design.params}
+    for key, value in table.items():
+        line = f"{path}:{_line_of(text, name, key)}"
+        if key not in schema:
+            raise UserError(f"{line}: [{name}] unknown parameter {key!r}; allowed: {', '.join(schema)}")
+        try:
+            schema[key].parse(value)
+        except UserError as error:
+            raise UserError(f"{line}: [{name}] {error}") from None
+    try:
+        return Entry(design, resolve(design, table))
+    except UserError as error:
+        raise UserError(f"{where}: [{name}] {error}") from None
+
+
 def load_config(path: Path | None) -> list[Entry]:
-    """Entries from a TOML file, or every registered design at its defaults."""
+    """Entries from a TOML file, or every registered design at its defaults.
+
+    Errors name the file and line: ``FILE:LINE: [design] message``.
+    """
     if path is None:
         return [Entry(design, design.defaults()) for design in map(registry.get, registry.names())]
     try:
-        config = tomllib.loads(Path(path).read_text())
+        text = Path(path).read_text()
     except OSError as error:
         raise UserError(f"cannot read config {path}: {error.strerror}") from None
+    try:
+        config = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: malformed TOML: {error}") from None
-    entries = []
-    for name, table in config.items():
-        if not isinstance(table, dict):
-            raise UserError(f"{path}: key {name!r} must be a table [design-name] of parameters")
-        design = registry.get(name)
-        try:
-            entries.append(Entry(design, resolve(design, table)))
-        except UserError as error:
-            raise UserError(f"{path}: [{name}] {error}") from None
-    return entries
+    return [_entry(path, text, name, table) for name, table in config.items()]
 
 
 def _progress(message: str):
