@@ -37,3 +37,6 @@ def test_build_with_config_writes_report(tmp_path):
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[2] == "pass" and int(cells[5]) == 2  # DSP column
     assert json.loads((tmp_path / "out" / "dense-fc" / "dense-fc.json").read_text())["design"] == "dense-fc"
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<td>dense-fc</td>" in page and "data:image/png;base64," in page
+    assert '<a href="dense-fc/dense-fc.v">' in page

@@ -1,4 +1,4 @@
-"""``build``: generate → simulate → synthesize every configured design, then ``report.md``.
+"""``build``: generate → simulate → synthesize every configured design, then ``report.md`` and ``report.html``.
 
 The default configuration is every registered design at its defaults. A
 ``--config`` TOML file selects designs and parameters, one table per design::
@@ -13,6 +13,10 @@ Both are checked bit for bit against the model. A design that fails is
 reported and the others go on; the exit status says whether all passed.
 """
 
+import base64
+import html
+import io
+import json
 import sys
 import time
 import tomllib
@@ -123,7 +127,8 @@ def build(entries: list[Entry], out_dir: Path, target: str = "ecp5") -> bool:
             entry.error = f"{type(error).__name__}: {error}"
         status = "pass" if entry.passed else f"FAIL ({entry.error})"
         _progress(f"[{number}/{len(entries)}] {entry.design.name}: {status} in {time.perf_counter() - start:.1f} s")
-    export.write_atomically({out_dir / "report.md": render_markdown(entries, target)})
+    export.write_atomically({out_dir / "report.md": render_markdown(entries, target),
+                             out_dir / "report.html": render_html(entries, target, out_dir)})
     return all(entry.passed for entry in entries)
 
 
@@ -151,4 +156,85 @@ def render_markdown(entries: list[Entry], target: str) -> str:
     failures = [entry for entry in entries if not entry.passed]
     if failures:
         lines += ["", "## Failures", ""] + [f"- {entry.design.name}: {entry.error}" for entry in failures]
+    return "\n".join(lines) + "\n"
+
+
+SYNTH_KEYS = ("lut", "ff", "dsp", "bram", "fmax_mhz")
+
+
+def _families(entries: list[Entry]) -> dict[str, list[Entry]]:
+    """Entries grouped by their family's docs page, in build order."""
+    groups: dict[str, list[Entry]] = {}
+    for entry in entries:
+        groups.setdefault(entry.design.docs or "other", []).append(entry)
+    return groups
+
+
+def _family_plot(entries: list[Entry]) -> str:
+    """A PNG (base64) of LUT and FF (bars) and Fmax (dots) per design of one family."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    names = [entry.design.name for entry in entries]
+    figure, area = pyplot.subplots(figsize=(max(4, 1.4 * len(names)), 3), dpi=90)
+    positions = range(len(names))
+    area.bar([p - 0.2 for p in positions], [entry.synth.get("lut") or 0 for entry in entries], 0.4, label="LUT")
+    area.bar([p + 0.2 for p in positions], [entry.synth.get("ff") or 0 for entry in entries], 0.4, label="FF")
+    area.set_xticks(list(positions), names, rotation=15, fontsize=8)
+    area.set_ylabel("cells")
+    speed = area.twinx()
+    speed.plot(list(positions), [entry.synth.get("fmax_mhz") or 0 for entry in entries], "o", color="black",
+               label="Fmax")
+    speed.set_ylabel("Fmax (MHz)")
+    area.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    pyplot.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _design_html(entry: Entry, out_dir: Path) -> list[str]:
+    name = entry.design.name
+    manifest = out_dir / name / f"{name}.json"
+    text = manifest.read_text() if manifest.exists() else "{}"
+    status = "pass" if entry.passed else f"FAIL: {entry.error}"
+    return [f"<details><summary><code>{name}</code> — {html.escape(status)}; "
+            f"<a href=\"{name}/{name}.v\">Verilog</a></summary>",
+            f"<pre>{html.escape(json.dumps(json.loads(text), indent=1))}</pre></details>"]
+
+
+def render_html(entries: list[Entry], target: str, out_dir: Path) -> str:
+    """One page: the summary table, then per family its table, a plot, and each design's manifest."""
+    def row(entry):
+        cells = [entry.design.name, ", ".join(f"{k}={v}" for k, v in entry.params.items()),
+                 "pass" if entry.passed else "FAIL", *(_cell(entry.synth.get(k)) for k in SYNTH_KEYS),
+                 _cell(entry.cycles)]
+        return "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
+
+    header = "<tr>" + "".join(f"<th>{h}</th>" for h in (
+        "design", "parameters", "sim", "LUT", "FF", "DSP", "BRAM", "Fmax (MHz)", "cycles")) + "</tr>"
+    lines = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\"><title>accelgen build report</title>",
+             "<style>body{font-family:sans-serif;max-width:75em;margin:auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}td:first-child,td:nth-child(2)"
+             "{text-align:left}.fail{color:#b00}</style></head><body>",
+             "<h1>accelgen build report</h1>",
+             f"<p>Synthesis target: {target}. Cycles: one run of the default test vectors without stalls. "
+             f"{sum(e.passed for e in entries)} of {len(entries)} designs passed.</p>",
+             f"<table>{header}{''.join(row(entry) for entry in entries)}</table>"]
+    for docs, family in _families(entries).items():
+        lines += [f"<h2>{html.escape(docs)}</h2>",
+                  f"<p>Family page and its side-by-side benchmark: <code>{html.escape(docs)}</code>.</p>",
+                  f"<table>{header}{''.join(row(entry) for entry in family)}</table>"]
+        if any(entry.synth for entry in family):
+            lines.append(f"<p><img alt=\"resources of {html.escape(docs)}\" "
+                         f"src=\"data:image/png;base64,{_family_plot(family)}\"></p>")
+        for entry in family:
+            lines += _design_html(entry, out_dir)
+    failures = [entry for entry in entries if not entry.passed]
+    if failures:
+        lines += ["<h2 class=\"fail\">Failures</h2><ul>"] + [
+            f"<li class=\"fail\">{html.escape(e.design.name)}: {html.escape(e.error)}</li>" for e in failures] + ["</ul>"]
+    lines.append("</body></html>")
     return "\n".join(lines) + "\n"
