@@ -75,12 +75,14 @@ def _raw_from(name: str, arrays: dict, spec) -> np.ndarray:
     values = arrays[name]
     if values.dtype.kind not in "fiu":
         raise UserError(f"array {name!r} has dtype {values.dtype}; expected real numbers")
-    bad = np.argwhere(~np.isfinite(values) | (values < fmt.min_value) | (values > fmt.max_value))
+    lo, hi = fmt.min_value * spec.scale, fmt.max_value * spec.scale
+    bad = np.argwhere(~np.isfinite(values) | (values < lo) | (values > hi))
     if len(bad):
         index = tuple(int(i) for i in bad[0])
-        raise UserError(f"{name}{list(index)}={values[index]} out of range [{fmt.min_value}, {fmt.max_value}] "
-                        f"(Q{fmt.width}.{fmt.frac})")
-    return quantize(values, fmt)
+        scaled = "" if spec.scale == 1.0 else f" × {spec.scale:.6g}"
+        raise UserError(f"{name}{list(index)}={values[index]} out of range [{lo:.6g}, {hi:.6g}] "
+                        f"(Q{fmt.width}.{fmt.frac}{scaled})")
+    return quantize(values / spec.scale, fmt)
 
 
 def prepare_inputs(design, params, arrays: dict) -> dict:

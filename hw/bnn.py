@@ -1,0 +1,162 @@
+"""``bnn-mlp``: Bayesian MLP inference that samples every weight in hardware (``models/bnn.py``)."""
+
+import math
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from models.bnn import GRNG_N, GRNG_SHUFFLE, SIGMA_FRAC
+
+from .common.fixed import requantize, round_shift, saturate
+from .grng import RLFGRNG
+
+__all__ = ["BayesianMLP"]
+
+
+class BayesianMLP(wiring.Component):
+    """``n_in → hidden (ReLU) → n_out`` with weights ``μ + σ'·ε`` drawn per pass from an RLF-GRNG lane.
+
+    ``params_in`` takes, once after reset, ``mu1, sigma1`` (hidden × n_in),
+    ``b1``, ``mu2, sigma2`` (n_out × hidden), ``b2``, row-major (σ' in
+    Q(width).15, the rest Q(width, frac)). Then per image: ``n_in`` words on
+    ``x_in``; after ``passes`` sampled forward passes ``scores_out`` sends
+    ``n_out`` predictive means, then ``n_out`` variances (Q(width, frac)).
+
+    One multiply-accumulate lane, two stages: (ε, μ, σ', activation) →
+    registered sampled weight → accumulate. Cycles per image:
+    ``models.bnn.cycles_per_image`` (the GRNG is never the bottleneck).
+    """
+
+    def __init__(self, *, n_in, hidden, n_out, width, frac, passes, seed):
+        self.n_in, self.hidden, self.n_out = n_in, hidden, n_out
+        self.width, self.frac, self.passes, self.seed = width, frac, passes, seed
+        super().__init__({
+            "params_in": In(stream.Signature(signed(width))),
+            "x_in": In(stream.Signature(signed(width))),
+            "scores_out": Out(stream.Signature(signed(width))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        I, H, O, W, F, S = self.n_in, self.hidden, self.n_out, self.width, self.frac, self.passes
+        word = signed(W)
+        m.submodules.grng = grng = RLFGRNG(n=GRNG_N, lanes=1, shuffle=GRNG_SHUFFLE, seed=self.seed)
+
+        def ram(name, depth):
+            mem = memory.Memory(shape=word, depth=depth, init=[])
+            m.submodules[name] = mem
+            return mem.read_port(domain="comb"), mem.write_port()
+
+        arrays = {"mu1": H * I, "sigma1": H * I, "b1": H, "mu2": O * H, "sigma2": O * H, "b2": O}
+        ports = {name: ram(name, depth) for name, depth in arrays.items()}
+        x_buf, h_buf = ram("x_buf", I), ram("h_buf", H)
+
+        acc_width = 2 * W + 2 + max(I, H).bit_length() + 8
+        total = [Signal(signed(W + S.bit_length() + 1), name=f"total{j}") for j in range(O)]
+        squares = [Signal(2 * W + S.bit_length() + 2, name=f"squares{j}") for j in range(O)]
+
+        layer = Signal()  # 0: hidden layer, 1: output layer
+        row = Signal(range(max(H, O)))
+        col = Signal(range(max(I, H)))
+        p = Signal(range(S))
+        index = Signal(range(max(H * I, O * H, I, H, O) + 1))  # load counter / row·cols + col
+        columns = Mux(layer, H, I)
+        rows = Mux(layer, O, H)
+
+        # Stage A: sample the weight, fetch the activation.
+        mu = Mux(layer, ports["mu2"][0].data, ports["mu1"][0].data)
+        sigma = Mux(layer, ports["sigma2"][0].data, ports["sigma1"][0].data)
+        activation = Mux(layer, h_buf[0].data, x_buf[0].data)
+        for name in ("mu1", "sigma1", "mu2", "sigma2"):
+            m.d.comb += ports[name][0].addr.eq(index)
+        m.d.comb += [x_buf[0].addr.eq(col), h_buf[0].addr.eq(col)]
+        issue = Signal()
+        epsilon = grng.z_out.payload[0]
+        m.d.comb += grng.z_out.ready.eq(issue)
+        sampled = Signal(word)
+        operand = Signal(word)
+        issued = Signal()
+        m.d.sync += issued.eq(issue)
+        with m.If(issue):
+            m.d.sync += [sampled.eq(saturate(mu + round_shift(sigma * epsilon, SIGMA_FRAC - F), W)),
+                         operand.eq(activation)]
+        # Stage B: accumulate.
+        acc = Signal(signed(acc_width))
+        with m.If(issued):
+            m.d.sync += acc.eq(acc + sampled * operand)
+
+        bias = Mux(layer, ports["b2"][0].data, ports["b1"][0].data)
+        m.d.comb += [ports["b1"][0].addr.eq(row), ports["b2"][0].addr.eq(row)]
+        result = Signal(word)
+        m.d.comb += result.eq(requantize(acc + (bias << F), F, W))
+        out_index = Signal(range(2 * O))
+        shift = int(math.log2(S))
+
+        def load_state(name, next_state):
+            read, write = ports[name]
+            with m.State(f"LOAD_{name.upper()}"):
+                m.d.comb += [self.params_in.ready.eq(1), write.addr.eq(index), write.data.eq(self.params_in.payload),
+                             write.en.eq(self.params_in.valid)]
+                with m.If(self.params_in.valid):
+                    m.d.sync += index.eq(index + 1)
+                    with m.If(index == arrays[name] - 1):
+                        m.d.sync += index.eq(0)
+                        m.next = next_state
+
+        names = list(arrays)
+        with m.FSM(init="LOAD_MU1"):
+            for name, following in zip(names, [f"LOAD_{n.upper()}" for n in names[1:]] + ["LOAD_X"]):
+                load_state(name, following)
+            with m.State("LOAD_X"):
+                m.d.comb += [self.x_in.ready.eq(1), x_buf[1].addr.eq(col), x_buf[1].data.eq(self.x_in.payload),
+                             x_buf[1].en.eq(self.x_in.valid)]
+                with m.If(self.x_in.valid):
+                    m.d.sync += col.eq(col + 1)
+                    with m.If(col == I - 1):
+                        m.d.sync += [col.eq(0), layer.eq(0), row.eq(0), p.eq(0), index.eq(0)]
+                        m.d.sync += [t.eq(0) for t in total] + [q.eq(0) for q in squares]
+                        m.next = "MAC"
+            with m.State("MAC"):
+                m.d.comb += issue.eq(grng.z_out.valid)
+                with m.If(grng.z_out.valid):
+                    m.d.sync += [col.eq(col + 1), index.eq(index + 1)]
+                    with m.If(col == columns - 1):
+                        m.d.sync += col.eq(0)
+                        m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.next = "FINAL"
+            with m.State("FINAL"):
+                m.d.sync += [acc.eq(0), row.eq(row + 1)]
+                with m.If(layer == 0):
+                    m.d.comb += [h_buf[1].addr.eq(row), h_buf[1].data.eq(Mux(result[-1], 0, result)), h_buf[1].en.eq(1)]
+                with m.Else():
+                    for j in range(O):
+                        with m.If(row == j):
+                            m.d.sync += [total[j].eq(total[j] + result), squares[j].eq(squares[j] + result * result)]
+                m.next = "MAC"
+                with m.If(row == rows - 1):
+                    m.d.sync += [row.eq(0), index.eq(0), layer.eq(~layer)]
+                    with m.If((layer == 1) & (p == S - 1)):
+                        m.d.sync += out_index.eq(0)
+                        m.next = "EMIT"
+                    with m.If(layer == 1):
+                        m.d.sync += p.eq(p + 1)
+            with m.State("EMIT"):
+                mean = Signal(word)
+                variance = Signal(word)
+                selected_total = Signal.like(total[0])
+                selected_squares = Signal.like(squares[0])
+                for j in range(O):
+                    with m.If((out_index == j) | (out_index == O + j)):
+                        m.d.comb += [selected_total.eq(total[j]), selected_squares.eq(squares[j])]
+                spread = (selected_squares << shift) - selected_total * selected_total
+                m.d.comb += [mean.eq(saturate(round_shift(selected_total, shift), W)),
+                             variance.eq(saturate(round_shift(spread, 2 * shift + F), W)),
+                             self.scores_out.valid.eq(1),
+                             self.scores_out.payload.eq(Mux(out_index < O, mean, variance))]
+                with m.If(self.scores_out.ready):
+                    m.d.sync += out_index.eq(out_index + 1)
+                    with m.If(out_index == 2 * O - 1):
+                        m.next = "LOAD_X"
+        return m

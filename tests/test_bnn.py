@@ -1,0 +1,83 @@
+"""bnn-mlp: Bayes-by-Backprop on digits, fixed-point sampling model vs float BNN, RTL == model, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+
+from accelgen.cli import main
+from models.bnn import GRNG_N, bnn_mlp_raw, sigma_format
+from models.fixed import FixedFormat, dequantize, quantize
+from models.train.admm import load_split
+from models.train.bnn import perturb, predict_float, train_bnn
+
+FMT = FixedFormat(16, 10)
+PASSES = 8
+
+
+@pytest.fixture(scope="module")
+def posterior():
+    data = load_split()
+    return data, train_bnn(data)
+
+
+def quantized(params: dict) -> dict:
+    sigma = sigma_format(FMT.width)
+    return {name: quantize(value / math.sqrt(GRNG_N), sigma) if name.startswith("sigma") else quantize(value, FMT)
+            for name, value in params.items()}
+
+
+def test_hardware_model_accuracy_within_one_point_of_float_bnn(posterior):
+    data, params = posterior
+    x, y = data.x_test[:200], data.y_test[:200]
+    float_mean, _ = predict_float(params, x, PASSES, np.random.default_rng(0))
+    float_accuracy = (float_mean.argmax(axis=1) == y).mean()
+    mean_raw, _ = bnn_mlp_raw(quantized(params), quantize(x, FMT), FMT, PASSES, seed=1)
+    fixed_accuracy = (mean_raw.argmax(axis=1) == y).mean()
+    assert float_accuracy > 0.9
+    assert abs(fixed_accuracy - float_accuracy) <= 0.01, (fixed_accuracy, float_accuracy)
+
+
+def test_uncertainty_is_higher_on_perturbed_inputs(posterior):
+    data, params = posterior
+    x = data.x_test[:100]
+    noisy = perturb(x, np.random.default_rng(5))
+    weights = quantized(params)
+    _, var_clean = bnn_mlp_raw(weights, quantize(x, FMT), FMT, PASSES, seed=2)
+    _, var_noisy = bnn_mlp_raw(weights, quantize(noisy, FMT), FMT, PASSES, seed=2)
+    clean, shaken = dequantize(var_clean, FMT).mean(), dequantize(var_noisy, FMT).mean()
+    assert shaken > 1.05 * clean, (clean, shaken)
+
+
+def test_rtl_runs_the_trained_posterior_bit_exactly(posterior, tmp_path):
+    """Float posterior through ``run`` (quantized there): RTL output == model; cycles == the cycle model."""
+    data, params = posterior
+    arrays = {**params, "x": data.x_test[:2]}
+    np.savez(tmp_path / "in.npz", **arrays)
+    argv = ["run", "bnn-mlp", "--input", str(tmp_path / "in.npz"), "--output", str(tmp_path / "out.npz"),
+            "--report", str(tmp_path / "report.json")]
+    assert main(argv) == 0
+    mean, var = bnn_mlp_raw(quantized(params), quantize(arrays["x"], FMT), FMT, PASSES, seed=1)
+    with np.load(tmp_path / "out.npz") as out:
+        assert np.array_equal(out["mean_raw"], mean) and np.array_equal(out["var_raw"], var)
+    import json
+    from models.bnn import cycles_per_image
+    assert json.loads((tmp_path / "report.json").read_text())["cycles"] == 2 * cycles_per_image(64, 16, 10, PASSES)
+
+
+def test_rtl_equals_model_under_stalls(tmp_path):
+    from .conftest import rtl_run
+    rtl_run("bnn-mlp", {"n_in": 8, "hidden": 4, "n_out": 3, "passes": 4}, tmp_path, stall=0.3)
+
+
+def test_negative_sigma_and_bad_passes_exit_2(posterior, tmp_path, capsys):
+    data, params = posterior
+    broken = {**params, "x": data.x_test[:1]}
+    broken["sigma2"] = broken["sigma2"].copy()
+    broken["sigma2"][1, 2] = -0.1
+    np.savez(tmp_path / "in.npz", **broken)
+    assert main(["run", "bnn-mlp", "--input", str(tmp_path / "in.npz"), "--output", str(tmp_path / "o.npz")]) == 2
+    assert "sigma2[1, 2] < 0" in capsys.readouterr().err
+    assert not (tmp_path / "o.npz").exists()
+    assert main(["generate", "bnn-mlp", "-p", "passes=6", "-o", str(tmp_path / "g")]) == 2
+    assert "passes=6 is not a power of two" in capsys.readouterr().err
