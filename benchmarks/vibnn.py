@@ -22,6 +22,7 @@ from common import ROOT, progress, ratio, synth
 from accelgen.flows import export
 from hw.grng import PASS_BUBBLES
 from models import grng
+from models.bnn import cycles_per_image
 
 STEPS = 100_000
 RLF = {"n": 127, "shuffle": 12}
@@ -73,7 +74,28 @@ def measure(label: str, design: str, params: dict) -> dict:
     return row
 
 
-def render(rows: list[dict], elapsed: float) -> str:
+VIBNN_IMAGES_PER_S = 321_543.4  # reported for 784-200-200-10 on their FPGA
+
+
+def bnn_rows() -> list[str]:
+    """bnn-mlp at its defaults (synthesized), and VIBNN's network through the same cycle model."""
+    progress("bnn-mlp")
+    result = synth("bnn-mlp", {})
+    digits = cycles_per_image(64, 16, 10, 8)
+    vibnn = 784 + 8 * (200 * 786 + 200 * 202 + 10 * 202) + 20  # three layers, same one-lane schedule
+    rate = lambda cycles: result["fmax_mhz"] * 1e6 / cycles  # noqa: E731
+    return [
+        "| network | passes | cycles/image | LUT | FF | DSP | BRAM | Fmax (MHz) | images/s at Fmax | images/s per LUT |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| digits 64-16-10 (synthesized) | 8 | {digits} | {result['lut']} | {result['ff']} | {result['dsp']} | "
+        f"{result['bram']} | {result['fmax_mhz']} | {rate(digits):.0f} | {rate(digits) / result['lut']:.2f} |",
+        f"| 784-200-200-10 (cycle model, same engine and Fmax) | 8 | {vibnn} | – | – | – | – | "
+        f"{result['fmax_mhz']} | {rate(vibnn):.1f} | – |",
+        f"| VIBNN (reported) | – | – | – | – | – | – | – | {VIBNN_IMAGES_PER_S} | – |",
+    ]
+
+
+def render(rows: list[dict], elapsed: float, bnn: list[str]) -> str:
     lines = [
         "# GRNGs — measured",
         "",
@@ -95,6 +117,7 @@ def render(rows: list[dict], elapsed: float) -> str:
             f"{row['samples_per_cycle']:.3g}", f"{row['per_lut']:.3f}", ratio(row["per_lut"], baseline.get(row["lanes"])),
             f"{row['autocorr']:.3f}", f"{row['ks_p']:.3g}",
         ]) + " |")
+    lines += ["", "## bnn-mlp", "", *bnn]
     return "\n".join(lines) + "\n"
 
 
@@ -105,7 +128,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     start = time.perf_counter()
     rows = [measure(*point) for lanes in args.lanes for point in generators(lanes)]
-    export.write_atomically({args.out: render(rows, time.perf_counter() - start)})
+    bnn = bnn_rows()
+    export.write_atomically({args.out: render(rows, time.perf_counter() - start, bnn)})
     progress(f"wrote {args.out}")
 
 
