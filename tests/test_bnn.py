@@ -67,7 +67,7 @@ def test_rtl_runs_the_trained_posterior_bit_exactly(posterior, tmp_path):
 
 def test_rtl_equals_model_under_stalls(tmp_path):
     from .conftest import rtl_run
-    rtl_run("bnn-mlp", {"n_in": 8, "hidden": 4, "n_out": 3, "passes": 4}, tmp_path, stall=0.3)
+    rtl_run("bnn-mlp", {}, tmp_path, stall=0.3, batch=1)  # the default build, shared with the run test
 
 
 def test_negative_sigma_and_bad_passes_exit_2(posterior, tmp_path, capsys):

@@ -90,7 +90,7 @@ def test_rtl_equals_model_and_counters_under_stalls(mode, tmp_path):
     _compare_counters(params, result)
 
 
-@settings(max_examples=3, deadline=None)
+@settings(max_examples=2, deadline=None)
 @given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 9), st.integers(1, 9), st.integers(1, 4))
 def test_rtl_random_shapes(tmp_path_factory, rows, cols, n_o, n_i, batch):
     """Shapes that are not multiples of the array, batch 1 included (each example is a Verilator build)."""
