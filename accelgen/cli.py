@@ -14,7 +14,7 @@ from sim.runner import SimulatorError
 
 from . import __version__, registry
 from .errors import UserError
-from .flows import export, report, simulate, sweep, synthesize
+from .flows import aqfp, export, report, simulate, sweep, synthesize
 from .params import parse_assignments, resolve
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -73,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     sweep_.add_argument("--jobs", type=int, default=2, help="LocalCluster worker processes (default 2)")
     sweep_.add_argument("--target", choices=synthesize.TARGETS, default="ecp5")
     sweep_.add_argument("-o", dest="out_dir", default="rtl_out", help="output directory (default rtl_out/)")
+
+    aqfp_ = commands.add_parser("aqfp", help="AQFP superconducting logic tools")
+    aqfp_commands = aqfp_.add_subparsers(dest="aqfp_command", required=True, parser_class=_Parser)
+    aqfp_map = aqfp_commands.add_parser("map", help="map combinational Verilog to balanced AQFP cells (JSON)")
+    aqfp_map.add_argument("netlist", help="Verilog file")
+    aqfp_map.add_argument("--top", required=True, help="module to map")
+    aqfp_map.add_argument("-o", dest="out", required=True, help="output JSON")
+    aqfp_map.add_argument("--verilog", help="also write the balanced netlist as Verilog (one register per phase)")
+    aqfp_map.add_argument("--naive", action="store_true", help="baseline balancing (no buffer sharing)")
 
     build = commands.add_parser("build", help="the main job: every design, generated, simulated, synthesized")
     build.add_argument("--config", help="TOML file: one [design] table of parameters each")
@@ -182,6 +191,12 @@ def cmd_sweep(args):
     print(f"wrote {csv_path} and {png_path}")
 
 
+def cmd_aqfp(args):
+    netlist = aqfp.map_verilog(Path(args.netlist), args.top, sharing=not args.naive)
+    aqfp.write_outputs(netlist, args.out, args.verilog)
+    print(aqfp.summary(netlist))
+
+
 def cmd_build(args):
     entries = report.load_config(args.config)
     passed = report.build(entries, Path(args.out_dir), args.target)
@@ -190,7 +205,7 @@ def cmd_build(args):
 
 
 COMMANDS = {"list": cmd_list, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
-            "run": cmd_run, "sweep": cmd_sweep, "build": cmd_build}
+            "run": cmd_run, "sweep": cmd_sweep, "aqfp": cmd_aqfp, "build": cmd_build}
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,257 @@
+"""AQFP technology mapping: cell library, phase assignment, splitter/buffer insertion, simulation.
+
+AQFP gates are clocked: a cell at phase ``q`` reads its inputs from cells at
+phase ``q - 1``. Primary inputs are phase 0; every output shares one phase.
+A primary input or a non-splitter cell drives exactly one consumer, so a
+signal with several consumers goes through splitters (SPL2/3/4: one output
+per consumer), and a consumer that needs a signal later than it is produced
+gets buffers.
+
+Inversion is free on the inputs of AND2, OR2 and MAJ3 (an AQFP gate inverts
+an input by reversing that input's coupling transformer; written ``~name``);
+a BUF or splitter cannot invert, so an inverted signal that reaches an
+output goes through an INV cell.
+
+:func:`map_logic` takes an AND/OR network with inversion-annotated edges
+(from yosys, ``accelgen/flows/aqfp.py``) and returns a balanced
+:class:`Netlist`. ``sharing=True`` (the default) delivers each signal
+through one delay line whose cells (BUF or SPLn, all 2 JJ) are shared by
+every consumer: at each phase ``q`` it needs ``ceil((consumers at q +
+line cells at q+1) / 4)`` cells, which is the minimum for the given phases.
+``sharing=False`` is the naive baseline: a balanced splitter tree right
+after the producer, then a private buffer chain per consumer.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+__all__ = ["JJ", "E_JJ_JOULE", "Cell", "Netlist", "LogicNode", "map_logic", "simulate", "check_netlist"]
+
+#: Josephson junctions per cell (SPEC §5.4).
+JJ = {"BUF": 2, "INV": 2, "SPL2": 2, "SPL3": 2, "SPL4": 2, "AND2": 6, "OR2": 6, "MAJ3": 6, "CONST0": 0, "CONST1": 0}
+#: Switching energy per JJ per cycle, J: the order reported for AQFP at 5 GHz
+#: (Takeuchi, Yamae, Yamanashi, Yoshikawa, "Adiabatic quantum-flux-parametron: a tutorial review",
+#: IEICE Trans. Electron. 2022, and Takeuchi et al., Supercond. Sci. Technol. 28, 015003, 2015:
+#: ~1.4 zJ per junction). A parameter of ``map_logic``.
+E_JJ_JOULE = 1.4e-21
+FREE_INVERSION = ("AND2", "OR2", "MAJ3")
+SPLIT_WAYS = 4
+
+
+@dataclass
+class Cell:
+    name: str
+    type: str
+    inputs: list[str]
+    phase: int
+
+
+@dataclass
+class Netlist:
+    top: str
+    inputs: list[str]
+    outputs: dict[str, str]
+    cells: list[Cell] = field(default_factory=list)
+
+    @property
+    def jj_count(self) -> int:
+        return sum(JJ[cell.type] for cell in self.cells)
+
+    @property
+    def depth_phases(self) -> int:
+        by_name = {cell.name: cell for cell in self.cells}
+        return max((by_name[name].phase for name in self.outputs.values()), default=0)
+
+    def to_json(self, jj_energy: float = E_JJ_JOULE) -> dict:
+        return {
+            "top": self.top,
+            "inputs": list(self.inputs),
+            "outputs": dict(self.outputs),
+            "cells": [{"name": c.name, "type": c.type, "inputs": list(c.inputs), "phase": c.phase} for c in self.cells],
+            "jj_count": self.jj_count,
+            "depth_phases": self.depth_phases,
+            "energy_j_per_cycle": self.jj_count * jj_energy,
+        }
+
+
+@dataclass(frozen=True)
+class LogicNode:
+    """``type`` AND2/OR2/MAJ3 over literals ``(signal, inverted)``; signals are input bits or node names."""
+
+    name: str
+    type: str
+    inputs: tuple[tuple[str, bool], ...]
+
+
+def _signal(name: str) -> str:
+    return name[1:] if name.startswith("~") else name
+
+
+def _asap(nodes: list[LogicNode], consumers: dict[str, int], inputs: list[str]):
+    """Logic phases: 1 + the latest input arrival; a signal with k consumers arrives ceil(log4 k) later."""
+    phase = {name: 0 for name in inputs}
+
+    def arrival(signal):
+        fanout = consumers.get(signal, 1)
+        return phase[signal] + (math.ceil(math.log(fanout, SPLIT_WAYS) - 1e-9) if fanout > 1 else 0)
+
+    for node in nodes:  # topological order
+        phase[node.name] = 1 + max(arrival(signal) for signal, _ in node.inputs)
+    return phase, arrival
+
+
+class _Builder:
+    def __init__(self, top, inputs):
+        self.netlist = Netlist(top, list(inputs), {})
+        self.count = 0
+
+    def add(self, kind, inputs, phase, name=None) -> str:
+        self.count += 1
+        name = name or f"{kind.lower()}{self.count}"
+        self.netlist.cells.append(Cell(name, kind, list(inputs), phase))
+        return name
+
+
+def _delay_line(builder, source, produced, demands: list[int]) -> list[str]:
+    """Shared delivery of ``source`` (phase ``produced``) to consumers needing it at phases ``demands``.
+
+    Returns, per demand, the name of the cell (or ``source``) whose output it reads.
+    """
+    last = max(demands)
+    at = {q: [i for i, d in enumerate(demands) if d == q] for q in range(produced, last + 1)}
+    cells_at = {last + 1: 0}
+    for q in range(last, produced, -1):
+        cells_at[q] = math.ceil((len(at[q]) + cells_at[q + 1]) / SPLIT_WAYS)
+    if len(at[produced]) + cells_at.get(produced + 1, 0) > 1:
+        raise AssertionError(f"{source}: {len(demands)} consumers cannot all be served from phase {produced}")
+    readers = [None] * len(demands)
+    previous = [source]
+    for q in range(produced + 1, last + 1):
+        loads = len(at[q]) + cells_at[q + 1]
+        names, slots = [], []
+        upstream = iter(previous)
+        for cell_index in range(cells_at[q]):
+            outputs = min(SPLIT_WAYS, loads - cell_index * SPLIT_WAYS)
+            kind = "BUF" if outputs == 1 else f"SPL{outputs}"
+            name = builder.add(kind, [next(upstream)], q)
+            names.append(name)
+            slots += [name] * outputs
+        previous_slots = slots
+        # first the consumers at q, then the next phase's cells, take the slots in order
+        for i, demand_index in enumerate(at[q]):
+            readers[demand_index] = previous_slots[i]
+        previous = previous_slots[len(at[q]):]
+    for demand_index in at[produced]:
+        readers[demand_index] = source
+    return readers
+
+
+def _naive(builder, source, produced, demands: list[int]) -> list[str]:
+    """Baseline: a balanced splitter tree after the producer, then a private buffer chain per consumer."""
+    leaves = []
+
+    def tree(upstream, count, phase):
+        if count == 1:
+            leaves.append((upstream, phase))
+            return
+        ways = min(SPLIT_WAYS, count)
+        splitter = builder.add(f"SPL{ways}", [upstream], phase + 1)
+        for group in range(ways):
+            tree(splitter, count // ways + (group < count % ways), phase + 1)
+
+    tree(source, len(demands), produced)
+    readers = []
+    for (slot, phase), demand in zip(leaves, sorted(demands)):
+        for q in range(phase + 1, demand + 1):
+            slot = builder.add("BUF", [slot], q)
+        readers.append(slot)
+    order = sorted(range(len(demands)), key=lambda i: demands[i])
+    result = [None] * len(demands)
+    for reader, index in zip(readers, order):
+        result[index] = reader
+    return result
+
+
+def map_logic(top: str, inputs: list[str], nodes: list[LogicNode], outputs: dict[str, tuple],
+              sharing: bool = True) -> Netlist:
+    """Balance an AND/OR/MAJ network into AQFP cells.
+
+    ``outputs`` maps an output bit name to a literal ``(signal, inverted)`` or
+    to ``("const", value)``. Every output is one BUF/INV/CONST cell at the
+    common output phase.
+    """
+    uses: dict[str, list] = {}
+    for node in nodes:
+        for position, (signal, inverted) in enumerate(node.inputs):
+            uses.setdefault(signal, []).append((node.name, position, inverted))
+    for port, literal in outputs.items():
+        if literal[0] != "const":
+            uses.setdefault(literal[0], []).append((f"out:{port}", 0, literal[1]))
+    phase, arrival = _asap(nodes, {s: len(u) for s, u in uses.items()}, inputs)
+    out_phase = 1 + max((arrival(lit[0]) for lit in outputs.values() if lit[0] != "const"), default=0)
+    consumer_phase = {node.name: phase[node.name] for node in nodes}
+    consumer_phase.update({f"out:{port}": out_phase for port in outputs})
+
+    builder = _Builder(top, inputs)
+    reader: dict[tuple, str] = {}
+    deliver = _delay_line if sharing else _naive
+    for signal, users in uses.items():
+        demands = [consumer_phase[user] - 1 for user, _, _ in users]
+        for (user, position, _), source in zip(users, deliver(builder, signal, phase[signal], demands)):
+            reader[user, position] = source
+    for node in nodes:
+        wired = [("~" if inverted else "") + reader[node.name, position]
+                 for position, (_, inverted) in enumerate(node.inputs)]
+        builder.add(node.type, wired, phase[node.name], name=node.name)
+    for port, literal in outputs.items():
+        if literal[0] == "const":
+            name = builder.add(f"CONST{int(literal[1])}", [], out_phase)
+        else:
+            name = builder.add("INV" if literal[1] else "BUF", [reader[f"out:{port}", 0]], out_phase)
+        builder.netlist.outputs[port] = name
+    builder.netlist.cells.sort(key=lambda cell: (cell.phase, cell.name))
+    return builder.netlist
+
+
+def check_netlist(netlist: Netlist):
+    """Assert the AQFP rules: phases, fanout, splitter widths, free inversions, one output phase."""
+    phase = {name: 0 for name in netlist.inputs}
+    phase.update({cell.name: cell.phase for cell in netlist.cells})
+    kinds = {cell.name: cell.type for cell in netlist.cells}
+    loads: dict[str, int] = {}
+    for cell in netlist.cells:
+        for literal in cell.inputs:
+            source = _signal(literal)
+            assert phase[source] == cell.phase - 1, f"{cell.name} (phase {cell.phase}) reads {source} at {phase[source]}"
+            assert not literal.startswith("~") or cell.type in FREE_INVERSION, f"{cell.name}: {cell.type} cannot invert"
+            loads[source] = loads.get(source, 0) + 1
+    for source, count in loads.items():
+        kind = kinds.get(source, "input")
+        limit = int(kind[3:]) if kind.startswith("SPL") else 1
+        assert count <= limit, f"{source} ({kind}) drives {count} consumers"
+    assert len({phase[name] for name in netlist.outputs.values()}) <= 1, "outputs in different phases"
+
+
+def simulate(netlist: Netlist, vectors: list[dict[str, int]]) -> list[dict[str, int]]:
+    """Cycle-accurate: every cell is a register. Input vector ``t`` is applied in cycle ``t``;
+    returns the outputs seen ``depth_phases`` cycles later, one dict per vector."""
+    functions = {
+        "BUF": lambda v: v[0], "INV": lambda v: 1 - v[0], "AND2": lambda v: v[0] & v[1], "OR2": lambda v: v[0] | v[1],
+        "MAJ3": lambda v: int(sum(v) >= 2), "CONST0": lambda v: 0, "CONST1": lambda v: 1,
+    }
+    state = {cell.name: 0 for cell in netlist.cells}
+    depth = netlist.depth_phases
+    results = []
+    for cycle in range(len(vectors) + depth):
+        current = vectors[min(cycle, len(vectors) - 1)]
+        values = {**state, **current}
+
+        def value(literal):
+            bit = values[_signal(literal)]
+            return 1 - bit if literal.startswith("~") else bit
+
+        state = {cell.name: (functions.get(cell.type) or (lambda v: v[0]))([value(i) for i in cell.inputs])
+                 for cell in netlist.cells}
+        if cycle >= depth - 1 and cycle - (depth - 1) < len(vectors):
+            results.append({port: state[name] for port, name in netlist.outputs.items()})
+    return results
