@@ -23,8 +23,8 @@ class BayesianMLP(wiring.Component):
     ``x_in``; after ``passes`` sampled forward passes ``scores_out`` sends
     ``n_out`` predictive means, then ``n_out`` variances (Q(width, frac)).
 
-    One multiply-accumulate lane, two stages: (ε, μ, σ', activation) →
-    registered sampled weight → accumulate. Cycles per image:
+    One multiply-accumulate lane, two stages: (ε, μ, σ', activation from
+    block RAM) → registered sampled weight → accumulate. Cycles per image:
     ``models.bnn.cycles_per_image`` (the GRNG is never the bottleneck).
     """
 
@@ -46,7 +46,7 @@ class BayesianMLP(wiring.Component):
         def ram(name, depth):
             mem = memory.Memory(shape=word, depth=depth, init=[])
             m.submodules[name] = mem
-            return mem.read_port(domain="comb"), mem.write_port()
+            return mem.read_port(), mem.write_port()
 
         arrays = {"mu1": H * I, "sigma1": H * I, "b1": H, "mu2": O * H, "sigma2": O * H, "b2": O}
         ports = {name: ram(name, depth) for name, depth in arrays.items()}
@@ -61,6 +61,11 @@ class BayesianMLP(wiring.Component):
         col = Signal(range(max(I, H)))
         p = Signal(range(S))
         index = Signal(range(max(H * I, O * H, I, H, O) + 1))  # load counter / row·cols + col
+        # Block-RAM reads are synchronous: every read port is addressed with the
+        # counters' next values, so its data always matches the current counters.
+        col_next, row_next, index_next = Signal.like(col), Signal.like(row), Signal.like(index)
+        m.d.comb += [col_next.eq(col), row_next.eq(row), index_next.eq(index)]
+        m.d.sync += [col.eq(col_next), row.eq(row_next), index.eq(index_next)]
         columns = Mux(layer, H, I)
         rows = Mux(layer, O, H)
 
@@ -69,8 +74,8 @@ class BayesianMLP(wiring.Component):
         sigma = Mux(layer, ports["sigma2"][0].data, ports["sigma1"][0].data)
         activation = Mux(layer, h_buf[0].data, x_buf[0].data)
         for name in ("mu1", "sigma1", "mu2", "sigma2"):
-            m.d.comb += ports[name][0].addr.eq(index)
-        m.d.comb += [x_buf[0].addr.eq(col), h_buf[0].addr.eq(col)]
+            m.d.comb += ports[name][0].addr.eq(index_next)
+        m.d.comb += [x_buf[0].addr.eq(col_next), h_buf[0].addr.eq(col_next)]
         issue = Signal()
         epsilon = grng.z_out.payload[0]
         m.d.comb += grng.z_out.ready.eq(issue)
@@ -87,7 +92,7 @@ class BayesianMLP(wiring.Component):
             m.d.sync += acc.eq(acc + sampled * operand)
 
         bias = Mux(layer, ports["b2"][0].data, ports["b1"][0].data)
-        m.d.comb += [ports["b1"][0].addr.eq(row), ports["b2"][0].addr.eq(row)]
+        m.d.comb += [ports["b1"][0].addr.eq(row_next), ports["b2"][0].addr.eq(row_next)]
         result = Signal(word)
         m.d.comb += result.eq(requantize(acc + (bias << F), F, W))
         out_index = Signal(range(2 * O))
@@ -99,9 +104,9 @@ class BayesianMLP(wiring.Component):
                 m.d.comb += [self.params_in.ready.eq(1), write.addr.eq(index), write.data.eq(self.params_in.payload),
                              write.en.eq(self.params_in.valid)]
                 with m.If(self.params_in.valid):
-                    m.d.sync += index.eq(index + 1)
+                    m.d.comb += index_next.eq(index + 1)
                     with m.If(index == arrays[name] - 1):
-                        m.d.sync += index.eq(0)
+                        m.d.comb += index_next.eq(0)
                         m.next = next_state
 
         names = list(arrays)
@@ -112,22 +117,24 @@ class BayesianMLP(wiring.Component):
                 m.d.comb += [self.x_in.ready.eq(1), x_buf[1].addr.eq(col), x_buf[1].data.eq(self.x_in.payload),
                              x_buf[1].en.eq(self.x_in.valid)]
                 with m.If(self.x_in.valid):
-                    m.d.sync += col.eq(col + 1)
+                    m.d.comb += col_next.eq(col + 1)
                     with m.If(col == I - 1):
-                        m.d.sync += [col.eq(0), layer.eq(0), row.eq(0), p.eq(0), index.eq(0)]
+                        m.d.comb += [col_next.eq(0), row_next.eq(0), index_next.eq(0)]
+                        m.d.sync += [layer.eq(0), p.eq(0)]
                         m.d.sync += [t.eq(0) for t in total] + [q.eq(0) for q in squares]
                         m.next = "MAC"
             with m.State("MAC"):
                 m.d.comb += issue.eq(grng.z_out.valid)
                 with m.If(grng.z_out.valid):
-                    m.d.sync += [col.eq(col + 1), index.eq(index + 1)]
+                    m.d.comb += [col_next.eq(col + 1), index_next.eq(index + 1)]
                     with m.If(col == columns - 1):
-                        m.d.sync += col.eq(0)
+                        m.d.comb += col_next.eq(0)
                         m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.next = "FINAL"
             with m.State("FINAL"):
-                m.d.sync += [acc.eq(0), row.eq(row + 1)]
+                m.d.sync += acc.eq(0)
+                m.d.comb += row_next.eq(row + 1)
                 with m.If(layer == 0):
                     m.d.comb += [h_buf[1].addr.eq(row), h_buf[1].data.eq(Mux(result[-1], 0, result)), h_buf[1].en.eq(1)]
                 with m.Else():
@@ -136,7 +143,8 @@ class BayesianMLP(wiring.Component):
                             m.d.sync += [total[j].eq(total[j] + result), squares[j].eq(squares[j] + result * result)]
                 m.next = "MAC"
                 with m.If(row == rows - 1):
-                    m.d.sync += [row.eq(0), index.eq(0), layer.eq(~layer)]
+                    m.d.comb += [row_next.eq(0), index_next.eq(0)]
+                    m.d.sync += layer.eq(~layer)
                     with m.If((layer == 1) & (p == S - 1)):
                         m.d.sync += out_index.eq(0)
                         m.next = "EMIT"
