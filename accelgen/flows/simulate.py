@@ -80,7 +80,7 @@ def _raw_from(name: str, arrays: dict, spec) -> np.ndarray:
     if len(bad):
         index = tuple(int(i) for i in bad[0])
         scaled = "" if spec.scale == 1.0 else f" × {spec.scale:.6g}"
-        raise UserError(f"{name}{list(index)}={values[index]} out of range [{lo:.6g}, {hi:.6g}] "
+        raise UserError(f"{name}{list(index)}={values[index]} out of range [{lo}, {hi}] "
                         f"(Q{fmt.width}.{fmt.frac}{scaled})")
     return quantize(values / spec.scale, fmt)
 
