@@ -148,3 +148,13 @@ def test_circulant_run_rejects_wrong_weight_shape(tmp_path):
 ])
 def test_rnn_and_pwl_bad_parameters(design, args, fragments, tmp_path):
     assert_usage_error(accelgen("generate", design, *args, cwd=tmp_path), *fragments)
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    """Atomic writes go through mkstemp (mode 0600); the files written must follow the umask instead."""
+    import os
+    from accelgen.cli import main
+    assert main(["generate", "dense-fc", *SMALL, "-o", str(tmp_path)]) == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "dense-fc.v").stat().st_mode & 0o777 == 0o666 & ~mask

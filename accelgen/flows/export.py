@@ -102,6 +102,12 @@ def manifest(design, params, text: str, port_list: list[dict]) -> dict:
     }
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(files: dict):
     """Write every ``{path: text or bytes}`` through a temporary file and a rename; nothing partial is left."""
     staged = []
@@ -112,6 +118,7 @@ def write_atomically(files: dict):
             handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             with os.fdopen(handle, "wb" if isinstance(text, bytes) else "w") as stream:
                 stream.write(text)
+            os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
             staged.append((temp, path))
         for temp, path in staged:
             os.replace(temp, path)
