@@ -22,6 +22,7 @@ import time
 from common import ROOT, progress, ratio, synth
 
 from accelgen.flows import export
+from accelgen.flows.synthesize import SynthesisError
 from models.intergrad import Layer, balanced_stages, baseline, conv_as_fc, counters
 
 ARRAY = 16
@@ -88,8 +89,12 @@ def synthesis_table(sizes: list[int]) -> list[str]:
         for mode in ("ws", "os", "interleaved"):
             progress(f"synthesis {size}×{size} {mode}")
             params = {"rows": size, "cols": size, "n_o": size, "n_i": size, "batch": 8, "mode": mode}
-            result = synth("intergrad", params)
             cycles = counters(size, size, 8, size, size, mode)["cycles"]
+            try:
+                result = synth("intergrad", params)
+            except SynthesisError as error:  # e.g. more MULT18X18D than the LFE5U-85F's 156
+                lines.append(f"| {size}×{size} | {mode} | does not place: {str(error).split(';')[0]} | | | | | {cycles} |")
+                continue
             lines.append(f"| {size}×{size} | {mode} | {result['lut']} | {result['ff']} | {result['dsp']} | "
                          f"{result['bram']} | {result['fmax_mhz']} | {cycles} |")
     return lines
