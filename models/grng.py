@@ -94,9 +94,9 @@ def _rlf_indices(n, lanes, shuffle, bits):
 def rlf_init(n: int, lanes: int, shuffle: int, seed: int) -> dict:
     """Hardware reset state after the warm-up that fills the shuffle buffers.
 
-    Returns ``rows`` (RAM rows, ``n`` × columns, oldest at address 0), ``ones``
-    (popcount per lane) and ``buffer`` (``2**shuffle × lanes`` samples, or
-    ``None`` without a shuffle), plus ``window`` (the LFSR bits at that point).
+    Returns ``rows`` (the LFSR window = RAM rows, ``n`` × columns, oldest at
+    address 0), ``ones`` (popcount per lane) and ``buffer`` (``2**shuffle ×
+    lanes`` samples, or ``None`` without a shuffle).
     """
     columns = rlf_columns(lanes, shuffle)
     warm = (1 << shuffle) if shuffle else 0
@@ -104,13 +104,13 @@ def rlf_init(n: int, lanes: int, shuffle: int, seed: int) -> dict:
     window = bits[warm:warm + n]
     buffer = _rlf_samples(n, lanes, bits) if shuffle else None
     ones = window[:, :lanes].sum(axis=0).astype(np.int64)
-    return {"rows": window, "ones": ones, "buffer": buffer, "window": window}
+    return {"rows": window, "ones": ones, "buffer": buffer}
 
 
 def rlf_grng(n: int, lanes: int, shuffle: int, seed: int, samples: int) -> np.ndarray:
     """``samples × lanes`` raw outputs ``2S - n`` (after the shuffle, when ``shuffle > 0``)."""
     state = rlf_init(n, lanes, shuffle, seed)
-    bits = lfsr_bits(n, state["window"], samples)
+    bits = lfsr_bits(n, state["rows"], samples)
     fresh = _rlf_samples(n, lanes, bits)
     if not shuffle:
         return fresh

@@ -1,15 +1,18 @@
 """bnn-mlp: Bayes-by-Backprop on digits, fixed-point sampling model vs float BNN, RTL == model, bad input."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 
 from accelgen.cli import main
-from models.bnn import GRNG_N, bnn_mlp_raw, sigma_format
+from models.bnn import GRNG_N, bnn_mlp_raw, cycles_per_image, sigma_format
 from models.fixed import FixedFormat, dequantize, quantize
 from models.train.admm import load_split
 from models.train.bnn import perturb, predict_float, train_bnn
+
+from .conftest import rtl_run
 
 FMT = FixedFormat(16, 10)
 PASSES = 8
@@ -60,13 +63,10 @@ def test_rtl_runs_the_trained_posterior_bit_exactly(posterior, tmp_path):
     mean, var = bnn_mlp_raw(quantized(params), quantize(arrays["x"], FMT), FMT, PASSES, seed=1)
     with np.load(tmp_path / "out.npz") as out:
         assert np.array_equal(out["mean_raw"], mean) and np.array_equal(out["var_raw"], var)
-    import json
-    from models.bnn import cycles_per_image
     assert json.loads((tmp_path / "report.json").read_text())["cycles"] == 2 * cycles_per_image(64, 16, 10, PASSES)
 
 
 def test_rtl_equals_model_under_stalls(tmp_path):
-    from .conftest import rtl_run
     rtl_run("bnn-mlp", {}, tmp_path, stall=0.3, batch=1)  # the default build, shared with the run test
 
 

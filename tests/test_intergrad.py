@@ -1,5 +1,7 @@
 """Intergrad: exact gradients, counters == SCALE-Sim, RTL == model (values and counters), bad input."""
 
+import itertools
+import json
 import math
 
 import numpy as np
@@ -11,7 +13,7 @@ from scalesim.compute.systolic_compute_ws import systolic_compute_ws
 from scalesim.scale_config import scale_config
 
 from accelgen.cli import main
-from models.intergrad import baseline, counters, gradients, scalesim_counts
+from models.intergrad import balanced_stages, baseline, counters, gradients, scalesim_counts
 
 from .conftest import rtl_run
 
@@ -110,7 +112,6 @@ def test_run_returns_gradients_and_counters(tmp_path):
     exact = gradients(arrays["w"], arrays["x"], arrays["delta"])
     with np.load(tmp_path / "out.npz") as out:
         assert np.array_equal(out["dx"], exact["dx"]) and np.array_equal(out["dw"], exact["dw"])
-    import json
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["sram_reads"] == counters(6, 5, 3, 4, 4, "interleaved")["sram_reads"]
 
@@ -143,11 +144,9 @@ def test_wrong_shape_exits_2(tmp_path, capsys):
 
 @given(st.lists(st.integers(1, 50), min_size=1, max_size=7), st.integers(1, 4))
 def test_balanced_stages_is_the_best_contiguous_split(costs, processors):
-    import itertools
     best = sum(costs)
     for cuts in range(min(processors, len(costs))):
         for points in itertools.combinations(range(1, len(costs)), cuts):
             bounds = [0, *points, len(costs)]
             best = min(best, max(sum(costs[a:b]) for a, b in zip(bounds, bounds[1:])))
-    from models.intergrad import balanced_stages
     assert balanced_stages(costs, processors) == best
