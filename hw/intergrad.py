@@ -212,7 +212,11 @@ class Intergrad(wiring.Component):
         for name, enables in increments.items():
             if enables:
                 m.d.sync += counters[name].eq(counters[name] + sum(enables))
-        self._control(m, locals())  # after the counters: its reset of them must take priority
+        # After the counters: the controller's reset of them must take priority.
+        self._control(m, dict(
+            phase=phase, ro=ro, co=co, last_fold=last_fold, row_folds=row_folds, col_folds=col_folds,
+            loading=loading, streaming=streaming, draining=draining, acc_reg=acc_reg, counters=counters,
+            w_sram=w_sram, x_sram=x_sram, d_sram=d_sram, dx_sram=dx_sram, dw_sram=dw_sram))
         return m
 
     @staticmethod
@@ -224,7 +228,7 @@ class Intergrad(wiring.Component):
         return value
 
     def _control(self, m, env):
-        """The FSM: load operands, run the folds, send results."""
+        """The FSM: load operands, run the folds, send results. ``env``: the datapath signals it drives."""
         R, C, T, n_o, n_i = self.rows, self.cols, self.batch, self.n_o, self.n_i
         phase, ro, co, last_fold = env["phase"], env["ro"], env["co"], env["last_fold"]
         col_folds, row_folds = env["col_folds"], env["row_folds"]
