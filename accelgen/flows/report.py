@@ -102,16 +102,19 @@ def _progress(message: str):
     print(message, file=sys.stderr, flush=True)
 
 
-def _run_entry(entry: Entry, out_dir: Path, target: str):
+def _run_entry(entry: Entry, out_dir: Path, target: str, step):
     design, params = entry.design, entry.params
+    step("generate")
     export.generate(design, params, out_dir / design.name)
     for stall in (0.3, 0.0):
+        step(f"simulate (stall {stall})")
         result = simulate.simulate(design, params, job_dir=out_dir / design.name / "sim", stall=stall)
         if not result.passed:
             entry.error = simulate.failure_reason(result)
             return
     entry.cycles = result.counters().get("cycles")
     entry.passed = True
+    step(f"synthesize ({target})")
     entry.synth = synthesize.synthesize_design(design, params, target)
 
 
@@ -120,9 +123,13 @@ def build(entries: list[Entry], out_dir: Path, target: str = "ecp5") -> bool:
     out_dir = Path(out_dir)
     for number, entry in enumerate(entries, 1):
         start = time.perf_counter()
-        _progress(f"[{number}/{len(entries)}] {entry.design.name}: generate, simulate, synthesize ({target})")
+        prefix = f"[{number}/{len(entries)}] {entry.design.name}"
+
+        def step(what, prefix=prefix, start=start):
+            _progress(f"{prefix}: {what} (+{time.perf_counter() - start:.1f} s)")
+
         try:
-            _run_entry(entry, out_dir, target)
+            _run_entry(entry, out_dir, target, step)
         except Exception as error:  # one design's failure must not stop the build
             entry.error = f"{type(error).__name__}: {error}"
         status = "pass" if entry.passed else f"FAIL ({entry.error})"
