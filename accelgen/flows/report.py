@@ -15,7 +15,6 @@ reported and the others go on; the exit status says whether all passed.
 
 import base64
 import html
-import io
 import json
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 from .. import registry
 from ..errors import UserError
 from ..params import resolve
-from . import export, simulate, synthesize
+from . import export, plots, simulate, synthesize
 
 __all__ = ["Entry", "load_config", "build"]
 
@@ -179,12 +178,8 @@ def _families(entries: list[Entry]) -> dict[str, list[Entry]]:
 
 def _family_plot(entries: list[Entry]) -> str:
     """A PNG (base64) of LUT and FF (bars) and Fmax (dots) per design of one family."""
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
     names = [entry.design.name for entry in entries]
-    figure, area = pyplot.subplots(figsize=(max(4, 1.4 * len(names)), 3), dpi=90)
+    fig, area = plots.figure(figsize=(max(4, 1.4 * len(names)), 3), dpi=90)
     positions = range(len(names))
     area.bar([p - 0.2 for p in positions], [entry.synth.get("lut") or 0 for entry in entries], 0.4, label="LUT")
     area.bar([p + 0.2 for p in positions], [entry.synth.get("ff") or 0 for entry in entries], 0.4, label="FF")
@@ -195,11 +190,7 @@ def _family_plot(entries: list[Entry]) -> str:
                label="Fmax")
     speed.set_ylabel("Fmax (MHz)")
     area.legend(loc="upper left", fontsize=8)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    pyplot.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(plots.png_bytes(fig)).decode()
 
 
 def _design_html(entry: Entry, out_dir: Path) -> list[str]:

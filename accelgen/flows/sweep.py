@@ -22,7 +22,7 @@ from pathlib import Path
 from .. import registry
 from ..errors import UserError
 from ..params import resolve
-from . import export, simulate, synthesize
+from . import export, plots, simulate, synthesize
 
 __all__ = ["grid", "evaluate", "run_sweep", "pareto", "write_results"]
 
@@ -111,11 +111,7 @@ def _csv_text(rows: list[dict], front: list[bool]) -> str:
 
 
 def _plot_png(name: str, rows: list[dict], front: list[bool]) -> bytes:
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, axes = pyplot.subplots(figsize=(6, 4), dpi=100)
+    fig, axes = plots.figure(figsize=(6, 4), dpi=100)
     points = [(row["lut"], throughput(row), optimal) for row, optimal in zip(rows, front)
               if row.get("lut") is not None and throughput(row) is not None]
     axes.scatter([p[0] for p in points], [p[1] for p in points], color="tab:gray", label="design point")
@@ -125,11 +121,7 @@ def _plot_png(name: str, rows: list[dict], front: list[bool]) -> bytes:
     axes.set_ylabel("results / µs at Fmax" if any(row.get("cycles") for row in rows) else "Fmax (MHz)")
     axes.set_title(f"{name} sweep")
     axes.legend()
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    pyplot.close(figure)
-    return buffer.getvalue()
+    return plots.png_bytes(fig)
 
 
 def write_results(name: str, rows: list[dict], out_dir: Path) -> tuple[Path, Path]:
