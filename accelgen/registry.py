@@ -54,6 +54,9 @@ class Design:
     counters: tuple[str, ...] = ("cycles",)
     sim_batch: int = 3  # rows of random input per `sim` (time steps for recurrent designs)
     docs: str = ""
+    # The family's headline ratio against its baseline, from one build's results by design name
+    # (each with ``params``, ``passed``, ``counters``, ``synth``): ``[(what, figure), ...]``.
+    headline: Callable[[dict], list[tuple[str, str]]] = lambda results: []
 
     @property
     def toplevel(self) -> str:

@@ -5,6 +5,7 @@ from hw.fft import FFTUnit
 from hw.pwl import PWLActivation
 from hw.rnn import CirculantRNN
 from models.fft import forward_width, inverse_width
+from models.circulant import weight_storage_bits
 from models.fixed import FixedFormat
 from models.pwl import FUNCTIONS
 from models.pwl import check_format as check_pwl_format
@@ -12,7 +13,7 @@ from models.rnn import gate_shape
 
 from ..params import Param
 from ..registry import ArraySpec, Design, register
-from .common import FRAC, WIDTH, check_blocks, check_format, fixed_format
+from .common import FRAC, WIDTH, check_blocks, check_format, fixed_format, measured, rate, times
 
 K_FFT = Param("k", 16, "FFT size (block size of the circulant matrix)", lo=2, hi=64, power_of_two=True)
 
@@ -41,6 +42,29 @@ register(Design(
 ))
 
 
+def _headline_vs_dense(results):
+    """circulant-fc against dense-fc of the same n_in × n_out: vectors per cycle, per DSP, per LUT; weight bits."""
+    pair = measured(results, "circulant-fc", "dense-fc")
+    if pair is None:
+        return []
+    circ, dense = pair
+    if (circ.params["n_in"], circ.params["n_out"]) != (dense.params["n_in"], dense.params["n_out"]):
+        return [("circulant-fc ÷ dense-fc", "not compared: their n_in × n_out differ")]
+    circ_speed, dense_speed = (rate(r, "vectors") * r.synth["fmax_mhz"] for r in pair)  # vectors/µs at Fmax
+    p = circ.params
+    dense_bits = p["n_in"] * p["n_out"] * dense.params["width"]
+    circ_bits = weight_storage_bits(p["n_in"], p["n_out"], p["k"], p["width"], p["parallelism"])
+    return [
+        ("vectors per cycle, circulant-fc ÷ dense-fc", times(rate(circ, "vectors"), rate(dense, "vectors"))),
+        ("vectors per cycle per DSP", times(rate(circ, "vectors") * dense.synth["dsp"],
+                                            rate(dense, "vectors") * circ.synth["dsp"])
+         if circ.synth["dsp"] and dense.synth["dsp"] else "n/a (one of them uses no DSP)"),
+        ("vectors per second per LUT (each at its Fmax)", times(circ_speed * dense.synth["lut"],
+                                                               dense_speed * circ.synth["lut"])),
+        ("weight storage bits, dense-fc ÷ circulant-fc", times(dense_bits, circ_bits)),
+    ]
+
+
 def _check_circulant(params):
     check_format(params)
     check_blocks(params, ("n_in", "n_out"))
@@ -63,6 +87,7 @@ register(Design(
     outputs=lambda p: {"y": ArraySpec((None, p["n_out"]), fixed_format(p))},
     counters=("cycles", "load_cycles", "vectors"),
     docs="docs/circulant.md",
+    headline=_headline_vs_dense,
 ))
 
 

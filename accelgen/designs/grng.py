@@ -13,6 +13,7 @@ from models.grng import LFSR_TAPS, WALLACE_FORMAT, clt_scale, rlf_columns
 
 from ..params import Param
 from ..registry import ArraySpec, Design, register
+from .common import measured, rate, times
 
 SEED = Param("seed", 1, "seed of the generator's initial state (never all zero)", lo=1, hi=2**31 - 1)
 SAMPLES = Param("samples", 1024, "steps drawn by sim/run (not a hardware parameter)", lo=1, hi=1_000_000)
@@ -21,6 +22,24 @@ MAX_RLF_COLUMNS = 512  #: widest LFSR RAM accepted (lanes × (1 + shuffle) bits)
 
 def _lanes(default, hi, help_text="samples per cycle"):
     return Param("lanes", default, help_text, lo=1, hi=hi)
+
+
+def _samples_per_us_per_lut(result) -> float:
+    return rate(result, "samples", result.params["lanes"]) * result.synth["fmax_mhz"] / result.synth["lut"]
+
+
+def _headline_vs_clt(name: str):
+    """``name`` against the clt-grng baseline: samples per cycle and samples per second per LUT."""
+    def headline(results):
+        pair = measured(results, name, "clt-grng")
+        if pair is None:
+            return []
+        generator, clt = pair
+        return [(f"samples per cycle, {name} ÷ clt-grng", times(rate(generator, "samples", generator.params["lanes"]),
+                                                               rate(clt, "samples", clt.params["lanes"]))),
+                ("samples per second per LUT (each at its Fmax)",
+                 times(_samples_per_us_per_lut(generator), _samples_per_us_per_lut(clt)))]
+    return headline
 
 
 def _check_rlf(params):
@@ -53,6 +72,7 @@ register(Design(
     outputs=_rlf_output,
     counters=("cycles", "samples"),
     docs="docs/vibnn.md",
+    headline=_headline_vs_clt("rlf-grng"),
 ))
 
 
@@ -76,6 +96,7 @@ register(Design(
     outputs=lambda p: {"z": ArraySpec((None, p["lanes"]), WALLACE_FORMAT)},
     counters=("cycles", "samples"),
     docs="docs/vibnn.md",
+    headline=_headline_vs_clt("wallace-grng"),
 ))
 
 

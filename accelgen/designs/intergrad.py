@@ -2,10 +2,11 @@
 
 from hw.intergrad import Intergrad
 from models.fixed import FixedFormat
-from models.intergrad import MODES, check_fits
+from models.intergrad import MODES, baseline, check_fits
 
 from ..params import Param
 from ..registry import ArraySpec, Design, register
+from .common import times
 
 
 def _check(params):
@@ -28,6 +29,22 @@ def _outputs(p):
     if p["mode"] in ("os", "interleaved"):
         outputs["dw"] = ArraySpec((p["n_o"], p["n_i"]), fmt)
     return outputs
+
+
+def _headline_vs_ws_then_os(results):
+    """The measured interleaved run against WS then OS on the same shape (models/intergrad.py's counters,
+    which the RTL's equal in sim/test_intergrad.py)."""
+    result = results.get("intergrad")
+    if result is None or not result.passed or result.params["mode"] != "interleaved":
+        return []
+    p = result.params
+    ws_os = baseline(p["n_o"], p["n_i"], p["batch"], p["rows"], p["cols"])
+    return [("cycles, WS then OS ÷ interleaved", times(ws_os["cycles"], result.counters["cycles"])),
+            ("SRAM accesses, WS then OS ÷ interleaved", times(_accesses(ws_os), _accesses(result.counters)))]
+
+
+def _accesses(counters: dict) -> int:
+    return sum(counters["sram_reads"].values()) + sum(counters["sram_writes"].values())
 
 
 def _check_inputs(params, raw):
@@ -55,4 +72,5 @@ register(Design(
     outputs=_outputs,
     counters=("cycles", "sram_reads", "sram_writes"),
     docs="docs/intergrad.md",
+    headline=_headline_vs_ws_then_os,
 ))

@@ -38,8 +38,12 @@ class Entry:
     params: dict
     passed: bool = False
     error: str = ""
-    cycles: int | None = None
+    counters: dict = field(default_factory=dict)  # of the stall-free simulation
     synth: dict = field(default_factory=dict)
+
+    @property
+    def cycles(self) -> int | None:
+        return self.counters.get("cycles")
 
 
 def _line_of(text: str, table: str, key: str | None = None) -> int:
@@ -97,42 +101,69 @@ def load_config(path: Path | None) -> list[Entry]:
     return [_entry(path, text, name, table) for name, table in config.items()]
 
 
-def _progress(message: str):
-    print(message, file=sys.stderr, flush=True)
+STALLS = (0.3, 0.0)  #: the two simulations of each design: under random stalls, then stall-free (counted)
+STEPS_PER_DESIGN = 2 + len(STALLS)  #: generate, each simulation, synthesize
+
+
+class Progress:
+    """A text progress bar on stderr: one line per step, redrawn in place on a terminal."""
+
+    WIDTH = 24
+
+    def __init__(self, steps: int, stream=None):
+        self.steps, self.stream = steps, stream or sys.stderr
+        self.start = time.perf_counter()
+        self.in_place = self.stream.isatty()
+
+    def show(self, done: int, text: str, keep: bool = False):
+        """The bar at ``done`` of the steps, the elapsed time and ``text``; ``keep`` leaves the line on a terminal."""
+        filled = self.WIDTH * done // self.steps
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        message = f"[{bar}] {100 * done // self.steps:3d}% {time.perf_counter() - self.start:6.1f} s  {text}"
+        if self.in_place:
+            self.stream.write("\r\x1b[K" + message + ("\n" if keep else ""))
+        else:
+            self.stream.write(message + "\n")
+        self.stream.flush()
 
 
 def _run_entry(entry: Entry, out_dir: Path, target: str, step):
+    """generate → simulate (stalled, then stall-free) → synthesize; ``step(what)`` announces each."""
     design, params = entry.design, entry.params
     step("generate")
     export.generate(design, params, out_dir / design.name)
-    for stall in (0.3, 0.0):
+    for stall in STALLS:
         step(f"simulate (stall {stall})")
         result = simulate.simulate(design, params, job_dir=out_dir / design.name / "sim", stall=stall)
         if not result.passed:
             entry.error = simulate.failure_reason(result)
             return
-    entry.cycles = result.counters().get("cycles")
+    entry.counters = result.counters()
     entry.passed = True
     step(f"synthesize ({target})")
     entry.synth = synthesize.synthesize_design(design, params, target)
 
 
 def build(entries: list[Entry], out_dir: Path, target: str = "ecp5") -> bool:
-    """Run every entry, write ``out_dir/report.md``; True when all passed."""
+    """Run every entry, write ``out_dir/report.md`` and ``report.html``; True when all passed."""
     out_dir = Path(out_dir)
+    progress = Progress(STEPS_PER_DESIGN * len(entries))
     for number, entry in enumerate(entries, 1):
-        start = time.perf_counter()
         prefix = f"[{number}/{len(entries)}] {entry.design.name}"
+        first_step = (number - 1) * STEPS_PER_DESIGN
+        steps = iter(range(first_step, first_step + STEPS_PER_DESIGN))
 
-        def step(what, prefix=prefix, start=start):
-            _progress(f"{prefix}: {what} (+{time.perf_counter() - start:.1f} s)")
+        def step(what, prefix=prefix, steps=steps):
+            progress.show(next(steps), f"{prefix}: {what}")
 
+        start = time.perf_counter()
         try:
             _run_entry(entry, out_dir, target, step)
         except Exception as error:  # one design's failure must not stop the build
             entry.error = f"{type(error).__name__}: {error}"
         status = "pass" if entry.passed else f"FAIL ({entry.error})"
-        _progress(f"[{number}/{len(entries)}] {entry.design.name}: {status} in {time.perf_counter() - start:.1f} s")
+        progress.show(first_step + STEPS_PER_DESIGN, f"{prefix}: {status} in {time.perf_counter() - start:.1f} s",
+                      keep=True)
     export.write_atomically({out_dir / "report.md": render_markdown(entries, target),
                              out_dir / "report.html": render_html(entries, target, out_dir)})
     return all(entry.passed for entry in entries)
@@ -159,6 +190,9 @@ def render_markdown(entries: list[Entry], target: str) -> str:
             *(_cell(synth.get(key)) for key in ("lut", "ff", "dsp", "bram", "fmax_mhz")),
             _cell(entry.cycles),
         ]) + " |")
+    for docs, rows in _headlines(entries).items():
+        lines += ["", f"## Headline ratios: {docs}", "", "| against the baseline | ratio |", "|---|---:|"]
+        lines += [f"| {what} | {figure} |" for what, figure in rows]
     failures = [entry for entry in entries if not entry.passed]
     if failures:
         lines += ["", "## Failures", ""] + [f"- {entry.design.name}: {entry.error}" for entry in failures]
@@ -166,6 +200,17 @@ def render_markdown(entries: list[Entry], target: str) -> str:
 
 
 SYNTH_KEYS = ("lut", "ff", "dsp", "bram", "fmax_mhz")
+
+
+def _headlines(entries: list[Entry]) -> dict[str, list[tuple[str, str]]]:
+    """Each family's headline ratios against its baseline (docs page → rows), from this build's results."""
+    results = {entry.design.name: entry for entry in entries}
+    headlines: dict[str, list[tuple[str, str]]] = {}
+    for entry in entries:
+        rows = entry.design.headline(results)
+        if rows:
+            headlines.setdefault(entry.design.docs or "other", []).extend(rows)
+    return headlines
 
 
 def _families(entries: list[Entry]) -> dict[str, list[Entry]]:
@@ -221,10 +266,15 @@ def render_html(entries: list[Entry], target: str, out_dir: Path) -> str:
              f"<p>Synthesis target: {target}. Cycles: one run of the default test vectors without stalls. "
              f"{sum(e.passed for e in entries)} of {len(entries)} designs passed.</p>",
              f"<table>{header}{''.join(row(entry) for entry in entries)}</table>"]
+    headlines = _headlines(entries)
     for docs, family in _families(entries).items():
         lines += [f"<h2>{html.escape(docs)}</h2>",
                   f"<p>Family page and its side-by-side benchmark: <code>{html.escape(docs)}</code>.</p>",
                   f"<table>{header}{''.join(row(entry) for entry in family)}</table>"]
+        if docs in headlines:
+            lines += ["<h3>Headline ratios against the baseline</h3><table><tr><th>measured</th><th>ratio</th></tr>",
+                      *(f"<tr><td>{html.escape(what)}</td><td>{html.escape(figure)}</td></tr>"
+                        for what, figure in headlines[docs]), "</table>"]
         if any(entry.synth for entry in family):
             lines.append(f"<p><img alt=\"resources of {html.escape(docs)}\" "
                          f"src=\"data:image/png;base64,{_family_plot(family)}\"></p>")
