@@ -10,6 +10,7 @@ empties the output register, it never desynchronises a popcount from its
 window.
 """
 
+import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import Out
@@ -19,7 +20,7 @@ from models.grng import (GAIN_FRAC, CHI_FRAC, LFSR_TAPS, WALLACE_FORMAT, chi_con
 
 from .common.fixed import round_shift, saturate
 
-__all__ = ["RLFGRNG", "WallaceGRNG", "CLTGRNG", "PASS_BUBBLES"]
+__all__ = ["RLFGRNG", "WallaceGRNG", "CLTGRNG", "PASS_BUBBLES", "leap_lfsr"]
 
 PASS_BUBBLES = 2  #: idle issue slots per Wallace pass: the pass's last write lands before the next pass reads
 
@@ -261,6 +262,24 @@ class WallaceGRNG(wiring.Component):
         return held
 
 
+def leap_lfsr(m, window, per_step: int, advance, *, name: str) -> Signal:
+    """A Fibonacci LFSR in registers, started from ``window`` (``n`` bits, oldest first), advanced
+    ``per_step`` bits on each ``advance``; returns the step's new bits (oldest in bit 0).
+
+    ``b[t] = b[t-n] ^ b[t-d]`` (``d = LFSR_TAPS[n] >= per_step``), so every new bit is one XOR of two
+    held bits. Model: ``models.grng.lfsr_words``.
+    """
+    n = len(window)
+    d = LFSR_TAPS[n]
+    assert per_step <= d, f"{per_step} new bits per step need a tap distance >= {per_step}, not {d}"
+    lfsr = Signal(n, init=_row_words(np.asarray(window).reshape(1, n))[0], reset_less=True, name=name)
+    fresh = Signal(per_step, name=f"{name}_fresh")
+    m.d.comb += fresh.eq(lfsr[:per_step] ^ lfsr[n - d:n - d + per_step])
+    with m.If(advance):
+        m.d.sync += lfsr.eq(Cat(lfsr[per_step:], fresh))
+    return fresh
+
+
 def _xorshift32(x):
     """``models.grng.xorshift32`` as a 32-bit expression."""
     x = (x ^ (x << 13))[:32]
@@ -293,7 +312,7 @@ class CLTGRNG(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = clt_lfsr(self.terms, self.bits)
-        d, per_step = LFSR_TAPS[n], self.terms * self.bits
+        per_step = self.terms * self.bits
         windows = seed_windows(n, self.lanes, self.seed)
         advance = _output_handshake(m, self.z_out)
 
@@ -305,11 +324,7 @@ class CLTGRNG(wiring.Component):
                 m.d.sync += self.z_out.valid.eq(1)
 
         for lane in range(self.lanes):
-            lfsr = Signal(n, init=_row_words(windows[:, lane:lane + 1].T)[0], reset_less=True, name=f"lfsr{lane}")
-            fresh = Signal(per_step, name=f"fresh{lane}")
-            m.d.comb += fresh.eq(lfsr[:per_step] ^ lfsr[n - d:n - d + per_step])
-            with m.If(advance):
-                m.d.sync += lfsr.eq(Cat(lfsr[per_step:], fresh))
+            fresh = leap_lfsr(m, windows[:, lane], per_step, advance, name=f"lfsr{lane}")
             terms = [fresh[i * self.bits:(i + 1) * self.bits] for i in range(self.terms)]
             for level in range(self.adder_levels):
                 pairs = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]

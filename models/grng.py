@@ -31,7 +31,7 @@ import numpy as np
 from .fixed import FixedFormat, round_shift, saturate
 
 __all__ = [
-    "LFSR_TAPS", "lfsr_bits", "seed_windows",
+    "LFSR_TAPS", "lfsr_bits", "lfsr_words", "seed_windows",
     "rlf_columns", "rlf_init", "rlf_grng",
     "WALLACE_FORMAT", "wallace_init", "wallace_grng", "xorshift32",
     "clt_lfsr", "clt_grng", "clt_scale",
@@ -212,11 +212,16 @@ def clt_scale(terms: int, bits: int) -> float:
     return 1.0 / np.sqrt(terms * ((1 << (2 * bits)) - 1) / 3)
 
 
+def lfsr_words(n: int, columns: int, seed: int, steps: int, words: int, bits: int) -> np.ndarray:
+    """``steps × words × columns`` uniform ``bits``-bit integers from ``columns`` LFSRs of length ``n``
+    (seeded by :func:`seed_windows`) advanced ``words·bits`` bits per step: word ``i`` of a step is
+    that step's new bits ``[i·bits, (i+1)·bits)``, LSB first (``hw/grng.py``'s ``leap_lfsr``)."""
+    fresh = lfsr_bits(n, seed_windows(n, columns, seed), steps * words * bits)[n:]
+    fresh = fresh.astype(np.int64).reshape(steps, words, bits, columns)
+    return (fresh << np.arange(bits)[:, None]).sum(axis=2)
+
+
 def clt_grng(terms: int, bits: int, lanes: int, seed: int, samples: int) -> np.ndarray:
-    """``samples × lanes`` raw outputs; uniform ``i`` of a step is new bits ``[i·bits, (i+1)·bits)``, LSB first."""
-    per_step = terms * bits
-    n = clt_lfsr(terms, bits)
-    bits_out = lfsr_bits(n, seed_windows(n, lanes, seed), samples * per_step)[n:]
-    fresh = bits_out.astype(np.int64).reshape(samples, terms, bits, lanes)
-    uniforms = (fresh << np.arange(bits)[:, None]).sum(axis=2)
+    """``samples × lanes`` raw outputs: each lane's ``terms`` uniforms of a step summed and centred."""
+    uniforms = lfsr_words(clt_lfsr(terms, bits), lanes, seed, samples, terms, bits)
     return 2 * uniforms.sum(axis=1) - terms * ((1 << bits) - 1)

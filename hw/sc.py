@@ -1,0 +1,254 @@
+"""Stochastic-computing blocks and the ``sc-layer`` design (``models/sc.py`` is the bit-exact model).
+
+The blocks are small clocked components with an ``enable`` (the cycle's
+bits count only when it is high), so a stalled stream freezes them:
+
+* :class:`SorterActivation` — bitonic sorter with feedback (accumulate-and-activate);
+* :class:`AveragePool` / :class:`MaxPool` — SC pooling;
+* :func:`sng_bit`, :func:`majority_chain` and :func:`bitonic_sort` — combinational pieces.
+
+Random words come from :func:`hw.grng.leap_lfsr` columns, seeded like the model.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from models.grng import seed_windows
+from models.sc import RANDOM_LFSR, feedback_bits, neuron_inputs, random_columns, sorter_size
+
+from .grng import leap_lfsr
+
+__all__ = ["AveragePool", "MaxPool", "SCLayer", "SorterActivation", "bitonic_sort", "majority_chain", "sng_bit"]
+
+
+def sng_bit(word, raw, bits: int):
+    """Comparator SNG: ``word < raw + 2**(bits-1)`` (offset binary is two's complement with the sign flipped)."""
+    return word < Cat(raw[:bits - 1], ~raw[bits - 1])
+
+
+def majority_chain(bits: list):
+    """``MAJ(...MAJ(MAJ(b0, b1, b2), b3, b4)...)`` over an odd number of bits."""
+    out = bits[0]
+    for a, b in zip(bits[1::2], bits[2::2]):
+        out = (out & a) | (out & b) | (a & b)
+    return out
+
+
+def bitonic_sort(m, bits: list, name: str = "rank") -> list:
+    """Batcher's bitonic network on ``2**k`` bits, descending (ones first). A compare-exchange of two
+    bits is ``(a | b, a & b)``: ``k(k+1)/2`` levels of ``2**(k-1)`` AND/OR pairs, each level a named
+    signal (so the Verilog stays one expression per gate)."""
+    size = len(bits)
+    assert size & (size - 1) == 0, f"a bitonic sorter needs a power-of-two width, not {size}"
+    wires = list(bits)
+    block, level = 2, 0
+    while block <= size:
+        span = block // 2
+        while span:
+            for i in range(size):
+                partner = i ^ span
+                if partner > i:
+                    high, low = wires[i] | wires[partner], wires[i] & wires[partner]
+                    descending = (i & block) == 0
+                    wires[i], wires[partner] = (high, low) if descending else (low, high)
+            stage = Signal(size, name=f"{name}_level{level}")
+            m.d.comb += stage.eq(Cat(*wires))
+            wires, level, span = [stage[i] for i in range(size)], level + 1, span // 2
+        block *= 2
+    return wires
+
+
+class SorterActivation(wiring.Component):
+    """Accumulate-and-activate of one neuron: sorts ``n`` product bits with ``F`` fed-back bits.
+
+    Members: ``products`` (In, n bits, n odd), ``enable`` (In: this cycle's
+    products count), ``start`` (In: first cycle of a vector; the feedback
+    restarts at ``F // 2`` ones), ``out`` (Out, registered output bit).
+    Latency 1 cycle; one product vector per enabled cycle. The whole sorter
+    is in the feedback loop (``k(k+1)/2`` AND/OR levels for ``2**k`` inputs).
+    """
+
+    def __init__(self, n: int):
+        assert n % 2 == 1, f"the sorter adds an odd number of products, not {n}"
+        self.n, self.f = n, feedback_bits(n)
+        super().__init__({"products": In(n), "enable": In(1), "start": In(1), "out": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        n, f = self.n, self.f
+        feedback = Signal(f, init=(1 << (f // 2)) - 1)
+        restart = Const((1 << (f // 2)) - 1, f)
+        current = Mux(self.start, restart, feedback)
+        ranked = Cat(*bitonic_sort(m, [self.products[i] for i in range(n)] + [current[i] for i in range(f)]))
+        assert len(ranked) == sorter_size(n)
+        output = ranked[(n + f) // 2]
+        tail = (n - 1) // 2
+        with m.If(self.enable):
+            m.d.sync += [self.out.eq(output),
+                         feedback.eq(Mux(output, ranked[tail + 1:tail + 1 + f], ranked[tail:tail + f]))]
+        return m
+
+
+class AveragePool(wiring.Component):
+    """SC average pooling of ``2**k`` streams: each enabled cycle passes the stream picked by a random
+    ``k``-bit word (its own LFSR column from ``seed``), so the output's value is the mean.
+
+    Members: ``streams`` (In, 2**k bits), ``enable`` (In), ``out`` (Out, registered). Latency 1 cycle.
+    """
+
+    def __init__(self, k: int, seed: int):
+        self.k, self.seed = k, seed
+        super().__init__({"streams": In(1 << k), "enable": In(1), "out": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        select = leap_lfsr(m, seed_windows(RANDOM_LFSR, 1, self.seed)[:, 0], self.k, self.enable, name="select")
+        with m.If(self.enable):
+            m.d.sync += self.out.eq(self.streams.bit_select(select, 1))
+        return m
+
+
+class MaxPool(wiring.Component):
+    """SC max pooling of ``k`` streams: during each ``segment`` of enabled cycles, pass the stream that
+    had the most ones in the previous segment (lowest index on a tie; stream 0 first).
+
+    Members: ``streams`` (In, k bits), ``enable`` (In), ``out`` (Out, registered). Latency 1 cycle.
+    One counter of ``bits(segment)`` bits per stream and a comparator tree at the segment's end.
+    """
+
+    def __init__(self, k: int, segment: int):
+        self.k, self.segment = k, segment
+        super().__init__({"streams": In(k), "enable": In(1), "out": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        width = self.segment.bit_length()
+        counts = [Signal(width, name=f"count{i}") for i in range(self.k)]
+        chosen = Signal(range(self.k))
+        tick = Signal(range(self.segment))
+        with m.If(self.enable):
+            m.d.sync += self.out.eq(self.streams.bit_select(chosen, 1))
+            last = tick == self.segment - 1
+            m.d.sync += tick.eq(Mux(last, 0, tick + 1))
+            totals = [count + self.streams[i] for i, count in enumerate(counts)]
+            with m.If(last):
+                m.d.sync += [count.eq(0) for count in counts]
+                m.d.sync += chosen.eq(self._argmax(m, totals))
+            with m.Else():
+                m.d.sync += [count.eq(total) for count, total in zip(counts, totals)]
+        return m
+
+    def _argmax(self, m, totals):
+        """Index of the largest total, the lowest on a tie (a linear scan: ``k`` compare-selects)."""
+        best, index = totals[0], Const(0, range(self.k))
+        for i, total in enumerate(totals[1:], 1):
+            better = total > best
+            best, index = Mux(better, total, best), Mux(better, i, index)
+        return index
+
+
+class SCLayer(wiring.Component):
+    """``sc-layer``: a fully connected SC layer, ``n_out`` neurons over ``n_in`` bipolar inputs.
+
+    Members:
+
+    * ``w_in`` — stream of ``signed(bits)``: the ``n_out × n_in`` weights row by
+      row, then the ``n_out`` biases; taken once after reset.
+    * ``x_in`` — stream of ``signed(bits)``: ``n_in`` words per input vector.
+    * ``y_out`` — stream of ``n_out`` bits: ``length`` words per vector, bit
+      ``j`` the output stream of neuron ``j`` (its value ``2·ones/length - 1``).
+
+    Per cycle: ``2·n_in + 1`` random words (``leap_lfsr`` columns), SNGs for
+    ``x``, ``w`` and ``b``, XNOR products (plus an alternating zero-valued
+    stream when ``n_in + 1`` is even) registered, then each neuron's adder —
+    :class:`SorterActivation` or a majority chain — into ``y_out``.
+    Latency: 2 cycles from the vector's last ``x`` word to its first output
+    word. Throughput: one output word per cycle while running; a vector costs
+    ``n_in + length`` cycles (loading ``x`` is not overlapped with the
+    previous vector's stream).
+    """
+
+    def __init__(self, *, n_in, n_out, length, bits, seed, adder):
+        self.n_in, self.n_out, self.length, self.bits, self.seed, self.adder = n_in, n_out, length, bits, seed, adder
+        super().__init__({
+            "w_in": In(stream.Signature(signed(bits))),
+            "x_in": In(stream.Signature(signed(bits))),
+            "y_out": Out(stream.Signature(n_out)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n_weights = self.n_out * (self.n_in + 1)
+        w_taken = Signal(range(n_weights + 1))
+        w_loaded = w_taken == n_weights
+        m.d.comb += self.w_in.ready.eq(~w_loaded)
+        with m.If(self.w_in.valid & self.w_in.ready):
+            m.d.sync += w_taken.eq(w_taken + 1)
+        weights = self._shift_chain(m, self.w_in, n_weights, "w")
+        x = self._shift_chain(m, self.x_in, self.n_in, "x")
+
+        running, t = Signal(), Signal(range(self.length))
+        x_count = Signal(range(self.n_in))
+        advance = Signal()
+        m.d.comb += advance.eq(~self.y_out.valid | self.y_out.ready)
+        m.d.comb += self.x_in.ready.eq(w_loaded & ~running)
+        with m.If(self.x_in.valid & self.x_in.ready):
+            last_word = x_count == self.n_in - 1
+            m.d.sync += [x_count.eq(Mux(last_word, 0, x_count + 1)), running.eq(last_word)]
+        issue = running & advance
+        with m.If(issue):
+            m.d.sync += t.eq(Mux(t == self.length - 1, 0, t + 1))
+            with m.If(t == self.length - 1):
+                m.d.sync += running.eq(0)
+
+        products, first, valid = self._products(m, weights, x, t, issue, advance)
+        with m.If(self.y_out.ready):
+            m.d.sync += self.y_out.valid.eq(0)
+        with m.If(advance):
+            m.d.sync += self.y_out.valid.eq(valid)
+        for j in range(self.n_out):
+            bit = self._adder(m, products[j], first, valid & advance, j)
+            m.d.comb += self.y_out.payload[j].eq(bit)
+        return m
+
+    def _shift_chain(self, m, port, count, name):
+        """``count`` registers filled through a shift chain by ``port``'s transfers (word 0 ends in register 0)."""
+        chain = [Signal(signed(self.bits), name=f"{name}{i}") for i in range(count)]
+        with m.If(port.valid & port.ready):
+            m.d.sync += [chain[i].eq(chain[i + 1]) for i in range(count - 1)]
+            m.d.sync += chain[-1].eq(port.payload)
+        return chain
+
+    def _products(self, m, weights, x, t, issue, advance):
+        """Register stage 1: SNGs and XNORs; returns per-neuron product bits, the ``first`` and ``valid`` flags."""
+        n_in, bits = self.n_in, self.bits
+        windows = seed_windows(RANDOM_LFSR, random_columns(n_in), self.seed)
+        words = [leap_lfsr(m, windows[:, c], bits, issue, name=f"random{c}") for c in range(random_columns(n_in))]
+        x_bits = [sng_bit(words[i], x[i], bits) for i in range(n_in)]
+        width = neuron_inputs(n_in)
+        products = [Signal(width, name=f"products{j}") for j in range(self.n_out)]
+        first, valid = Signal(), Signal()
+        with m.If(advance):
+            m.d.sync += valid.eq(issue)
+        with m.If(issue):
+            m.d.sync += first.eq(t == 0)
+            for j in range(self.n_out):
+                row = [~(x_bits[i] ^ sng_bit(words[n_in + i], weights[j * n_in + i], bits)) for i in range(n_in)]
+                row.append(sng_bit(words[2 * n_in], weights[self.n_out * n_in + j], bits))
+                if width > n_in + 1:
+                    row.append(t[0])
+                m.d.sync += products[j].eq(Cat(*row))
+        return products, first, valid
+
+    def _adder(self, m, products, first, enable, j):
+        """Neuron ``j``'s output bit (registered): sorter with feedback, or a majority chain."""
+        if self.adder == "majority":
+            out = Signal(name=f"majority{j}")
+            with m.If(enable):
+                m.d.sync += out.eq(majority_chain([products[i] for i in range(len(products))]))
+            return out
+        sorter = SorterActivation(len(products))
+        m.submodules[f"sorter{j}"] = sorter
+        m.d.comb += [sorter.products.eq(products), sorter.enable.eq(enable), sorter.start.eq(first)]
+        return sorter.out

@@ -1,0 +1,197 @@
+"""Stochastic-computing blocks of SC-AQFP, bit-exact with ``hw/sc.py``.
+
+Bipolar encoding: a stream whose bits are 1 with probability ``p`` carries
+the value ``2p - 1`` in [-1, 1]. A ``bits``-bit signed integer ``raw`` (value
+``raw / 2**(bits-1)``) becomes the stream ``word < raw + 2**(bits-1)`` for a
+uniform random ``bits``-bit ``word`` each cycle (the comparator SNG).
+
+On AQFP one buffer is a true random bit; in the RTL the words come from
+leap-forward LFSRs (``models.grng.lfsr_words``, one ``RANDOM_LFSR``-bit LFSR
+per random column), so the model reproduces the RTL bit for bit.
+
+Blocks:
+
+* :func:`sng` — comparator stream generator; :func:`xnor` — bipolar multiply.
+* :func:`majority_chain` — FC neuron adder: ``MAJ(...MAJ(MAJ(p0, p1, p2), p3, p4)...)``
+  over an odd number of product streams (a saturating, activation-like sum).
+* :func:`sorter_activate` — CONV accumulate-and-activate: each cycle the ``n``
+  product bits and ``F`` feedback bits are sorted; the output is the bit at
+  the middle rank and ``F`` bits of the sorted vector, starting where the
+  output bit was taken off, are fed back. The feedback holds the running
+  residual ``A = 2·ones - F`` in [-F, F], so the output stream's value
+  approaches ``clip(Σ products, -1, 1)`` — a hard-tanh of the dot product.
+* :func:`average_pool` (random select among 2**k streams) and
+  :func:`max_pool` (pass the stream with the most ones in the previous segment).
+
+:func:`sc_layer` is the ``sc-layer`` design: a fully connected layer whose
+neurons use one of the two adders.
+"""
+
+import numpy as np
+
+from .grng import lfsr_words
+
+__all__ = [
+    "RANDOM_LFSR", "ADDERS", "level", "sng", "xnor", "majority_chain", "majority_chain_value",
+    "sorter_size", "feedback_bits", "sorter_activate", "average_pool", "max_pool",
+    "random_columns", "neuron_inputs", "sc_layer", "bipolar_value", "sc_layer_exact",
+]
+
+RANDOM_LFSR = 31  #: length of each random column's LFSR (tap distance 28: up to 28 new bits per cycle)
+ADDERS = ("sorter", "majority")
+
+
+def level(raw, bits: int):
+    """Offset-binary threshold of a signed ``bits``-bit value: P(1) = level / 2**bits."""
+    return np.asarray(raw, dtype=np.int64) + (1 << (bits - 1))
+
+
+def sng(raw, words, bits: int) -> np.ndarray:
+    """Stream bits ``words < level(raw)`` (broadcasting)."""
+    return (np.asarray(words) < level(raw, bits)).astype(np.uint8)
+
+
+def xnor(a, b) -> np.ndarray:
+    """Bipolar product of two independent streams."""
+    return (1 - (np.asarray(a) ^ np.asarray(b))).astype(np.uint8)
+
+
+def majority_chain(products: np.ndarray) -> np.ndarray:
+    """``(..., n)`` bits, ``n`` odd → ``(...)``: majority of the first three, then of (that, next two), …"""
+    n = products.shape[-1]
+    assert n % 2 == 1, f"a majority chain needs an odd number of inputs, not {n}"
+    out = products[..., 0]
+    for i in range(1, n, 2):
+        a, b = products[..., i], products[..., i + 1]
+        out = (out & a) | (out & b) | (a & b)
+    return out.astype(np.uint8)
+
+
+def majority_chain_value(values) -> float:
+    """Exact bipolar value of :func:`majority_chain` on independent streams of bipolar ``values``."""
+    p = (np.asarray(values, dtype=np.float64) + 1) / 2
+    out = p[0]
+    for i in range(1, len(p), 2):
+        a, b = p[i], p[i + 1]
+        out = out * a + out * b + a * b - 2 * out * a * b
+    return 2 * out - 1
+
+
+def sorter_size(n: int) -> int:
+    """Inputs of the sorter for ``n`` products: the smallest power of two leaving ``F >= n + 1`` feedback
+    bits, so the residual can absorb a whole cycle of products before it saturates (a smaller ``F``
+    clips the fluctuations and biases the output: ``tests/test_sc.py``)."""
+    size = 1
+    while size - n < n + 1:
+        size *= 2
+    return size
+
+
+def feedback_bits(n: int) -> int:
+    """``F``: the sorter's inputs beyond the ``n`` products."""
+    return sorter_size(n) - n
+
+
+def sorter_activate(products: np.ndarray) -> np.ndarray:
+    """``(cycles, n)`` product bits of one vector, ``n`` odd → ``(cycles,)`` output bits.
+
+    With ``c`` ones among the ``n + F`` sorted bits (descending), the bipolar
+    total is ``T = 2c - n - F`` (products plus residual). The output is
+    ``o = [T > 0]``, the sorted bit at index ``(n + F) // 2``; the new residual
+    ``T - (2o - 1)`` is fed back as ``clamp(c - o - (n-1)/2, 0, F)`` ones — the
+    ``F`` sorted bits from index ``(n-1)/2 + o`` (saturating at ±F). Each
+    vector starts from ``F // 2`` feedback ones (residual 0, or -1 for odd F).
+    """
+    cycles, n = products.shape
+    assert n % 2 == 1, f"the sorter adds an odd number of products, not {n}"
+    f = feedback_bits(n)
+    ones = f // 2
+    out = np.zeros(cycles, dtype=np.uint8)
+    counts = products.sum(axis=1, dtype=np.int64)
+    for t in range(cycles):
+        c = counts[t] + ones
+        o = int(c > (n + f) // 2)
+        out[t] = o
+        ones = min(max(c - o - (n - 1) // 2, 0), f)
+    return out
+
+
+def average_pool(streams: np.ndarray, select: np.ndarray) -> np.ndarray:
+    """``(cycles, 2**k)`` streams, ``select`` (cycles,) random k-bit words → the selected bit each cycle."""
+    return streams[np.arange(len(streams)), select].astype(np.uint8)
+
+
+def max_pool(streams: np.ndarray, segment: int) -> np.ndarray:
+    """``(cycles, k)`` streams → the bit of the stream with the most ones in the previous ``segment``
+    cycles (the lowest index on a tie; stream 0 during the first segment)."""
+    out = np.empty(len(streams), dtype=np.uint8)
+    chosen = 0
+    for start in range(0, len(streams), segment):
+        block = streams[start:start + segment]
+        out[start:start + segment] = block[:, chosen]
+        chosen = int(np.argmax(block.sum(axis=0)))
+    return out
+
+
+def neuron_inputs(n_in: int) -> int:
+    """Streams into each neuron's adder: ``n_in`` products, the bias, and one zero-valued alternating
+    stream when that count would be even (both adders need an odd count)."""
+    return n_in + 1 + n_in % 2
+
+
+def random_columns(n_in: int) -> int:
+    """Random words per cycle: one per input's x stream, one per input's weight streams (shared by the
+    neurons), one for the biases."""
+    return 2 * n_in + 1
+
+
+def sc_layer(w_raw, b_raw, x_raw, *, bits: int, length: int, seed: int, adder: str) -> np.ndarray:
+    """``batch × length × n_out`` output bits of the layer for ``x_raw`` (batch × n_in).
+
+    Cycle ``t`` of the whole run (vectors back to back, ``length`` cycles
+    each) uses random words ``lfsr_words(RANDOM_LFSR, 2·n_in + 1, seed, …)[t]``:
+    column ``i`` drives x_i's SNG, column ``n_in + i`` the SNGs of column ``i``
+    of ``w``, column ``2·n_in`` those of ``b``.
+    """
+    w_raw, b_raw, x_raw = (np.asarray(a, dtype=np.int64) for a in (w_raw, b_raw, x_raw))
+    n_out, n_in = w_raw.shape
+    batch = len(x_raw)
+    words = lfsr_words(RANDOM_LFSR, random_columns(n_in), seed, batch * length, 1, bits)[:, 0]
+    words = words.reshape(batch, length, -1)
+    x_bits = sng(x_raw[:, None, :], words[:, :, :n_in], bits)  # batch × L × n_in
+    w_bits = sng(w_raw[None, None], words[:, :, None, n_in:2 * n_in], bits)  # batch × L × n_out × n_in
+    b_bits = sng(b_raw[None, None], words[:, :, 2 * n_in:], bits)  # batch × L × n_out
+    streams = [xnor(x_bits[:, :, None, :], w_bits), b_bits[..., None]]
+    if (n_in + 1) % 2 == 0:
+        alternating = np.broadcast_to((np.arange(length) % 2)[None, :, None, None], (batch, length, n_out, 1))
+        streams.append(alternating.astype(np.uint8))
+    products = np.concatenate(streams, axis=-1)  # batch × L × n_out × n
+    if adder == "majority":
+        return majority_chain(products)
+    out = np.empty((batch, length, n_out), dtype=np.uint8)
+    for v in range(batch):
+        for j in range(n_out):
+            out[v, :, j] = sorter_activate(products[v, :, j])
+    return out
+
+
+def bipolar_value(stream_bits: np.ndarray, axis: int = -2) -> np.ndarray:
+    """Value of streams along ``axis``: ``2·mean - 1``."""
+    return 2 * np.asarray(stream_bits, dtype=np.float64).mean(axis=axis) - 1
+
+
+def sc_layer_exact(w, b, x, adder: str) -> np.ndarray:
+    """What the layer's streams converge to (float reference, batch × n_out).
+
+    ``sorter``: ``clip(x·wᵀ + b, -1, 1)``. ``majority``: the exact expected
+    value of the chain on independent streams (:func:`majority_chain_value`).
+    """
+    w, b, x = (np.asarray(a, dtype=np.float64) for a in (w, b, x))
+    if adder == "sorter":
+        return np.clip(x @ w.T + b, -1.0, 1.0)
+    values = np.empty((len(x), len(w)))
+    for v, row in enumerate(x):
+        for j in range(len(w)):
+            inputs = list(row * w[j]) + [b[j]] + ([0.0] if (len(row) + 1) % 2 == 0 else [])
+            values[v, j] = majority_chain_value(inputs)
+    return values

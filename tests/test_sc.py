@@ -1,0 +1,182 @@
+"""Stochastic-computing blocks: the model against exact probability, the RTL against the model."""
+
+import itertools
+
+import numpy as np
+import pytest
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.sim import Simulator
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from hw.sc import AveragePool, MaxPool, bitonic_sort
+from models import sc
+from models.grng import lfsr_words
+
+from .conftest import rtl_run
+
+
+def _random_words(columns, bits, cycles, seed=3):
+    return lfsr_words(sc.RANDOM_LFSR, columns, seed, cycles, 1, bits)[:, 0]
+
+
+@pytest.mark.parametrize("raw", [-128, -100, -1, 0, 37, 127])
+def test_sng_ones_follow_the_binomial_of_its_level(raw):
+    cycles = 4096
+    ones = int(sc.sng(raw, _random_words(1, 8, cycles)[:, 0], 8).sum())
+    assert stats.binomtest(ones, cycles, sc.level(raw, 8) / 256).pvalue > 1e-4
+
+
+def test_xnor_of_independent_streams_multiplies_bipolar_values():
+    cycles, bits = 1 << 14, 8
+    words = _random_words(2, bits, cycles)
+    for x, w in [(-100, 50), (64, 64), (127, -128), (0, 90)]:
+        product = sc.xnor(sc.sng(x, words[:, 0], bits), sc.sng(w, words[:, 1], bits))
+        expected = (2 * sc.level(x, bits) / 256 - 1) * (2 * sc.level(w, bits) / 256 - 1)
+        assert abs(sc.bipolar_value(product, axis=0) - expected) < 5 / np.sqrt(cycles)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.floats(-1, 1), min_size=1, max_size=4).map(lambda v: v if len(v) % 2 else v + [0.0]))
+def test_majority_chain_value_is_the_exact_expectation(values):
+    """The recursion against enumerating every input combination of the chain with its probability."""
+    p = (np.array(values) + 1) / 2
+    expectation = 0.0
+    for combo in itertools.product([0, 1], repeat=len(values)):
+        weight = np.prod([pi if bit else 1 - pi for pi, bit in zip(p, combo)])
+        expectation += weight * (2 * int(sc.majority_chain(np.array([combo], dtype=np.uint8))[0]) - 1)
+    assert sc.majority_chain_value(values) == pytest.approx(expectation, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 6), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_sorter_activate_equals_literally_sorting_with_feedback(half, cycles, seed):
+    """The arithmetic model against the sorted-vector procedure the RTL wires up."""
+    n = 2 * half + 1
+    f = sc.feedback_bits(n)
+    products = np.random.default_rng(seed).integers(0, 2, (cycles, n), dtype=np.uint8)
+    feedback = np.array([1] * (f // 2) + [0] * (f - f // 2), dtype=np.uint8)
+    expected = []
+    for row in products:
+        ranked = np.sort(np.concatenate([row, feedback]))[::-1]
+        bit = int(ranked[(n + f) // 2])
+        expected.append(bit)
+        feedback = ranked[half + bit:half + bit + f]
+    assert sc.sorter_activate(products).tolist() == expected
+
+
+def _rms_error(adder, length, trials=24):
+    rng = np.random.default_rng(5)
+    errors = []
+    for trial in range(trials):
+        w, b, x = rng.integers(-40, 40, (3, 8)), rng.integers(-40, 40, 3), rng.integers(-128, 128, (2, 8))
+        y = sc.bipolar_value(sc.sc_layer(w, b, x, bits=8, length=length, seed=trial + 1, adder=adder))
+        errors.append(np.mean((y - sc.sc_layer_exact(w / 128, b / 128, x / 128, adder)) ** 2))
+    return np.sqrt(np.mean(errors))
+
+
+@pytest.mark.parametrize("adder", sc.ADDERS)
+def test_layer_estimates_converge_like_one_over_sqrt_length(adder):
+    lengths = np.array([16, 64, 256, 1024])
+    errors = np.array([_rms_error(adder, int(length)) for length in lengths])
+    slope = np.polyfit(np.log(lengths), np.log(errors), 1)[0]
+    assert -0.62 < slope < -0.38, f"{adder}: RMS error {errors} vs L {lengths}: slope {slope:.2f}"
+
+
+def test_a_small_feedback_biases_the_sorter(monkeypatch):
+    """Why F >= n + 1: with only 3 feedback bits for 9 products the residual saturates and the error
+    stops falling with L."""
+    with monkeypatch.context() as patch:
+        patch.setattr(sc, "feedback_bits", lambda n: 3)
+        small = [_rms_error("sorter", length, trials=12) for length in (256, 1024)]
+    large = [_rms_error("sorter", length, trials=12) for length in (256, 1024)]
+    assert small[1] > 1.3 * large[1] and small[1] / small[0] > large[1] / large[0]
+
+
+def test_pooling_models():
+    words = _random_words(5, 8, 4096)
+    levels = np.array([-90, -10, 40, 120])
+    streams = sc.sng(levels, words[:, :4], 8)
+    select = words[:, 4] & 3
+    mean = sc.bipolar_value(sc.average_pool(streams, select), axis=0)
+    assert abs(mean - np.mean(2 * sc.level(levels, 8) / 256 - 1)) < 0.06
+    assert abs(sc.bipolar_value(sc.max_pool(streams, 32), axis=0) - (2 * sc.level(120, 8) / 256 - 1)) < 0.06
+
+
+def _word(bits) -> int:
+    return sum(int(bit) << i for i, bit in enumerate(bits))
+
+
+def _simulate_block(block, inputs, outputs_of):
+    """Run ``block`` one input dict per cycle (enable high) in the Amaranth simulator; collect outputs."""
+    sim = Simulator(block)
+    sim.add_clock(1e-6)
+    seen = []
+
+    async def bench(ctx):
+        for values in inputs:
+            for port, value in values.items():
+                ctx.set(getattr(block, port), value)
+            ctx.set(block.enable, 1)
+            await ctx.tick()
+            seen.append(outputs_of(ctx))
+
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 2**20), st.integers(0, 2**32 - 1))
+def test_average_pool_rtl_equals_model(k, seed, data_seed):
+    streams = np.random.default_rng(data_seed).integers(0, 2, (40, 1 << k), dtype=np.uint8)
+    block = AveragePool(k, seed)
+    seen = _simulate_block(block, [{"streams": _word(row)} for row in streams], lambda ctx: ctx.get(block.out))
+    select = lfsr_words(sc.RANDOM_LFSR, 1, seed, len(streams), 1, k)[:, 0, 0]
+    assert seen == sc.average_pool(streams, select).tolist()
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(2, 5), st.integers(2, 9), st.integers(0, 2**32 - 1))
+def test_max_pool_rtl_equals_model(k, segment, data_seed):
+    rng = np.random.default_rng(data_seed)
+    streams = (rng.random((4 * segment + 3, k)) < rng.random(k)).astype(np.uint8)
+    block = MaxPool(k, segment)
+    seen = _simulate_block(block, [{"streams": _word(row)} for row in streams], lambda ctx: ctx.get(block.out))
+    assert seen == sc.max_pool(streams, segment).tolist()
+
+
+@pytest.mark.parametrize("size", [2, 8, 16])
+def test_bitonic_network_sorts_every_input(size):
+    m = Module()
+    bits = Signal(size)
+    ranked = Signal(size)
+    m.d.comb += ranked.eq(Cat(*bitonic_sort(m, [bits[i] for i in range(size)])))
+    patterns = range(1 << size) if size <= 8 else np.random.default_rng(1).integers(0, 1 << size, 500)
+    results = []
+    sim = Simulator(m)
+
+    async def bench(ctx):
+        for pattern in patterns:
+            ctx.set(bits, int(pattern))
+            results.append((int(pattern), ctx.get(ranked)))
+
+    sim.add_testbench(bench)
+    sim.run()
+    for pattern, value in results:
+        ones = bin(pattern).count("1")
+        assert value == ((1 << ones) - 1), f"{pattern:0{size}b} sorted to {value:0{size}b}"
+
+
+def test_sc_layer_rtl_equals_model_under_stalls(tmp_path):
+    """Every output stream bit, sorter adder, an odd n_in (no padding stream); then stall-free cycles."""
+    params = {"n_in": 5, "n_out": 3, "length": 16, "bits": 6}
+    rtl_run("sc-layer", params, tmp_path / "stalled", stall=0.3, batch=3)
+    _, result = rtl_run("sc-layer", params, tmp_path / "free", stall=0.0, batch=3)
+    assert result.counters()["cycles"] == 3 * (5 + 16) + 2, "n_in + length cycles per vector, + 2 of latency"
+
+
+def test_sc_layer_majority_rtl_equals_model_with_the_padding_stream(tmp_path):
+    rtl_run("sc-layer", {"n_in": 4, "n_out": 2, "length": 8, "adder": "majority", "bits": 4}, tmp_path,
+            stall=0.4, batch=4)
