@@ -8,9 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import numpy as np
+
 from accelgen.cli import main
 from accelgen.flows import aqfp, synthesize
+from hw.aqfp import port_widths
 from models.aqfp import JJ, check_netlist, simulate
+from sim.runner import run_job
 
 ADDER = """module add4(input [3:0] a, input [3:0] b, input cin, output [3:0] s, output cout);
   assign {cout, s} = a + b + cin;
@@ -137,3 +141,61 @@ def test_sequential_verilog_exits_2_naming_the_construct(tmp_path, capsys):
     assert "unsupported construct $dff" in capsys.readouterr().err
     assert not (tmp_path / "o.json").exists()
     assert main(["aqfp", "map", str(tmp_path / "missing.v"), "--top", "x", "-o", str(tmp_path / "o.json")]) == 2
+
+
+BUNDLE = """module bundle(input [3:0] a, input [3:0] b, input cin, input [2:0] m, input [2:0] n, input [4:0] v,
+              input [3:0] r, output [4:0] sum, output [5:0] product, output vote, output [2:0] y);
+  assign sum = a + b + cin;
+  assign product = m * n;
+  assign vote = (v[0] + v[1] + v[2] + v[3] + v[4]) >= 3;
+  assign y[0] = (r[0] & ~r[1]) | (r[2] ^ r[3]);
+  assign y[1] = ~((r[0] | r[3]) & (r[1] ^ ~r[2]));
+  assign y[2] = r[0] ^ r[1] ^ r[2] ^ r[3];
+endmodule
+"""
+
+
+def _bundle_reference(a, b, cin, m, n, v, r):
+    bit = [(r >> i) & 1 for i in range(4)]
+    y = ((bit[0] & (1 - bit[1])) | (bit[2] ^ bit[3])) | (1 - ((bit[0] | bit[3]) & (bit[1] ^ (1 - bit[2])))) << 1 \
+        | (bit[0] ^ bit[1] ^ bit[2] ^ bit[3]) << 2
+    return {"sum": a + b + cin, "product": m * n, "vote": int(bin(v).count("1") >= 3), "y": y}
+
+
+def _run_rtl(netlist, vectors: dict, job_dir):
+    """The netlist as hw.aqfp.AQFPNetlist in Verilator (sim/test_aqfp.py), vectors back to back."""
+    (job_dir / "inputs.npz").parent.mkdir(parents=True, exist_ok=True)
+    np.savez(job_dir / "inputs.npz", **{port: np.asarray(values) for port, values in vectors.items()})
+    params = {"inputs": port_widths(netlist.inputs), "outputs": port_widths(netlist.outputs),
+              "depth": netlist.depth_phases}
+    job = {"design": netlist.top, "params": params, "check": False, "stall": 0.0, "seed": 1}
+    result = run_job(verilog=aqfp.netlist_verilog(netlist), toplevel=f"{netlist.top}_aqfp",
+                     test_module="sim.test_aqfp", job=job, job_dir=job_dir)
+    assert result.passed, result.log.read_text()[-2000:]
+    return result.outputs()
+
+
+def test_mapped_netlist_of_amaranth_aqfp_cells_computes_adder_multiplier_voter_and_logic(tmp_path):
+    """One Verilator build of a bundle; 2000 random vectors back to back through the pipeline."""
+    netlist = _map(tmp_path, BUNDLE, "bundle")
+    rng = np.random.default_rng(7)
+    widths = {"a": 4, "b": 4, "cin": 1, "m": 3, "n": 3, "v": 5, "r": 4}
+    vectors = {port: rng.integers(0, 1 << width, 2000) for port, width in widths.items()}
+    outputs = _run_rtl(netlist, vectors, tmp_path / "job")
+    for t in range(2000):
+        want = _bundle_reference(*(int(vectors[port][t]) for port in widths))
+        assert {port: int(outputs[port][t]) for port in want} == want, f"vector {t}"
+
+
+@settings(max_examples=2, deadline=None)
+@given(st.lists(expressions, min_size=2, max_size=4))
+def test_random_netlists_in_rtl_keep_their_function(tmp_path_factory, trees):
+    body = "\n".join(f"  assign y[{i}] = {_render(t)};" for i, t in enumerate(trees))
+    text = f"module rnd(input a, input b, input c, input d, output [{len(trees) - 1}:0] y);\n{body}\nendmodule\n"
+    directory = tmp_path_factory.mktemp("aqfp_rtl")
+    netlist = _map(directory, text, "rnd")
+    cases = list(itertools.product((0, 1), repeat=4))
+    outputs = _run_rtl(netlist, {name: [case[i] for case in cases] for i, name in enumerate("abcd")}, directory)
+    for case, y in zip(cases, outputs["y"]):
+        values = dict(zip("abcd", case))
+        assert [(int(y) >> i) & 1 for i in range(len(trees))] == [_evaluate(t, values) for t in trees]

@@ -126,41 +126,13 @@ def map_verilog(path: Path, top: str, sharing: bool = True) -> Netlist:
 
 
 def netlist_verilog(netlist: Netlist) -> str:
-    """The balanced netlist with one register per phase (cell), for simulation."""
-    width = {}
-    for bit in [*netlist.inputs, *netlist.outputs]:
-        base, _, index = bit.partition("[")
-        width[base] = max(width.get(base, 1), int(index.rstrip("]")) + 1 if index else 1)
-    vectors = {b.partition("[")[0] for b in [*netlist.inputs, *netlist.outputs] if "[" in b}
+    """The balanced netlist as Verilog, module ``<top>_aqfp``: ``hw.aqfp.AQFPNetlist``, one register per
+    cell (phase), the original port names, plus ``clk`` and ``rst``."""
+    from amaranth.back import verilog
 
-    def port(kind, base):
-        return f"{kind} [{width[base] - 1}:0] {base}" if base in vectors else f"{kind} {base}"
+    from hw.aqfp import AQFPNetlist
 
-    inputs = sorted({b.partition("[")[0] for b in netlist.inputs})
-    outputs = sorted({b.partition("[")[0] for b in netlist.outputs})
-    lines = [f"module {netlist.top}_aqfp(input clk, " + ", ".join(
-        [port("input", b) for b in inputs] + [port("output", b) for b in outputs]) + ");"]
-    operators = {"AND2": " & ", "OR2": " | "}
-    for cell in netlist.cells:
-        lines.append(f"  reg {cell.name} = 1'b0;")
-    for cell in netlist.cells:
-        operands = [("~" if i.startswith("~") else "") + i.lstrip("~") for i in cell.inputs]
-        if cell.type in operators:
-            expression = operators[cell.type].join(operands)
-        elif cell.type == "MAJ3":
-            a, b, c = operands
-            expression = f"({a} & {b}) | ({a} & {c}) | ({b} & {c})"
-        elif cell.type.startswith("CONST"):
-            expression = f"1'b{cell.type[-1]}"
-        elif cell.type == "INV":
-            expression = f"~{operands[0]}"
-        else:
-            expression = operands[0]
-        lines.append(f"  always @(posedge clk) {cell.name} <= {expression};")
-    for bit, name in netlist.outputs.items():
-        lines.append(f"  assign {bit} = {name};")
-    lines.append("endmodule")
-    return "\n".join(lines) + "\n"
+    return verilog.convert(AQFPNetlist(netlist), name=f"{netlist.top}_aqfp", emit_src=False)
 
 
 def summary(netlist: Netlist) -> str:
