@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     aqfp_map.add_argument("-o", dest="out", required=True, help="output JSON")
     aqfp_map.add_argument("--verilog", help="also write the balanced netlist as Verilog (one register per phase)")
     aqfp_map.add_argument("--naive", action="store_true", help="baseline balancing (no buffer sharing)")
+    aqfp_map.add_argument("--no-majority", action="store_true", help="map to AND2/OR2 only (no MAJ3 extraction)")
 
     build = commands.add_parser("build", help="the main job: every design, generated, simulated, synthesized")
     build.add_argument("--config", help="TOML file: one [design] table of parameters each")
@@ -192,7 +193,7 @@ def cmd_sweep(args):
 
 
 def cmd_aqfp(args):
-    netlist = aqfp.map_verilog(Path(args.netlist), args.top, sharing=not args.naive)
+    netlist = aqfp.map_verilog(Path(args.netlist), args.top, sharing=not args.naive, majority=not args.no_majority)
     aqfp.write_outputs(netlist, args.out, args.verilog)
     print(aqfp.summary(netlist))
 

@@ -19,7 +19,8 @@ from models.sc import RANDOM_LFSR, feedback_bits, neuron_inputs, random_columns,
 
 from .grng import leap_lfsr
 
-__all__ = ["AveragePool", "MaxPool", "SCLayer", "SorterActivation", "bitonic_sort", "majority_chain", "sng_bit"]
+__all__ = ["AveragePool", "MaxPool", "SCLayer", "SCNeuronCycle", "SorterActivation", "bitonic_sort", "majority_chain",
+           "sng_bit", "sorter_step"]
 
 
 def sng_bit(word, raw, bits: int):
@@ -76,17 +77,55 @@ class SorterActivation(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n, f = self.n, self.f
-        feedback = Signal(f, init=(1 << (f // 2)) - 1)
-        restart = Const((1 << (f // 2)) - 1, f)
-        current = Mux(self.start, restart, feedback)
-        ranked = Cat(*bitonic_sort(m, [self.products[i] for i in range(n)] + [current[i] for i in range(f)]))
-        assert len(ranked) == sorter_size(n)
-        output = ranked[(n + f) // 2]
-        tail = (n - 1) // 2
+        feedback = Signal(self.f, init=(1 << (self.f // 2)) - 1)
+        restart = Const((1 << (self.f // 2)) - 1, self.f)
+        output, feedback_next = sorter_step(m, self.products, Mux(self.start, restart, feedback))
         with m.If(self.enable):
-            m.d.sync += [self.out.eq(output),
-                         feedback.eq(Mux(output, ranked[tail + 1:tail + 1 + f], ranked[tail:tail + f]))]
+            m.d.sync += [self.out.eq(output), feedback.eq(feedback_next)]
+        return m
+
+
+def sorter_step(m, products, feedback):
+    """One cycle of accumulate-and-activate (combinational): ``n`` product bits and ``F`` feedback bits
+    through the bitonic sorter; returns the output bit and the next feedback (``models.sc.sorter_activate``)."""
+    n, f = len(products), len(feedback)
+    ranked = Cat(*bitonic_sort(m, [products[i] for i in range(n)] + [feedback[i] for i in range(f)]))
+    assert len(ranked) == sorter_size(n) and f == feedback_bits(n)
+    output, tail = ranked[(n + f) // 2], (n - 1) // 2
+    return output, Mux(output, ranked[tail + 1:tail + 1 + f], ranked[tail:tail + f])
+
+
+class SCNeuronCycle(wiring.Component):
+    """One neuron's logic for one stream cycle, combinational — the circuit ``aqfp map`` prices in JJ.
+
+    Members: ``words`` (In, ``2·n_in + 1`` random words of ``bits``), ``x``, ``w`` (In, ``n_in`` signed
+    words each), ``b`` (In), ``parity`` (In: the alternating stream's bit), ``feedback`` (In, F bits)
+    → ``out`` and ``feedback_next`` (Out). SNGs, XNORs and :func:`sorter_step`, as in :class:`SCLayer`.
+    """
+
+    def __init__(self, *, n_in: int, bits: int):
+        self.n_in, self.bits = n_in, bits
+        self.f = feedback_bits(neuron_inputs(n_in))
+        super().__init__({
+            "words": In(random_columns(n_in) * bits), "x": In(n_in * bits), "w": In(n_in * bits), "b": In(bits),
+            "parity": In(1), "feedback": In(self.f), "out": Out(1), "feedback_next": Out(self.f),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n_in, bits = self.n_in, self.bits
+        word = [self.words[c * bits:(c + 1) * bits] for c in range(random_columns(n_in))]
+        value = [self.x[i * bits:(i + 1) * bits] for i in range(n_in)]
+        weight = [self.w[i * bits:(i + 1) * bits] for i in range(n_in)]
+        products = [~(sng_bit(word[i], value[i], bits) ^ sng_bit(word[n_in + i], weight[i], bits))
+                    for i in range(n_in)]
+        products.append(sng_bit(word[2 * n_in], self.b, bits))
+        if neuron_inputs(n_in) > n_in + 1:
+            products.append(self.parity)
+        row = Signal(len(products))
+        m.d.comb += row.eq(Cat(*products))
+        output, feedback_next = sorter_step(m, row, self.feedback)
+        m.d.comb += [self.out.eq(output), self.feedback_next.eq(feedback_next)]
         return m
 
 

@@ -25,7 +25,8 @@ after the producer, then a private buffer chain per consumer.
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["JJ", "E_JJ_JOULE", "Cell", "Netlist", "LogicNode", "map_logic", "simulate", "check_netlist"]
+__all__ = ["JJ", "E_JJ_JOULE", "Cell", "Netlist", "LogicNode", "extract_majority", "map_logic", "simulate",
+           "check_netlist"]
 
 #: Josephson junctions per cell (SPEC §5.4).
 JJ = {"BUF": 2, "INV": 2, "SPL2": 2, "SPL3": 2, "SPL4": 2, "AND2": 6, "OR2": 6, "MAJ3": 6, "CONST0": 0, "CONST1": 0}
@@ -170,6 +171,103 @@ def _naive(builder, source, produced, demands: list[int]) -> list[str]:
     for reader, index in zip(readers, order):
         result[index] = reader
     return result
+
+
+# --- majority extraction -------------------------------------------------------------------------
+
+MAX_CUTS = 24  #: cuts kept per node during enumeration
+
+
+def _majority_polarity(table: int) -> tuple[bool, bool, bool] | None:
+    """Input inversions ``p`` with ``table == MAJ(l0^p0, l1^p1, l2^p2)`` (bit ``k`` of ``table`` is the
+    value at leaf pattern ``k``), or ``None``. An inverted majority is the majority of the inverted
+    inputs (self-duality), so input inversions cover output inversion too."""
+    for flips in range(8):
+        expected = 0
+        for k in range(8):
+            bits = [((k >> i) & 1) ^ ((flips >> i) & 1) for i in range(3)]
+            expected |= int(sum(bits) >= 2) << k
+        if expected == table:
+            return tuple(bool((flips >> i) & 1) for i in range(3))
+    return None
+
+
+def _cone_table(name: str, leaves: tuple[str, ...], by_name: dict) -> int:
+    """Truth table (8 bits) of node ``name`` over three ``leaves``."""
+    table = 0
+    for k in range(8):
+        values = {leaf: (k >> i) & 1 for i, leaf in enumerate(leaves)}
+
+        def value(signal):
+            if signal not in values:
+                node = by_name[signal]
+                bits = [value(s) ^ inv for s, inv in node.inputs]
+                values[signal] = {"AND2": lambda b: b[0] & b[1], "OR2": lambda b: b[0] | b[1],
+                                  "MAJ3": lambda b: int(sum(b) >= 2)}[node.type](bits)
+            return values[signal]
+        table |= value(name) << k
+    return table
+
+
+def _free_cone(name: str, leaves: tuple[str, ...], by_name: dict, uses: dict) -> tuple[list[str], dict]:
+    """Gates that die when ``name`` is re-expressed over ``leaves`` — ``name`` and every gate inside its
+    cone whose uses all lie inside the cone (the maximum fanout-free part) — and the use counts after
+    ``name`` drops its current inputs (``name`` itself is listed first and keeps its uses)."""
+    removed, remaining = [name], dict(uses)
+    stack = [name]
+    while stack:
+        for signal, _ in by_name[stack.pop()].inputs:
+            if signal not in remaining:
+                continue  # a primary input
+            remaining[signal] -= 1
+            if remaining[signal] == 0 and signal not in leaves:
+                removed.append(signal)
+                stack.append(signal)
+    return removed, remaining
+
+
+def extract_majority(nodes: list[LogicNode], outputs: dict[str, tuple]) -> list[LogicNode]:
+    """Re-express AND/OR cones that compute a majority of three literals as one MAJ3 where that
+    removes gates (full-adder carries, voters), then drop the dead gates. Cuts: every set of at
+    most three signals separating a node from the inputs, enumerated bottom-up."""
+    by_name = {node.name: node for node in nodes}
+    uses = {node.name: 0 for node in nodes}
+    for node in nodes:
+        for signal, _ in node.inputs:
+            if signal in uses:
+                uses[signal] += 1
+    for literal in outputs.values():
+        if literal[0] in uses:
+            uses[literal[0]] += 1
+    cuts: dict[str, list[tuple[str, ...]]] = {}
+
+    def cuts_of(signal):
+        return cuts.get(signal, [(signal,)])
+
+    for index, node in enumerate(nodes):
+        merged = {()}
+        for signal, _ in node.inputs:
+            merged = {tuple(sorted(set(a) | set(b))) for a in merged for b in cuts_of(signal)
+                      if len(set(a) | set(b)) <= 3}
+        cuts[node.name] = [(node.name,)] + sorted(merged, key=lambda c: (len(c), c))[:MAX_CUTS]
+        best = None
+        for leaves in cuts[node.name][1:]:
+            if len(leaves) != 3:
+                continue
+            polarity = _majority_polarity(_cone_table(node.name, leaves, by_name))
+            if polarity is None:
+                continue
+            freed, remaining = _free_cone(node.name, leaves, by_name, uses)
+            if len(freed) > 1 and (best is None or len(freed) > len(best[2])):
+                best = (leaves, polarity, freed, remaining)
+        if best is not None:
+            leaves, polarity, freed, uses = best
+            for leaf in leaves:
+                if leaf in uses:
+                    uses[leaf] += 1
+            nodes[index] = by_name[node.name] = LogicNode(node.name, "MAJ3", tuple(zip(leaves, polarity)))
+            cuts[node.name] = [(node.name,), leaves]
+    return [node for node in nodes if uses[node.name] > 0]
 
 
 def map_logic(top: str, inputs: list[str], nodes: list[LogicNode], outputs: dict[str, tuple],

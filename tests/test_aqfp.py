@@ -30,9 +30,13 @@ endmodule
 """
 
 
-def _map(tmp_path, text, top, sharing=True):
+def _write(tmp_path, text, top):
     (tmp_path / f"{top}.v").write_text(text)
-    return aqfp.map_verilog(tmp_path / f"{top}.v", top, sharing=sharing)
+    return tmp_path / f"{top}.v"
+
+
+def _map(tmp_path, text, top, sharing=True):
+    return aqfp.map_verilog(_write(tmp_path, text, top), top, sharing=sharing)
 
 
 def _bits(name, value, width):
@@ -199,3 +203,24 @@ def test_random_netlists_in_rtl_keep_their_function(tmp_path_factory, trees):
     for case, y in zip(cases, outputs["y"]):
         values = dict(zip("abcd", case))
         assert [(int(y) >> i) & 1 for i in range(len(trees))] == [_evaluate(t, values) for t in trees]
+
+
+def test_majority_extraction_finds_full_adder_carries_and_keeps_the_function(tmp_path):
+    """Carries a·b + cin·(a⊕b) become MAJ3 cells; the netlist still adds; never more JJ than AND/OR only."""
+    from models.aqfp import LogicNode, extract_majority
+
+    nodes = [LogicNode("x", "AND2", (("a", False), ("b", False))), LogicNode("y", "OR2", (("a", False), ("b", False))),
+             LogicNode("z", "AND2", (("y", False), ("c", False))), LogicNode("carry", "OR2", (("x", False), ("z", False)))]
+    rewritten = extract_majority(list(nodes), {"cout": ("carry", False)})
+    assert [(n.name, n.type) for n in rewritten] == [("carry", "MAJ3")]
+    assert sorted(signal for signal, _ in rewritten[0].inputs) == ["a", "b", "c"]
+    inverted = extract_majority([LogicNode("x", "AND2", (("a", True), ("b", True))),
+                                 LogicNode("y", "OR2", (("a", True), ("b", True))),
+                                 LogicNode("z", "AND2", (("y", False), ("c", False))),
+                                 LogicNode("m", "OR2", (("x", False), ("z", False)))], {"o": ("m", True)})
+    assert inverted[0].type == "MAJ3" and dict(inverted[0].inputs) == {"a": True, "b": True, "c": False}
+    plain = aqfp.map_verilog(_write(tmp_path, VOTER, "vote5"), "vote5", majority=False)
+    voter = _map(tmp_path, VOTER, "vote5")
+    assert any(cell.type == "MAJ3" for cell in voter.cells) and voter.jj_count < plain.jj_count
+    results = simulate(voter, [_bits("v", v, 5) for v in range(32)])
+    assert [out["y"] for out in results] == [int(bin(v).count("1") >= 3) for v in range(32)]

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from models.aqfp import E_JJ_JOULE, LogicNode, Netlist, check_netlist, map_logic
+from models.aqfp import E_JJ_JOULE, LogicNode, Netlist, check_netlist, extract_majority, map_logic
 
 from ..errors import UserError
 from .export import write_atomically
@@ -103,8 +103,12 @@ def _logic(mapped: dict, top: str) -> tuple[list[str], list[LogicNode], dict]:
     return inputs, order, outputs
 
 
-def map_verilog(path: Path, top: str, sharing: bool = True) -> Netlist:
-    """Map module ``top`` of ``path``; raises UserError on unreadable or sequential input."""
+def map_verilog(path: Path, top: str, sharing: bool = True, majority: bool = True) -> Netlist:
+    """Map module ``top`` of ``path``; raises UserError on unreadable or sequential input.
+
+    ``majority``: also map with MAJ3 cones extracted (``models.aqfp.extract_majority``) and keep that
+    netlist when it has fewer JJs. ``sharing``: shared delay lines, else the naive baseline.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"cannot read {path}")
@@ -121,6 +125,10 @@ def map_verilog(path: Path, top: str, sharing: bool = True) -> Netlist:
         _reject_sequential(coarse, top, path.name)
         inputs, nodes, outputs = _logic(json.loads((work / "mapped.json").read_text()), top)
     netlist = map_logic(top, inputs, nodes, outputs, sharing=sharing)
+    if majority:  # keep the MAJ3 version only where it saves junctions (it can add splitters on its leaves)
+        extracted = map_logic(top, inputs, extract_majority(list(nodes), outputs), outputs, sharing=sharing)
+        if (extracted.jj_count, extracted.depth_phases) < (netlist.jj_count, netlist.depth_phases):
+            netlist = extracted
     check_netlist(netlist)
     return netlist
 
