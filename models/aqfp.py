@@ -113,6 +113,52 @@ class _Builder:
         return name
 
 
+def _line_cells(produced: int, demands: list[int]) -> dict[int, int] | None:
+    """Cells per phase of a shared delay line from phase ``produced`` to consumers reading at
+    ``demands`` (``{phase: cells}``, phases ``produced+1 … max+1``), or ``None`` when the producer's
+    one output cannot reach them all (too many readers too early)."""
+    if min(demands) < produced:
+        return None
+    last = max(demands)
+    readers = {q: 0 for q in range(produced, last + 1)}
+    for demand in demands:
+        readers[demand] += 1
+    cells_at = {last + 1: 0}
+    for q in range(last, produced, -1):
+        cells_at[q] = math.ceil((readers[q] + cells_at[q + 1]) / SPLIT_WAYS)
+    return cells_at if readers[produced] + cells_at.get(produced + 1, 0) <= 1 else None
+
+
+def _retime(nodes, uses, phase, consumer_phase, passes: int = 3):
+    """ALAP moves: push each gate (reverse topological order) to the phase in ``[its phase, its
+    earliest consumer - 1]`` that minimises the delay-line cells of its inputs and of its output;
+    repeat while anything improves. Updates ``phase`` and ``consumer_phase`` in place."""
+    def line_cost(signal, produced):
+        demands = [consumer_phase[user] - 1 for user, _, _ in uses[signal]]
+        cells = _line_cells(produced, demands)
+        return None if cells is None else sum(cells.values())
+
+    def cost(node, at):
+        consumer_phase[node.name] = at
+        parts = [line_cost(node.name, at)] + [line_cost(signal, phase[signal]) for signal, _ in node.inputs]
+        return None if None in parts else sum(parts)
+
+    for _ in range(passes):
+        moved = False
+        for node in reversed(nodes):
+            current = phase[node.name]
+            latest = min(consumer_phase[user] for user, _, _ in uses[node.name]) - 1
+            best, best_cost = current, cost(node, current)
+            for at in range(current + 1, latest + 1):
+                candidate = cost(node, at)
+                if candidate is not None and (best_cost is None or candidate < best_cost):
+                    best, best_cost = at, candidate
+            phase[node.name] = consumer_phase[node.name] = best
+            moved |= best != current
+        if not moved:
+            return
+
+
 def _delay_line(builder, source, produced, demands: list[int]) -> list[str]:
     """Shared delivery of ``source`` (phase ``produced``) to consumers needing it at phases ``demands``.
 
@@ -120,10 +166,8 @@ def _delay_line(builder, source, produced, demands: list[int]) -> list[str]:
     """
     last = max(demands)
     at = {q: [i for i, d in enumerate(demands) if d == q] for q in range(produced, last + 1)}
-    cells_at = {last + 1: 0}
-    for q in range(last, produced, -1):
-        cells_at[q] = math.ceil((len(at[q]) + cells_at[q + 1]) / SPLIT_WAYS)
-    if len(at[produced]) + cells_at.get(produced + 1, 0) > 1:
+    cells_at = _line_cells(produced, demands)
+    if cells_at is None:
         raise AssertionError(f"{source}: {len(demands)} consumers cannot all be served from phase {produced}")
     readers = [None] * len(demands)
     previous = [source]
@@ -289,6 +333,8 @@ def map_logic(top: str, inputs: list[str], nodes: list[LogicNode], outputs: dict
     out_phase = 1 + max((arrival(lit[0]) for lit in outputs.values() if lit[0] != "const"), default=0)
     consumer_phase = {node.name: phase[node.name] for node in nodes}
     consumer_phase.update({f"out:{port}": out_phase for port in outputs})
+    if sharing:
+        _retime(nodes, uses, phase, consumer_phase)
 
     builder = _Builder(top, inputs)
     reader: dict[tuple, str] = {}
