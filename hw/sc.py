@@ -202,7 +202,7 @@ class SCLayer(wiring.Component):
     ``x``, ``w`` and ``b``, XNOR products (plus an alternating zero-valued
     stream when ``n_in + 1`` is even) registered, then each neuron's adder —
     :class:`SorterActivation` or a majority chain — into ``y_out``.
-    Latency: 2 cycles from the vector's last ``x`` word to its first output
+    Latency: the vector's first output word 3 cycles after its last ``x``
     word. Throughput: one output word per cycle while running; a vector costs
     ``n_in + length`` cycles (loading ``x`` is not overlapped with the
     previous vector's stream).
