@@ -110,13 +110,17 @@ def _evaluate(tree, values):
     return {"&": left & right, "|": left | right, "^": left ^ right}[tree[1]]
 
 
+def _random_module(trees) -> str:
+    """Module ``rnd``: inputs a–d, output bit ``y[i]`` = expression ``trees[i]``."""
+    body = "\n".join(f"  assign y[{i}] = {_render(t)};" for i, t in enumerate(trees))
+    return f"module rnd(input a, input b, input c, input d, output [{len(trees) - 1}:0] y);\n{body}\nendmodule\n"
+
+
 @settings(max_examples=8, deadline=None)
 @given(st.lists(expressions, min_size=1, max_size=3))
 def test_random_netlists_keep_their_function(tmp_path_factory, trees):
-    body = "\n".join(f"  assign y[{i}] = {_render(t)};" for i, t in enumerate(trees))
-    text = f"module rnd(input a, input b, input c, input d, output [{len(trees) - 1}:0] y);\n{body}\nendmodule\n"
     directory = tmp_path_factory.mktemp("aqfp")
-    netlist = _map(directory, text, "rnd")
+    netlist = _map(directory, _random_module(trees), "rnd")
     check_netlist(netlist)
     cases = [dict(zip("abcd", bits)) for bits in itertools.product((0, 1), repeat=4)]
     names = ["y"] if len(trees) == 1 else [f"y[{i}]" for i in range(len(trees))]  # SPEC: a 1-bit port is "y"
@@ -194,10 +198,8 @@ def test_mapped_netlist_of_amaranth_aqfp_cells_computes_adder_multiplier_voter_a
 @settings(max_examples=2, deadline=None)
 @given(st.lists(expressions, min_size=2, max_size=4))
 def test_random_netlists_in_rtl_keep_their_function(tmp_path_factory, trees):
-    body = "\n".join(f"  assign y[{i}] = {_render(t)};" for i, t in enumerate(trees))
-    text = f"module rnd(input a, input b, input c, input d, output [{len(trees) - 1}:0] y);\n{body}\nendmodule\n"
     directory = tmp_path_factory.mktemp("aqfp_rtl")
-    netlist = _map(directory, text, "rnd")
+    netlist = _map(directory, _random_module(trees), "rnd")
     cases = list(itertools.product((0, 1), repeat=4))
     outputs = _run_rtl(netlist, {name: [case[i] for case in cases] for i, name in enumerate("abcd")}, directory)
     for case, y in zip(cases, outputs["y"]):
