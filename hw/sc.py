@@ -3,7 +3,8 @@
 The blocks are small clocked components with an ``enable`` (the cycle's
 bits count only when it is high), so a stalled stream freezes them:
 
-* :class:`SorterActivation` — bitonic sorter with feedback (accumulate-and-activate);
+* :class:`SorterActivation` — bitonic sorter with feedback (accumulate-and-activate), and
+  :class:`CounterActivation`, the same function with a popcount (the CMOS form);
 * :class:`AveragePool` / :class:`MaxPool` — SC pooling;
 * :func:`sng_bit`, :func:`majority_chain` and :func:`bitonic_sort` — combinational pieces.
 
@@ -19,7 +20,7 @@ from models.sc import RANDOM_LFSR, feedback_bits, neuron_inputs, random_columns,
 
 from .grng import leap_lfsr
 
-__all__ = ["AveragePool", "MaxPool", "SCLayer", "SCNeuronCycle", "SorterActivation", "bitonic_sort", "majority_chain",
+__all__ = ["AveragePool", "CounterActivation", "MaxPool", "SCLayer", "SCNeuronCycle", "SorterActivation", "bitonic_sort", "majority_chain",
            "sng_bit", "sorter_step"]
 
 
@@ -83,6 +84,48 @@ class SorterActivation(wiring.Component):
         with m.If(self.enable):
             m.d.sync += [self.out.eq(output), feedback.eq(feedback_next)]
         return m
+
+
+class CounterActivation(wiring.Component):
+    """:class:`SorterActivation`'s function, bit for bit, as CMOS would build it: the ``n`` product bits
+    counted by an adder tree, the residual kept as a count ``r`` in ``[0, F]``. Output
+    ``[ones + r > (n + F) // 2]``; next ``r = clamp(ones + r - out - (n-1)/2, 0, F)``.
+
+    Members, latency and throughput as :class:`SorterActivation`.
+    """
+
+    def __init__(self, n: int):
+        assert n % 2 == 1, f"the adder takes an odd number of products, not {n}"
+        self.n, self.f = n, feedback_bits(n)
+        super().__init__({"products": In(n), "enable": In(1), "start": In(1), "out": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        n, f = self.n, self.f
+        residual = Signal(range(f + 1), init=f // 2)
+        total = Signal(range(n + f + 1))
+        m.d.comb += total.eq(popcount(m, [self.products[i] for i in range(n)]) + Mux(self.start, f // 2, residual))
+        output = total > (n + f) // 2
+        remainder = Signal(signed(total.shape().width + 2))
+        m.d.comb += remainder.eq(total - output - (n - 1) // 2)
+        with m.If(self.enable):
+            m.d.sync += [self.out.eq(output),
+                         residual.eq(Mux(remainder < 0, 0, Mux(remainder > f, f, remainder)))]
+        return m
+
+
+def popcount(m, bits: list):
+    """Number of ones in ``bits``: a balanced adder tree, each level a named signal."""
+    terms, level = list(bits), 0
+    while len(terms) > 1:
+        pairs = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+        terms = []
+        for index, expression in enumerate(pairs):
+            node = Signal(len(expression), name=f"popcount{level}_{index}")
+            m.d.comb += node.eq(expression)
+            terms.append(node)
+        level += 1
+    return terms[0]
 
 
 def sorter_step(m, products, feedback):
@@ -201,7 +244,7 @@ class SCLayer(wiring.Component):
     Per cycle: ``2·n_in + 1`` random words (``leap_lfsr`` columns), SNGs for
     ``x``, ``w`` and ``b``, XNOR products (plus an alternating zero-valued
     stream when ``n_in + 1`` is even) registered, then each neuron's adder —
-    :class:`SorterActivation` or a majority chain — into ``y_out``.
+    :class:`SorterActivation`, :class:`CounterActivation` or a majority chain — into ``y_out``.
     Latency: the vector's first output word 3 cycles after its last ``x``
     word. Throughput: one output word per cycle while running; a vector costs
     ``n_in + length`` cycles (loading ``x`` is not overlapped with the
@@ -281,13 +324,13 @@ class SCLayer(wiring.Component):
         return products, first, valid
 
     def _adder(self, m, products, first, enable, j):
-        """Neuron ``j``'s output bit (registered): sorter with feedback, or a majority chain."""
+        """Neuron ``j``'s output bit (registered): sorter with feedback, its counter form, or a majority chain."""
         if self.adder == "majority":
             out = Signal(name=f"majority{j}")
             with m.If(enable):
                 m.d.sync += out.eq(majority_chain([products[i] for i in range(len(products))]))
             return out
-        sorter = SorterActivation(len(products))
-        m.submodules[f"sorter{j}"] = sorter
+        sorter = (CounterActivation if self.adder == "counter" else SorterActivation)(len(products))
+        m.submodules[f"{self.adder}{j}"] = sorter
         m.d.comb += [sorter.products.eq(products), sorter.enable.eq(enable), sorter.start.eq(first)]
         return sorter.out

@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 RANDOM_LFSR = 31  #: length of each random column's LFSR (tap distance 28: up to 28 new bits per cycle)
-ADDERS = ("sorter", "majority")
+#: Neuron adders. ``counter`` computes exactly the sorter's function with a popcount and a saturating
+#: residual counter — the CMOS-friendly circuit (a bitonic sorter suits AQFP, where AND/OR are native).
+ADDERS = ("sorter", "counter", "majority")
 
 
 def level(raw, bits: int):
@@ -183,11 +185,11 @@ def bipolar_value(stream_bits: np.ndarray, axis: int = -2) -> np.ndarray:
 def sc_layer_exact(w, b, x, adder: str) -> np.ndarray:
     """What the layer's streams converge to (float reference, batch × n_out).
 
-    ``sorter``: ``clip(x·wᵀ + b, -1, 1)``. ``majority``: the exact expected
+    ``sorter`` and ``counter``: ``clip(x·wᵀ + b, -1, 1)``. ``majority``: the exact expected
     value of the chain on independent streams (:func:`majority_chain_value`).
     """
     w, b, x = (np.asarray(a, dtype=np.float64) for a in (w, b, x))
-    if adder == "sorter":
+    if adder != "majority":
         return np.clip(x @ w.T + b, -1.0, 1.0)
     values = np.empty((len(x), len(w)))
     for v, row in enumerate(x):

@@ -28,8 +28,8 @@ register(Design(
         Param("length", 64, "stream length L: cycles (output bits) per input vector", lo=4, hi=65536,
               power_of_two=True),
         Param("bits", 8, "SNG precision: x, w, b are signed bits-bit values in [-1, 1)", lo=2, hi=16),
-        Param("adder", "sorter", "neuron adder: sorter (accumulate-and-activate) or majority chain",
-              choices=ADDERS),
+        Param("adder", "sorter", "neuron adder: sorter (bitonic, with feedback), counter (same function, "
+              "popcount) or majority chain", choices=ADDERS),
         Param("seed", 1, "seed of the random LFSR columns (never all zero)", lo=1, hi=2**31 - 1),
     ),
     component=lambda p: SCLayer(**p),
