@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from models.fft import STAGE_GAP, TWIDDLE_FRAC, log2, twiddles
 
-from .common.fixed import round_shift
+from .common.fixed import delay, pipelined_product
 
 __all__ = ["complex_layout", "FFTUnit"]
 
@@ -115,37 +115,48 @@ class FFTUnit(wiring.Component):
         a_addr, b_addr, tw_addr = self._butterfly_addresses(stage, butterfly)
         a_bank = parity(a_addr)
 
-        # s1: operands and twiddle registered; s2: the three products; then write back.
-        s1_valid, s2_valid = Signal(), Signal()
-        s1_a, s1_b = Signal(range(k)), Signal(range(k))
-        s2_a, s2_b = Signal(range(k)), Signal(range(k))
-        a_op, b_op, s2_a_op = Signal(layout), Signal(layout), Signal(layout)
+        # s1: operands and twiddles registered; s2: pre-add; s3: partial products (one DSP each);
+        # s4: products; s5: P = B·W; s6: A ± P rounded; then written back (STAGE_GAP = 7 cycles).
+        a_op, b_op = Signal(layout), Signal(layout)
         tw_c, tw_dc, tw_cd = (Signal(signed(TWIDDLE_WIDTH), name=n) for n in ("tw_c", "tw_dc", "tw_cd"))
-        k1, k2, k3 = (Signal(signed(width + 1 + TWIDDLE_WIDTH), name=n) for n in ("k1", "k2", "k3"))
         with m.If(issue):
             m.d.comb += [reads[0].addr.eq(Mux(a_bank, word(b_addr), word(a_addr))),
                          reads[1].addr.eq(Mux(a_bank, word(a_addr), word(b_addr)))]
         with m.Else():
             m.d.comb += [read.addr.eq(word(index)) for read in reads]
         m.d.sync += [
-            s1_valid.eq(issue), s2_valid.eq(s1_valid),
-            s1_a.eq(a_addr), s1_b.eq(b_addr), s2_a.eq(s1_a), s2_b.eq(s1_b),
             a_op.eq(Mux(a_bank, reads[1].data, reads[0].data)),
             b_op.eq(Mux(a_bank, reads[0].data, reads[1].data)),
             tw_c.eq(rom_c[tw_addr]), tw_dc.eq(rom_d_minus_c[tw_addr]), tw_cd.eq(rom_c_plus_d[tw_addr]),
-            k1.eq(tw_c * (b_op.re + b_op.im)), k2.eq(b_op.re * tw_dc), k3.eq(b_op.im * tw_cd),
-            s2_a_op.eq(a_op),
         ]
-        p_re, p_im = k1 - k3, k1 + k2
+        b_sum = Signal(signed(width + 1))
+        m.d.sync += b_sum.eq(b_op.re + b_op.im)
+        b_re, b_im = delay(m, b_op.re, 1, "b_re"), delay(m, b_op.im, 1, "b_im")
+        k1 = pipelined_product(m, b_sum, delay(m, tw_c, 1, "tw_c"), "k1")
+        k2 = pipelined_product(m, b_re, delay(m, tw_dc, 1, "tw_dc"), "k2")
+        k3 = pipelined_product(m, b_im, delay(m, tw_cd, 1, "tw_cd"), "k3")
+        p_re, p_im = Signal(signed(len(k1) + 1)), Signal(signed(len(k1) + 1))
+        m.d.sync += [p_re.eq(k1 - k3), p_im.eq(k1 + k2)]
 
-        def combine(a, p, sign):
-            wide = (a << TWIDDLE_FRAC) + p if sign > 0 else (a << TWIDDLE_FRAC) - p
-            return Mux(self.scaled, round_shift(wide, TWIDDLE_FRAC + 1), round_shift(wide, TWIDDLE_FRAC))
+        # round_shift((A << 15) ± P, s) == ((A << 15) + 2**(s-1) ± P) >> s: the rounding constant joins A
+        # one stage early, so the last stage is one adder and the shift select.
+        a_late = delay(m, a_op, 3, "a_late")
+        a_re, a_im = (Signal(signed(width + TWIDDLE_FRAC + 1), name=f"a_rounded_{part}") for part in ("re", "im"))
+        half = Mux(self.scaled, 1 << TWIDDLE_FRAC, 1 << (TWIDDLE_FRAC - 1))
+        m.d.sync += [a_re.eq((a_late.re << TWIDDLE_FRAC) + half), a_im.eq((a_late.im << TWIDDLE_FRAC) + half)]
+
+        def combine(a_rounded, p, sign):
+            wide = a_rounded + p if sign > 0 else a_rounded - p
+            return Mux(self.scaled, wide >> (TWIDDLE_FRAC + 1), wide >> TWIDDLE_FRAC)
 
         upper = Signal(layout)  # A' = (A + P) / (1 or 2)
         lower = Signal(layout)  # B' = (A − P) / (1 or 2)
-        m.d.comb += [upper.re.eq(combine(s2_a_op.re, p_re, +1)), upper.im.eq(combine(s2_a_op.im, p_im, +1)),
-                     lower.re.eq(combine(s2_a_op.re, p_re, -1)), lower.im.eq(combine(s2_a_op.im, p_im, -1))]
+        m.d.sync += [upper.re.eq(combine(a_re, p_re, +1)), upper.im.eq(combine(a_im, p_im, +1)),
+                     lower.re.eq(combine(a_re, p_re, -1)), lower.im.eq(combine(a_im, p_im, -1))]
+        valid = [issue] + [Signal(name=f"s{n}_valid") for n in range(1, STAGE_GAP)]
+        m.d.sync += [later.eq(earlier) for earlier, later in zip(valid, valid[1:])]
+        s2_valid = valid[-1]
+        s2_a, s2_b = delay(m, a_addr, STAGE_GAP - 1, "write_a"), delay(m, b_addr, STAGE_GAP - 1, "write_b")
         s2_a_bank = parity(s2_a)
         loading = Signal()
         load_address = Cat(*(index[bit] for bit in reversed(range(stages))))  # bit-reversed
@@ -159,7 +170,7 @@ class FFTUnit(wiring.Component):
                              write.data.eq(Mux(mine, upper, lower)),
                              write.en.eq(s2_valid)]
 
-        pipeline_empty = ~s1_valid & ~s2_valid
+        pipeline_empty = ~Cat(*valid[1:]).any()
         with m.FSM(init="LOAD"):
             with m.State("LOAD"):
                 m.d.comb += [self.load.ready.eq(1), loading.eq(1)]

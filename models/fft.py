@@ -26,7 +26,7 @@ __all__ = ["TWIDDLE_FRAC", "STAGE_GAP", "transform_cycles", "twiddles", "bit_rev
            "forward_width", "inverse_width", "log2"]
 
 TWIDDLE_FRAC = 15  # twiddle 1.0 = 2**15; c, d−c, c+d all fit 18-bit signed (|c+d| ≤ √2)
-STAGE_GAP = 3  # cycles between a stage's last butterfly issue and the next stage's first (write-back)
+STAGE_GAP = 7  # cycles between a stage's last butterfly issue and the next stage's first (6-stage butterfly pipeline, write-back)
 
 
 def transform_cycles(k: int) -> int:

@@ -4,9 +4,11 @@ They mirror ``models/fixed.py`` bit for bit: round half up (add half an LSB,
 arithmetic shift right), then saturate to the output width.
 """
 
-from amaranth.hdl import Mux
+from amaranth.hdl import Cat, Mux, Signal, signed
 
-__all__ = ["round_shift", "saturate", "requantize"]
+__all__ = ["round_shift", "saturate", "requantize", "delay", "pipelined_product", "DSP_WIDTH"]
+
+DSP_WIDTH = 18  #: signed operand width of one ECP5 MULT18X18D
 
 
 def round_shift(value, shift: int):
@@ -26,3 +28,31 @@ def saturate(value, width: int):
 def requantize(value, shift: int, width: int):
     """Round half up by ``shift`` bits, then saturate to ``signed(width)``."""
     return saturate(round_shift(value, shift), width)
+
+
+def delay(m, value, cycles: int, name: str) -> Signal:
+    """``value`` through ``cycles`` registers (``cycles >= 1``)."""
+    for stage in range(cycles):
+        register = Signal.like(value, name=f"{name}_d{stage + 1}") if isinstance(value, Signal) else \
+            Signal(value.shape(), name=f"{name}_d{stage + 1}")
+        m.d.sync += register.eq(value)
+        value = register
+    return value
+
+
+def pipelined_product(m, a, b, name: str) -> Signal:
+    """``a × b`` two cycles later: ``b`` fits one DSP operand (≤ 18 bits signed); a wider ``a`` is split
+    into a 17-bit unsigned low part and a signed high part, each product registered on its own DSP,
+    then summed. Registered operands in, registered result out: no DSP shares a path with an adder."""
+    assert len(b) <= DSP_WIDTH, f"{name}: the narrow operand has {len(b)} bits"
+    width = len(a) + len(b)
+    if len(a) <= DSP_WIDTH:
+        product = Signal(signed(width), name=f"{name}_p")
+        m.d.sync += product.eq(a * b)
+        return delay(m, product, 1, name)
+    low_bits = DSP_WIDTH - 1
+    low, high = Signal(signed(low_bits + len(b) + 1), name=f"{name}_lo"), Signal(signed(width), name=f"{name}_hi")
+    m.d.sync += [low.eq(Cat(a[:low_bits], 0).as_signed() * b), high.eq((a >> low_bits) * b)]
+    product = Signal(signed(width), name=name)
+    m.d.sync += product.eq((high << low_bits) + low)
+    return product
