@@ -2,7 +2,7 @@
 
 import operator
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,7 +10,7 @@ from models.circulant import MAC_DRAIN
 from models.fft import inverse_width, log2
 from models.fixed import accumulator_width
 
-from .common.fixed import requantize, saturate
+from .common.fixed import round_shift, saturate
 from .fft import FFTUnit, complex_layout
 
 __all__ = ["CirculantFC"]
@@ -104,43 +104,51 @@ class CirculantFC(wiring.Component):
         x_address = Signal(range(q * groups))  # group * q + block (writes) / group * q + column (reads)
         w_address = Signal(range(p * groups * q))
 
-        # --- MAC lanes: address -> RAM -> pre-adds -> three products -> accumulate.
+        # --- MAC lanes: address -> RAM -> register -> pre-adds -> three products -> X·W -> accumulate
+        # -> rounded -> saturated (MAC_DRAIN cycles after a group's last address).
         issue, issue_first, issue_last = Signal(), Signal(), Signal()
-        valid = [issue] + [Signal(name=f"mac{n}_valid") for n in range(1, 4)]
-        first = [issue_first] + [Signal(name=f"mac{n}_first") for n in range(1, 4)]
+        valid = [issue] + [Signal(name=f"mac{n}_valid") for n in range(1, 6)]
+        first = [issue_first] + [Signal(name=f"mac{n}_first") for n in range(1, 6)]
         last = [issue_last] + [Signal(name=f"mac{n}_last") for n in range(1, MAC_DRAIN + 1)]
-        for n in range(1, 4):
+        for n in range(1, 6):
             m.d.sync += [valid[n].eq(valid[n - 1]), first[n].eq(first[n - 1])]
         for n in range(1, MAC_DRAIN + 1):
             m.d.sync += last[n].eq(last[n - 1])
         acc_width = accumulator_width(self.width + 2, 2 * q) + 1
-        z_re = [Signal(signed(z_width), name=f"z{b}_re") for b in range(bins)]
-        z_im = [Signal(signed(z_width), name=f"z{b}_im") for b in range(bins)]
+        # The inverse pass's input v[n] = conj(Z[n]) for n <= k/2, Z[k - n] above, kept in load order:
+        # each bin is written to its one or two places, and INVERSE_LOAD shifts v out from v[0].
+        v_re = [Signal(signed(z_width), name=f"v{n}_re") for n in range(k)]
+        v_im = [Signal(signed(z_width + 1), name=f"v{n}_im") for n in range(k)]
         for number, ((_, x_read), (_, w_read)) in enumerate(zip(x_banks, w_banks)):
             m.d.comb += [x_read.addr.eq(x_address), w_read.addr.eq(w_address)]
-            x, w = x_read.data, w_read.data
+            x, w = Signal.like(x_read.data, name=f"l{number}_x"), Signal.like(w_read.data, name=f"l{number}_w")
+            m.d.sync += [x.eq(x_read.data), w.eq(w_read.data)]  # block RAM outputs registered before any logic
             x_re, x_im, w_re = (Signal(signed(self.width + 1), name=f"l{number}_{n}") for n in ("xr", "xi", "wr"))
             x_sum, w_diff, w_sum = (Signal(signed(self.width + 2), name=f"l{number}_{n}") for n in ("xs", "wd", "ws"))
             k1, k2, k3 = (Signal(signed(2 * self.width + 4), name=f"l{number}_k{n}") for n in (1, 2, 3))
             acc_re, acc_im = Signal(signed(acc_width), name=f"l{number}_acc_re"), Signal(signed(acc_width), name=f"l{number}_acc_im")
+            product_re, product_im = (Signal(signed(2 * self.width + 5), name=f"l{number}_p{n}") for n in ("re", "im"))
             m.d.sync += [
                 x_re.eq(x.re), x_im.eq(x.im), w_re.eq(w.re),
                 x_sum.eq(x.re + x.im), w_diff.eq(w.im - w.re), w_sum.eq(w.re + w.im),
                 k1.eq(w_re * x_sum), k2.eq(x_re * w_diff), k3.eq(x_im * w_sum),
+                product_re.eq(k1 - k3), product_im.eq(k1 + k2),
             ]
-            with m.If(valid[3]):
-                m.d.sync += [acc_re.eq(Mux(first[3], 0, acc_re) + (k1 - k3)),
-                             acc_im.eq(Mux(first[3], 0, acc_im) + (k1 + k2))]
-            # After the group's last accumulation, bin g*lanes + number takes the rounded result.
+            with m.If(valid[5]):
+                m.d.sync += [acc_re.eq(Mux(first[5], 0, acc_re) + product_re),
+                             acc_im.eq(Mux(first[5], 0, acc_im) + product_im)]
+            # The rounded accumulator, one cycle behind; after the group's last accumulation bin
+            # g*lanes + number takes it.
+            rounded_re, rounded_im = (Signal(signed(acc_width - self.frac + 1), name=f"l{number}_r{n}") for n in ("re", "im"))
+            z_re, z_im = Signal(signed(z_width), name=f"l{number}_z_re"), Signal(signed(z_width), name=f"l{number}_z_im")
+            m.d.sync += [rounded_re.eq(round_shift(acc_re, self.frac)), rounded_im.eq(round_shift(acc_im, self.frac)),
+                         z_re.eq(saturate(rounded_re, z_width)), z_im.eq(saturate(rounded_im, z_width))]
             for b in range(number, bins, lanes):
                 with m.If(last[MAC_DRAIN] & (group == b // lanes)):
-                    m.d.sync += [z_re[b].eq(requantize(acc_re, self.frac, z_width)),
-                                 z_im[b].eq(requantize(acc_im, self.frac, z_width))]
+                    m.d.sync += [v_re[b].eq(z_re), v_im[b].eq(-z_im)]
+                    if 0 < b < k // 2:
+                        m.d.sync += [v_re[k - b].eq(z_re), v_im[k - b].eq(z_im)]
 
-        # --- Inverse-pass input: v[n] = conj(Z[n]) for n <= k/2, Z[k - n] above.
-        z_re_at, z_im_at = Array(z_re), Array(z_im)
-        mirrored = word > k // 2
-        source = Mux(mirrored, k - word, word)
         m.d.comb += self.y_out.payload.eq(saturate(fft.result.payload.re, self.width))
 
         def advance(counter, limit):
@@ -205,10 +213,9 @@ class CirculantFC(wiring.Component):
                         m.next = "MAC"
 
             with m.State("INVERSE_LOAD"):
-                m.d.comb += [fft.load.valid.eq(1),
-                             fft.load.payload.re.eq(z_re_at[source]),
-                             fft.load.payload.im.eq(Mux(mirrored, z_im_at[source], -z_im_at[source]))]
+                m.d.comb += [fft.load.valid.eq(1), fft.load.payload.re.eq(v_re[0]), fft.load.payload.im.eq(v_im[0])]
                 with m.If(fft.load.ready):
+                    m.d.sync += [current.eq(following) for current, following in zip(v_re + v_im, v_re[1:] + [0] + v_im[1:] + [0])]
                     with m.If(advance(word, k)):
                         m.next = "INVERSE_RESULT"
 

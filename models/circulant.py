@@ -32,7 +32,7 @@ __all__ = [
     "MAC_DRAIN", "cycles_per_vector", "weight_storage_bits",
 ]
 
-MAC_DRAIN = 4  # after a group's last address: RAM data -> pre-adds -> products -> accumulator -> Z
+MAC_DRAIN = 8  # after a group's last address: RAM -> register -> pre-adds -> products -> X·W -> accumulator -> rounded -> saturated -> Z
 
 
 def block_circulant(w: np.ndarray) -> np.ndarray:
