@@ -48,9 +48,9 @@ class FFTUnit(wiring.Component):
     result : Out(stream.Signature(complex_layout(width)))
         All ``k`` bins in natural order (consumers drop what they do not need).
 
-    Latency and throughput: ``k`` load cycles, then ``log2(k)·(k/2 + 3)``
-    compute cycles (``k/2`` butterflies issued back to back per stage, three
-    cycles for the pipeline to write back), then ``k`` result cycles; transforms do not
+    Latency and throughput: ``k`` load cycles, then ``log2(k)·(k/2 + 7)``
+    compute cycles (``k/2`` butterflies issued back to back per stage, seven
+    cycles for the six-stage pipeline to write back), then ``k`` result cycles; transforms do not
     overlap. Cost: 3 multipliers, ``2k`` registers of ``width`` bits with two
     read and two write ports built from multiplexers.
     """
