@@ -195,7 +195,7 @@ def test_mapped_netlist_of_amaranth_aqfp_cells_computes_adder_multiplier_voter_a
         assert {port: int(outputs[port][t]) for port in want} == want, f"vector {t}"
 
 
-@settings(max_examples=2, deadline=None)
+@settings(max_examples=1, deadline=None)
 @given(st.lists(expressions, min_size=2, max_size=4))
 def test_random_netlists_in_rtl_keep_their_function(tmp_path_factory, trees):
     directory = tmp_path_factory.mktemp("aqfp_rtl")
