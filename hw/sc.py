@@ -61,7 +61,16 @@ def bitonic_sort(m, bits: list, name: str = "rank") -> list:
     return wires
 
 
-class SorterActivation(wiring.Component):
+class _Accumulator(wiring.Component):
+    """The interface both accumulate-and-activate forms share (see :class:`SorterActivation`)."""
+
+    def __init__(self, n: int):
+        assert n % 2 == 1, f"the accumulator adds an odd number of products, not {n}"
+        self.n, self.f = n, feedback_bits(n)
+        super().__init__({"products": In(n), "enable": In(1), "start": In(1), "out": Out(1)})
+
+
+class SorterActivation(_Accumulator):
     """Accumulate-and-activate of one neuron: sorts ``n`` product bits with ``F`` fed-back bits.
 
     Members: ``products`` (In, n bits, n odd), ``enable`` (In: this cycle's
@@ -70,11 +79,6 @@ class SorterActivation(wiring.Component):
     Latency 1 cycle; one product vector per enabled cycle. The whole sorter
     is in the feedback loop (``k(k+1)/2`` AND/OR levels for ``2**k`` inputs).
     """
-
-    def __init__(self, n: int):
-        assert n % 2 == 1, f"the sorter adds an odd number of products, not {n}"
-        self.n, self.f = n, feedback_bits(n)
-        super().__init__({"products": In(n), "enable": In(1), "start": In(1), "out": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
@@ -86,18 +90,13 @@ class SorterActivation(wiring.Component):
         return m
 
 
-class CounterActivation(wiring.Component):
+class CounterActivation(_Accumulator):
     """:class:`SorterActivation`'s function, bit for bit, as CMOS would build it: the ``n`` product bits
     counted by an adder tree, the residual kept as a count ``r`` in ``[0, F]``. Output
     ``[ones + r > (n + F) // 2]``; next ``r = clamp(ones + r - out - (n-1)/2, 0, F)``.
 
     Members, latency and throughput as :class:`SorterActivation`.
     """
-
-    def __init__(self, n: int):
-        assert n % 2 == 1, f"the adder takes an odd number of products, not {n}"
-        self.n, self.f = n, feedback_bits(n)
-        super().__init__({"products": In(n), "enable": In(1), "start": In(1), "out": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
