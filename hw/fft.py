@@ -155,20 +155,20 @@ class FFTUnit(wiring.Component):
                      lower.re.eq(combine(a_re, p_re, -1)), lower.im.eq(combine(a_im, p_im, -1))]
         valid = [issue] + [Signal(name=f"s{n}_valid") for n in range(1, STAGE_GAP)]
         m.d.sync += [later.eq(earlier) for earlier, later in zip(valid, valid[1:])]
-        s2_valid = valid[-1]
-        s2_a, s2_b = delay(m, a_addr, STAGE_GAP - 1, "write_a"), delay(m, b_addr, STAGE_GAP - 1, "write_b")
-        s2_a_bank = parity(s2_a)
+        write_valid = valid[-1]
+        write_a, write_b = delay(m, a_addr, STAGE_GAP - 1, "write_a"), delay(m, b_addr, STAGE_GAP - 1, "write_b")
+        write_a_bank = parity(write_a)
         loading = Signal()
         load_address = Cat(*(index[bit] for bit in reversed(range(stages))))  # bit-reversed
         for number, write in enumerate(writes):
-            mine = s2_a_bank == number
+            mine = write_a_bank == number
             with m.If(loading):
                 m.d.comb += [write.addr.eq(word(load_address)), write.data.eq(self.load.payload),
                              write.en.eq(self.load.valid & (parity(index) == number))]
             with m.Else():
-                m.d.comb += [write.addr.eq(Mux(mine, word(s2_a), word(s2_b))),
+                m.d.comb += [write.addr.eq(Mux(mine, word(write_a), word(write_b))),
                              write.data.eq(Mux(mine, upper, lower)),
-                             write.en.eq(s2_valid)]
+                             write.en.eq(write_valid)]
 
         pipeline_empty = ~Cat(*valid[1:]).any()
         with m.FSM(init="LOAD"):
