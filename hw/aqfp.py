@@ -13,13 +13,13 @@ from amaranth.lib.wiring import In, Out
 
 from models.aqfp import FREE_INVERSION, JJ, Netlist
 from models.grng import seed_windows
+from models.sc import RANDOM_LFSR
 
 from .grng import leap_lfsr
 
-__all__ = ["AQFPCell", "AQFPNetlist", "RandomBuffer", "port_widths"]
+__all__ = ["AQFPCell", "AQFPNetlist", "RANDOM_LFSR", "RandomBuffer", "port_widths"]
 
 ARITY = {"BUF": 1, "INV": 1, "SPL2": 1, "SPL3": 1, "SPL4": 1, "AND2": 2, "OR2": 2, "MAJ3": 3, "CONST0": 0, "CONST1": 0}
-RANDOM_LFSR = 31  #: LFSR length behind a RandomBuffer
 
 
 class AQFPCell(wiring.Component):
