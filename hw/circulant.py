@@ -2,16 +2,16 @@
 
 import operator
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Array, EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.circulant import MAC_DRAIN
-from models.fft import inverse_width, log2
+from models.fft import bit_reverse, forward_width, inverse_width, log2
 from models.fixed import accumulator_width
 
-from .common.fixed import round_shift, saturate
-from .fft import FFTUnit, complex_layout
+from .common.fixed import delay, round_shift, saturate
+from .fft import StreamingFFT, complex_layout
 
 __all__ = ["CirculantFC"]
 
@@ -19,14 +19,21 @@ __all__ = ["CirculantFC"]
 class CirculantFC(wiring.Component):
     """``y = W x`` for a block-circulant ``W`` of ``p × q`` blocks of size ``k``.
 
-    Arithmetic is ``models/circulant.py`` bit for bit. One :class:`FFTUnit`
-    serves both directions: forward (scaled, ``FFT(x_c)/k``) for each input
-    block, whose bins ``0 … k/2`` are written into per-lane spectrum buffers;
-    then, per output block ``r``, ``parallelism`` complex MAC lanes (three
-    multipliers each) accumulate ``Z[r, b] = Σ_c Wf[r, c, b] · X[c, b]`` over
-    the input blocks, bin ``b`` on lane ``b mod parallelism``; ``Z`` is
-    rounded to ``Q(width + 2, frac)`` and the FFT unit, unscaled, turns its
-    Hermitian extension into ``y_r`` (real part, saturated to ``width``).
+    Arithmetic is ``models/circulant.py`` bit for bit. Three stages run
+    concurrently on consecutive vectors, one sample per cycle each:
+
+    1. forward: ``x`` streams into a :class:`StreamingFFT` (scaled,
+       ``FFT(x_c)/k``); bins ``0 … k/2`` of each input block go into per-lane
+       spectrum buffers (bin ``b`` on lane ``b mod parallelism``), two banks:
+       vector ``v + 1`` fills one while the MAC reads vector ``v`` from the other;
+    2. MAC: per output block ``r``, ``parallelism`` complex lanes (three
+       multipliers each) accumulate ``Z[r, b] = Σ_c Wf[r, c, b] · X[c, b]``,
+       issuing one address per cycle back to back across groups, blocks and
+       vectors; ``Z`` is rounded to ``Q(width + 2, frac)`` into a register set;
+    3. inverse: a completed ``Z`` moves to a shift register that feeds its
+       Hermitian extension, bit-reversed, to a second :class:`StreamingFFT`
+       (unscaled) while the MAC computes the next block; the real parts,
+       saturated to ``width``, are ``y_r``.
 
     Weight spectra (``Wf = FFT(w)``, computed offline, ``Q(width + 1, frac)``)
     are loaded once after reset through ``w_in``, in the order
@@ -50,8 +57,10 @@ class CirculantFC(wiring.Component):
     x_in : In(stream.Signature(signed(width)))
     y_out : Out(stream.Signature(signed(width)))
 
-    Latency and throughput: phases do not overlap; cycles per vector without
-    stalls are ``models.circulant.cycles_per_vector`` (checked against the RTL).
+    Latency and throughput: per vector, ``n_in`` forward cycles,
+    ``p · ceil((k/2+1)/P) · q`` MAC issues and ``n_out`` inverse cycles, each
+    stage overlapped with the others; the steady-state interval without stalls
+    is ``models.circulant.cycles_per_vector``.
     """
 
     def __init__(self, *, n_in, n_out, k, width=16, frac=10, parallelism=1):
@@ -81,150 +90,191 @@ class CirculantFC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        k, lanes, groups, bins = self.k, self.parallelism, self.groups, self.bins
-        p, q = self.n_out // k, self.n_in // k
-        spectrum = complex_layout(self.width + 1)
+        m.submodules.forward = forward = StreamingFFT(k=self.k, width=forward_width(self.width), flush_port=True)
+        m.submodules.inverse = inverse = StreamingFFT(k=self.k, width=inverse_width(self.width, self.k),
+                                                      natural_order=False, flush_port=True)
+        m.d.comb += [forward.scaled.eq(1), inverse.scaled.eq(0),
+                     forward.load.valid.eq(self.x_in.valid), self.x_in.ready.eq(forward.load.ready),
+                     forward.load.payload.re.eq(self.x_in.payload), forward.load.payload.im.eq(0)]
+        x_banks = [memory.Memory(shape=complex_layout(self.width + 1), depth=2 * self.x_words, init=[])
+                   for _ in range(self.parallelism)]
+        w_banks = [memory.Memory(shape=complex_layout(self.width + 1), depth=self.p * self.x_words, init=[])
+                   for _ in range(self.parallelism)]
+        for lane, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
+            m.submodules[f"x_bank{lane}"], m.submodules[f"w_bank{lane}"] = x_bank, w_bank
+        x_full = Array([Signal(name="x_full0"), Signal(name="x_full1")])  # a bank holds a whole vector's spectra
+        weights_loaded = self._load_weights(m, w_banks)
+        self._write_spectra(m, forward.result, [bank.write_port() for bank in x_banks], x_full)
+        # A completed Z waits in v_next (z_pending) until the inverse's shift register is empty or gives
+        # up its last word this cycle: the inverse then loads block after block without a gap.
+        z_pending, left = Signal(), Signal(range(self.k + 1))
+        copy = z_pending & ((left == 0) | ((left == 1) & inverse.load.ready))
+        v_next, mac_busy = self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_pending, copy)
+        # Flush a transform only when no block follows soon: the forward after a vector's last word, the
+        # inverse while the MAC has nothing that will land a Z.
+        m.d.comb += [forward.flush.eq(self._between_vectors(m)), inverse.flush.eq(~mac_busy)]
+        self._feed_inverse(m, inverse.load, v_next, left, copy)
+        m.d.comb += [self.y_out.valid.eq(inverse.result.valid), inverse.result.ready.eq(self.y_out.ready),
+                     self.y_out.payload.eq(saturate(inverse.result.payload.re, self.width))]
+        return m
+
+    @property
+    def p(self) -> int:
+        return self.n_out // self.k
+
+    @property
+    def q(self) -> int:
+        return self.n_in // self.k
+
+    @property
+    def x_words(self) -> int:
+        """Words per lane of one vector's spectra (and of one output block's weights): ``groups · q``."""
+        return self.groups * self.q
+
+    def _load_weights(self, m, w_banks):
+        """Accept ``p · groups · q · parallelism`` weight words after reset; return "all loaded"."""
+        lanes = self.parallelism
+        loaded, lane, address = Signal(), Signal(range(lanes)), Signal(range(self.p * self.x_words))
+        m.d.comb += self.w_in.ready.eq(~loaded)
+        for number, bank in enumerate(w_banks):
+            write = bank.write_port()
+            m.d.comb += [write.addr.eq(address), write.data.eq(self.w_in.payload),
+                         write.en.eq(self.w_in.valid & ~loaded & (lane == number))]
+        with m.If(self.w_in.valid & ~loaded):
+            m.d.sync += lane.eq(Mux(lane == lanes - 1, 0, lane + 1))
+            with m.If(lane == lanes - 1):
+                m.d.sync += address.eq(address + 1)
+                with m.If(address == self.p * self.x_words - 1):
+                    m.d.sync += loaded.eq(1)
+        return loaded
+
+    def _write_spectra(self, m, result, writes, x_full):
+        """Forward bins in natural order -> bank ``bank``, lane ``b mod P``, word ``(b div P)·q + c``."""
+        k, lanes, q = self.k, self.parallelism, self.q
+        word, lane, block, bank = Signal(range(k)), Signal(range(lanes)), Signal(range(q)), Signal()
+        block_base = Signal(range(2 * self.x_words))  # bank·x_words + c
+        address = Signal(range(2 * self.x_words))  # block_base + group·q
+        m.d.comb += result.ready.eq(~x_full[bank])
+        for number, write in enumerate(writes):
+            m.d.comb += [write.addr.eq(address), write.data.re.eq(result.payload.re), write.data.im.eq(result.payload.im),
+                         write.en.eq(result.valid & result.ready & (word < self.bins) & (lane == number))]
+        with m.If(result.valid & result.ready):
+            m.d.sync += [word.eq(word + 1), lane.eq(Mux(lane == lanes - 1, 0, lane + 1))]
+            with m.If(lane == lanes - 1):
+                m.d.sync += address.eq(address + q)
+            with m.If(word == k - 1):
+                next_base = Mux(block == q - 1, Mux(bank, 0, self.x_words), block_base + 1)
+                m.d.sync += [lane.eq(0), block.eq(Mux(block == q - 1, 0, block + 1)),
+                             block_base.eq(next_base), address.eq(next_base)]
+                with m.If(block == q - 1):
+                    m.d.sync += [x_full[bank].eq(1), bank.eq(~bank)]
+
+    def _multiply_accumulate(self, m, x_banks, w_banks, x_full, weights_loaded, z_pending, copy):
+        """Issue ``(r, g, c)`` addresses one per cycle while a bank is full; each lane's pipeline
+        RAM -> register -> pre-adds -> three products -> X·W -> accumulate -> rounded -> saturated lands
+        ``Z`` in ``v_next`` ``MAC_DRAIN`` advances after a group's last address. The whole pipeline
+        holds (``advance`` low) while a landing group would overwrite a ``Z`` not yet copied out.
+
+        Returns ``v_next`` (the inverse's input ``v[n]`` in natural order: real and imaginary registers)
+        and "busy": a vector is waiting or groups are in the pipeline or a ``Z`` is pending."""
+        k, lanes, groups, bins, q = self.k, self.parallelism, self.groups, self.bins, self.q
         z_width = self.width + 2
+        advance = Signal()
+        mac = Module()
+        m.submodules.mac = EnableInserter(advance)(mac)
 
-        m.submodules.fft = fft = FFTUnit(k=k, width=inverse_width(self.width, k))
+        bank, column, group, offset = Signal(), Signal(range(q)), Signal(range(groups)), Signal(range(self.x_words))
+        block = Signal(range(self.p))
+        w_address = Signal(range(self.p * self.x_words))
+        issue = Signal()
+        m.d.comb += issue.eq(x_full[bank] & weights_loaded)
+        last_column, last_group, last_block = column == q - 1, group == groups - 1, block == self.p - 1
+        with m.If(advance & issue):
+            m.d.sync += [column.eq(Mux(last_column, 0, column + 1)),
+                         offset.eq(Mux(last_column & last_group, 0, offset + 1)),
+                         w_address.eq(Mux(last_column & last_group & last_block, 0, w_address + 1))]
+            with m.If(last_column):
+                m.d.sync += group.eq(Mux(last_group, 0, group + 1))
+                with m.If(last_group):
+                    m.d.sync += block.eq(Mux(last_block, 0, block + 1))
+                    with m.If(last_block):
+                        m.d.sync += [x_full[bank].eq(0), bank.eq(~bank)]
 
-        x_banks, w_banks = [], []
-        for lane in range(lanes):
-            m.submodules[f"x_bank{lane}"] = x_bank = memory.Memory(shape=spectrum, depth=q * groups, init=[])
-            m.submodules[f"w_bank{lane}"] = w_bank = memory.Memory(shape=spectrum, depth=p * groups * q, init=[])
-            x_banks.append((x_bank.write_port(), x_bank.read_port()))
-            w_banks.append((w_bank.write_port(), w_bank.read_port()))
-
-        # Counters shared by the phases.
-        block = Signal(range(max(p, q)))  # input block c while transforming, output block r after
-        word = Signal(range(k))  # word within a transform's load or result
-        lane = Signal(range(lanes))
-        group = Signal(range(groups))
-        column = Signal(range(q))  # input block within a MAC run
-        x_address = Signal(range(q * groups))  # group * q + block (writes) / group * q + column (reads)
-        w_address = Signal(range(p * groups * q))
-
-        # --- MAC lanes: address -> RAM -> register -> pre-adds -> three products -> X·W -> accumulate
-        # -> rounded -> saturated (MAC_DRAIN cycles after a group's last address).
-        issue, issue_first, issue_last = Signal(), Signal(), Signal()
         valid = [issue] + [Signal(name=f"mac{n}_valid") for n in range(1, 6)]
-        first = [issue_first] + [Signal(name=f"mac{n}_first") for n in range(1, 6)]
-        last = [issue_last] + [Signal(name=f"mac{n}_last") for n in range(1, MAC_DRAIN + 1)]
-        for n in range(1, 6):
-            m.d.sync += [valid[n].eq(valid[n - 1]), first[n].eq(first[n - 1])]
-        for n in range(1, MAC_DRAIN + 1):
-            m.d.sync += last[n].eq(last[n - 1])
-        acc_width = accumulator_width(self.width + 2, 2 * q) + 1
-        # The inverse pass's input v[n] = conj(Z[n]) for n <= k/2, Z[k - n] above, kept in load order:
-        # each bin is written to its one or two places, and INVERSE_LOAD shifts v out from v[0].
+        first = [issue & (column == 0)] + [Signal(name=f"mac{n}_first") for n in range(1, 6)]
+        mac.d.sync += [b.eq(a) for a, b in zip(valid, valid[1:])] + [b.eq(a) for a, b in zip(first, first[1:])]
+        lands = delay(mac, issue & last_column, MAC_DRAIN, "lands")  # a group's Z reaches its registers
+        lands_group = delay(mac, group, MAC_DRAIN, "lands_group")
+        lands_block_end = delay(mac, last_group, MAC_DRAIN, "lands_block_end")
+
         v_re = [Signal(signed(z_width), name=f"v{n}_re") for n in range(k)]
         v_im = [Signal(signed(z_width + 1), name=f"v{n}_im") for n in range(k)]
-        for number, ((_, x_read), (_, w_read)) in enumerate(zip(x_banks, w_banks)):
-            m.d.comb += [x_read.addr.eq(x_address), w_read.addr.eq(w_address)]
-            x, w = Signal.like(x_read.data, name=f"l{number}_x"), Signal.like(w_read.data, name=f"l{number}_w")
-            m.d.sync += [x.eq(x_read.data), w.eq(w_read.data)]  # block RAM outputs registered before any logic
-            x_re, x_im, w_re = (Signal(signed(self.width + 1), name=f"l{number}_{n}") for n in ("xr", "xi", "wr"))
-            x_sum, w_diff, w_sum = (Signal(signed(self.width + 2), name=f"l{number}_{n}") for n in ("xs", "wd", "ws"))
-            k1, k2, k3 = (Signal(signed(2 * self.width + 4), name=f"l{number}_k{n}") for n in (1, 2, 3))
-            acc_re, acc_im = Signal(signed(acc_width), name=f"l{number}_acc_re"), Signal(signed(acc_width), name=f"l{number}_acc_im")
-            product_re, product_im = (Signal(signed(2 * self.width + 5), name=f"l{number}_p{n}") for n in ("re", "im"))
-            m.d.sync += [
-                x_re.eq(x.re), x_im.eq(x.im), w_re.eq(w.re),
-                x_sum.eq(x.re + x.im), w_diff.eq(w.im - w.re), w_sum.eq(w.re + w.im),
-                k1.eq(w_re * x_sum), k2.eq(x_re * w_diff), k3.eq(x_im * w_sum),
-                product_re.eq(k1 - k3), product_im.eq(k1 + k2),
-            ]
-            with m.If(valid[5]):
-                m.d.sync += [acc_re.eq(Mux(first[5], 0, acc_re) + product_re),
-                             acc_im.eq(Mux(first[5], 0, acc_im) + product_im)]
-            # The rounded accumulator, one cycle behind; after the group's last accumulation bin
-            # g*lanes + number takes it.
-            rounded_re, rounded_im = (Signal(signed(acc_width - self.frac + 1), name=f"l{number}_r{n}") for n in ("re", "im"))
-            z_re, z_im = Signal(signed(z_width), name=f"l{number}_z_re"), Signal(signed(z_width), name=f"l{number}_z_im")
-            m.d.sync += [rounded_re.eq(round_shift(acc_re, self.frac)), rounded_im.eq(round_shift(acc_im, self.frac)),
-                         z_re.eq(saturate(rounded_re, z_width)), z_im.eq(saturate(rounded_im, z_width))]
+        for number, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
+            x_read, w_read = x_bank.read_port(), w_bank.read_port()
+            m.d.comb += [x_read.addr.eq(Mux(bank, self.x_words, 0) + offset), w_read.addr.eq(w_address),
+                         x_read.en.eq(advance), w_read.en.eq(advance)]
+            z_re, z_im = self._lane(mac, number, x_read.data, w_read.data, valid[5], first[5])
             for b in range(number, bins, lanes):
-                with m.If(last[MAC_DRAIN] & (group == b // lanes)):
-                    m.d.sync += [v_re[b].eq(z_re), v_im[b].eq(-z_im)]
+                with mac.If(lands & (lands_group == b // lanes)):
+                    mac.d.sync += [v_re[b].eq(z_re), v_im[b].eq(-z_im)]
                     if 0 < b < k // 2:
-                        m.d.sync += [v_re[k - b].eq(z_re), v_im[k - b].eq(z_im)]
+                        mac.d.sync += [v_re[k - b].eq(z_re), v_im[k - b].eq(z_im)]
 
-        m.d.comb += self.y_out.payload.eq(saturate(fft.result.payload.re, self.width))
+        m.d.comb += advance.eq(~(lands & z_pending))  # registered terms only: no path from y_out.ready
+        with m.If(copy):
+            m.d.sync += z_pending.eq(0)
+        with m.If(advance & lands & lands_block_end):
+            m.d.sync += z_pending.eq(1)
+        groups_inside = Signal(range(MAC_DRAIN + 2))
+        with m.If(advance):
+            m.d.sync += groups_inside.eq(groups_inside + (issue & last_column) - lands)
+        return (v_re, v_im), x_full[bank] | (groups_inside != 0) | z_pending
 
-        def advance(counter, limit):
-            """Increment ``counter`` (wrapping at ``limit``) under the current condition; return "it wrapped".
+    def _between_vectors(self, m):
+        """High from a vector's last ``x`` word until the next vector's first."""
+        word, between = Signal(range(self.n_in)), Signal()
+        with m.If(self.x_in.valid & self.x_in.ready):
+            m.d.sync += [word.eq(Mux(word == self.n_in - 1, 0, word + 1)), between.eq(word == self.n_in - 1)]
+        return between
 
-            The increment lands where ``advance`` is *called*: call it inside the
-            ``m.If`` of the transfer, never in that ``If``'s condition.
-            """
-            at_end = counter == limit - 1
-            m.d.sync += counter.eq(Mux(at_end, 0, counter + 1))
-            return at_end
+    def _lane(self, m, number, x_word, w_word, valid, first):
+        """One complex MAC lane on registered RAM words; returns ``Z`` rounded and saturated, three
+        advances after the group's last accumulation."""
+        width, frac, q = self.width, self.frac, self.q
+        x, w = Signal.like(x_word, name=f"l{number}_x"), Signal.like(w_word, name=f"l{number}_w")
+        m.d.sync += [x.eq(x_word), w.eq(w_word)]  # block RAM outputs registered before any logic
+        x_re, x_im, w_re = (Signal(signed(width + 1), name=f"l{number}_{n}") for n in ("xr", "xi", "wr"))
+        x_sum, w_diff, w_sum = (Signal(signed(width + 2), name=f"l{number}_{n}") for n in ("xs", "wd", "ws"))
+        k1, k2, k3 = (Signal(signed(2 * width + 4), name=f"l{number}_k{n}") for n in (1, 2, 3))
+        product_re, product_im = (Signal(signed(2 * width + 5), name=f"l{number}_p{n}") for n in ("re", "im"))
+        m.d.sync += [
+            x_re.eq(x.re), x_im.eq(x.im), w_re.eq(w.re),
+            x_sum.eq(x.re + x.im), w_diff.eq(w.im - w.re), w_sum.eq(w.re + w.im),
+            k1.eq(w_re * x_sum), k2.eq(x_re * w_diff), k3.eq(x_im * w_sum),
+            product_re.eq(k1 - k3), product_im.eq(k1 + k2),
+        ]
+        acc_width = accumulator_width(width + 2, 2 * q) + 1
+        acc_re, acc_im = (Signal(signed(acc_width), name=f"l{number}_acc_{n}") for n in ("re", "im"))
+        with m.If(valid):
+            m.d.sync += [acc_re.eq(Mux(first, 0, acc_re) + product_re), acc_im.eq(Mux(first, 0, acc_im) + product_im)]
+        rounded_re, rounded_im = (Signal(signed(acc_width - frac + 1), name=f"l{number}_r{n}") for n in ("re", "im"))
+        z_re, z_im = (Signal(signed(width + 2), name=f"l{number}_z_{n}") for n in ("re", "im"))
+        m.d.sync += [rounded_re.eq(round_shift(acc_re, frac)), rounded_im.eq(round_shift(acc_im, frac)),
+                     z_re.eq(saturate(rounded_re, width + 2)), z_im.eq(saturate(rounded_im, width + 2))]
+        return z_re, z_im
 
-        with m.FSM(init="LOAD_W"):
-            with m.State("LOAD_W"):
-                m.d.comb += self.w_in.ready.eq(1)
-                for number, (w_write, _) in enumerate(w_banks):
-                    m.d.comb += [w_write.addr.eq(w_address), w_write.data.eq(self.w_in.payload),
-                                 w_write.en.eq(self.w_in.valid & (lane == number))]
-                with m.If(self.w_in.valid):
-                    with m.If(advance(lane, lanes)):
-                        with m.If(advance(w_address, p * groups * q)):
-                            m.next = "FORWARD_LOAD"
-
-            with m.State("FORWARD_LOAD"):
-                m.d.comb += [fft.scaled.eq(1),
-                             fft.load.valid.eq(self.x_in.valid), self.x_in.ready.eq(fft.load.ready),
-                             fft.load.payload.re.eq(self.x_in.payload), fft.load.payload.im.eq(0)]
-                with m.If(self.x_in.valid & fft.load.ready):
-                    with m.If(advance(word, k)):
-                        m.d.sync += [lane.eq(0), group.eq(0), x_address.eq(block)]
-                        m.next = "FORWARD_RESULT"
-
-            with m.State("FORWARD_RESULT"):
-                m.d.comb += [fft.scaled.eq(1), fft.result.ready.eq(1)]
-                for number, (x_write, _) in enumerate(x_banks):
-                    m.d.comb += [x_write.addr.eq(x_address),
-                                 x_write.data.re.eq(fft.result.payload.re), x_write.data.im.eq(fft.result.payload.im),
-                                 x_write.en.eq(fft.result.valid & (word < bins) & (lane == number))]
-                with m.If(fft.result.valid):
-                    with m.If(advance(lane, lanes)):
-                        m.d.sync += [group.eq(group + 1), x_address.eq(x_address + q)]
-                    with m.If(advance(word, k)):
-                        m.d.sync += [lane.eq(0), group.eq(0)]
-                        with m.If(advance(block, q)):
-                            m.d.sync += [x_address.eq(0), w_address.eq(0), column.eq(0)]
-                            m.next = "MAC"
-                        with m.Else():
-                            m.next = "FORWARD_LOAD"
-
-            with m.State("MAC"):
-                m.d.comb += [issue.eq(1), issue_first.eq(column == 0), issue_last.eq(column == q - 1)]
-                m.d.sync += [x_address.eq(x_address + 1), w_address.eq(w_address + 1)]
-                with m.If(advance(column, q)):
-                    m.next = "MAC_DRAIN"
-
-            with m.State("MAC_DRAIN"):
-                with m.If(last[MAC_DRAIN]):
-                    with m.If(advance(group, groups)):
-                        m.d.sync += x_address.eq(0)
-                        m.next = "INVERSE_LOAD"
-                    with m.Else():
-                        m.next = "MAC"
-
-            with m.State("INVERSE_LOAD"):
-                m.d.comb += [fft.load.valid.eq(1), fft.load.payload.re.eq(v_re[0]), fft.load.payload.im.eq(v_im[0])]
-                with m.If(fft.load.ready):
-                    m.d.sync += [current.eq(following) for current, following in zip(v_re + v_im, v_re[1:] + [0] + v_im[1:] + [0])]
-                    with m.If(advance(word, k)):
-                        m.next = "INVERSE_RESULT"
-
-            with m.State("INVERSE_RESULT"):
-                m.d.comb += [self.y_out.valid.eq(fft.result.valid), fft.result.ready.eq(self.y_out.ready)]
-                with m.If(fft.result.valid & self.y_out.ready):
-                    with m.If(advance(word, k)):
-                        with m.If(advance(block, p)):
-                            m.next = "FORWARD_LOAD"
-                        with m.Else():
-                            m.next = "MAC"
-        return m
+    def _feed_inverse(self, m, load, v_next, left, copy):
+        """Copy a completed ``Z`` (as ``v[n]``) into a shift register, bit-reversed, and shift it into
+        the inverse transform, one word per accepted cycle."""
+        k, bits = self.k, log2(self.k)
+        v_re, v_im = v_next
+        order = [bit_reverse(n, bits) for n in range(k)]
+        shift_re = [Signal.like(v_re[0], name=f"shift{n}_re") for n in range(k)]
+        shift_im = [Signal.like(v_im[0], name=f"shift{n}_im") for n in range(k)]
+        m.d.comb += [load.valid.eq(left != 0), load.payload.re.eq(shift_re[0]), load.payload.im.eq(shift_im[0])]
+        with m.If(copy):
+            m.d.sync += [left.eq(k)] + [shift_re[n].eq(v_re[order[n]]) for n in range(k)] + \
+                        [shift_im[n].eq(v_im[order[n]]) for n in range(k)]
+        with m.Elif(load.valid & load.ready):
+            m.d.sync += [left.eq(left - 1)] + [a.eq(b) for a, b in zip(shift_re + shift_im,
+                                                                      shift_re[1:] + [0] + shift_im[1:] + [0])]

@@ -1,16 +1,16 @@
-"""Radix-2 FFT processing element: one pipelined butterfly over an in-place register file."""
+"""Streaming radix-2 FFT: one complex sample per cycle through a single-path delay-feedback pipeline."""
 
 import operator
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.fft import STAGE_GAP, TWIDDLE_FRAC, log2, twiddles
+from models.fft import MULTIPLY_LATENCY, TWIDDLE_FRAC, log2, pipeline_latency, twiddles
 
 from .common.fixed import delay, pipelined_product
 
-__all__ = ["complex_layout", "FFTUnit"]
+__all__ = ["complex_layout", "BitReverseBuffer", "StreamingFFT"]
 
 TWIDDLE_WIDTH = 18  # c, d − c, c + d of Q(18, 15) twiddles (|c + d| ≤ √2)
 
@@ -19,185 +19,248 @@ def complex_layout(width: int) -> data.StructLayout:
     return data.StructLayout({"re": signed(width), "im": signed(width)})
 
 
-class FFTUnit(wiring.Component):
-    """In-place radix-2 decimation-in-time FFT of ``k`` complex raw integers.
+class BitReverseBuffer(wiring.Component):
+    """Blocks of ``k`` words in natural order in, the same blocks in bit-reversed order out.
 
-    Arithmetic is ``models/fft.py`` bit for bit: per butterfly
-    ``P = B·W`` (three real multiplications, ``k1 = c(br+bi)``,
-    ``k2 = br(d−c)``, ``k3 = bi(c+d)``; twiddles ``Q(18, 15)`` from a ROM
-    that holds ``c, d−c, c+d``), ``A' = (A·2**15 ± P) >> (15 + scaled)``
-    rounded half up. With ``scaled`` high every stage halves (result
-    ``FFT/k``); low, the transform is unscaled. The twiddles ``1`` and ``−j``
-    are exact in Q(18, 15), so those butterflies introduce no error — but they
-    still pass through the one shared multiplier set.
+    Two banks of ``k`` words (distributed RAM): one fills while the other
+    drains. Latency ``k`` cycles (a block leaves once it is complete);
+    throughput one word per cycle.
+
+    Members
+    -------
+    input : In(stream.Signature(shape))
+    output : Out(stream.Signature(shape))
+    """
+
+    def __init__(self, *, k, shape):
+        self.k = operator.index(k)
+        self.bits = log2(self.k)
+        self.shape = shape
+        super().__init__({"input": In(stream.Signature(shape)), "output": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        k = self.k
+        m.submodules.banks = banks = memory.Memory(shape=self.shape, depth=2 * k, init=[])
+        write, read = banks.write_port(), banks.read_port(domain="comb")
+        write_word, read_word = Signal(range(k)), Signal(range(k))
+        write_bank, read_bank = Signal(), Signal()
+        full = Array([Signal(name="full0"), Signal(name="full1")])
+        written = self.input.valid & self.input.ready
+        taken = self.output.valid & self.output.ready
+        m.d.comb += [
+            self.input.ready.eq(~full[write_bank]),
+            write.addr.eq(Cat(write_word, write_bank)), write.data.eq(self.input.payload), write.en.eq(written),
+            read.addr.eq(Cat(*(read_word[bit] for bit in reversed(range(self.bits))), read_bank)),
+            self.output.valid.eq(full[read_bank]), self.output.payload.eq(read.data),
+        ]
+        with m.If(written):
+            m.d.sync += write_word.eq(write_word + 1)
+            with m.If(write_word == k - 1):
+                m.d.sync += [write_bank.eq(~write_bank), full[write_bank].eq(1)]
+        with m.If(taken):
+            m.d.sync += read_word.eq(read_word + 1)
+            with m.If(read_word == k - 1):
+                m.d.sync += [read_bank.eq(~read_bank), full[read_bank].eq(0)]
+        return m
+
+
+def _position(m, period: int, latency: int, name: str) -> Signal:
+    """Stream position (mod ``period``) of the sample ``latency`` advances into the pipeline."""
+    position = Signal(range(period), init=(-latency) % period, name=name)
+    m.d.sync += position.eq(position + 1)
+    return position
+
+
+def _delay_line(m, value, depth: int, name: str):
+    """``value`` as it was ``depth`` advances ago: registers up to two, else a ``depth − 1``-word
+    distributed RAM ring followed by one register."""
+    if depth <= 2:
+        return delay(m, value, depth, name)
+    ring = memory.Memory(shape=value.shape(), depth=depth - 1, init=[])
+    m.submodules[name] = ring
+    write, read = ring.write_port(), ring.read_port(domain="comb")
+    pointer = Signal(range(depth - 1), name=f"{name}_pointer")
+    out = Signal(value.shape(), name=f"{name}_out")
+    m.d.comb += [write.addr.eq(pointer), read.addr.eq(pointer), write.data.eq(value), write.en.eq(1)]
+    m.d.sync += [out.eq(read.data), pointer.eq(Mux(pointer == depth - 2, 0, pointer + 1))]
+    return out
+
+
+class StreamingFFT(wiring.Component):
+    """Radix-2 decimation-in-time FFT of ``k`` complex raw integers, one sample per cycle.
+
+    Arithmetic is ``models/fft.py`` bit for bit. A single-path delay-feedback
+    (SDF) pipeline: stage ``s`` holds the first ``2**s`` samples of each group
+    of ``2**(s+1)`` in a delay line, then combines them with the second half,
+    ``A' = (A·2**15 + P) >> (15 + scaled)``, ``B' = (A·2**15 − P) >> …``
+    rounded half up, ``A'`` out at once and ``B'`` into the delay line. Stages
+    0 and 1 have only the twiddles ``1`` and ``−j``: no multiplier, ``B`` or
+    ``(B.im, −B.re)`` into two adders. Stages ``s ≥ 2`` multiply ``P = B·W``
+    with three registered 18 × 18 products (``k1 = c(br+bi)``,
+    ``k2 = br(d−c)``, ``k3 = bi(c+d)``; twiddles ``Q(18, 15)``, ``2**s`` per
+    stage in a ROM) and form ``P ±`` the rounding constant, so the butterfly is
+    one adder per output. With ``scaled`` high every stage halves (result
+    ``FFT/k``); low, the transform is unscaled.
+
+    Real input: tie ``load.payload.im`` to zero and synthesis removes the
+    first stage's imaginary adders; consumers keep the bins they need.
 
     Parameters
     ----------
     k : int
         Transform size, a power of two in ``[2, 64]``.
     width : int
-        Data bits of the register file, inputs and outputs.
+        Data bits of inputs, every stage and outputs.
+    natural_order : bool
+        ``True``: ``load`` takes each block in natural order through a
+        :class:`BitReverseBuffer`; ``False``: the producer sends it
+        bit-reversed (no buffer, ``k`` cycles less latency).
+    flush_port : bool
+        ``False``: push the last block out as soon as the input pauses at a
+        block boundary. ``True``: only while the ``flush`` input is high (a
+        producer that pauses briefly between blocks says when no block is coming
+        soon, and no don't-care block delays its next one).
 
     Members
     -------
     load : In(stream.Signature(complex_layout(width)))
-        ``k`` samples in natural order; stored at bit-reversed addresses.
+        Blocks of ``k`` samples, back to back or with stalls.
     scaled : In(1)
-        Halve after every stage; hold stable from the first ``load`` word
-        to the last ``result`` word.
+        Halve after every stage; hold stable while a transform is inside.
+    flush : In(1)
+        Only with ``flush_port``: the input may pause, push the bins inside out.
     result : Out(stream.Signature(complex_layout(width)))
-        All ``k`` bins in natural order (consumers drop what they do not need).
+        All ``k`` bins of each block in natural order.
 
-    Latency and throughput: ``k`` load cycles, then ``log2(k)·(k/2 + 7)``
-    compute cycles (``k/2`` butterflies issued back to back per stage, seven
-    cycles for the six-stage pipeline to write back), then ``k`` result cycles; transforms do not
-    overlap. Cost: 3 multipliers, ``2k`` registers of ``width`` bits with two
-    read and two write ports built from multiplexers.
+    Latency and throughput: one sample per cycle in and out;
+    ``models.fft.pipeline_latency(k)`` cycles through the butterflies (plus
+    ``k`` in the bit-reversal buffer). The pipeline advances only with a
+    sample: when the input pauses at a block boundary with bins still inside,
+    it inserts a block of don't-care samples to push them out. Cost: ``3``
+    multipliers per stage ``s ≥ 2`` (``log2 k − 2`` stages), ``k − 1`` delay
+    words.
     """
 
-    def __init__(self, *, k, width):
+    def __init__(self, *, k, width, natural_order=True, flush_port=False):
         self.k = operator.index(k)
         self.width = operator.index(width)
         self.stages = log2(self.k)
+        self.natural_order = bool(natural_order)
         if self.k > 64:
             raise ValueError(f"k={k} out of range: powers of two in [2, 64]")
         layout = complex_layout(self.width)
-        super().__init__({
-            "load": In(stream.Signature(layout)),
-            "scaled": In(1),
-            "result": Out(stream.Signature(layout)),
-        })
-
-    @property
-    def compute_cycles(self) -> int:
-        return self.stages * (self.k // 2 + STAGE_GAP)
-
-    def _butterfly_addresses(self, stage, butterfly):
-        """Index of ``A`` (insert a 0 bit at position ``stage``), of ``B``, and the twiddle index."""
-        k, stages = self.k, self.stages
-        a_of = [((butterfly >> s) << (s + 1)) | (butterfly & ((1 << s) - 1)) for s in range(stages)]
-        half_of = [Const(1 << s, range(k)) for s in range(stages)]
-        twiddle_of = [((butterfly & ((1 << s) - 1)) << (stages - 1 - s))[:max(stages - 1, 1)]
-                      for s in range(stages)]
-        a = Array(a_of)[stage]
-        return a, a | Array(half_of)[stage], Array(twiddle_of)[stage]
+        members = {"load": In(stream.Signature(layout)), "scaled": In(1), "result": Out(stream.Signature(layout))}
+        if flush_port:
+            members["flush"] = In(1)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        k, width, stages = self.k, self.width, self.stages
-        layout = complex_layout(width)
+        k, latency = self.k, pipeline_latency(self.k)
+        source = self.load
+        if self.natural_order:
+            m.submodules.reorder = reorder = BitReverseBuffer(k=k, shape=complex_layout(self.width))
+            wiring.connect(m, wiring.flipped(self.load), reorder.input)
+            source = reorder.output
 
-        # Two banks split by address parity: a butterfly's A and B addresses
-        # differ in one bit, so they always sit in different banks, and each
-        # bank needs one asynchronous read and one write port per cycle.
-        banks = [memory.Memory(shape=layout, depth=k // 2, init=[]) for _ in range(2)]
-        reads, writes = [], []
-        for number, bank in enumerate(banks):
-            m.submodules[f"bank{number}"] = bank
-            reads.append(bank.read_port(domain="comb"))
-            writes.append(bank.write_port())
+        advance = Signal()
+        pipeline = Module()
+        m.submodules.pipeline = EnableInserter(advance)(pipeline)
+        slot = _position(pipeline, k, 0, "slot")
+        entry = Signal(complex_layout(self.width))
+        pipeline.d.sync += entry.eq(source.payload)
+        sample, at = entry, 1
+        for stage in range(self.stages):
+            sample, at = self._stage(pipeline, stage, sample, at)
+        assert at == latency
+        m.d.comb += self.result.payload.eq(sample)
 
-        def parity(address):
-            return address.xor() if stages > 1 else address[0]
-
-        def word(address):
-            return address[1:] if stages > 1 else 0
-
-        c_raw, d_raw = twiddles(k)
-        rom_c = Array(Const(int(c), signed(TWIDDLE_WIDTH)) for c in c_raw)
-        rom_d_minus_c = Array(Const(int(d - c), signed(TWIDDLE_WIDTH)) for c, d in zip(c_raw, d_raw))
-        rom_c_plus_d = Array(Const(int(c + d), signed(TWIDDLE_WIDTH)) for c, d in zip(c_raw, d_raw))
-
-        index = Signal(range(k))  # load / result word counter
-        stage = Signal(range(max(stages, 2)))
-        butterfly = Signal(range(max(k // 2, 2)))
-        issue = Signal()
-        a_addr, b_addr, tw_addr = self._butterfly_addresses(stage, butterfly)
-        a_bank = parity(a_addr)
-
-        # s1: operands and twiddles registered; s2: pre-add; s3: partial products (one DSP each);
-        # s4: products; s5: P = B·W; s6: A ± P rounded; then written back (STAGE_GAP = 7 cycles).
-        a_op, b_op = Signal(layout), Signal(layout)
-        tw_c, tw_dc, tw_cd = (Signal(signed(TWIDDLE_WIDTH), name=n) for n in ("tw_c", "tw_dc", "tw_cd"))
-        with m.If(issue):
-            m.d.comb += [reads[0].addr.eq(Mux(a_bank, word(b_addr), word(a_addr))),
-                         reads[1].addr.eq(Mux(a_bank, word(a_addr), word(b_addr)))]
-        with m.Else():
-            m.d.comb += [read.addr.eq(word(index)) for read in reads]
-        m.d.sync += [
-            a_op.eq(Mux(a_bank, reads[1].data, reads[0].data)),
-            b_op.eq(Mux(a_bank, reads[0].data, reads[1].data)),
-            tw_c.eq(rom_c[tw_addr]), tw_dc.eq(rom_d_minus_c[tw_addr]), tw_cd.eq(rom_c_plus_d[tw_addr]),
-        ]
-        b_sum = Signal(signed(width + 1))
-        m.d.sync += b_sum.eq(b_op.re + b_op.im)
-        b_re, b_im = delay(m, b_op.re, 1, "b_re"), delay(m, b_op.im, 1, "b_im")
-        k1 = pipelined_product(m, b_sum, delay(m, tw_c, 1, "tw_c"), "k1")
-        k2 = pipelined_product(m, b_re, delay(m, tw_dc, 1, "tw_dc"), "k2")
-        k3 = pipelined_product(m, b_im, delay(m, tw_cd, 1, "tw_cd"), "k3")
-        p_re, p_im = Signal(signed(len(k1) + 1)), Signal(signed(len(k1) + 1))
-        m.d.sync += [p_re.eq(k1 - k3), p_im.eq(k1 + k2)]
-
-        # round_shift((A << 15) ± P, s) == ((A << 15) + 2**(s-1) ± P) >> s: the rounding constant joins A
-        # one stage early, so the last stage is one adder and the shift select.
-        a_late = delay(m, a_op, 3, "a_late")
-        a_re, a_im = (Signal(signed(width + TWIDDLE_FRAC + 1), name=f"a_rounded_{part}") for part in ("re", "im"))
-        half = Mux(self.scaled, 1 << TWIDDLE_FRAC, 1 << (TWIDDLE_FRAC - 1))
-        m.d.sync += [a_re.eq((a_late.re << TWIDDLE_FRAC) + half), a_im.eq((a_late.im << TWIDDLE_FRAC) + half)]
-
-        def combine(a_rounded, p, sign):
-            wide = a_rounded + p if sign > 0 else a_rounded - p
-            return Mux(self.scaled, wide >> (TWIDDLE_FRAC + 1), wide >> TWIDDLE_FRAC)
-
-        upper = Signal(layout)  # A' = (A + P) / (1 or 2)
-        lower = Signal(layout)  # B' = (A − P) / (1 or 2)
-        m.d.sync += [upper.re.eq(combine(a_re, p_re, +1)), upper.im.eq(combine(a_im, p_im, +1)),
-                     lower.re.eq(combine(a_re, p_re, -1)), lower.im.eq(combine(a_im, p_im, -1))]
-        valid = [issue] + [Signal(name=f"s{n}_valid") for n in range(1, STAGE_GAP)]
-        m.d.sync += [later.eq(earlier) for earlier, later in zip(valid, valid[1:])]
-        write_valid = valid[-1]
-        write_a, write_b = delay(m, a_addr, STAGE_GAP - 1, "write_a"), delay(m, b_addr, STAGE_GAP - 1, "write_b")
-        write_a_bank = parity(write_a)
-        loading = Signal()
-        load_address = Cat(*(index[bit] for bit in reversed(range(stages))))  # bit-reversed
-        for number, write in enumerate(writes):
-            mine = write_a_bank == number
-            with m.If(loading):
-                m.d.comb += [write.addr.eq(word(load_address)), write.data.eq(self.load.payload),
-                             write.en.eq(self.load.valid & (parity(index) == number))]
-            with m.Else():
-                m.d.comb += [write.addr.eq(Mux(mine, word(write_a), word(write_b))),
-                             write.data.eq(Mux(mine, upper, lower)),
-                             write.en.eq(write_valid)]
-
-        pipeline_empty = ~Cat(*valid[1:]).any()
-        with m.FSM(init="LOAD"):
-            with m.State("LOAD"):
-                m.d.comb += [self.load.ready.eq(1), loading.eq(1)]
-                with m.If(self.load.valid):
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index == k - 1):
-                        m.d.sync += [index.eq(0), stage.eq(0), butterfly.eq(0)]
-                        m.next = "ISSUE"
-            with m.State("ISSUE"):
-                m.d.comb += issue.eq(1)
-                m.d.sync += butterfly.eq(butterfly + 1)
-                with m.If(butterfly == k // 2 - 1):
-                    m.d.sync += butterfly.eq(0)
-                    m.next = "WAIT"
-            with m.State("WAIT"):
-                with m.If(pipeline_empty):
-                    m.d.sync += stage.eq(stage + 1)
-                    m.next = "ISSUE"
-                    with m.If(stage == stages - 1):
-                        m.d.sync += stage.eq(0)
-                        m.next = "RESULT"
-            with m.State("RESULT"):
-                m.d.comb += [self.result.valid.eq(1),
-                             self.result.payload.eq(Mux(parity(index), reads[1].data, reads[0].data))]
-                with m.If(self.result.ready):
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index == k - 1):
-                        m.d.sync += index.eq(0)
-                        m.next = "LOAD"
+        # Which slots carry real samples, and when to push the pipeline without input.
+        real_block = Signal()  # the block now entering is real (its first sample came from `load`)
+        slot_real = Mux(slot == 0, source.valid, real_block)
+        tags = [slot_real] + [Signal(name=f"tag{n}") for n in range(1, latency)]
+        pipeline.d.sync += [later.eq(earlier) for earlier, later in zip(tags, tags[1:])]
+        inside = Signal(range(latency + 1))  # real samples between entry and the output register
+        with m.If(advance):
+            m.d.sync += inside.eq(inside + slot_real - tags[-1])
+            with m.If(slot == 0):
+                m.d.sync += real_block.eq(source.valid)
+        flush = self.flush if "flush" in self.signature.members else 1
+        slot_ready = Mux(slot == 0, source.valid | ((inside != 0) & flush), ~real_block | source.valid)
+        m.d.comb += [advance.eq(slot_ready & (~self.result.valid | self.result.ready)),
+                     source.ready.eq(advance & slot_real)]
+        with m.If(advance):
+            m.d.sync += self.result.valid.eq(tags[-1])
+        with m.Elif(self.result.ready):
+            m.d.sync += self.result.valid.eq(0)
         return m
+
+    def _stage(self, m, stage: int, sample, at: int):
+        """One SDF stage on ``sample`` (``at`` advances into the pipeline): its output register and latency."""
+        if stage < 2:  # twiddles 1 (stage 0) or 1, −j (stage 1): −j·B = (B.im, −B.re), no multiplier
+            position = _position(m, 2 << stage, at, f"s{stage}_position")
+            turn = position[0] if stage == 1 else 0  # the second B of a group of four takes −j
+            b_turned = Mux(turn, sample.im, sample.re), Mux(turn, -sample.re, sample.im)
+            return self._butterfly(m, stage, position[stage], sample, b_turned, None, at)
+        p_plus, p_minus = self._twiddle_product(m, stage, sample, at)
+        at += MULTIPLY_LATENCY
+        second = _position(m, 2 << stage, at, f"s{stage}_position")[stage]
+        narrow = delay(m, sample, MULTIPLY_LATENCY, f"s{stage}_b")
+        return self._butterfly(m, stage, second, narrow, p_plus, p_minus, at)
+
+    def _twiddle_product(self, m, stage, sample, at):
+        """``P + c`` and ``c − P`` for ``P = B·W`` in units of ``2**-15`` and the rounding constant ``c``,
+        ``MULTIPLY_LATENCY`` advances after ``sample``."""
+        half = 1 << stage
+        position = _position(m, 2 * half, at, f"s{stage}_twiddle")
+        c_raw, d_raw = twiddles(self.k)
+        step = self.k // (2 * half)
+        rom = [(int(c_raw[i * step]), int(d_raw[i * step])) for i in range(half)]
+        index = position[:stage]
+        tw_c, tw_dc, tw_cd = (Signal(signed(TWIDDLE_WIDTH), name=f"s{stage}_tw_{n}") for n in ("c", "dc", "cd"))
+        b_sum = Signal(signed(self.width + 1), name=f"s{stage}_b_sum")
+        m.d.sync += [
+            tw_c.eq(Array(Const(c, signed(TWIDDLE_WIDTH)) for c, _ in rom)[index]),
+            tw_dc.eq(Array(Const(d - c, signed(TWIDDLE_WIDTH)) for c, d in rom)[index]),
+            tw_cd.eq(Array(Const(c + d, signed(TWIDDLE_WIDTH)) for c, d in rom)[index]),
+            b_sum.eq(sample.re + sample.im),
+        ]
+        b = delay(m, sample, 1, f"s{stage}_b")
+        k1 = pipelined_product(m, b_sum, tw_c, f"s{stage}_k1")
+        k2 = pipelined_product(m, b.re, tw_dc, f"s{stage}_k2")
+        k3 = pipelined_product(m, b.im, tw_cd, f"s{stage}_k3")
+        p_re, p_im = (Signal(signed(len(k1) + 1), name=f"s{stage}_p_{n}") for n in ("re", "im"))
+        m.d.sync += [p_re.eq(k1 - k3), p_im.eq(k1 + k2)]
+        rounding = Mux(self.scaled, 1 << TWIDDLE_FRAC, 1 << (TWIDDLE_FRAC - 1))
+        p_plus, p_minus = (Signal(complex_layout(len(p_re) + 1), name=f"s{stage}_p_{n}") for n in ("plus", "minus"))
+        m.d.sync += [p_plus.re.eq(rounding + p_re), p_plus.im.eq(rounding + p_im),
+                     p_minus.re.eq(rounding - p_re), p_minus.im.eq(rounding - p_im)]
+        return p_plus, p_minus
+
+    def _butterfly(self, m, stage, second, sample, b_or_plus, p_minus, at):
+        """The delay-feedback butterfly; ``second``: ``sample`` is a ``B``. Trivial stages get ``B·W`` in
+        data units (``p_minus`` is ``None``); multiplier stages get ``P + c`` and ``c − P`` in units of
+        ``2**-15``."""
+        half = 1 << stage
+        layout = complex_layout(self.width)
+        feedback = Signal(layout, name=f"s{stage}_feedback")
+        a = _delay_line(m, feedback, half, f"s{stage}_line")
+        top, bottom = Signal(layout, name=f"s{stage}_top"), Signal(layout, name=f"s{stage}_bottom")
+        for part in ("re", "im"):
+            a_part = getattr(a, part)
+            if p_minus is None:  # (A ± B·W + s) >> s
+                b_part = b_or_plus[0] if part == "re" else b_or_plus[1]
+                plus, minus = a_part + b_part + self.scaled, a_part - b_part + self.scaled
+                shift = 0
+            else:  # (A·2**15 + (c ± P)) >> (15 + s)
+                wide = a_part << TWIDDLE_FRAC
+                plus, minus = wide + getattr(b_or_plus, part), wide + getattr(p_minus, part)
+                shift = TWIDDLE_FRAC
+            m.d.comb += [getattr(top, part).eq(Mux(self.scaled, plus >> (shift + 1), plus >> shift)),
+                         getattr(bottom, part).eq(Mux(self.scaled, minus >> (shift + 1), minus >> shift))]
+        out = Signal(layout, name=f"s{stage}_out")
+        m.d.comb += feedback.eq(Mux(second, bottom, sample))
+        m.d.sync += out.eq(Mux(second, top, a))
+        return out, at + half + 1
+

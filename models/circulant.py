@@ -23,7 +23,7 @@ FFT unit's rounding):
 
 import numpy as np
 
-from .fft import irfft_raw, log2, rfft_raw, transform_cycles
+from .fft import irfft_raw, log2, rfft_raw
 from .fixed import FixedFormat, dequantize, quantize, requantize, saturate
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
     "MAC_DRAIN", "cycles_per_vector", "weight_storage_bits",
 ]
 
-MAC_DRAIN = 8  # after a group's last address: RAM -> register -> pre-adds -> products -> X·W -> accumulator -> rounded -> saturated -> Z
+MAC_DRAIN = 8  # after a group's last address: RAM -> register -> pre-adds -> products -> X·W -> accumulator -> rounded -> saturated -> Z (pipelined: groups issue back to back)
 
 
 def block_circulant(w: np.ndarray) -> np.ndarray:
@@ -101,15 +101,15 @@ def circulant_fc_float(w: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def cycles_per_vector(n_in: int, n_out: int, k: int, parallelism: int) -> int:
-    """Cycles of ``hw/circulant.py`` per vector, first ``x`` word to last ``y`` word, no stalls.
+    """Steady-state cycles between consecutive vectors of ``hw/circulant.py``, no stalls.
 
-    ``q`` forward transforms, then per output block ``ceil((k/2+1)/P)`` MAC
-    runs of ``q`` issues plus the drain, and one inverse transform; phases do
-    not overlap.
+    The forward transform (``n_in`` samples), the MAC (``p · ceil((k/2+1)/P) · q``
+    issues) and the inverse transform (``n_out`` samples) work on three
+    vectors at once, one word or issue per cycle each: the slowest sets the pace.
     """
     p, q = n_out // k, n_in // k
     groups = -(-(k // 2 + 1) // parallelism)
-    return q * transform_cycles(k) + p * (groups * (q + MAC_DRAIN) + transform_cycles(k))
+    return max(n_in, n_out, p * groups * q)
 
 
 def weight_storage_bits(n_in: int, n_out: int, k: int, width: int, parallelism: int) -> int:

@@ -1,9 +1,9 @@
-"""Bit-exact model of the radix-2 FFT unit (``hw/fft.py``) and its real-input wrappers.
+"""Bit-exact model of the streaming radix-2 FFT (``hw/fft.py``) and its real-input wrappers.
 
-The unit is an in-place radix-2 decimation-in-time FFT of size ``k`` on
-complex raw integers: inputs are stored in bit-reversed order, stage ``s``
-(``half = 2**s``) combines ``A = v[a]`` and ``B = v[a + half]`` with the
-twiddle ``W = exp(-2πi·pos/(2·half))`` quantized to ``TWIDDLE_FRAC`` bits:
+The transform is radix-2 decimation-in-time of size ``k`` on complex raw
+integers: the input in bit-reversed order, stage ``s`` (``half = 2**s``)
+combines ``A = v[a]`` and ``B = v[a + half]`` with the twiddle
+``W = exp(-2πi·pos/(2·half))`` quantized to ``TWIDDLE_FRAC`` bits:
 
     P  = B · W                                 (exact integer product)
     A' = (A·2**f + P) >> (f + scale)           (one rounding, half up)
@@ -22,16 +22,30 @@ import numpy as np
 
 from .fixed import round_shift
 
-__all__ = ["TWIDDLE_FRAC", "STAGE_GAP", "transform_cycles", "twiddles", "bit_reverse", "fft_raw", "rfft_raw", "irfft_raw",
+__all__ = ["TWIDDLE_FRAC", "MULTIPLY_LATENCY", "pipeline_latency", "stream_cycles", "twiddles", "bit_reverse", "fft_raw", "rfft_raw", "irfft_raw",
            "forward_width", "inverse_width", "log2"]
 
 TWIDDLE_FRAC = 15  # twiddle 1.0 = 2**15; c, d−c, c+d all fit 18-bit signed (|c+d| ≤ √2)
-STAGE_GAP = 7  # cycles between a stage's last butterfly issue and the next stage's first (6-stage butterfly pipeline, write-back)
+MULTIPLY_LATENCY = 5  # pre-add, two DSP stages, P = B·W, P ± rounding constant: stages 2 … log2(k) − 1
 
 
-def transform_cycles(k: int) -> int:
-    """Cycles of one transform in ``hw/fft.py``, first load word to last result word, no stalls."""
-    return 2 * k + log2(k) * (k // 2 + STAGE_GAP)
+def pipeline_latency(k: int) -> int:
+    """Advances from a sample entering ``hw/fft.py``'s butterfly pipeline to its bin leaving it.
+
+    One entry register; per stage ``s`` the delay line ``2**s`` and one output
+    register; stages ``s ≥ 2`` (twiddles other than ``1`` and ``−j``) also
+    the ``MULTIPLY_LATENCY`` of their complex multiplier.
+    """
+    stages = log2(k)
+    return 1 + (k - 1) + stages + MULTIPLY_LATENCY * max(0, stages - 2)
+
+
+def stream_cycles(k: int, blocks: int, *, natural_order: bool = True) -> int:
+    """Cycles of ``blocks`` transforms back to back, first input word to last bin, no stalls.
+
+    A natural-order input first fills a ``k``-word bit-reversal bank.
+    """
+    return blocks * k + pipeline_latency(k) + (k if natural_order else 0)
 
 
 def log2(k: int) -> int:

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from models.circulant import (block_circulant, circulant_fc_float, circulant_fc_raw, circulant_matvec,
                               cycles_per_vector, project_block_circulant)
-from models.fft import irfft_raw, rfft_raw, transform_cycles
+from models.fft import irfft_raw, rfft_raw, stream_cycles
 from models.fixed import FixedFormat, dequantize, quantize
 
 from .conftest import rtl_run
@@ -94,17 +94,17 @@ def test_fft_rtl_equals_model(k, tmp_path):
 
 def test_fft_rtl_cycles(tmp_path):
     _, result = rtl_run("fft", {"k": 16}, tmp_path, stall=0.0)
-    assert result.counters()["cycles"] == 3 * transform_cycles(16)
+    assert result.counters()["cycles"] == stream_cycles(16, 3)
 
 
 CIRCULANT_SHAPES = [
-    {"n_in": 48, "n_out": 32, "k": 16, "parallelism": 2},           # p, q > 1; 9 bins on 2 lanes (padded)
-    {"n_in": 4, "n_out": 6, "k": 2, "parallelism": 2},              # smallest k
-    {"n_in": 24, "n_out": 16, "k": 8, "parallelism": 5, "width": 12, "frac": 6},
+    {"n_in": 48, "n_out": 32, "k": 16, "parallelism": 2},  # p, q > 1; 9 bins on 2 lanes (padded); forward-bound
+    {"n_in": 4, "n_out": 6, "k": 2, "parallelism": 1},  # smallest k; 2 groups of 1 bin: MAC-bound
+    {"n_in": 16, "n_out": 24, "k": 8, "parallelism": 5, "width": 12, "frac": 6},  # one group; inverse-bound
 ]
 
 
-@pytest.mark.parametrize("shape", CIRCULANT_SHAPES, ids=["k16-P2", "k2-P2", "k8-P5-w12"])
+@pytest.mark.parametrize("shape", CIRCULANT_SHAPES, ids=["k16-P2", "k2-P1", "k8-P5-w12"])
 def test_circulant_rtl_equals_model_under_stalls(shape, tmp_path):
     rtl_run("circulant-fc", shape, tmp_path, stall=0.35, seed=11)
 
@@ -117,6 +117,11 @@ def test_circulant_rtl_random_shapes(k, p, q, lanes, seed, stall, tmp_path_facto
     rtl_run("circulant-fc", shape, tmp_path_factory.mktemp("job"), stall=stall, seed=seed)
 
 
-def test_circulant_rtl_cycles_equal_cycle_model(tmp_path):
-    params, result = rtl_run("circulant-fc", CIRCULANT_SHAPES[0], tmp_path, stall=0.0)
-    assert result.counters()["cycles"] == 3 * cycles_per_vector(48, 32, 16, 2)
+@pytest.mark.parametrize("shape", CIRCULANT_SHAPES, ids=["forward-bound", "MAC-bound", "inverse-bound"])
+def test_circulant_rtl_interval_equals_cycle_model(shape, tmp_path):
+    """Without stalls each further vector costs ``cycles_per_vector``: a batch of 4 against one of 3 (the
+    builds above are reused)."""
+    params, three = rtl_run("circulant-fc", shape, tmp_path / "3", stall=0.0, batch=3)
+    _, four = rtl_run("circulant-fc", shape, tmp_path / "4", stall=0.0, batch=4)
+    interval = cycles_per_vector(params["n_in"], params["n_out"], params["k"], params["parallelism"])
+    assert four.counters()["cycles"] - three.counters()["cycles"] == interval

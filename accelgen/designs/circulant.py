@@ -1,7 +1,7 @@
 """Block-circulant family: the ``fft`` processing element, ``circulant-fc`` and the ``pwl`` activations."""
 
 from hw.circulant import CirculantFC
-from hw.fft import FFTUnit
+from hw.fft import StreamingFFT
 from hw.pwl import PWLActivation
 from hw.rnn import CirculantRNN
 from models.fft import forward_width, inverse_width
@@ -29,9 +29,9 @@ def _check_pwl(params):
 
 register(Design(
     name="fft",
-    summary="radix-2 FFT PE: k real samples in, bins 0..k/2 of FFT(x)/k out (one shared butterfly)",
+    summary="streaming radix-2 FFT PE: k real samples in, bins 0..k/2 of FFT(x)/k out, one sample per cycle",
     params=(K_FFT, WIDTH, FRAC),
-    component=lambda p: FFTUnit(k=p["k"], width=inverse_width(p["width"], p["k"])),
+    component=lambda p: StreamingFFT(k=p["k"], width=inverse_width(p["width"], p["k"])),
     check=check_format,
     test_module="sim.test_fft",
     inputs=lambda p: {"x": ArraySpec((None, p["k"]), fixed_format(p))},
