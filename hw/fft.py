@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from models.fft import MULTIPLY_LATENCY, TWIDDLE_FRAC, log2, pipeline_latency, twiddles
 
-from .common.fixed import delay, pipelined_product
+from .common.fixed import constant_product, delay, pipelined_product
 
 __all__ = ["complex_layout", "BitReverseBuffer", "StreamingFFT"]
 
@@ -96,11 +96,13 @@ class StreamingFFT(wiring.Component):
     ``A' = (A·2**15 + P) >> (15 + scaled)``, ``B' = (A·2**15 − P) >> …``
     rounded half up, ``A'`` out at once and ``B'`` into the delay line. Stages
     0 and 1 have only the twiddles ``1`` and ``−j``: no multiplier, ``B`` or
-    ``(B.im, −B.re)`` into two adders. Stages ``s ≥ 2`` multiply ``P = B·W``
-    with three registered 18 × 18 products (``k1 = c(br+bi)``,
-    ``k2 = br(d−c)``, ``k3 = bi(c+d)``; twiddles ``Q(18, 15)``, ``2**s`` per
-    stage in a ROM) and form ``P ±`` the rounding constant, so the butterfly is
-    one adder per output. With ``scaled`` high every stage halves (result
+    ``(B.im, −B.re)`` into two adders. Stage 2 adds the eighth turns
+    ``W8 = K(1 − j)`` and ``W8³``: ``K·(br ± bi)`` by shifts and adders, still
+    no multiplier. Stages ``s ≥ 3`` multiply ``P = B·W`` with three registered
+    18 × 18 products (``k1 = c(br+bi)``, ``k2 = br(d−c)``, ``k3 = bi(c+d)``;
+    twiddles ``Q(18, 15)``, ``2**s`` per stage in a ROM). Every stage ``s ≥ 2``
+    forms ``P ±`` the rounding constant, so the butterfly is one adder per
+    output. With ``scaled`` high every stage halves (result
     ``FFT/k``); low, the transform is unscaled.
 
     Real input: tie ``load.payload.im`` to zero and synthesis removes the
@@ -138,8 +140,8 @@ class StreamingFFT(wiring.Component):
     ``k`` in the bit-reversal buffer). The pipeline advances only with a
     sample: when the input pauses at a block boundary with bins still inside,
     it inserts a block of don't-care samples to push them out. Cost: ``3``
-    multipliers per stage ``s ≥ 2`` (``log2 k − 2`` stages), ``k − 1`` delay
-    words.
+    multipliers (18 × 18) per stage ``s ≥ 3`` (``log2 k − 3`` stages; twice that
+    when ``width + 1 > 18``), ``k − 1`` delay words.
     """
 
     def __init__(self, *, k, width, natural_order=True, flush_port=False):
@@ -213,11 +215,23 @@ class StreamingFFT(wiring.Component):
         """``P + c`` and ``c − P`` for ``P = B·W`` in units of ``2**-15`` and the rounding constant ``c``,
         ``MULTIPLY_LATENCY`` advances after ``sample``."""
         half = 1 << stage
-        position = _position(m, 2 * half, at, f"s{stage}_twiddle")
+        index = _position(m, 2 * half, at, f"s{stage}_twiddle")[:stage]
+        if stage == 2:
+            p_re, p_im = self._eighth_turn_product(m, sample, index)
+        else:
+            p_re, p_im = self._dsp_product(m, stage, sample, index)
+        rounding = Mux(self.scaled, 1 << TWIDDLE_FRAC, 1 << (TWIDDLE_FRAC - 1))
+        p_plus, p_minus = (Signal(complex_layout(len(p_re) + 1), name=f"s{stage}_p_{n}") for n in ("plus", "minus"))
+        m.d.sync += [p_plus.re.eq(rounding + p_re), p_plus.im.eq(rounding + p_im),
+                     p_minus.re.eq(rounding - p_re), p_minus.im.eq(rounding - p_im)]
+        return p_plus, p_minus
+
+    def _dsp_product(self, m, stage, sample, index):
+        """``B·W`` four advances after ``sample``: three registered 18 × 18 products of a ``2**stage``-entry
+        twiddle ROM (``c``, ``d − c``, ``c + d``)."""
         c_raw, d_raw = twiddles(self.k)
-        step = self.k // (2 * half)
-        rom = [(int(c_raw[i * step]), int(d_raw[i * step])) for i in range(half)]
-        index = position[:stage]
+        step = self.k // (2 << stage)
+        rom = [(int(c_raw[i * step]), int(d_raw[i * step])) for i in range(1 << stage)]
         tw_c, tw_dc, tw_cd = (Signal(signed(TWIDDLE_WIDTH), name=f"s{stage}_tw_{n}") for n in ("c", "dc", "cd"))
         b_sum = Signal(signed(self.width + 1), name=f"s{stage}_b_sum")
         m.d.sync += [
@@ -232,11 +246,30 @@ class StreamingFFT(wiring.Component):
         k3 = pipelined_product(m, b.im, tw_cd, f"s{stage}_k3")
         p_re, p_im = (Signal(signed(len(k1) + 1), name=f"s{stage}_p_{n}") for n in ("re", "im"))
         m.d.sync += [p_re.eq(k1 - k3), p_im.eq(k1 + k2)]
-        rounding = Mux(self.scaled, 1 << TWIDDLE_FRAC, 1 << (TWIDDLE_FRAC - 1))
-        p_plus, p_minus = (Signal(complex_layout(len(p_re) + 1), name=f"s{stage}_p_{n}") for n in ("plus", "minus"))
-        m.d.sync += [p_plus.re.eq(rounding + p_re), p_plus.im.eq(rounding + p_im),
-                     p_minus.re.eq(rounding - p_re), p_minus.im.eq(rounding - p_im)]
-        return p_plus, p_minus
+        return p_re, p_im
+
+    def _eighth_turn_product(self, m, sample, index):
+        """Stage 2's ``B·W`` for ``W ∈ {1, W8, −j, W8³}`` four advances after ``sample``, without
+        multipliers: ``W8 = K(1 − j)``, ``W8³ = −K(1 + j)`` with ``K = 23170`` (both parts quantize to
+        ``±K``), so ``P`` is ``K(br + bi)`` or ``K(bi − br)`` (shift-add), or ``B`` turned and shifted."""
+        c_raw, _ = twiddles(self.k)
+        eighth = int(c_raw[self.k // 8])
+        total, turned = Signal(signed(self.width + 1), name="s2_sum"), Signal(signed(self.width + 1), name="s2_diff")
+        m.d.sync += [total.eq(sample.re + sample.im), turned.eq(sample.im - sample.re)]
+        k_total = constant_product(m, total, eighth, "s2_k_sum")
+        k_turned = constant_product(m, turned, eighth, "s2_k_diff")
+        b, which = delay(m, sample, 3, "s2_b"), delay(m, index, 3, "s2_index")
+        p_re, p_im = (Signal(signed(len(k_total) + 1), name=f"s2_p_{n}") for n in ("re", "im"))
+        with m.Switch(which):
+            with m.Case(0):
+                m.d.sync += [p_re.eq(b.re << TWIDDLE_FRAC), p_im.eq(b.im << TWIDDLE_FRAC)]
+            with m.Case(1):
+                m.d.sync += [p_re.eq(k_total), p_im.eq(k_turned)]
+            with m.Case(2):
+                m.d.sync += [p_re.eq(b.im << TWIDDLE_FRAC), p_im.eq(-(b.re << TWIDDLE_FRAC))]
+            with m.Case(3):
+                m.d.sync += [p_re.eq(k_turned), p_im.eq(-k_total)]
+        return p_re, p_im
 
     def _butterfly(self, m, stage, second, sample, b_or_plus, p_minus, at):
         """The delay-feedback butterfly; ``second``: ``sample`` is a ``B``. Trivial stages get ``B·W`` in

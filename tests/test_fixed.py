@@ -79,3 +79,33 @@ def test_rtl_requantize_equals_model(values, shift, width):
     sim.add_testbench(bench)
     sim.run()
     assert results == [int(x) for x in requantize(np.array(values), shift, width)]
+
+
+@given(st.integers(1, 1 << 20))
+def test_csd_digits_sum_to_the_constant_without_adjacent_digits(constant):
+    digits = hw_fixed.csd_digits(constant)
+    assert sum(sign << shift for shift, sign in digits) == constant
+    shifts = [shift for shift, _ in digits]
+    assert all(later - earlier >= 2 for earlier, later in zip(shifts, shifts[1:]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(-(1 << 17), (1 << 17) - 1), min_size=1, max_size=20), st.integers(1, 1 << 16))
+def test_rtl_constant_product_is_the_product_two_cycles_later(values, constant):
+    """Shift-add multiplication (the FFT's multiplier-free eighth turns) equals value × constant."""
+    m = Module()
+    source = Signal(signed(18))
+    product = hw_fixed.constant_product(m, source, constant, "product")
+    results = []
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        for v in values + [0, 0]:
+            ctx.set(source, v)
+            await ctx.tick()
+            results.append(ctx.get(product))
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert results[1:len(values) + 1] == [v * constant for v in values]  # after the second edge

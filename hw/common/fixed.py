@@ -6,7 +6,8 @@ arithmetic shift right), then saturate to the output width.
 
 from amaranth.hdl import Cat, Mux, Signal, signed
 
-__all__ = ["round_shift", "saturate", "requantize", "delay", "pipelined_product", "DSP_WIDTH"]
+__all__ = ["round_shift", "saturate", "requantize", "delay", "pipelined_product", "constant_product", "csd_digits",
+           "DSP_WIDTH"]
 
 DSP_WIDTH = 18  #: signed operand width of one ECP5 MULT18X18D
 
@@ -55,4 +56,35 @@ def pipelined_product(m, a, b, name: str) -> Signal:
     m.d.sync += [low.eq(Cat(a[:low_bits], 0).as_signed() * b), high.eq((a >> low_bits) * b)]
     product = Signal(signed(width), name=name)
     m.d.sync += product.eq((high << low_bits) + low)
+    return product
+
+
+def csd_digits(constant: int) -> list[tuple[int, int]]:
+    """Canonical signed digits of a positive ``constant``: ``[(shift, ±1), …]`` with
+    ``constant == Σ sign << shift`` and no two adjacent nonzero digits (fewest adders)."""
+    assert constant > 0
+    digits, shift = [], 0
+    while constant:
+        if constant & 1:
+            sign = 2 - (constant & 3)  # ...01 -> +1, ...11 -> -1
+            digits.append((shift, sign))
+            constant -= sign
+        constant >>= 1
+        shift += 1
+    return digits
+
+
+def constant_product(m, value, constant: int, name: str) -> Signal:
+    """``value × constant`` two cycles later from shifts and adders, no multiplier: pairs of signed
+    digits summed and registered, then those sums added and registered (same latency as
+    :func:`pipelined_product`)."""
+    terms = [(value << shift) if sign > 0 else -(value << shift) for shift, sign in csd_digits(constant)]
+    width = len(value) + constant.bit_length() + 1
+    pairs = []
+    for number in range(0, len(terms), 2):
+        pair = Signal(signed(width), name=f"{name}_pair{number // 2}")
+        m.d.sync += pair.eq(sum(terms[number:number + 2]))
+        pairs.append(pair)
+    product = Signal(signed(width), name=name)
+    m.d.sync += product.eq(sum(pairs))
     return product
