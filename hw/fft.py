@@ -200,16 +200,36 @@ class StreamingFFT(wiring.Component):
 
     def _stage(self, m, stage: int, sample, at: int):
         """One SDF stage on ``sample`` (``at`` advances into the pipeline): its output register and latency."""
-        if stage < 2:  # twiddles 1 (stage 0) or 1, −j (stage 1): −j·B = (B.im, −B.re), no multiplier
-            position = _position(m, 2 << stage, at, f"s{stage}_position")
-            turn = position[0] if stage == 1 else 0  # the second B of a group of four takes −j
-            b_turned = Mux(turn, sample.im, sample.re), Mux(turn, -sample.re, sample.im)
-            return self._butterfly(m, stage, position[stage], sample, b_turned, None, at)
+        if stage < 2:
+            return self._trivial_stage(m, stage, sample, at)
         p_plus, p_minus = self._twiddle_product(m, stage, sample, at)
         at += MULTIPLY_LATENCY
         second = _position(m, 2 << stage, at, f"s{stage}_position")[stage]
         narrow = delay(m, sample, MULTIPLY_LATENCY, f"s{stage}_b")
-        return self._butterfly(m, stage, second, narrow, p_plus, p_minus, at)
+        a = Signal(complex_layout(self.width), name=f"s{stage}_a")
+
+        def sums(part):  # (A·2**15 + (c ± P)) >> (15 + s)
+            wide = getattr(a, part) << TWIDDLE_FRAC
+            return wide + getattr(p_plus, part), wide + getattr(p_minus, part), TWIDDLE_FRAC
+
+        return self._butterfly(m, stage, second, narrow, a, sums, at)
+
+    def _trivial_stage(self, m, stage, b, at):
+        """Stage 0 (twiddle 1) or 1 (1 and −j; ``−j·B = (B.im, −B.re)``): adders only. The delay line
+        keeps ``A + scaled``, so ``(A ± B·W + s) >> s`` is one adder per output."""
+        position = _position(m, 2 << stage, at, f"s{stage}_position")
+        turn = position[0] if stage == 1 else 0  # the second B of a group of four takes −j
+        a = Signal(complex_layout(self.width + 1), name=f"s{stage}_a")  # A + scaled
+        b_re = Mux(turn, b.im, b.re)
+
+        def sums(part):
+            if part == "re":
+                return a.re + b_re, a.re - b_re, 0
+            return Mux(turn, a.im - b.re, a.im + b.im), Mux(turn, a.im + b.re, a.im - b.im), 0
+
+        rounded = Signal(complex_layout(self.width + 1), name=f"s{stage}_rounded")
+        m.d.comb += [rounded.re.eq(b.re + self.scaled), rounded.im.eq(b.im + self.scaled)]
+        return self._butterfly(m, stage, position[stage], rounded, a, sums, at)
 
     def _twiddle_product(self, m, stage, sample, at):
         """``P + c`` and ``c − P`` for ``P = B·W`` in units of ``2**-15`` and the rounding constant ``c``,
@@ -271,29 +291,20 @@ class StreamingFFT(wiring.Component):
                 m.d.sync += [p_re.eq(k_turned), p_im.eq(-k_total)]
         return p_re, p_im
 
-    def _butterfly(self, m, stage, second, sample, b_or_plus, p_minus, at):
-        """The delay-feedback butterfly; ``second``: ``sample`` is a ``B``. Trivial stages get ``B·W`` in
-        data units (``p_minus`` is ``None``); multiplier stages get ``P + c`` and ``c − P`` in units of
-        ``2**-15``."""
+    def _butterfly(self, m, stage, second, sample, a, sums, at):
+        """The delay-feedback butterfly: a first-half ``sample`` goes into the delay line (whose output
+        ``a`` then is ``A``) while the line's ``B'`` leaves; a second-half one meets ``A``:
+        ``sums(part)`` gives the ``A'`` and ``B'`` sums and their shift, ``A'`` leaves, ``B'`` enters."""
         half = 1 << stage
         layout = complex_layout(self.width)
-        feedback = Signal(layout, name=f"s{stage}_feedback")
-        a = _delay_line(m, feedback, half, f"s{stage}_line")
+        feedback = Signal(a.shape(), name=f"s{stage}_feedback")
+        m.d.comb += a.eq(_delay_line(m, feedback, half, f"s{stage}_line"))
         top, bottom = Signal(layout, name=f"s{stage}_top"), Signal(layout, name=f"s{stage}_bottom")
         for part in ("re", "im"):
-            a_part = getattr(a, part)
-            if p_minus is None:  # (A ± B·W + s) >> s
-                b_part = b_or_plus[0] if part == "re" else b_or_plus[1]
-                plus, minus = a_part + b_part + self.scaled, a_part - b_part + self.scaled
-                shift = 0
-            else:  # (A·2**15 + (c ± P)) >> (15 + s)
-                wide = a_part << TWIDDLE_FRAC
-                plus, minus = wide + getattr(b_or_plus, part), wide + getattr(p_minus, part)
-                shift = TWIDDLE_FRAC
+            plus, minus, shift = sums(part)
             m.d.comb += [getattr(top, part).eq(Mux(self.scaled, plus >> (shift + 1), plus >> shift)),
                          getattr(bottom, part).eq(Mux(self.scaled, minus >> (shift + 1), minus >> shift))]
         out = Signal(layout, name=f"s{stage}_out")
         m.d.comb += feedback.eq(Mux(second, bottom, sample))
         m.d.sync += out.eq(Mux(second, top, a))
         return out, at + half + 1
-

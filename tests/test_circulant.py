@@ -125,3 +125,4 @@ def test_circulant_rtl_interval_equals_cycle_model(shape, tmp_path):
     _, four = rtl_run("circulant-fc", shape, tmp_path / "4", stall=0.0, batch=4)
     interval = cycles_per_vector(params["n_in"], params["n_out"], params["k"], params["parallelism"])
     assert four.counters()["cycles"] - three.counters()["cycles"] == interval
+    assert four.counters()["interval"] == interval
