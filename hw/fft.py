@@ -3,16 +3,17 @@
 import operator
 
 from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, signed
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.fft import MULTIPLY_LATENCY, TWIDDLE_FRAC, log2, pipeline_latency, twiddles
+from models.fft import MULTIPLY_LATENCY, OUTPUT_LATENCY, TWIDDLE_FRAC, log2, pipeline_latency, twiddles
 
 from .common.fixed import constant_product, delay, pipelined_product
 
 __all__ = ["complex_layout", "BitReverseBuffer", "StreamingFFT"]
 
 TWIDDLE_WIDTH = 18  # c, d − c, c + d of Q(18, 15) twiddles (|c + d| ≤ √2)
+OUTPUT_DEPTH = 3  # result words buffered after the last stage's register
 
 
 def complex_layout(width: int) -> data.StructLayout:
@@ -74,9 +75,15 @@ def _position(m, period: int, latency: int, name: str) -> Signal:
 
 def _delay_line(m, value, depth: int, name: str):
     """``value`` as it was ``depth`` advances ago: registers up to two, else a ``depth − 1``-word
-    distributed RAM ring followed by one register."""
+    distributed RAM ring followed by one register, one ring per field of a struct (so synthesis can drop
+    a field nobody reads)."""
     if depth <= 2:
         return delay(m, value, depth, name)
+    if isinstance(value.shape(), data.StructLayout):
+        out = Signal(value.shape(), name=f"{name}_out")
+        for field in value.shape().members:
+            m.d.comb += getattr(out, field).eq(_delay_line(m, getattr(value, field), depth, f"{name}_{field}"))
+        return out
     ring = memory.Memory(shape=value.shape(), depth=depth - 1, init=[])
     m.submodules[name] = ring
     write, read = ring.write_port(), ring.read_port(domain="comb")
@@ -136,8 +143,10 @@ class StreamingFFT(wiring.Component):
         All ``k`` bins of each block in natural order.
 
     Latency and throughput: one sample per cycle in and out;
-    ``models.fft.pipeline_latency(k)`` cycles through the butterflies (plus
-    ``k`` in the bit-reversal buffer). The pipeline advances only with a
+    ``models.fft.pipeline_latency(k)`` cycles through the butterflies and the
+    output buffer (plus ``k`` in the bit-reversal buffer). The output buffer
+    (``OUTPUT_DEPTH`` words) keeps ``result.ready`` out of the pipeline's clock
+    enable. The pipeline advances only with a
     sample: when the input pauses at a block boundary with bins still inside,
     it inserts a block of don't-care samples to push them out. Cost: ``3``
     multipliers (18 × 18) per stage ``s ≥ 3`` (``log2 k − 3`` stages; twice that
@@ -175,27 +184,32 @@ class StreamingFFT(wiring.Component):
         sample, at = entry, 1
         for stage in range(self.stages):
             sample, at = self._stage(pipeline, stage, sample, at)
-        assert at == latency
-        m.d.comb += self.result.payload.eq(sample)
+        assert at + OUTPUT_LATENCY == latency
+        # The output buffer: the pipeline's enable depends on its registered fill, not on result.ready.
+        m.submodules.output = output = fifo.SyncFIFOBuffered(width=len(sample.as_value()), depth=OUTPUT_DEPTH)
+        out_valid = Signal()
+        m.d.comb += [output.w_data.eq(sample), output.w_en.eq(out_valid),
+                     self.result.valid.eq(output.r_rdy), self.result.payload.eq(output.r_data),
+                     output.r_en.eq(self.result.ready)]
 
         # Which slots carry real samples, and when to push the pipeline without input.
         real_block = Signal()  # the block now entering is real (its first sample came from `load`)
         slot_real = Mux(slot == 0, source.valid, real_block)
-        tags = [slot_real] + [Signal(name=f"tag{n}") for n in range(1, latency)]
+        tags = [slot_real] + [Signal(name=f"tag{n}") for n in range(1, at)]
         pipeline.d.sync += [later.eq(earlier) for earlier, later in zip(tags, tags[1:])]
-        inside = Signal(range(latency + 1))  # real samples between entry and the output register
+        inside = Signal(range(at + 1))  # real samples between entry and the last stage's register
         with m.If(advance):
             m.d.sync += inside.eq(inside + slot_real - tags[-1])
             with m.If(slot == 0):
                 m.d.sync += real_block.eq(source.valid)
         flush = self.flush if "flush" in self.signature.members else 1
         slot_ready = Mux(slot == 0, source.valid | ((inside != 0) & flush), ~real_block | source.valid)
-        m.d.comb += [advance.eq(slot_ready & (~self.result.valid | self.result.ready)),
+        m.d.comb += [advance.eq(slot_ready & (~out_valid | output.w_rdy)),
                      source.ready.eq(advance & slot_real)]
         with m.If(advance):
-            m.d.sync += self.result.valid.eq(tags[-1])
-        with m.Elif(self.result.ready):
-            m.d.sync += self.result.valid.eq(0)
+            m.d.sync += out_valid.eq(tags[-1])
+        with m.Elif(output.w_rdy):
+            m.d.sync += out_valid.eq(0)
         return m
 
     def _stage(self, m, stage: int, sample, at: int):

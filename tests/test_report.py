@@ -20,8 +20,8 @@ def _rows(entries, name):
 
 
 def test_circulant_headline_is_throughput_per_dsp_and_per_lut_against_dense():
-    circ = _entry("circulant-fc", {"cycles": 300, "interval": 100, "vectors": 3}, {"lut": 2000, "dsp": 6, "fmax_mhz": 80.0})
-    dense = _entry("dense-fc", {"cycles": 3000, "interval": 1000, "vectors": 3}, {"lut": 500, "dsp": 4, "fmax_mhz": 100.0})
+    circ = _entry("circulant-fc", {"cycles": 300, "vectors": 3}, {"lut": 2000, "dsp": 6, "fmax_mhz": 80.0})
+    dense = _entry("dense-fc", {"cycles": 3000, "vectors": 3}, {"lut": 500, "dsp": 4, "fmax_mhz": 100.0})
     rows = _rows([circ, dense], "circulant-fc")
     assert rows["vectors per cycle, circulant-fc ÷ dense-fc"] == "10.00×"
     assert rows["vectors per cycle per DSP"] == f"{10 * 4 / 6:.2f}×"
@@ -31,8 +31,8 @@ def test_circulant_headline_is_throughput_per_dsp_and_per_lut_against_dense():
 
 
 def test_headline_needs_both_designs_passed_and_the_same_shape():
-    circ = _entry("circulant-fc", {"cycles": 300, "interval": 100, "vectors": 3}, {"lut": 2000, "dsp": 6, "fmax_mhz": 80.0})
-    dense = _entry("dense-fc", {"cycles": 3000, "interval": 1000, "vectors": 3}, {"lut": 500, "dsp": 0, "fmax_mhz": 100.0}, n_in=32)
+    circ = _entry("circulant-fc", {"cycles": 300, "vectors": 3}, {"lut": 2000, "dsp": 6, "fmax_mhz": 80.0})
+    dense = _entry("dense-fc", {"cycles": 3000, "vectors": 3}, {"lut": 500, "dsp": 0, "fmax_mhz": 100.0}, n_in=32)
     assert _rows([circ], "circulant-fc") == {}
     assert "not compared" in _rows([circ, dense], "circulant-fc")["circulant-fc ÷ dense-fc"]
     dense.params["n_in"] = 64
@@ -60,8 +60,8 @@ def test_intergrad_headline_compares_the_measured_run_with_ws_then_os():
 
 
 def test_reports_carry_the_headlines_in_the_family_section(tmp_path):
-    entries = [_entry("circulant-fc", {"cycles": 300, "interval": 100, "vectors": 3}, {"lut": 2000, "dsp": 6, "fmax_mhz": 80.0}),
-               _entry("dense-fc", {"cycles": 3000, "interval": 1000, "vectors": 3}, {"lut": 500, "dsp": 4, "fmax_mhz": 100.0})]
+    entries = [_entry("circulant-fc", {"cycles": 300, "vectors": 3}, {"lut": 2000, "dsp": 6, "fmax_mhz": 80.0}),
+               _entry("dense-fc", {"cycles": 3000, "vectors": 3}, {"lut": 500, "dsp": 4, "fmax_mhz": 100.0})]
     markdown = render_markdown(entries, "ecp5")
     assert "## Headline ratios: docs/circulant.md" in markdown
     assert "| vectors per cycle, circulant-fc ÷ dense-fc | 10.00× |" in markdown

@@ -28,6 +28,6 @@ register(Design(
     test_module="sim.test_dense",
     inputs=lambda p: {"w": ArraySpec((p["n_out"], p["n_in"]), fixed_format(p)), "x": ArraySpec((None, p["n_in"]), fixed_format(p))},
     outputs=lambda p: {"y": ArraySpec((None, p["n_out"]), fixed_format(p))},
-    counters=("cycles", "interval", "load_cycles", "vectors"),
+    counters=("cycles", "load_cycles", "vectors"),
     docs="docs/flow.md",
 ))
