@@ -2,46 +2,64 @@
 
 import operator
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.fixed import FixedFormat
 from models.pwl import SLOPE_FRAC, SLOPE_WIDTH, PWLSpec, pwl_table
 
-from .common.fixed import round_shift, saturate
+from .common.fixed import delay, round_shift, saturate
 
-__all__ = ["pwl_expression", "PWLActivation"]
+__all__ = ["PWL_LATENCY", "pwl_pipeline", "PWLActivation"]
+
+PWL_LATENCY = 5  #: registers from ``x`` to ``PWL(x)`` in :func:`pwl_pipeline`
 
 
-def pwl_expression(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl"):
-    """Combinational ``PWL_f(x)`` for a signed ``Q(fmt)`` value: comparators, a table, one multiplier.
+def pwl_pipeline(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl") -> Signal:
+    """``PWL_f(x)`` of a signed ``Q(fmt)`` value, ``PWL_LATENCY`` registers later (free running in
+    ``m``'s ``sync`` domain; wrap ``m`` in an ``EnableInserter`` to stall it).
 
-    The table lookups go through signals (added to ``m.d.comb``) so the
-    arithmetic after them is built once, not once per table entry.
+    1. breakpoint comparators (a thermometer code), below/above flags;
+    2. segment = number of breakpoints ≤ ``x``;
+    3. the segment's ``x_i``, ``y_i``, ``m_i`` from tables, ``x − x_i``;
+    4. ``m_i (x − x_i)`` (one multiplier);
+    5. ``y_i + round(product >> 15)``, saturated, or an asymptote.
     """
     width = fmt.width
     xs, ys, slopes, below, above = pwl_table(spec, fmt)
+    interior = range(1, spec.segments)
+    thermometer = Signal(len(interior), name=f"{name}_thermometer")
+    x1 = Signal(signed(width), name=f"{name}_x1")
+    flags1 = Signal(2, name=f"{name}_flags1")  # below, above
+    m.d.sync += [thermometer.eq(Cat(*(x >= int(xs[i]) for i in interior))), x1.eq(x),
+                 flags1.eq(Cat(x < int(xs[0]), x >= int(xs[-1])))]
     segment = Signal(range(spec.segments), name=f"{name}_segment")
-    x_i, y_i = Signal(signed(width + 1), name=f"{name}_x_i"), Signal(signed(width + 1), name=f"{name}_y_i")
+    m.d.sync += segment.eq(sum(thermometer[i] for i in range(len(interior))))
+    x2, flags2 = delay(m, x1, 1, f"{name}_x"), delay(m, flags1, 1, f"{name}_flags")
+    offset, y_i = Signal(signed(width + 2), name=f"{name}_offset"), Signal(signed(width + 1), name=f"{name}_y_i")
     m_i = Signal(signed(SLOPE_WIDTH), name=f"{name}_m_i")
-    m.d.comb += [
-        segment.eq(sum((x >= int(xs[i])) for i in range(1, spec.segments))),  # interior breakpoints ≤ x
-        x_i.eq(Array(Const(int(v), signed(width + 1)) for v in xs[:-1])[segment]),
+    m.d.sync += [
+        offset.eq(x2 - Array(Const(int(v), signed(width + 1)) for v in xs[:-1])[segment]),
         y_i.eq(Array(Const(int(v), signed(width + 1)) for v in ys[:-1])[segment]),
         m_i.eq(Array(Const(int(v), signed(SLOPE_WIDTH)) for v in slopes)[segment]),
     ]
-    inside = y_i + round_shift(m_i * (x - x_i), SLOPE_FRAC)
-    return Mux(x < int(xs[0]), below, Mux(x >= int(xs[-1]), above, saturate(inside, width)))
+    flags3 = delay(m, flags2, 1, f"{name}_flags3")
+    product = Signal(signed(SLOPE_WIDTH + width + 2), name=f"{name}_product")
+    m.d.sync += product.eq(m_i * offset)
+    y4, flags4 = delay(m, y_i, 1, f"{name}_y"), delay(m, flags3, 1, f"{name}_flags4")
+    result = Signal(signed(width), name=f"{name}_result")
+    inside = saturate(y4 + round_shift(product, SLOPE_FRAC), width)
+    m.d.sync += result.eq(Mux(flags4[0], below, Mux(flags4[1], above, inside)))
+    return result
 
 
 class PWLActivation(wiring.Component):
     """``y = PWL_f(x)`` on a stream, bit-exact with ``models/pwl.py``.
 
-    :func:`pwl_expression` — breakpoint comparators, the segment's ``x_i``,
-    ``y_i``, ``m_i`` from a table, ``y_i + ((m_i (x − x_i)) >> 15)`` with
-    one multiplier, saturation — followed by the output register, which
-    loads whenever it is empty or being read.
+    :func:`pwl_pipeline` — comparators, segment count, table lookups and
+    ``x − x_i``, ``m_i (x − x_i)`` with one multiplier, ``y_i + (… >> 15)``
+    saturated — under one clock enable that stalls it while the output waits.
 
     Parameters
     ----------
@@ -55,7 +73,7 @@ class PWLActivation(wiring.Component):
     x_in : In(stream.Signature(signed(width)))
     y_out : Out(stream.Signature(signed(width)))
 
-    Latency 1 cycle; throughput one sample per cycle.
+    Latency ``PWL_LATENCY`` cycles; throughput one sample per cycle.
     """
 
     def __init__(self, spec: PWLSpec, *, width=16, frac=10):
@@ -69,8 +87,9 @@ class PWLActivation(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         advance = ~self.y_out.valid | self.y_out.ready
-        m.d.comb += self.x_in.ready.eq(advance)
-        with m.If(advance):
-            m.d.sync += [self.y_out.valid.eq(self.x_in.valid),
-                         self.y_out.payload.eq(pwl_expression(m, self.spec, self.x_in.payload, self.fmt))]
+        pipeline = Module()
+        m.submodules.pipeline = EnableInserter(advance)(pipeline)
+        result = pwl_pipeline(pipeline, self.spec, self.x_in.payload, self.fmt)
+        valid = delay(pipeline, self.x_in.valid, PWL_LATENCY, "valid")
+        m.d.comb += [self.x_in.ready.eq(advance), self.y_out.valid.eq(valid), self.y_out.payload.eq(result)]
         return m

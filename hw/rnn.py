@@ -10,9 +10,9 @@ from models.fixed import FixedFormat
 from models.pwl import SIGMOID, TANH
 
 from .circulant import CirculantFC
-from .common.fixed import requantize, round_shift, saturate
+from .common.fixed import delay, requantize, round_shift, saturate
 from .fft import complex_layout
-from .pwl import pwl_expression
+from .pwl import PWL_LATENCY, pwl_pipeline
 
 __all__ = ["CirculantRNN"]
 
@@ -25,9 +25,11 @@ class CirculantRNN(wiring.Component):
     A :class:`CirculantFC` of ``4H × (n_in + H)`` computes the four gate rows
     from ``[x_t; h_{t−1}]``; as they stream out the bias is added and the
     gate's PWL activation applied (LSTM: σ for i, f, o and tanh for g; GRU: σ
-    for r, z, none for n_x, n_h), and each gate row lands in its own buffer.
-    An element-wise pass then computes the new state and sends ``h_t`` (two
-    cycles per element): LSTM ``c' = sat(rnd(f·c) + rnd(i·g))``,
+    for r, z, none for n_x, n_h) in a ``1 + PWL_LATENCY``-stage pipeline, and
+    each gate row lands in its own buffer. An element-wise pass then computes
+    the new state and sends ``h_t`` (``PWL_LATENCY + 3`` cycles per element for
+    the LSTM, ``+ 2`` for the GRU: products, state, the tanh pipeline, then
+    ``h``): LSTM ``c' = sat(rnd(f·c) + rnd(i·g))``,
     ``h = sat(rnd(o·tanh(c')))``; GRU ``n = tanh(sat(n_x + rnd(r·n_h)))``,
     ``h = sat(rnd((1 − z)·n) + rnd(z·h))``.
 
@@ -56,8 +58,10 @@ class CirculantRNN(wiring.Component):
     h_out : Out(stream.Signature(signed(width)))
 
     Throughput: per time step, one circulant product
-    (``models.circulant.cycles_per_vector(n_in + H, 4H, k, P)``), ``4H``
-    cycles of gate collection and ``2H`` of the element-wise pass.
+    (``models.circulant.cycles_per_vector(n_in + H, 4H, k, P)`` plus its pipeline
+    fill), ``4H + PWL_LATENCY + 1`` cycles of gate collection and
+    ``(PWL_LATENCY + 3)·H`` (LSTM) or ``(PWL_LATENCY + 2)·H`` (GRU) of the
+    element-wise pass.
     """
 
     def __init__(self, *, cell, n_in, hidden, k, width=16, frac=10, parallelism=1):
@@ -101,31 +105,45 @@ class CirculantRNN(wiring.Component):
         for _, gate_read in gates:
             m.d.comb += gate_read.addr.eq(element)
 
-        # Gate activation as pre-activations stream out of the engine.
-        preactivation = saturate(engine.y_out.payload + bias_read.data, width)
-        sigmoid = pwl_expression(m, SIGMOID, preactivation, fmt, "gate_sigmoid")
+        # Gate activation as pre-activations stream out of the engine: bias added and saturated into a
+        # register, the PWL pipelines, then the write into the gate's buffer, addresses delayed alongside.
+        collecting = Signal()
+        preactivation = Signal(word)
+        m.d.sync += preactivation.eq(saturate(engine.y_out.payload + bias_read.data, width))
+        sigmoid = pwl_pipeline(m, SIGMOID, preactivation, fmt, "gate_sigmoid")
         if self.cell == "lstm":
-            activated = Mux(gate == 2, pwl_expression(m, TANH, preactivation, fmt, "gate_tanh"), sigmoid)
+            tanh = pwl_pipeline(m, TANH, preactivation, fmt, "gate_tanh")
+        gate_latency = PWL_LATENCY + 1
+        write_valid = delay(m, collecting & engine.y_out.valid, gate_latency, "gate_write_valid")
+        write_gate = delay(m, gate, gate_latency, "gate_write_gate")
+        write_element = delay(m, element, gate_latency, "gate_write_element")
+        if self.cell == "lstm":
+            activated = Mux(write_gate == 2, tanh, sigmoid)
         else:
-            activated = Mux(gate < 2, sigmoid, preactivation)
+            activated = Mux(write_gate < 2, sigmoid, delay(m, preactivation, PWL_LATENCY, "preactivation"))
+        for number, (gate_write, _) in enumerate(gates):
+            m.d.comb += [gate_write.addr.eq(write_element), gate_write.data.eq(activated),
+                         gate_write.en.eq(write_valid & (write_gate == number))]
 
-        # Element-wise update, split over two cycles: CELL registers one state
-        # value and one gate, HIDDEN forms h from them.
+        # Element-wise update over several cycles per element: PRODUCTS registers the gate products,
+        # CELL (LSTM) the new state, ACTIVATE waits for the tanh pipeline, HIDDEN forms and sends h.
         rows = [gate_read.data for _, gate_read in gates]
-        state, held = Signal(word), Signal(word)
+        held, activate_in = Signal(word), Signal(word)
+        activated_state = pwl_pipeline(m, TANH, activate_in, fmt, "cell_tanh")
+        one = 1 << fmt.frac
         if self.cell == "lstm":
             i_g, f_g, g_g, o_g = rows
-            state_next = saturate(round_shift(f_g * c_read.data, fmt.frac) + round_shift(i_g * g_g, fmt.frac), width)
-            held_next = o_g
-            h_next = requantize(held * pwl_expression(m, TANH, state, fmt, "cell_tanh"), fmt.frac, width)
+            forget, update = Signal(signed(width + 1)), Signal(signed(width + 1))
+            products = [forget.eq(round_shift(f_g * c_read.data, fmt.frac)), update.eq(round_shift(i_g * g_g, fmt.frac)),
+                        held.eq(o_g)]
+            state_next = saturate(forget + update, width)
+            h_next = requantize(held * activated_state, fmt.frac, width)
         else:
             r_g, z_g, nx_g, nh_g = rows
-            candidate = saturate(nx_g + round_shift(r_g * nh_g, fmt.frac), width)
-            state_next = pwl_expression(m, TANH, candidate, fmt, "cell_tanh")
-            held_next = z_g
-            one = 1 << fmt.frac
-            h_next = saturate(round_shift((one - held) * state, fmt.frac)
+            products = [activate_in.eq(saturate(nx_g + round_shift(r_g * nh_g, fmt.frac), width)), held.eq(z_g)]
+            h_next = saturate(round_shift((one - held) * activated_state, fmt.frac)
                               + round_shift(held * h_read.data, fmt.frac), width)
+        wait = Signal(range(PWL_LATENCY + 1))
 
         def last(counter, limit):
             return counter == limit - 1
@@ -166,29 +184,41 @@ class CirculantRNN(wiring.Component):
                         m.next = "COLLECT"
 
             with m.State("COLLECT"):
-                m.d.comb += engine.y_out.ready.eq(1)
-                for number, (gate_write, _) in enumerate(gates):
-                    m.d.comb += [gate_write.addr.eq(element), gate_write.data.eq(activated),
-                                 gate_write.en.eq(engine.y_out.valid & (gate == number))]
+                m.d.comb += [engine.y_out.ready.eq(1), collecting.eq(1)]
                 with m.If(engine.y_out.valid):
                     m.d.sync += [index.eq(index + 1), element.eq(element + 1)]
                     with m.If(last(element, hidden)):
                         m.d.sync += [element.eq(0), gate.eq(gate + 1)]
                         with m.If(gate == 3):
-                            m.d.sync += [index.eq(0), gate.eq(0)]
-                            m.next = "CELL"
+                            m.d.sync += [index.eq(0), gate.eq(0), wait.eq(0)]
+                            m.next = "DRAIN"
 
-            with m.State("CELL"):
-                m.d.comb += [c_write.addr.eq(element), c_write.data.eq(state_next), c_write.en.eq(1)]
-                m.d.sync += [state.eq(state_next), held.eq(held_next)]
-                m.next = "HIDDEN"
+            with m.State("DRAIN"):  # the last gate word through the activation pipeline
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == gate_latency - 1):
+                    m.next = "PRODUCTS"
+
+            with m.State("PRODUCTS"):
+                m.d.sync += products + [wait.eq(0)]
+                m.next = "CELL" if self.cell == "lstm" else "ACTIVATE"
+
+            if self.cell == "lstm":
+                with m.State("CELL"):
+                    m.d.comb += [c_write.addr.eq(element), c_write.data.eq(state_next), c_write.en.eq(1)]
+                    m.d.sync += activate_in.eq(state_next)
+                    m.next = "ACTIVATE"
+
+            with m.State("ACTIVATE"):
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == PWL_LATENCY - 1):
+                    m.next = "HIDDEN"
 
             with m.State("HIDDEN"):
                 m.d.comb += [self.h_out.valid.eq(1), self.h_out.payload.eq(h_next),
                              h_write.addr.eq(element), h_write.data.eq(h_next), h_write.en.eq(self.h_out.ready)]
                 with m.If(self.h_out.ready):
                     m.d.sync += element.eq(element + 1)
-                    m.next = "CELL"
+                    m.next = "PRODUCTS"
                     with m.If(last(element, hidden)):
                         m.d.sync += element.eq(0)
                         m.next = "FEED_X"
