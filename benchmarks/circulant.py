@@ -43,8 +43,10 @@ def dense_point(n: int) -> dict:
 
 
 def circulant_point(n: int, k: int, lanes: int) -> dict:
-    row = {"design": "circulant-fc", "n": n, "k": k, "cycles": circulant_cycles(n, n, k, lanes),
-           "weight_bits": weight_storage_bits(n, n, k, WIDTH, lanes)}
+    bits = weight_storage_bits(n, n, k, WIDTH, lanes)
+    row = {"design": "circulant-fc", "n": n, "k": k, "cycles": circulant_cycles(n, n, k, lanes), "weight_bits": bits}
+    if bits > ECP5_85F_BRAM_BITS:
+        return {**row, "note": "weight spectra exceed LFE5U-85F block RAM"}
     return {**row, **synth("circulant-fc", {"n_in": n, "n_out": n, "k": k, "parallelism": lanes})}
 
 
@@ -80,7 +82,7 @@ def scaling_plot(ks: list[int], lanes_option: int | None) -> bytes:
     return plots.png_bytes(fig)
 
 
-def render(rows: list[dict], elapsed: float, lanes_option: int | None) -> str:
+def render(rows: list[dict], elapsed: float, lanes_option: int | None, plot: str) -> str:
     def cell(row, key):
         value = row.get(key)
         return "–" if value is None else str(value)
@@ -111,7 +113,7 @@ def render(rows: list[dict], elapsed: float, lanes_option: int | None) -> str:
             *(cell(row, key) for key in ("lut", "ff", "dsp", "bram", "fmax_mhz")),
             str(row["cycles"]), str(row["weight_bits"]), vs_dsp, vs_lut, vs_dsp_fmax,
         ]) + " |" + (f" {row['note']}" if "note" in row else ""))
-    lines += ["", f"![cycles per vector and weight bits vs n]({PLOT})", "",
+    lines += ["", f"![cycles per vector and weight bits vs n]({plot})", "",
               "Cycles per vector: dense-fc n²/P_dense; circulant-fc max(n, (n/k)²·ceil((k/2+1)/P)): the "
               "streaming transforms take one sample per cycle and overlap the MAC, so the MAC issues set "
               "the pace once n > k·ceil((k/2+1)/P), and the cycle ratio dense/circulant is "
@@ -136,8 +138,10 @@ def main(argv=None):
             if n % k == 0:
                 progress(f"n={n}: circulant-fc k={k}")
                 rows.append(circulant_point(n, k, circulant_lanes(k, args.lanes)))
-    export.write_atomically({args.out: render(rows, time.perf_counter() - start, args.lanes),
-                             str(Path(args.out).parent / PLOT): scaling_plot(args.k, args.lanes)})
+    out = Path(args.out)
+    plot = PLOT if out.name == "circulant-results.md" else f"{out.stem}-scaling.png"
+    export.write_atomically({args.out: render(rows, time.perf_counter() - start, args.lanes, plot),
+                             str(out.parent / plot): scaling_plot(args.k, args.lanes)})
     print(f"wrote {args.out}", file=sys.stderr)
 
 
