@@ -92,7 +92,7 @@ class CirculantFC(wiring.Component):
         m = Module()
         m.submodules.forward = forward = StreamingFFT(k=self.k, width=forward_width(self.width), flush_port=True)
         m.submodules.inverse = inverse = StreamingFFT(k=self.k, width=inverse_width(self.width, self.k),
-                                                      natural_order=False, flush_port=True)
+                                                      natural_order=False, flush_port=True, real_result=True)
         m.d.comb += [forward.scaled.eq(1), inverse.scaled.eq(0),
                      forward.load.valid.eq(self.x_in.valid), self.x_in.ready.eq(forward.load.ready),
                      forward.load.payload.re.eq(self.x_in.payload), forward.load.payload.im.eq(0)]
@@ -105,15 +105,13 @@ class CirculantFC(wiring.Component):
         x_full = Array([Signal(name="x_full0"), Signal(name="x_full1")])  # a bank holds a whole vector's spectra
         weights_loaded = self._load_weights(m, w_banks)
         self._write_spectra(m, forward.result, [bank.write_port() for bank in x_banks], x_full)
-        # A completed Z waits in v_next (z_pending) until the inverse's shift register is empty or gives
-        # up its last word this cycle: the inverse then loads block after block without a gap.
-        z_pending, left = Signal(), Signal(range(self.k + 1))
-        copy = z_pending & ((left == 0) | ((left == 1) & inverse.load.ready))
-        v_next, mac_busy = self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_pending, copy)
+        # Two Z banks: the MAC lands one block's Z in one while the inverse reads the other.
+        z_full = Array([Signal(name="z_full0"), Signal(name="z_full1")])
+        z_banks, mac_busy = self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_full)
         # Flush a transform only when no block follows soon: the forward after a vector's last word, the
         # inverse while the MAC has nothing that will land a Z.
         m.d.comb += [forward.flush.eq(self._between_vectors(m)), inverse.flush.eq(~mac_busy)]
-        self._feed_inverse(m, inverse.load, v_next, left, copy)
+        self._feed_inverse(m, inverse.load, z_banks, z_full)
         m.d.comb += [self.y_out.valid.eq(inverse.result.valid), inverse.result.ready.eq(self.y_out.ready),
                      self.y_out.payload.eq(saturate(inverse.result.payload.re, self.width))]
         return m
@@ -169,14 +167,14 @@ class CirculantFC(wiring.Component):
                 with m.If(block == q - 1):
                     m.d.sync += [x_full[bank].eq(1), bank.eq(~bank)]
 
-    def _multiply_accumulate(self, m, x_banks, w_banks, x_full, weights_loaded, z_pending, copy):
+    def _multiply_accumulate(self, m, x_banks, w_banks, x_full, weights_loaded, z_full):
         """Issue ``(r, g, c)`` addresses one per cycle while a bank is full; each lane's pipeline
         RAM -> register -> pre-adds -> three products -> X·W -> accumulate -> rounded -> saturated lands
         ``Z`` in ``v_next`` ``MAC_DRAIN`` advances after a group's last address. The whole pipeline
         holds (``advance`` low) while a landing group would overwrite a ``Z`` not yet copied out.
 
-        Returns ``v_next`` (the inverse's input ``v[n]`` in natural order: real and imaginary registers)
-        and "busy": a vector is waiting or groups are in the pipeline or a ``Z`` is pending."""
+        Returns the two ``Z`` banks (each the inverse's input ``v[n]`` in natural order: real and
+        imaginary registers) and "busy": a vector is waiting, groups are in the pipeline or a ``Z`` waits."""
         k, lanes, groups, bins, q = self.k, self.parallelism, self.groups, self.bins, self.q
         z_width = self.width + 2
         advance = Signal()
@@ -207,28 +205,29 @@ class CirculantFC(wiring.Component):
         lands_group = delay(mac, group, MAC_DRAIN, "lands_group")
         lands_block_end = delay(mac, last_group, MAC_DRAIN, "lands_block_end")
 
-        v_re = [Signal(signed(z_width), name=f"v{n}_re") for n in range(k)]
-        v_im = [Signal(signed(z_width + 1), name=f"v{n}_im") for n in range(k)]
+        z_banks = [([Signal(signed(z_width), name=f"z{bank_number}_v{n}_re") for n in range(k)],
+                    [Signal(signed(z_width + 1), name=f"z{bank_number}_v{n}_im") for n in range(k)])
+                   for bank_number in range(2)]
+        z_bank = Signal()  # the bank the MAC lands in
         for number, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
             x_read, w_read = x_bank.read_port(), w_bank.read_port()
             m.d.comb += [x_read.addr.eq(Mux(bank, self.x_words, 0) + offset), w_read.addr.eq(w_address),
                          x_read.en.eq(advance), w_read.en.eq(advance)]
             z_re, z_im = self._lane(mac, number, x_read.data, w_read.data, valid[5], first[5])
             for b in range(number, bins, lanes):
-                with mac.If(lands & (lands_group == b // lanes)):
-                    mac.d.sync += [v_re[b].eq(z_re), v_im[b].eq(-z_im)]
-                    if 0 < b < k // 2:
-                        mac.d.sync += [v_re[k - b].eq(z_re), v_im[k - b].eq(z_im)]
+                for bank_number, (v_re, v_im) in enumerate(z_banks):
+                    with mac.If(lands & (lands_group == b // lanes) & (z_bank == bank_number)):
+                        mac.d.sync += [v_re[b].eq(z_re), v_im[b].eq(-z_im)]
+                        if 0 < b < k // 2:
+                            mac.d.sync += [v_re[k - b].eq(z_re), v_im[k - b].eq(z_im)]
 
-        m.d.comb += advance.eq(~(lands & z_pending))  # registered terms only: no path from y_out.ready
-        with m.If(copy):
-            m.d.sync += z_pending.eq(0)
+        m.d.comb += advance.eq(~(lands & z_full[z_bank]))  # registered terms only: no path from y_out.ready
         with m.If(advance & lands & lands_block_end):
-            m.d.sync += z_pending.eq(1)
+            m.d.sync += [z_full[z_bank].eq(1), z_bank.eq(~z_bank)]
         groups_inside = Signal(range(MAC_DRAIN + 2))
         with m.If(advance):
             m.d.sync += groups_inside.eq(groups_inside + (issue & last_column) - lands)
-        return (v_re, v_im), x_full[bank] | (groups_inside != 0) | z_pending
+        return z_banks, x_full[bank] | (groups_inside != 0) | z_full[0] | z_full[1]
 
     def _between_vectors(self, m):
         """High from a vector's last ``x`` word until the next vector's first."""
@@ -263,18 +262,16 @@ class CirculantFC(wiring.Component):
                      z_re.eq(saturate(rounded_re, width + 2)), z_im.eq(saturate(rounded_im, width + 2))]
         return z_re, z_im
 
-    def _feed_inverse(self, m, load, v_next, left, copy):
-        """Copy a completed ``Z`` (as ``v[n]``) into a shift register, bit-reversed, and shift it into
-        the inverse transform, one word per accepted cycle."""
+    def _feed_inverse(self, m, load, z_banks, z_full):
+        """Send a full ``Z`` bank's Hermitian extension ``v``, bit-reversed, into the inverse transform,
+        one word per accepted cycle; then free the bank and go to the other."""
         k, bits = self.k, log2(self.k)
-        v_re, v_im = v_next
         order = [bit_reverse(n, bits) for n in range(k)]
-        shift_re = [Signal.like(v_re[0], name=f"shift{n}_re") for n in range(k)]
-        shift_im = [Signal.like(v_im[0], name=f"shift{n}_im") for n in range(k)]
-        m.d.comb += [load.valid.eq(left != 0), load.payload.re.eq(shift_re[0]), load.payload.im.eq(shift_im[0])]
-        with m.If(copy):
-            m.d.sync += [left.eq(k)] + [shift_re[n].eq(v_re[order[n]]) for n in range(k)] + \
-                        [shift_im[n].eq(v_im[order[n]]) for n in range(k)]
-        with m.Elif(load.valid & load.ready):
-            m.d.sync += [left.eq(left - 1)] + [a.eq(b) for a, b in zip(shift_re + shift_im,
-                                                                      shift_re[1:] + [0] + shift_im[1:] + [0])]
+        bank, word = Signal(), Signal(range(k))
+        words = [Array(part[order[n]] for n in range(k))[word] for part in z_banks[0] + z_banks[1]]
+        m.d.comb += [load.valid.eq(z_full[bank]),
+                     load.payload.re.eq(Mux(bank, words[2], words[0])), load.payload.im.eq(Mux(bank, words[3], words[1]))]
+        with m.If(load.valid & load.ready):
+            m.d.sync += word.eq(word + 1)
+            with m.If(word == k - 1):
+                m.d.sync += [z_full[bank].eq(0), bank.eq(~bank)]

@@ -2,7 +2,7 @@
 
 import operator
 
-from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -130,6 +130,9 @@ class StreamingFFT(wiring.Component):
         block boundary. ``True``: only while the ``flush`` input is high (a
         producer that pauses briefly between blocks says when no block is coming
         soon, and no don't-care block delays its next one).
+    real_result : bool
+        Only the real parts are wanted: ``result.payload.im`` is zero and
+        synthesis drops what computes it (in the last stage, one multiplier).
 
     Members
     -------
@@ -153,11 +156,12 @@ class StreamingFFT(wiring.Component):
     when ``width + 1 > 18``), ``k − 1`` delay words.
     """
 
-    def __init__(self, *, k, width, natural_order=True, flush_port=False):
+    def __init__(self, *, k, width, natural_order=True, flush_port=False, real_result=False):
         self.k = operator.index(k)
         self.width = operator.index(width)
         self.stages = log2(self.k)
         self.natural_order = bool(natural_order)
+        self.real_result = bool(real_result)
         if self.k > 64:
             raise ValueError(f"k={k} out of range: powers of two in [2, 64]")
         layout = complex_layout(self.width)
@@ -186,11 +190,12 @@ class StreamingFFT(wiring.Component):
             sample, at = self._stage(pipeline, stage, sample, at)
         assert at + OUTPUT_LATENCY == latency
         # The output buffer: the pipeline's enable depends on its registered fill, not on result.ready.
-        m.submodules.output = output = fifo.SyncFIFOBuffered(width=len(sample.as_value()), depth=OUTPUT_DEPTH)
+        kept = sample.re if self.real_result else sample
+        m.submodules.output = output = fifo.SyncFIFOBuffered(width=len(Value.cast(kept)), depth=OUTPUT_DEPTH)
         out_valid = Signal()
-        m.d.comb += [output.w_data.eq(sample), output.w_en.eq(out_valid),
-                     self.result.valid.eq(output.r_rdy), self.result.payload.eq(output.r_data),
-                     output.r_en.eq(self.result.ready)]
+        m.d.comb += [output.w_data.eq(kept), output.w_en.eq(out_valid),
+                     self.result.valid.eq(output.r_rdy), output.r_en.eq(self.result.ready),
+                     (self.result.payload.re if self.real_result else self.result.payload).eq(output.r_data)]
 
         # Which slots carry real samples, and when to push the pipeline without input.
         real_block = Signal()  # the block now entering is real (its first sample came from `load`)
