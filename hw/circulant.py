@@ -30,10 +30,10 @@ class CirculantFC(wiring.Component):
        multipliers each) accumulate ``Z[r, b] = Σ_c Wf[r, c, b] · X[c, b]``,
        issuing one address per cycle back to back across groups, blocks and
        vectors; ``Z`` is rounded to ``Q(width + 2, frac)`` into a register set;
-    3. inverse: a completed ``Z`` moves to a shift register that feeds its
-       Hermitian extension, bit-reversed, to a second :class:`StreamingFFT`
-       (unscaled) while the MAC computes the next block; the real parts,
-       saturated to ``width``, are ``y_r``.
+    3. inverse: the MAC lands each block's ``Z`` in one of two register
+       banks while a second :class:`StreamingFFT` (unscaled, real parts
+       only) reads the other's Hermitian extension, bit-reversed; the real
+       parts, saturated to ``width``, are ``y_r``.
 
     Weight spectra (``Wf = FFT(w)``, computed offline, ``Q(width + 1, frac)``)
     are loaded once after reset through ``w_in``, in the order
