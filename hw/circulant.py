@@ -109,8 +109,11 @@ class CirculantFC(wiring.Component):
         z_full = Array([Signal(name="z_full0"), Signal(name="z_full1")])
         z_banks, mac_busy = self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_full)
         # Flush a transform only when no block follows soon: the forward after a vector's last word, the
-        # inverse while the MAC has nothing that will land a Z.
-        m.d.comb += [forward.flush.eq(self._between_vectors(m)), inverse.flush.eq(~mac_busy)]
+        # inverse while the MAC has nothing that will land a Z (a cycle late: a register, not a path from
+        # the MAC's state into the inverse's clock enable).
+        mac_idle = Signal()
+        m.d.sync += mac_idle.eq(~mac_busy)
+        m.d.comb += [forward.flush.eq(self._between_vectors(m)), inverse.flush.eq(mac_idle)]
         self._feed_inverse(m, inverse.load, z_banks, z_full)
         m.d.comb += [self.y_out.valid.eq(inverse.result.valid), inverse.result.ready.eq(self.y_out.ready),
                      self.y_out.payload.eq(saturate(inverse.result.payload.re, self.width))]
