@@ -116,7 +116,7 @@ def render(rows: list[dict], elapsed: float, lanes_option: int | None, plot: str
     lines += ["", f"![cycles per vector and weight bits vs n]({plot})", "",
               "Cycles per vector: dense-fc n²/P_dense; circulant-fc max(n, (n/k)²·ceil((k/2+1)/P)): the "
               "streaming transforms take one sample per cycle and overlap the MAC, so the MAC issues set "
-              "the pace once n > k·ceil((k/2+1)/P), and the cycle ratio dense/circulant is "
+              "the pace once n > k²/ceil((k/2+1)/P), and the cycle ratio dense/circulant is "
               "k²/(P_dense·ceil((k/2+1)/P)) there — 64× at k = 16, P_dense = 4, P = 9. With one block "
               "(k = n, dashed; the RTL stops at k = 64) a vector costs n cycles — O(n) time on O(log n) "
               "butterfly stages, i.e. O(n log n) work as in CirCNN. Weight bits: O(n²) against O(n²/k)."]
