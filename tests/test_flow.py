@@ -1,6 +1,7 @@
 """Synthesis and the build job, end to end on a small dense-fc."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -23,6 +24,23 @@ def test_ecp5_synthesis_reports_luts_and_dsps():
     again = synthesize.synthesize_design(design, params, "ecp5")
     assert again["cached"] and {k: v for k, v in again.items() if k != "cached"} == \
         {k: v for k, v in result.items() if k != "cached"}
+
+
+def test_concurrent_synthesis_of_one_point_both_succeed(tmp_path):
+    """Two processes synthesizing the same design point at once (a benchmark and a cache warmer) each work in
+    their own directory; the cache ends with one complete entry."""
+    script = ("import json; from accelgen import registry; from accelgen.flows import synthesize; "
+              "from accelgen.params import resolve; d = registry.get('dense-fc'); "
+              "print(json.dumps(synthesize.synthesize_design(d, resolve(d, {'n_in': 2, 'n_out': 1, "
+              "'parallelism': 1}), 'ecp5')))")
+    env = {**os.environ, "ACCELGEN_CACHE": str(tmp_path)}
+    runs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    results = [json.loads(run.communicate()[0]) for run in runs]
+    assert all(run.returncode == 0 for run in runs)
+    assert results[0]["lut"] == results[1]["lut"] and results[0]["fmax_mhz"] == results[1]["fmax_mhz"]
+    entries = list((tmp_path / "synth").iterdir())
+    assert len(entries) == 1 and (entries[0] / "result.json").exists() and (entries[0] / "nextpnr.log").exists()
 
 
 def test_build_with_config_writes_report(tmp_path):

