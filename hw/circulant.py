@@ -29,7 +29,7 @@ class CirculantFC(wiring.Component):
     2. MAC: per output block ``r``, ``parallelism`` complex lanes (three
        multipliers each) accumulate ``Z[r, b] = Σ_c Wf[r, c, b] · X[c, b]``,
        issuing one address per cycle back to back across groups, blocks and
-       vectors; ``Z`` is rounded to ``Q(width + 2, frac)`` into a register set;
+       vectors; ``Z`` is rounded to ``Q(width + 2, frac)``;
     3. inverse: the MAC lands each block's ``Z`` in one of two register
        banks while a second :class:`StreamingFFT` (unscaled, real parts
        only) reads the other's Hermitian extension, bit-reversed; the real
@@ -173,8 +173,8 @@ class CirculantFC(wiring.Component):
     def _multiply_accumulate(self, m, x_banks, w_banks, x_full, weights_loaded, z_full):
         """Issue ``(r, g, c)`` addresses one per cycle while a bank is full; each lane's pipeline
         RAM -> register -> pre-adds -> three products -> X·W -> accumulate -> rounded -> saturated lands
-        ``Z`` in ``v_next`` ``MAC_DRAIN`` advances after a group's last address. The whole pipeline
-        holds (``advance`` low) while a landing group would overwrite a ``Z`` not yet copied out.
+        ``Z`` in the current ``Z`` bank ``MAC_DRAIN`` advances after a group's last address. The whole
+        pipeline holds (``advance`` low) while a group would land in a bank the inverse has not read yet.
 
         Returns the two ``Z`` banks (each the inverse's input ``v[n]`` in natural order: real and
         imaginary registers) and "busy": a vector is waiting, groups are in the pipeline or a ``Z`` waits."""
