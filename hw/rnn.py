@@ -14,9 +14,10 @@ from .common.fixed import delay, requantize, round_shift, saturate
 from .fft import complex_layout
 from .pwl import PWL_LATENCY, pwl_pipeline
 
-__all__ = ["CirculantRNN"]
+__all__ = ["CirculantRNN", "ELEMENT_CYCLES"]
 
 CELLS = ("lstm", "gru")
+ELEMENT_CYCLES = PWL_LATENCY + 6  # per hidden element: READ … CELL, ACTIVATE, SCALE, FORM, HIDDEN
 
 
 class CirculantRNN(wiring.Component):
@@ -27,9 +28,10 @@ class CirculantRNN(wiring.Component):
     gate's PWL activation applied (LSTM: σ for i, f, o and tanh for g; GRU: σ
     for r, z, none for n_x, n_h) in a ``1 + PWL_LATENCY``-stage pipeline, and
     each gate row lands in its own buffer. An element-wise pass then computes
-    the new state and sends ``h_t`` (``PWL_LATENCY + 3`` cycles per element for
-    the LSTM, ``+ 2`` for the GRU: products, state, the tanh pipeline, then
-    ``h``): LSTM ``c' = sat(rnd(f·c) + rnd(i·g))``,
+    the new state and sends ``h_t`` (``ELEMENT_CYCLES = PWL_LATENCY + 6``
+    cycles per element: operands read into registers, products, state, the
+    tanh pipeline, the output product, rounding and saturation, then ``h``;
+    every DSP product between registers): LSTM ``c' = sat(rnd(f·c) + rnd(i·g))``,
     ``h = sat(rnd(o·tanh(c')))``; GRU ``n = tanh(sat(n_x + rnd(r·n_h)))``,
     ``h = sat(rnd((1 − z)·n) + rnd(z·h))``.
 
@@ -60,8 +62,7 @@ class CirculantRNN(wiring.Component):
     Throughput: per time step, one circulant product
     (``models.circulant.cycles_per_vector(n_in + H, 4H, k, P)`` plus its pipeline
     fill), ``4H + PWL_LATENCY + 1`` cycles of gate collection and
-    ``(PWL_LATENCY + 3)·H`` (LSTM) or ``(PWL_LATENCY + 2)·H`` (GRU) of the
-    element-wise pass.
+    ``ELEMENT_CYCLES·H`` of the element-wise pass.
     """
 
     def __init__(self, *, cell, n_in, hidden, k, width=16, frac=10, parallelism=1):
@@ -125,24 +126,27 @@ class CirculantRNN(wiring.Component):
             m.d.comb += [gate_write.addr.eq(write_element), gate_write.data.eq(activated),
                          gate_write.en.eq(write_valid & (write_gate == number))]
 
-        # Element-wise update over several cycles per element: PRODUCTS registers the gate products,
-        # CELL (LSTM) the new state, ACTIVATE waits for the tanh pipeline, HIDDEN forms and sends h.
-        rows = [gate_read.data for _, gate_read in gates]
-        held, activate_in = Signal(word), Signal(word)
+        # Element-wise update, one registered step per state: READ (buffer words into registers),
+        # PRODUCTS (raw products), CELL (rounded sums: LSTM's new state, GRU's tanh input), ACTIVATE
+        # (the tanh pipeline), SCALE (the output product), FORM (rounding, saturation) and HIDDEN.
+        operands = [Signal(word, name=f"operand_{name}") for name in "0123s"]  # gate rows, then c or h
+        read_operands = [operand.eq(gate_read.data) for operand, (_, gate_read) in zip(operands, gates)]
+        read_operands.append(operands[4].eq(c_read.data if self.cell == "lstm" else h_read.data))
+        product = 2 * width + 1
+        first, second, held, activate_in = Signal(signed(product)), Signal(signed(product)), Signal(word), Signal(word)
         activated_state = pwl_pipeline(m, TANH, activate_in, fmt, "cell_tanh")
-        one = 1 << fmt.frac
+        scaled, h_value = Signal(signed(product)), Signal(word)
         if self.cell == "lstm":
-            i_g, f_g, g_g, o_g = rows
-            forget, update = Signal(signed(width + 1)), Signal(signed(width + 1))
-            products = [forget.eq(round_shift(f_g * c_read.data, fmt.frac)), update.eq(round_shift(i_g * g_g, fmt.frac)),
-                        held.eq(o_g)]
-            state_next = saturate(forget + update, width)
-            h_next = requantize(held * activated_state, fmt.frac, width)
+            i_g, f_g, g_g, o_g, c = operands
+            products = [first.eq(f_g * c), second.eq(i_g * g_g), held.eq(o_g)]
+            cell_input = saturate(round_shift(first, fmt.frac) + round_shift(second, fmt.frac), width)
+            h_next = requantize(scaled, fmt.frac, width)
         else:
-            r_g, z_g, nx_g, nh_g = rows
-            products = [activate_in.eq(saturate(nx_g + round_shift(r_g * nh_g, fmt.frac), width)), held.eq(z_g)]
-            h_next = saturate(round_shift((one - held) * activated_state, fmt.frac)
-                              + round_shift(held * h_read.data, fmt.frac), width)
+            r_g, z_g, nx_g, nh_g, h = operands
+            candidate_x = Signal(word)
+            products = [first.eq(r_g * nh_g), second.eq(z_g * h), held.eq((1 << fmt.frac) - z_g), candidate_x.eq(nx_g)]
+            cell_input = saturate(candidate_x + round_shift(first, fmt.frac), width)
+            h_next = saturate(round_shift(scaled, fmt.frac) + round_shift(second, fmt.frac), width)
         wait = Signal(range(PWL_LATENCY + 1))
 
         def last(counter, limit):
@@ -196,29 +200,41 @@ class CirculantRNN(wiring.Component):
             with m.State("DRAIN"):  # the last gate word through the activation pipeline
                 m.d.sync += wait.eq(wait + 1)
                 with m.If(wait == gate_latency - 1):
-                    m.next = "PRODUCTS"
+                    m.next = "READ"
+
+            with m.State("READ"):
+                m.d.sync += read_operands
+                m.next = "PRODUCTS"
 
             with m.State("PRODUCTS"):
-                m.d.sync += products + [wait.eq(0)]
-                m.next = "CELL" if self.cell == "lstm" else "ACTIVATE"
+                m.d.sync += products
+                m.next = "CELL"
 
-            if self.cell == "lstm":
-                with m.State("CELL"):
-                    m.d.comb += [c_write.addr.eq(element), c_write.data.eq(state_next), c_write.en.eq(1)]
-                    m.d.sync += activate_in.eq(state_next)
-                    m.next = "ACTIVATE"
+            with m.State("CELL"):
+                m.d.sync += [activate_in.eq(cell_input), wait.eq(0)]
+                m.next = "ACTIVATE"
 
             with m.State("ACTIVATE"):
+                if self.cell == "lstm":  # the new state, registered, written back once
+                    m.d.comb += [c_write.addr.eq(element), c_write.data.eq(activate_in), c_write.en.eq(wait == 0)]
                 m.d.sync += wait.eq(wait + 1)
                 with m.If(wait == PWL_LATENCY - 1):
-                    m.next = "HIDDEN"
+                    m.next = "SCALE"
+
+            with m.State("SCALE"):
+                m.d.sync += scaled.eq(held * activated_state)
+                m.next = "FORM"
+
+            with m.State("FORM"):
+                m.d.sync += h_value.eq(h_next)
+                m.next = "HIDDEN"
 
             with m.State("HIDDEN"):
-                m.d.comb += [self.h_out.valid.eq(1), self.h_out.payload.eq(h_next),
-                             h_write.addr.eq(element), h_write.data.eq(h_next), h_write.en.eq(self.h_out.ready)]
+                m.d.comb += [self.h_out.valid.eq(1), self.h_out.payload.eq(h_value),
+                             h_write.addr.eq(element), h_write.data.eq(h_value), h_write.en.eq(self.h_out.ready)]
                 with m.If(self.h_out.ready):
                     m.d.sync += element.eq(element + 1)
-                    m.next = "PRODUCTS"
+                    m.next = "READ"
                     with m.If(last(element, hidden)):
                         m.d.sync += element.eq(0)
                         m.next = "FEED_X"

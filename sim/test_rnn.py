@@ -3,7 +3,8 @@
 Inputs: ``w_raw`` (4H/k × (n_in+H)/k × k), ``b_raw`` (4H), ``x_raw``
 (T × n_in). Weight spectra go in with ``circulant-fc``'s order and format.
 Outputs: ``h_raw`` (T × H). Counters: ``cycles`` (first ``x`` word to last
-``h`` word), ``steps``.
+``h`` word), ``steps``, ``element_cycles`` (between the first two ``h``
+words: the element-wise pass's cycles per element when ``h_out`` is always ready).
 """
 
 import cocotb
@@ -31,7 +32,8 @@ async def drive(dut, job, inputs):
     h = await h_sink.recv(steps * hidden)
     await x_task
     counters = {"cycles": span_cycles(x_source.times[0], h_sink.times[-1], harness.CLOCK_PERIOD_NS),
-                "steps": steps}
+                "steps": steps,
+                "element_cycles": span_cycles(h_sink.times[0], h_sink.times[1], harness.CLOCK_PERIOD_NS) - 1}
     return {"h_raw": np.array(h, dtype=np.int64).reshape(steps, hidden)}, counters
 
 

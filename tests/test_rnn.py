@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from accelgen import registry
 from accelgen.flows import simulate
 from accelgen.params import resolve
+from hw.rnn import ELEMENT_CYCLES
 from models.fixed import FixedFormat, dequantize, quantize
 from models.rnn import gate_shape, gru_float, gru_raw, gru_zero_blocks, lstm_float, lstm_raw
 
@@ -62,3 +63,4 @@ def test_rnn_rtl_equals_model_on_realistic_weights_over_12_steps(cell):
     assert np.array_equal(outputs["h_raw"], CELLS[cell][0](raw["w_raw"], raw["b_raw"], raw["x_raw"], FMT))
     assert np.abs(outputs["h"]).max() > 0.05, "a live network, not saturated or dead gates"
     assert counters["steps"] == 12
+    assert counters["element_cycles"] == ELEMENT_CYCLES, "h_out always ready: one element per ELEMENT_CYCLES"
