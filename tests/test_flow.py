@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from accelgen import registry
-from accelgen.flows import synthesize
+from accelgen.flows import export, synthesize
 from accelgen.params import resolve
 
 SMALL = {"n_in": 8, "n_out": 4, "parallelism": 2}
@@ -21,6 +21,9 @@ def test_ecp5_synthesis_reports_luts_and_dsps():
     assert result["lut"] > 0 and result["ff"] > 0
     assert result["dsp"] == 2, "one MULT18X18D per MAC lane"
     assert result["fmax_mhz"] > 50
+    steps = synthesize.critical_path(export.verilog_text(design, params), design.toplevel, "ecp5")
+    assert steps[0][0] == "clk-to-q" and {kind for kind, _, _ in steps} <= {"clk-to-q", "routing", "logic", "setup"}
+    assert abs(sum(ns for _, ns, _ in steps) - 1000 / result["fmax_mhz"]) < 0.05, "the path is the one behind Fmax"
     again = synthesize.synthesize_design(design, params, "ecp5")
     assert again["cached"] and {k: v for k, v in again.items() if k != "cached"} == \
         {k: v for k, v in result.items() if k != "cached"}

@@ -33,7 +33,7 @@ from sim.runner import cache_dir
 
 from .export import elaborate, verilog_hash, write_atomically
 
-__all__ = ["TARGETS", "SynthesisError", "synthesize", "synthesize_design"]
+__all__ = ["TARGETS", "SynthesisError", "synthesize", "synthesize_design", "critical_path"]
 
 TARGETS = ("ecp5", "ice40")
 FLOW_VERSION = 3  # bump to invalidate cached results when the flow changes
@@ -145,6 +145,30 @@ def _resources(target: str, top: str, workdir: Path) -> dict:
             "dsp": cells.get("SB_MAC16", 0), "bram": cells.get("SB_RAM40_4K", 0), "fmax_mhz": fmax}
 
 
+def _workdir(verilog: str, top: str, target: str) -> Path:
+    key = verilog_hash(f"{FLOW_VERSION}\0{target}\0{top}\0{verilog}")[:24]
+    return cache_dir() / "synth" / f"{top}-{target}-{key}"
+
+
+def critical_path(verilog: str, top: str, target: str = "ecp5") -> list[tuple[str, float, str]]:
+    """The critical path of a synthesized design (run :func:`synthesize` first), from nextpnr's log.
+
+    One ``(kind, ns, where)`` per step: ``kind`` is ``clk-to-q``, ``routing``, ``logic`` or
+    ``setup``; ``where`` the source cell pin (or, for routing, the net).
+    """
+    log = (_workdir(verilog, top, target) / "nextpnr.log").read_text().splitlines()
+    start = max(i for i, line in enumerate(log) if "Critical path report for clock" in line)
+    steps = []
+    for line in log[start + 2:]:
+        fields = line.split()
+        if len(fields) < 5 or fields[1] not in ("clk-to-q", "routing", "logic", "setup"):
+            if steps and not line.startswith("Info:  "):
+                break
+            continue
+        steps.append((fields[1], float(fields[2]), " ".join(fields[5:])))
+    return steps
+
+
 def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] | None = None) -> dict:
     """Synthesize and place-and-route ``verilog``; returns the SPEC §3 result dict.
 
@@ -154,8 +178,7 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r} not one of {', '.join(TARGETS)}")
-    key = verilog_hash(f"{FLOW_VERSION}\0{target}\0{top}\0{verilog}")[:24]
-    workdir = cache_dir() / "synth" / f"{top}-{target}-{key}"
+    workdir = _workdir(verilog, top, target)
     result_file = workdir / "result.json"
     if result_file.exists():
         return {**json.loads(result_file.read_text()), "cached": True}
