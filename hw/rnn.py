@@ -26,7 +26,7 @@ class CirculantRNN(wiring.Component):
     A :class:`CirculantFC` of ``4H × (n_in + H)`` computes the four gate rows
     from ``[x_t; h_{t−1}]``; as they stream out the bias is added and the
     gate's PWL activation applied (LSTM: σ for i, f, o and tanh for g; GRU: σ
-    for r, z, none for n_x, n_h) in a ``1 + PWL_LATENCY``-stage pipeline, and
+    for r, z, none for n_x, n_h) in a ``2 + PWL_LATENCY``-stage pipeline, and
     each gate row lands in its own buffer. An element-wise pass then computes
     the new state and sends ``h_t`` (``ELEMENT_CYCLES = PWL_LATENCY + 6``
     cycles per element: operands read into registers, products, state, the
@@ -61,7 +61,7 @@ class CirculantRNN(wiring.Component):
 
     Throughput: per time step, one circulant product
     (``models.circulant.cycles_per_vector(n_in + H, 4H, k, P)`` plus its pipeline
-    fill), ``4H + PWL_LATENCY + 1`` cycles of gate collection and
+    fill), ``4H + PWL_LATENCY + 2`` cycles of gate collection and
     ``ELEMENT_CYCLES·H`` of the element-wise pass.
     """
 
@@ -106,15 +106,17 @@ class CirculantRNN(wiring.Component):
         for _, gate_read in gates:
             m.d.comb += gate_read.addr.eq(element)
 
-        # Gate activation as pre-activations stream out of the engine: bias added and saturated into a
-        # register, the PWL pipelines, then the write into the gate's buffer, addresses delayed alongside.
+        # Gate activation as pre-activations stream out of the engine: the engine's word and the bias
+        # registered, added and saturated into a register, the PWL pipelines, then the write into the
+        # gate's buffer, addresses delayed alongside.
         collecting = Signal()
-        preactivation = Signal(word)
-        m.d.sync += preactivation.eq(saturate(engine.y_out.payload + bias_read.data, width))
+        engine_word, bias_word, preactivation = Signal(word), Signal(word), Signal(word)
+        m.d.sync += [engine_word.eq(engine.y_out.payload), bias_word.eq(bias_read.data),
+                     preactivation.eq(saturate(engine_word + bias_word, width))]
         sigmoid = pwl_pipeline(m, SIGMOID, preactivation, fmt, "gate_sigmoid")
         if self.cell == "lstm":
             tanh = pwl_pipeline(m, TANH, preactivation, fmt, "gate_tanh")
-        gate_latency = PWL_LATENCY + 1
+        gate_latency = PWL_LATENCY + 2
         write_valid = delay(m, collecting & engine.y_out.valid, gate_latency, "gate_write_valid")
         write_gate = delay(m, gate, gate_latency, "gate_write_gate")
         write_element = delay(m, element, gate_latency, "gate_write_element")
