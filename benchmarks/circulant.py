@@ -9,8 +9,9 @@ designs (yowasp flow, cached), cycles per output vector from the cycle models
 (``models.dense.cycles_per_vector``; ``models.circulant.cycles_per_vector``,
 the steady-state interval — equal to the RTL's counters, see tests), weight storage bits, and the
 figures of merit: vectors per cycle per DSP and per LUT, circulant over
-dense. Points whose dense weights exceed the device's block RAM are
-reported as not synthesized.
+dense. Points whose weights exceed the device's block RAM are reported as
+not synthesized (dense-fc's DSP count, its lane count at every n, still
+gives the per-cycle-per-DSP ratio there).
 """
 
 import argparse
@@ -37,8 +38,10 @@ def circulant_lanes(k: int, lanes: int | None) -> int:
 def dense_point(n: int) -> dict:
     bits = n * n * WIDTH
     row = {"design": "dense-fc", "n": n, "k": "–", "cycles": dense_cycles(n, n, DENSE_LANES), "weight_bits": bits}
-    if bits > ECP5_85F_BRAM_BITS:
-        return {**row, "note": "weights exceed LFE5U-85F block RAM"}
+    if bits > ECP5_85F_BRAM_BITS:  # its DSP count is still known: one MULT18X18D per lane at every n
+        return {**row, "dsp": DENSE_LANES,
+                "note": f"weights exceed LFE5U-85F block RAM: not synthesized; DSP = its {DENSE_LANES} lanes "
+                        "(one MULT18X18D each at every synthesized n), so only the per-cycle ratios are given"}
     return {**row, **synth("dense-fc", {"n_in": n, "n_out": n, "parallelism": DENSE_LANES})}
 
 
