@@ -13,7 +13,7 @@ from .common.fixed import delay, round_shift, saturate
 
 __all__ = ["PWL_LATENCY", "pwl_pipeline", "PWLActivation"]
 
-PWL_LATENCY = 5  #: registers from ``x`` to ``PWL(x)`` in :func:`pwl_pipeline`
+PWL_LATENCY = 6  #: registers from ``x`` to ``PWL(x)`` in :func:`pwl_pipeline`
 
 
 def pwl_pipeline(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl") -> Signal:
@@ -24,7 +24,8 @@ def pwl_pipeline(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl
     2. segment = number of breakpoints ≤ ``x``;
     3. the segment's ``x_i``, ``y_i``, ``m_i`` from tables, ``x − x_i``;
     4. ``m_i (x − x_i)`` (one multiplier);
-    5. ``y_i + round(product >> 15)``, saturated, or an asymptote.
+    5. ``round(product >> 15)``;
+    6. ``y_i`` plus that, saturated, or an asymptote.
     """
     width = fmt.width
     xs, ys, slopes, below, above = pwl_table(spec, fmt)
@@ -47,10 +48,12 @@ def pwl_pipeline(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl
     flags3 = delay(m, flags2, 1, f"{name}_flags3")
     product = Signal(signed(SLOPE_WIDTH + width + 2), name=f"{name}_product")
     m.d.sync += product.eq(m_i * offset)
-    y4, flags4 = delay(m, y_i, 1, f"{name}_y"), delay(m, flags3, 1, f"{name}_flags4")
+    rounded = Signal(signed(SLOPE_WIDTH + width + 3 - SLOPE_FRAC), name=f"{name}_rounded")
+    m.d.sync += rounded.eq(round_shift(product, SLOPE_FRAC))
+    y5, flags5 = delay(m, y_i, 2, f"{name}_y"), delay(m, flags3, 2, f"{name}_flags5")
     result = Signal(signed(width), name=f"{name}_result")
-    inside = saturate(y4 + round_shift(product, SLOPE_FRAC), width)
-    m.d.sync += result.eq(Mux(flags4[0], below, Mux(flags4[1], above, inside)))
+    inside = saturate(y5 + rounded, width)
+    m.d.sync += result.eq(Mux(flags5[0], below, Mux(flags5[1], above, inside)))
     return result
 
 
@@ -58,7 +61,7 @@ class PWLActivation(wiring.Component):
     """``y = PWL_f(x)`` on a stream, bit-exact with ``models/pwl.py``.
 
     :func:`pwl_pipeline` — comparators, segment count, table lookups and
-    ``x − x_i``, ``m_i (x − x_i)`` with one multiplier, ``y_i + (… >> 15)``
+    ``x − x_i``, ``m_i (x − x_i)`` with one multiplier, its rounding, ``y_i + (… >> 15)``
     saturated — under one clock enable that stalls it while the output waits.
 
     Parameters
