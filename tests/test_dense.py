@@ -74,7 +74,7 @@ def test_rtl_equals_model_under_stalls(shape, tmp_path):
     rtl_run("dense-fc", shape, tmp_path, stall=0.4, seed=3, batch=4)
 
 
-@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=1, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n_in=st.integers(1, 12), n_out=st.integers(1, 9), lanes=st.integers(1, 4),
        width=st.sampled_from([8, 12, 16]), seed=st.integers(0, 2**16), stall=st.floats(0.0, 0.7))
 def test_rtl_equals_model_random_shapes(n_in, n_out, lanes, width, seed, stall, tmp_path_factory):
