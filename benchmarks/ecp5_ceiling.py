@@ -29,6 +29,9 @@ from accelgen.flows import export
 from accelgen.flows.synthesize import critical_path, synthesize
 
 RAM_ADDRESS_BITS, RAM_WIDTH, MULTIPLIER_WIDTH = 10, 18, 18
+# DP16KD inputs tied low: chip selects, resets, and the address bits below an 18-bit word's.
+RAM_PINS_LOW = ("CSA0", "CSA1", "CSA2", "CSB0", "CSB1", "CSB2", "RSTA", "RSTB",
+                "ADA0", "ADA1", "ADA2", "ADA3", "ADB0", "ADB1", "ADB2", "ADB3")
 
 
 def _bits(prefix: str, value, count: int, offset: int = 0) -> dict:
@@ -69,15 +72,13 @@ class BlockRamHop(wiring.Component):
                 ("read_address", "write_address", "write_data", "write_enable"), ports)]
         m.d.sync += [register.eq(port) for register, port in zip(registers, ports)]
         read_data = Signal(RAM_WIDTH)
-        tie = {"CSA0": 0, "CSA1": 0, "CSA2": 0, "CSB0": 0, "CSB1": 0, "CSB2": 0, "RSTA": 0, "RSTB": 0}
         m.submodules.ram = Instance(
             "DP16KD",
             p_DATA_WIDTH_A=RAM_WIDTH, p_DATA_WIDTH_B=RAM_WIDTH,
             p_REGMODE_A="OUTREG" if self.registered else "NOREG",
             i_CLKA=ClockSignal(), i_CEA=1, i_OCEA=1, i_WEA=0,
             i_CLKB=ClockSignal(), i_CEB=1, i_OCEB=1, i_WEB=write_enable,
-            **{f"i_{pin}": Const(value, 1) for pin, value in tie.items()},
-            **{f"i_{pin}": Const(0, 1) for pin in ("ADA0", "ADA1", "ADA2", "ADA3", "ADB0", "ADB1", "ADB2", "ADB3")},
+            **{f"i_{pin}": Const(0, 1) for pin in RAM_PINS_LOW},
             **_bits("i_ADA", read_address, RAM_ADDRESS_BITS, offset=4),
             **_bits("i_ADB", write_address, RAM_ADDRESS_BITS, offset=4),
             **_bits("i_DIB", write_data, RAM_WIDTH),
