@@ -2,14 +2,15 @@
 
 import operator
 
-from amaranth.hdl import Array, EnableInserter, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.circulant import MAC_DRAIN
+from models.circulant import MAC_DRAIN, z_bank_count
 from models.fft import bit_reverse, forward_width, inverse_width, log2
 from models.fixed import accumulator_width
 
+from .common.dsp import registered_product
 from .common.fixed import delay, round_shift, saturate
 from .fft import StreamingFFT, complex_layout
 
@@ -30,9 +31,11 @@ class CirculantFC(wiring.Component):
        multipliers each) accumulate ``Z[r, b] = Σ_c Wf[r, c, b] · X[c, b]``,
        issuing one address per cycle back to back across groups, blocks and
        vectors; ``Z`` is rounded to ``Q(width + 2, frac)``;
-    3. inverse: the MAC lands each block's ``Z`` in one of two register
-       banks while a second :class:`StreamingFFT` (unscaled, real parts
-       only) reads the other's Hermitian extension, bit-reversed; the real
+    3. inverse: the MAC lands each block's ``Z`` in one of
+       ``models.circulant.z_bank_count`` register banks (two to four; a block
+       claims one when its first address issues, so the MAC pipeline never
+       stalls) while a second :class:`StreamingFFT` (unscaled, real parts
+       only) reads another's Hermitian extension, bit-reversed; the real
        parts, saturated to ``width``, are ``y_r``.
 
     Weight spectra (``Wf = FFT(w)``, computed offline, ``Q(width + 1, frac)``)
@@ -105,16 +108,19 @@ class CirculantFC(wiring.Component):
         x_full = Array([Signal(name="x_full0"), Signal(name="x_full1")])  # a bank holds a whole vector's spectra
         weights_loaded = self._load_weights(m, w_banks)
         self._write_spectra(m, forward.result, [bank.write_port() for bank in x_banks], x_full)
-        # Two Z banks: the MAC lands one block's Z in one while the inverse reads the other.
-        z_full = Array([Signal(name="z_full0"), Signal(name="z_full1")])
-        z_banks, mac_busy = self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_full)
+        # Z banks: the MAC lands a block's Z in one while the inverse reads another; a block claims its bank
+        # when its first address issues, so nothing after the issue ever waits.
+        z_banks = [self._z_bank(number) for number in range(self.z_bank_count)]
+        z_full = Array(Signal(name=f"z_full{number}") for number in range(self.z_bank_count))
+        z_freed = Signal()  # the inverse has read a bank
+        mac_busy = self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_banks, z_full, z_freed)
         # Flush a transform only when no block follows soon: the forward after a vector's last word, the
-        # inverse while the MAC has nothing that will land a Z (a cycle late: a register, not a path from
-        # the MAC's state into the inverse's clock enable).
+        # inverse while the MAC has no block claimed (a cycle late: a register, not a path from the MAC's
+        # state into the inverse's clock enable).
         mac_idle = Signal()
         m.d.sync += mac_idle.eq(~mac_busy)
         m.d.comb += [forward.flush.eq(self._between_vectors(m)), inverse.flush.eq(mac_idle)]
-        self._feed_inverse(m, inverse.load, z_banks, z_full)
+        self._feed_inverse(m, inverse.load, z_banks, z_full, z_freed)
         m.d.comb += [self.y_out.valid.eq(inverse.result.valid), inverse.result.ready.eq(self.y_out.ready),
                      self.y_out.payload.eq(saturate(inverse.result.payload.re, self.width))]
         return m
@@ -170,27 +176,35 @@ class CirculantFC(wiring.Component):
                 with m.If(block == q - 1):
                     m.d.sync += [x_full[bank].eq(1), bank.eq(~bank)]
 
-    def _multiply_accumulate(self, m, x_banks, w_banks, x_full, weights_loaded, z_full):
-        """Issue ``(r, g, c)`` addresses one per cycle while a bank is full; each lane's pipeline
-        RAM -> register -> pre-adds -> three products -> X·W -> accumulate -> rounded -> saturated lands
-        ``Z`` in the current ``Z`` bank ``MAC_DRAIN`` advances after a group's last address. The whole
-        pipeline holds (``advance`` low) while a group would land in a bank the inverse has not read yet.
+    @property
+    def z_bank_count(self) -> int:
+        return z_bank_count(self.n_in, self.n_out, self.k, self.parallelism)
 
-        Returns the two ``Z`` banks (each the inverse's input ``v[n]`` in natural order: real and
-        imaginary registers) and "busy": a vector is waiting, groups are in the pipeline or a ``Z`` waits."""
-        k, lanes, groups, bins, q = self.k, self.parallelism, self.groups, self.bins, self.q
+    def _z_bank(self, number):
+        """One block's ``Z`` as the inverse's input ``v[n]``, natural order: real and imaginary registers."""
         z_width = self.width + 2
-        advance = Signal()
-        mac = Module()
-        m.submodules.mac = EnableInserter(advance)(mac)
+        return ([Signal(signed(z_width), name=f"z{number}_v{n}_re") for n in range(self.k)],
+                [Signal(signed(z_width + 1), name=f"z{number}_v{n}_im") for n in range(self.k)])
 
+    def _multiply_accumulate(self, m, x_banks, w_banks, x_full, weights_loaded, z_banks, z_full, z_freed):
+        """Issue ``(r, g, c)`` addresses one per cycle while a spectra bank is full and, at a block's
+        first address, a ``Z`` bank is unclaimed; each lane's pipeline RAM -> register -> pre-adds ->
+        three products -> X·W -> accumulate -> rounded -> saturated lands ``Z`` in the block's bank
+        ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock enable.
+
+        Returns "busy": a vector is waiting or a block holds a ``Z`` bank."""
+        k, lanes, groups, bins, q = self.k, self.parallelism, self.groups, self.bins, self.q
+        bank_count = len(z_banks)
         bank, column, group, offset = Signal(), Signal(range(q)), Signal(range(groups)), Signal(range(self.x_words))
         block = Signal(range(self.p))
         w_address = Signal(range(self.p * self.x_words))
+        unclaimed = Signal(range(bank_count + 1), init=bank_count)  # Z banks no block has claimed
+        block_start = (column == 0) & (group == 0)
         issue = Signal()
-        m.d.comb += issue.eq(x_full[bank] & weights_loaded)
+        m.d.comb += issue.eq(x_full[bank] & weights_loaded & (~block_start | (unclaimed != 0)))
+        m.d.sync += unclaimed.eq(unclaimed - (issue & block_start) + z_freed)
         last_column, last_group, last_block = column == q - 1, group == groups - 1, block == self.p - 1
-        with m.If(advance & issue):
+        with m.If(issue):
             m.d.sync += [column.eq(Mux(last_column, 0, column + 1)),
                          offset.eq(Mux(last_column & last_group, 0, offset + 1)),
                          w_address.eq(Mux(last_column & last_group & last_block, 0, w_address + 1))]
@@ -203,34 +217,25 @@ class CirculantFC(wiring.Component):
 
         valid = [issue] + [Signal(name=f"mac{n}_valid") for n in range(1, 6)]
         first = [issue & (column == 0)] + [Signal(name=f"mac{n}_first") for n in range(1, 6)]
-        mac.d.sync += [b.eq(a) for a, b in zip(valid, valid[1:])] + [b.eq(a) for a, b in zip(first, first[1:])]
-        lands = delay(mac, issue & last_column, MAC_DRAIN, "lands")  # a group's Z reaches its registers
-        lands_group = delay(mac, group, MAC_DRAIN, "lands_group")
-        lands_block_end = delay(mac, last_group, MAC_DRAIN, "lands_block_end")
+        m.d.sync += [b.eq(a) for a, b in zip(valid, valid[1:])] + [b.eq(a) for a, b in zip(first, first[1:])]
+        lands = delay(m, issue & last_column, MAC_DRAIN, "lands")  # a group's Z reaches its registers
+        lands_group = delay(m, group, MAC_DRAIN, "lands_group")
+        lands_block_end = delay(m, last_group, MAC_DRAIN, "lands_block_end")
 
-        z_banks = [([Signal(signed(z_width), name=f"z{bank_number}_v{n}_re") for n in range(k)],
-                    [Signal(signed(z_width + 1), name=f"z{bank_number}_v{n}_im") for n in range(k)])
-                   for bank_number in range(2)]
-        z_bank = Signal()  # the bank the MAC lands in
+        z_bank = Signal(range(bank_count))  # the bank the MAC lands in
         for number, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
             x_read, w_read = x_bank.read_port(), w_bank.read_port()
-            m.d.comb += [x_read.addr.eq(Mux(bank, self.x_words, 0) + offset), w_read.addr.eq(w_address),
-                         x_read.en.eq(advance), w_read.en.eq(advance)]
-            z_re, z_im = self._lane(mac, number, x_read.data, w_read.data, valid[5], first[5])
+            m.d.comb += [x_read.addr.eq(Mux(bank, self.x_words, 0) + offset), w_read.addr.eq(w_address)]
+            z_re, z_im = self._lane(m, number, x_read.data, w_read.data, valid[5], first[5])
             for b in range(number, bins, lanes):
                 for bank_number, (v_re, v_im) in enumerate(z_banks):
-                    with mac.If(lands & (lands_group == b // lanes) & (z_bank == bank_number)):
-                        mac.d.sync += [v_re[b].eq(z_re), v_im[b].eq(-z_im)]
+                    with m.If(lands & (lands_group == b // lanes) & (z_bank == bank_number)):
+                        m.d.sync += [v_re[b].eq(z_re), v_im[b].eq(-z_im)]
                         if 0 < b < k // 2:
-                            mac.d.sync += [v_re[k - b].eq(z_re), v_im[k - b].eq(z_im)]
-
-        m.d.comb += advance.eq(~(lands & z_full[z_bank]))  # registered terms only: no path from y_out.ready
-        with m.If(advance & lands & lands_block_end):
-            m.d.sync += [z_full[z_bank].eq(1), z_bank.eq(~z_bank)]
-        groups_inside = Signal(range(MAC_DRAIN + 2))
-        with m.If(advance):
-            m.d.sync += groups_inside.eq(groups_inside + (issue & last_column) - lands)
-        return z_banks, x_full[bank] | (groups_inside != 0) | z_full[0] | z_full[1]
+                            m.d.sync += [v_re[k - b].eq(z_re), v_im[k - b].eq(z_im)]
+        with m.If(lands & lands_block_end):
+            m.d.sync += [z_full[z_bank].eq(1), z_bank.eq(Mux(z_bank == bank_count - 1, 0, z_bank + 1))]
+        return x_full[bank] | (unclaimed != bank_count)
 
     def _between_vectors(self, m):
         """High from a vector's last ``x`` word until the next vector's first."""
@@ -241,20 +246,16 @@ class CirculantFC(wiring.Component):
 
     def _lane(self, m, number, x_word, w_word, valid, first):
         """One complex MAC lane on registered RAM words; returns ``Z`` rounded and saturated, three
-        advances after the group's last accumulation."""
+        cycles after the group's last accumulation."""
         width, frac, q = self.width, self.frac, self.q
         x, w = Signal.like(x_word, name=f"l{number}_x"), Signal.like(w_word, name=f"l{number}_w")
         m.d.sync += [x.eq(x_word), w.eq(w_word)]  # block RAM outputs registered before any logic
-        x_re, x_im, w_re = (Signal(signed(width + 1), name=f"l{number}_{n}") for n in ("xr", "xi", "wr"))
-        x_sum, w_diff, w_sum = (Signal(signed(width + 2), name=f"l{number}_{n}") for n in ("xs", "wd", "ws"))
-        k1, k2, k3 = (Signal(signed(2 * width + 4), name=f"l{number}_k{n}") for n in (1, 2, 3))
+        # The three products, each on one DSP with its operand and product registers (pre-adds in the fabric).
+        k1 = registered_product(m, x.re + x.im, w.re, f"l{number}_k1")
+        k2 = registered_product(m, x.re, w.im - w.re, f"l{number}_k2")
+        k3 = registered_product(m, x.im, w.re + w.im, f"l{number}_k3")
         product_re, product_im = (Signal(signed(2 * width + 5), name=f"l{number}_p{n}") for n in ("re", "im"))
-        m.d.sync += [
-            x_re.eq(x.re), x_im.eq(x.im), w_re.eq(w.re),
-            x_sum.eq(x.re + x.im), w_diff.eq(w.im - w.re), w_sum.eq(w.re + w.im),
-            k1.eq(w_re * x_sum), k2.eq(x_re * w_diff), k3.eq(x_im * w_sum),
-            product_re.eq(k1 - k3), product_im.eq(k1 + k2),
-        ]
+        m.d.sync += [product_re.eq(k1 - k3), product_im.eq(k1 + k2)]
         acc_width = accumulator_width(width + 2, 2 * q) + 1
         acc_re, acc_im = (Signal(signed(acc_width), name=f"l{number}_acc_{n}") for n in ("re", "im"))
         with m.If(valid):
@@ -265,16 +266,18 @@ class CirculantFC(wiring.Component):
                      z_re.eq(saturate(rounded_re, width + 2)), z_im.eq(saturate(rounded_im, width + 2))]
         return z_re, z_im
 
-    def _feed_inverse(self, m, load, z_banks, z_full):
+    def _feed_inverse(self, m, load, z_banks, z_full, z_freed):
         """Send a full ``Z`` bank's Hermitian extension ``v``, bit-reversed, into the inverse transform,
-        one word per accepted cycle; then free the bank and go to the other."""
-        k, bits = self.k, log2(self.k)
+        one word per accepted cycle; then free the bank (``z_freed``) and go to the next."""
+        k, bits, bank_count = self.k, log2(self.k), len(z_banks)
         order = [bit_reverse(n, bits) for n in range(k)]
-        bank, word = Signal(), Signal(range(k))
-        words = [Array(part[order[n]] for n in range(k))[word] for part in z_banks[0] + z_banks[1]]
+        bank, word = Signal(range(bank_count)), Signal(range(k))
+        re_words, im_words = (Array(Array(part[order[n]] for n in range(k)) for part in parts)
+                              for parts in zip(*z_banks))
         m.d.comb += [load.valid.eq(z_full[bank]),
-                     load.payload.re.eq(Mux(bank, words[2], words[0])), load.payload.im.eq(Mux(bank, words[3], words[1]))]
+                     load.payload.re.eq(re_words[bank][word]), load.payload.im.eq(im_words[bank][word]),
+                     z_freed.eq(load.valid & load.ready & (word == k - 1))]
         with m.If(load.valid & load.ready):
             m.d.sync += word.eq(word + 1)
-            with m.If(word == k - 1):
-                m.d.sync += [z_full[bank].eq(0), bank.eq(~bank)]
+        with m.If(z_freed):
+            m.d.sync += [z_full[bank].eq(0), bank.eq(Mux(bank == bank_count - 1, 0, bank + 1))]

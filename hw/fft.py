@@ -6,9 +6,10 @@ from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal,
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.fft import MULTIPLY_LATENCY, OUTPUT_LATENCY, TWIDDLE_FRAC, log2, pipeline_latency, twiddles
+from models.fft import ENTRY_LATENCY, MULTIPLY_LATENCY, OUTPUT_LATENCY, TWIDDLE_FRAC, log2, pipeline_latency, twiddles
 
-from .common.fixed import constant_product, delay, pipelined_product
+from .common.dsp import pipelined_product
+from .common.fixed import constant_product, delay
 
 __all__ = ["complex_layout", "BitReverseBuffer", "StreamingFFT"]
 
@@ -179,13 +180,14 @@ class StreamingFFT(wiring.Component):
             wiring.connect(m, wiring.flipped(self.load), reorder.input)
             source = reorder.output
 
-        advance = Signal()
+        self._advance = advance = Signal()
         pipeline = Module()
         m.submodules.pipeline = EnableInserter(advance)(pipeline)
         slot = _position(pipeline, k, 0, "slot")
-        entry = Signal(complex_layout(self.width))
-        pipeline.d.sync += entry.eq(source.payload)
-        sample, at = entry, 1
+        # Two registers before the first adder: a block RAM behind `load` (the bit-reversal buffer at
+        # k ≥ 32) has its output register merged into the first, and its clock-to-output is most of a cycle.
+        sample = delay(pipeline, source.payload, ENTRY_LATENCY, "entry")
+        at = ENTRY_LATENCY
         for stage in range(self.stages):
             sample, at = self._stage(pipeline, stage, sample, at)
         assert at + OUTPUT_LATENCY == latency
@@ -271,18 +273,12 @@ class StreamingFFT(wiring.Component):
         c_raw, d_raw = twiddles(self.k)
         step = self.k // (2 << stage)
         rom = [(int(c_raw[i * step]), int(d_raw[i * step])) for i in range(1 << stage)]
-        tw_c, tw_dc, tw_cd = (Signal(signed(TWIDDLE_WIDTH), name=f"s{stage}_tw_{n}") for n in ("c", "dc", "cd"))
-        b_sum = Signal(signed(self.width + 1), name=f"s{stage}_b_sum")
-        m.d.sync += [
-            tw_c.eq(Array(Const(c, signed(TWIDDLE_WIDTH)) for c, _ in rom)[index]),
-            tw_dc.eq(Array(Const(d - c, signed(TWIDDLE_WIDTH)) for c, d in rom)[index]),
-            tw_cd.eq(Array(Const(c + d, signed(TWIDDLE_WIDTH)) for c, d in rom)[index]),
-            b_sum.eq(sample.re + sample.im),
-        ]
-        b = delay(m, sample, 1, f"s{stage}_b")
-        k1 = pipelined_product(m, b_sum, tw_c, f"s{stage}_k1")
-        k2 = pipelined_product(m, b.re, tw_dc, f"s{stage}_k2")
-        k3 = pipelined_product(m, b.im, tw_cd, f"s{stage}_k3")
+        rom_c, rom_dc, rom_cd = (Array(Const(value, signed(TWIDDLE_WIDTH)) for value in column)[index]
+                                 for column in zip(*((c, d - c, c + d) for c, d in rom)))
+        # Operands straight into the DSPs' input registers; the pipeline's clock enable reaches them as `ce`.
+        k1 = pipelined_product(m, sample.re + sample.im, rom_c, f"s{stage}_k1", self._advance)
+        k2 = pipelined_product(m, sample.re, rom_dc, f"s{stage}_k2", self._advance)
+        k3 = pipelined_product(m, sample.im, rom_cd, f"s{stage}_k3", self._advance)
         p_re, p_im = (Signal(signed(len(k1) + 1), name=f"s{stage}_p_{n}") for n in ("re", "im"))
         m.d.sync += [p_re.eq(k1 - k3), p_im.eq(k1 + k2)]
         return p_re, p_im

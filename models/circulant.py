@@ -29,7 +29,7 @@ from .fixed import FixedFormat, dequantize, quantize, requantize, saturate
 __all__ = [
     "block_circulant", "project_block_circulant", "circulant_matvec",
     "spectrum_format", "weight_spectrum_raw", "circulant_fc_raw", "circulant_fc_float",
-    "MAC_DRAIN", "cycles_per_vector", "weight_storage_bits",
+    "MAC_DRAIN", "cycles_per_vector", "z_bank_count", "weight_storage_bits",
 ]
 
 MAC_DRAIN = 8  # after a group's last address: RAM -> register -> pre-adds -> products -> X·W -> accumulator -> rounded -> saturated -> Z (pipelined: groups issue back to back)
@@ -110,6 +110,20 @@ def cycles_per_vector(n_in: int, n_out: int, k: int, parallelism: int) -> int:
     p, q = n_out // k, n_in // k
     groups = -(-(k // 2 + 1) // parallelism)
     return max(n_in, n_out, p * groups * q)
+
+
+def z_bank_count(n_in: int, n_out: int, k: int, parallelism: int) -> int:
+    """``Z`` register banks of ``hw/circulant.py``: enough that claiming a bank never slows the MAC.
+
+    An output block claims a bank at its first MAC issue and frees it when the
+    inverse has read it: at best ``T + MAC_DRAIN + k + 2`` cycles later
+    (``T = ceil((k/2+1)/P) · q`` issues, the pipeline, ``k`` reads, two
+    registered hand-overs). Blocks start at most every ``max(T, k)`` cycles in
+    steady state, so that many cycles' worth of blocks must fit at once.
+    """
+    issues = -(-(k // 2 + 1) // parallelism) * (n_in // k)
+    held = issues + MAC_DRAIN + k + 2
+    return max(2, -(-held // max(issues, k)))
 
 
 def weight_storage_bits(n_in: int, n_out: int, k: int, width: int, parallelism: int) -> int:

@@ -22,23 +22,24 @@ import numpy as np
 
 from .fixed import round_shift
 
-__all__ = ["TWIDDLE_FRAC", "MULTIPLY_LATENCY", "OUTPUT_LATENCY", "pipeline_latency", "stream_cycles", "twiddles", "bit_reverse", "fft_raw", "rfft_raw", "irfft_raw",
+__all__ = ["TWIDDLE_FRAC", "MULTIPLY_LATENCY", "ENTRY_LATENCY", "OUTPUT_LATENCY", "pipeline_latency", "stream_cycles", "twiddles", "bit_reverse", "fft_raw", "rfft_raw", "irfft_raw",
            "forward_width", "inverse_width", "log2"]
 
 TWIDDLE_FRAC = 15  # twiddle 1.0 = 2**15; c, d−c, c+d all fit 18-bit signed (|c+d| ≤ √2)
 MULTIPLY_LATENCY = 5  # pre-add, two DSP stages, P = B·W, P ± rounding constant: stages 2 … log2(k) − 1
+ENTRY_LATENCY = 2  # the input word registered twice: a block RAM's output meets no logic before a register
 OUTPUT_LATENCY = 2  # the output buffer after the last stage (write, then its registered read)
 
 
 def pipeline_latency(k: int) -> int:
     """Advances from a sample entering ``hw/fft.py``'s butterfly pipeline to its bin leaving it.
 
-    One entry register; per stage ``s`` the delay line ``2**s`` and one output
-    register; stages ``s ≥ 2`` (twiddles other than ``1`` and ``−j``) also
-    the ``MULTIPLY_LATENCY`` of their complex multiplier; then the output buffer.
+    ``ENTRY_LATENCY`` entry registers; per stage ``s`` the delay line ``2**s`` and
+    one output register; stages ``s ≥ 2`` (twiddles other than ``1`` and ``−j``)
+    also the ``MULTIPLY_LATENCY`` of their complex multiplier; then the output buffer.
     """
     stages = log2(k)
-    return 1 + (k - 1) + stages + MULTIPLY_LATENCY * max(0, stages - 2) + OUTPUT_LATENCY
+    return ENTRY_LATENCY + (k - 1) + stages + MULTIPLY_LATENCY * max(0, stages - 2) + OUTPUT_LATENCY
 
 
 def stream_cycles(k: int, blocks: int, *, natural_order: bool = True) -> int:

@@ -17,12 +17,13 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.hdl import Shape
 
+from hw.common.dsp import BEHAVIOURAL_VERILOG, MULTIPLIER_MODULE
 from sim.runner import cache_dir
 
 from .. import __version__
 from ..errors import UserError
 
-__all__ = ["elaborate", "verilog_text", "ports", "manifest", "generate", "write_atomically", "verilog_hash"]
+__all__ = ["component_verilog", "elaborate", "verilog_text", "ports", "manifest", "generate", "write_atomically", "verilog_hash"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,6 +64,13 @@ def _signature_ports(component) -> list[dict]:
     return found
 
 
+def component_verilog(component, name: str) -> str:
+    """``component`` as Verilog, top module ``name``, self-contained: an instantiated hard-block
+    multiplier (``hw/common/dsp.py``) gets its behavioural definition appended."""
+    text = verilog.convert(component, name=name, emit_src=False)
+    return text + BEHAVIOURAL_VERILOG if MULTIPLIER_MODULE in text else text
+
+
 def elaborate(design, params) -> tuple[str, list[dict]]:
     """Verilog text and port list of one design point, elaborated once and cached."""
     stem = cache_dir() / "verilog" / f"{design.toplevel}-{_params_key(design, params)}"
@@ -70,7 +78,7 @@ def elaborate(design, params) -> tuple[str, list[dict]]:
     if v_file.exists() and ports_file.exists():
         return v_file.read_text(), json.loads(ports_file.read_text())
     component = design.component(params)
-    text = verilog.convert(component, name=design.toplevel, emit_src=False)
+    text = component_verilog(component, design.toplevel)
     found = _signature_ports(component)
     write_atomically({v_file: text, ports_file: json.dumps(found)})
     return text, found

