@@ -202,7 +202,8 @@ class CirculantFC(wiring.Component):
         block_start = (column == 0) & (group == 0)
         issue = Signal()
         m.d.comb += issue.eq(x_full[bank] & weights_loaded & (~block_start | (unclaimed != 0)))
-        m.d.sync += unclaimed.eq(unclaimed - (issue & block_start) + z_freed)
+        returned = delay(m, z_freed, 1, "z_returned")  # a register: the inverse's ready stays out of the count
+        m.d.sync += unclaimed.eq(unclaimed - (issue & block_start) + returned)
         last_column, last_group, last_block = column == q - 1, group == groups - 1, block == self.p - 1
         with m.If(issue):
             m.d.sync += [column.eq(Mux(last_column, 0, column + 1)),
