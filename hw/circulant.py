@@ -93,9 +93,9 @@ class CirculantFC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.forward = forward = StreamingFFT(k=self.k, width=forward_width(self.width), flush_port=True)
+        m.submodules.forward = forward = StreamingFFT(k=self.k, width=forward_width(self.width))
         m.submodules.inverse = inverse = StreamingFFT(k=self.k, width=inverse_width(self.width, self.k),
-                                                      natural_order=False, flush_port=True, real_result=True)
+                                                      natural_order=False, real_result=True)
         m.d.comb += [forward.scaled.eq(1), inverse.scaled.eq(0),
                      forward.load.valid.eq(self.x_in.valid), self.x_in.ready.eq(forward.load.ready),
                      forward.load.payload.re.eq(self.x_in.payload), forward.load.payload.im.eq(0)]
@@ -113,13 +113,7 @@ class CirculantFC(wiring.Component):
         z_banks = [self._z_bank(number) for number in range(self.z_bank_count)]
         z_full = Array(Signal(name=f"z_full{number}") for number in range(self.z_bank_count))
         z_freed = Signal()  # the inverse has read a bank
-        mac_busy = self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_banks, z_full, z_freed)
-        # Flush a transform only when no block follows soon: the forward after a vector's last word, the
-        # inverse while the MAC has no block claimed (a cycle late: a register, not a path from the MAC's
-        # state into the inverse's clock enable).
-        mac_idle = Signal()
-        m.d.sync += mac_idle.eq(~mac_busy)
-        m.d.comb += [forward.flush.eq(self._between_vectors(m)), inverse.flush.eq(mac_idle)]
+        self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_banks, z_full, z_freed)
         self._feed_inverse(m, inverse.load, z_banks, z_full, z_freed)
         m.d.comb += [self.y_out.valid.eq(inverse.result.valid), inverse.result.ready.eq(self.y_out.ready),
                      self.y_out.payload.eq(saturate(inverse.result.payload.re, self.width))]
@@ -190,9 +184,7 @@ class CirculantFC(wiring.Component):
         """Issue ``(r, g, c)`` addresses one per cycle while a spectra bank is full and, at a block's
         first address, a ``Z`` bank is unclaimed; each lane's pipeline RAM -> register -> pre-adds ->
         three products -> X·W -> accumulate -> rounded -> saturated lands ``Z`` in the block's bank
-        ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock enable.
-
-        Returns "busy": a vector is waiting or a block holds a ``Z`` bank."""
+        ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock enable."""
         k, lanes, groups, bins, q = self.k, self.parallelism, self.groups, self.bins, self.q
         bank_count = len(z_banks)
         bank, column, group, offset = Signal(), Signal(range(q)), Signal(range(groups)), Signal(range(self.x_words))
@@ -236,14 +228,6 @@ class CirculantFC(wiring.Component):
                             m.d.sync += [v_re[k - b].eq(z_re), v_im[k - b].eq(z_im)]
         with m.If(lands & lands_block_end):
             m.d.sync += [z_full[z_bank].eq(1), z_bank.eq(Mux(z_bank == bank_count - 1, 0, z_bank + 1))]
-        return x_full[bank] | (unclaimed != bank_count)
-
-    def _between_vectors(self, m):
-        """High from a vector's last ``x`` word until the next vector's first."""
-        word, between = Signal(range(self.n_in)), Signal()
-        with m.If(self.x_in.valid & self.x_in.ready):
-            m.d.sync += [word.eq(Mux(word == self.n_in - 1, 0, word + 1)), between.eq(word == self.n_in - 1)]
-        return between
 
     def _lane(self, m, number, x_word, w_word, valid, first):
         """One complex MAC lane on registered RAM words; returns ``Z`` rounded and saturated, three

@@ -11,10 +11,15 @@ from models.fft import ENTRY_LATENCY, MULTIPLY_LATENCY, OUTPUT_LATENCY, TWIDDLE_
 from .common.dsp import pipelined_product
 from .common.fixed import constant_product, delay
 
-__all__ = ["complex_layout", "BitReverseBuffer", "StreamingFFT"]
+__all__ = ["complex_layout", "output_depth", "BitReverseBuffer", "StreamingFFT"]
 
 TWIDDLE_WIDTH = 18  # c, d − c, c + d of Q(18, 15) twiddles (|c + d| ≤ √2)
-OUTPUT_DEPTH = 3  # result words buffered after the last stage's register
+
+
+def output_depth(k: int) -> int:
+    """Words of :class:`StreamingFFT`'s output buffer: every word of the blocks in flight and of one more
+    block, so blocks enter back to back while ``result.ready`` is high (two words of margin)."""
+    return pipeline_latency(k) + k + 2
 
 
 def complex_layout(width: int) -> data.StructLayout:
@@ -126,11 +131,6 @@ class StreamingFFT(wiring.Component):
         ``True``: ``load`` takes each block in natural order through a
         :class:`BitReverseBuffer`; ``False``: the producer sends it
         bit-reversed (no buffer, ``k`` cycles less latency).
-    flush_port : bool
-        ``False``: push the last block out as soon as the input pauses at a
-        block boundary. ``True``: only while the ``flush`` input is high (a
-        producer that pauses briefly between blocks says when no block is coming
-        soon, and no don't-care block delays its next one).
     real_result : bool
         Only the real parts are wanted: ``result.payload.im`` is zero and
         synthesis drops what computes it (in the last stage, one multiplier).
@@ -138,26 +138,32 @@ class StreamingFFT(wiring.Component):
     Members
     -------
     load : In(stream.Signature(complex_layout(width)))
-        Blocks of ``k`` samples, back to back or with stalls.
+        Blocks of ``k`` samples. With ``natural_order`` any stalls; without, a
+        block once begun must be offered without a gap (``valid`` held for its
+        ``k`` words: they enter one per cycle).
     scaled : In(1)
         Halve after every stage; hold stable while a transform is inside.
-    flush : In(1)
-        Only with ``flush_port``: the input may pause, push the bins inside out.
     result : Out(stream.Signature(complex_layout(width)))
         All ``k`` bins of each block in natural order.
 
     Latency and throughput: one sample per cycle in and out;
     ``models.fft.pipeline_latency(k)`` cycles through the butterflies and the
-    output buffer (plus ``k`` in the bit-reversal buffer). The output buffer
-    (``OUTPUT_DEPTH`` words) keeps ``result.ready`` out of the pipeline's clock
-    enable. The pipeline advances only with a
-    sample: when the input pauses at a block boundary with bins still inside,
-    it inserts a block of don't-care samples to push them out. Cost: ``3``
-    multipliers (18 × 18) per stage ``s ≥ 3`` (``log2 k − 3`` stages; twice that
-    when ``width + 1 > 18``), ``k − 1`` delay words.
+    output buffer (plus ``k`` in the bit-reversal buffer). The pipeline has no
+    clock enable: once a block is admitted its samples move one stage per
+    cycle, and it runs on (don't-care samples, tagged, never emitted) until
+    nothing real is inside. A block is admitted at a block boundary when it
+    is offered and the output buffer (``output_depth(k)`` words) has room for
+    it beside every word already admitted, so ``result.ready`` never reaches
+    the pipeline; with ``result.ready`` high, blocks follow each other without
+    a gap. When the pipeline is empty its position counters wait at a block
+    boundary, so an idle unit admits a block at once; a block offered while
+    the previous one drains waits for the next boundary (at most ``k − 1``
+    cycles). Cost: ``3`` multipliers (18 × 18) per stage ``s ≥ 3``
+    (``log2 k − 3`` stages; twice that when ``width + 1 > 18``), ``k − 1``
+    delay words, the output buffer.
     """
 
-    def __init__(self, *, k, width, natural_order=True, flush_port=False, real_result=False):
+    def __init__(self, *, k, width, natural_order=True, real_result=False):
         self.k = operator.index(k)
         self.width = operator.index(width)
         self.stages = log2(self.k)
@@ -166,10 +172,8 @@ class StreamingFFT(wiring.Component):
         if self.k > 64:
             raise ValueError(f"k={k} out of range: powers of two in [2, 64]")
         layout = complex_layout(self.width)
-        members = {"load": In(stream.Signature(layout)), "scaled": In(1), "result": Out(stream.Signature(layout))}
-        if flush_port:
-            members["flush"] = In(1)
-        super().__init__(members)
+        super().__init__({"load": In(stream.Signature(layout)), "scaled": In(1),
+                          "result": Out(stream.Signature(layout))})
 
     def elaborate(self, platform):
         m = Module()
@@ -180,43 +184,37 @@ class StreamingFFT(wiring.Component):
             wiring.connect(m, wiring.flipped(self.load), reorder.input)
             source = reorder.output
 
-        self._advance = advance = Signal()
-        pipeline = Module()
-        m.submodules.pipeline = EnableInserter(advance)(pipeline)
-        slot = _position(pipeline, k, 0, "slot")
-        # Two registers before the first adder: a block RAM behind `load` (the bit-reversal buffer at
-        # k ≥ 32) has its output register merged into the first, and its clock-to-output is most of a cycle.
-        sample = delay(pipeline, source.payload, ENTRY_LATENCY, "entry")
-        at = ENTRY_LATENCY
+        # Position counters (slot, each stage's) wait at a block boundary while nothing real is inside;
+        # the data path and the delay lines run every cycle.
+        running = Signal()
+        self._positions = EnableInserter(running)(Module())
+        m.submodules.positions = self._positions
+        slot = _position(self._positions, k, 0, "slot")
+        depth = output_depth(k)
+        committed = Signal(range(depth + 1))  # words admitted and not yet taken from the output buffer
+        admit = (slot == 0) & source.valid & (committed <= depth - k)
+        taking = Signal()  # the block now entering is real
+        slot_real = Mux(slot == 0, admit, taking)
+        with m.If(slot == 0):
+            m.d.sync += taking.eq(admit)
+        m.d.comb += source.ready.eq(slot_real)
+
+        sample, at = delay(m, source.payload, ENTRY_LATENCY, "entry"), ENTRY_LATENCY
         for stage in range(self.stages):
-            sample, at = self._stage(pipeline, stage, sample, at)
+            sample, at = self._stage(m, stage, sample, at)
         assert at + OUTPUT_LATENCY == latency
-        # The output buffer: the pipeline's enable depends on its registered fill, not on result.ready.
+        tags = delay(m, slot_real, at, "tag")  # a real sample is in the last stage's register
+        inside = Signal(range(at + 1))  # real samples between entry and the last stage's register
+        m.d.sync += inside.eq(inside + slot_real - tags)
+        m.d.comb += running.eq((slot != 0) | admit | (inside != 0))
+
         kept = sample.re if self.real_result else sample
-        m.submodules.output = output = fifo.SyncFIFOBuffered(width=len(Value.cast(kept)), depth=OUTPUT_DEPTH)
-        out_valid = Signal()
-        m.d.comb += [output.w_data.eq(kept), output.w_en.eq(out_valid),
+        m.submodules.output = output = fifo.SyncFIFOBuffered(width=len(Value.cast(kept)), depth=depth)
+        taken = self.result.valid & self.result.ready
+        m.d.sync += committed.eq(committed + Mux(admit, k, 0) - taken)
+        m.d.comb += [output.w_data.eq(kept), output.w_en.eq(tags),
                      self.result.valid.eq(output.r_rdy), output.r_en.eq(self.result.ready),
                      (self.result.payload.re if self.real_result else self.result.payload).eq(output.r_data)]
-
-        # Which slots carry real samples, and when to push the pipeline without input.
-        real_block = Signal()  # the block now entering is real (its first sample came from `load`)
-        slot_real = Mux(slot == 0, source.valid, real_block)
-        tags = [slot_real] + [Signal(name=f"tag{n}") for n in range(1, at)]
-        pipeline.d.sync += [later.eq(earlier) for earlier, later in zip(tags, tags[1:])]
-        inside = Signal(range(at + 1))  # real samples between entry and the last stage's register
-        with m.If(advance):
-            m.d.sync += inside.eq(inside + slot_real - tags[-1])
-            with m.If(slot == 0):
-                m.d.sync += real_block.eq(source.valid)
-        flush = self.flush if "flush" in self.signature.members else 1
-        slot_ready = Mux(slot == 0, source.valid | ((inside != 0) & flush), ~real_block | source.valid)
-        m.d.comb += [advance.eq(slot_ready & (~out_valid | output.w_rdy)),
-                     source.ready.eq(advance & slot_real)]
-        with m.If(advance):
-            m.d.sync += out_valid.eq(tags[-1])
-        with m.Elif(output.w_rdy):
-            m.d.sync += out_valid.eq(0)
         return m
 
     def _stage(self, m, stage: int, sample, at: int):
@@ -225,7 +223,7 @@ class StreamingFFT(wiring.Component):
             return self._trivial_stage(m, stage, sample, at)
         p_plus, p_minus = self._twiddle_product(m, stage, sample, at)
         at += MULTIPLY_LATENCY
-        second = _position(m, 2 << stage, at, f"s{stage}_position")[stage]
+        second = _position(self._positions, 2 << stage, at, f"s{stage}_position")[stage]
         narrow = delay(m, sample, MULTIPLY_LATENCY, f"s{stage}_b")
         a = Signal(complex_layout(self.width), name=f"s{stage}_a")
 
@@ -238,7 +236,7 @@ class StreamingFFT(wiring.Component):
     def _trivial_stage(self, m, stage, b, at):
         """Stage 0 (twiddle 1) or 1 (1 and −j; ``−j·B = (B.im, −B.re)``): adders only. The delay line
         keeps ``A + scaled``, so ``(A ± B·W + s) >> s`` is one adder per output."""
-        position = _position(m, 2 << stage, at, f"s{stage}_position")
+        position = _position(self._positions, 2 << stage, at, f"s{stage}_position")
         turn = position[0] if stage == 1 else 0  # the second B of a group of four takes −j
         a = Signal(complex_layout(self.width + 1), name=f"s{stage}_a")  # A + scaled
         b_re = Mux(turn, b.im, b.re)
@@ -255,30 +253,32 @@ class StreamingFFT(wiring.Component):
     def _twiddle_product(self, m, stage, sample, at):
         """``P + c`` and ``c − P`` for ``P = B·W`` in units of ``2**-15`` and the rounding constant ``c``,
         ``MULTIPLY_LATENCY`` advances after ``sample``."""
-        half = 1 << stage
-        index = _position(m, 2 * half, at, f"s{stage}_twiddle")[:stage]
         if stage == 2:
-            p_re, p_im = self._eighth_turn_product(m, sample, index)
+            p_re, p_im = self._eighth_turn_product(m, sample, _position(self._positions, 8, at, "s2_twiddle")[:2])
         else:
-            p_re, p_im = self._dsp_product(m, stage, sample, index)
+            p_re, p_im = self._dsp_product(m, stage, sample, at)
         rounding = Mux(self.scaled, 1 << TWIDDLE_FRAC, 1 << (TWIDDLE_FRAC - 1))
         p_plus, p_minus = (Signal(complex_layout(len(p_re) + 1), name=f"s{stage}_p_{n}") for n in ("plus", "minus"))
         m.d.sync += [p_plus.re.eq(rounding + p_re), p_plus.im.eq(rounding + p_im),
                      p_minus.re.eq(rounding - p_re), p_minus.im.eq(rounding - p_im)]
         return p_plus, p_minus
 
-    def _dsp_product(self, m, stage, sample, index):
-        """``B·W`` four advances after ``sample``: three registered 18 × 18 products of a ``2**stage``-entry
-        twiddle ROM (``c``, ``d − c``, ``c + d``)."""
+    def _dsp_product(self, m, stage, sample, at):
+        """``B·W`` four advances after ``sample`` (``at`` advances into the pipeline): three registered
+        18 × 18 products of a ``2**stage``-entry twiddle ROM (``c``, ``d − c``, ``c + d``)."""
         c_raw, d_raw = twiddles(self.k)
         step = self.k // (2 << stage)
         rom = [(int(c_raw[i * step]), int(d_raw[i * step])) for i in range(1 << stage)]
-        rom_c, rom_dc, rom_cd = (Array(Const(value, signed(TWIDDLE_WIDTH)) for value in column)[index]
-                                 for column in zip(*((c, d - c, c + d) for c, d in rom)))
-        # Operands straight into the DSPs' input registers; the pipeline's clock enable reaches them as `ce`.
-        k1 = pipelined_product(m, sample.re + sample.im, rom_c, f"s{stage}_k1", self._advance)
-        k2 = pipelined_product(m, sample.re, rom_dc, f"s{stage}_k2", self._advance)
-        k3 = pipelined_product(m, sample.im, rom_cd, f"s{stage}_k3", self._advance)
+        # The ROM is read one position ahead into fabric registers, so the twiddle is a register when it
+        # meets `sample` (a ROM read straight into a DSP pin took the clock enable into its address logic).
+        ahead = _position(self._positions, 2 << stage, at - 1, f"s{stage}_twiddle_ahead")[:stage]
+        tw_c, tw_dc, tw_cd = (Signal(signed(TWIDDLE_WIDTH), name=f"s{stage}_tw_{n}") for n in ("c", "dc", "cd"))
+        for twiddle, column in zip((tw_c, tw_dc, tw_cd), zip(*((c, d - c, c + d) for c, d in rom))):
+            m.d.sync += twiddle.eq(Array(Const(value, signed(TWIDDLE_WIDTH)) for value in column)[ahead])
+        # Operands straight into the DSPs' input registers.
+        k1 = pipelined_product(m, sample.re + sample.im, tw_c, f"s{stage}_k1")
+        k2 = pipelined_product(m, sample.re, tw_dc, f"s{stage}_k2")
+        k3 = pipelined_product(m, sample.im, tw_cd, f"s{stage}_k3")
         p_re, p_im = (Signal(signed(len(k1) + 1), name=f"s{stage}_p_{n}") for n in ("re", "im"))
         m.d.sync += [p_re.eq(k1 - k3), p_im.eq(k1 + k2)]
         return p_re, p_im
