@@ -210,11 +210,18 @@ class StreamingFFT(wiring.Component):
 
         kept = sample.re if self.real_result else sample
         m.submodules.output = output = fifo.SyncFIFOBuffered(width=len(Value.cast(kept)), depth=depth)
+        m.d.comb += [output.w_data.eq(kept), output.w_en.eq(tags)]
+        # The buffer's read data (a block RAM's output at k ≥ 16) goes into one more register, not into the
+        # consumer's logic.
+        result_data = Signal.like(output.r_data)
+        m.d.comb += [output.r_en.eq(~self.result.valid | self.result.ready),
+                     (self.result.payload.re if self.real_result else self.result.payload).eq(result_data)]
+        with m.If(output.r_en & output.r_rdy):
+            m.d.sync += [result_data.eq(output.r_data), self.result.valid.eq(1)]
+        with m.Elif(self.result.ready):
+            m.d.sync += self.result.valid.eq(0)
         taken = self.result.valid & self.result.ready
         m.d.sync += committed.eq(committed + Mux(admit, k, 0) - taken)
-        m.d.comb += [output.w_data.eq(kept), output.w_en.eq(tags),
-                     self.result.valid.eq(output.r_rdy), output.r_en.eq(self.result.ready),
-                     (self.result.payload.re if self.real_result else self.result.payload).eq(output.r_data)]
         return m
 
     def _stage(self, m, stage: int, sample, at: int):

@@ -28,7 +28,7 @@ __all__ = ["TWIDDLE_FRAC", "MULTIPLY_LATENCY", "ENTRY_LATENCY", "OUTPUT_LATENCY"
 TWIDDLE_FRAC = 15  # twiddle 1.0 = 2**15; c, d−c, c+d all fit 18-bit signed (|c+d| ≤ √2)
 MULTIPLY_LATENCY = 5  # pre-add, two DSP stages, P = B·W, P ± rounding constant: stages 2 … log2(k) − 1
 ENTRY_LATENCY = 2  # the input word registered twice: a block RAM's output meets no logic before a register
-OUTPUT_LATENCY = 2  # the output buffer after the last stage (write, then its registered read)
+OUTPUT_LATENCY = 3  # the output buffer after the last stage (write, its registered read, a result register)
 
 
 def pipeline_latency(k: int) -> int:
