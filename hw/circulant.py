@@ -2,8 +2,8 @@
 
 import operator
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed
-from amaranth.lib import memory, stream, wiring
+from amaranth.hdl import Array, Module, Mux, Signal, Value, signed
+from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.circulant import MAC_DRAIN, z_bank_count
@@ -15,6 +15,8 @@ from .common.fixed import delay, round_shift, saturate
 from .fft import StreamingFFT, complex_layout
 
 __all__ = ["CirculantFC"]
+
+FEED_DEPTH = 6  # words between the Z banks and the inverse: the two read registers and the FIFO's own latency
 
 
 class CirculantFC(wiring.Component):
@@ -252,17 +254,31 @@ class CirculantFC(wiring.Component):
         return z_re, z_im
 
     def _feed_inverse(self, m, load, z_banks, z_full, z_freed):
-        """Send a full ``Z`` bank's Hermitian extension ``v``, bit-reversed, into the inverse transform,
-        one word per accepted cycle; then free the bank (``z_freed``) and go to the next."""
+        """Read a full ``Z`` bank's Hermitian extension ``v``, bit-reversed, one word per cycle into a
+        ``FEED_DEPTH``-word FIFO in front of the inverse transform — each bank's word registered, then the
+        bank's, then the FIFO — and free the bank (``z_freed``) as its last word is read. Words are read only
+        while the FIFO has room for them, so a block whose bank is full reaches the inverse without a gap."""
         k, bits, bank_count = self.k, log2(self.k), len(z_banks)
         order = [bit_reverse(n, bits) for n in range(k)]
+        m.submodules.feed = feed = fifo.SyncFIFOBuffered(width=len(Value.cast(load.payload)), depth=FEED_DEPTH)
         bank, word = Signal(range(bank_count)), Signal(range(k))
-        re_words, im_words = (Array(Array(part[order[n]] for n in range(k)) for part in parts)
-                              for parts in zip(*z_banks))
-        m.d.comb += [load.valid.eq(z_full[bank]),
-                     load.payload.re.eq(re_words[bank][word]), load.payload.im.eq(im_words[bank][word]),
-                     z_freed.eq(load.valid & load.ready & (word == k - 1))]
-        with m.If(load.valid & load.ready):
+        pending = Signal(range(FEED_DEPTH + 1))  # words read and not yet taken by the inverse
+        read = Signal()
+        m.d.comb += [read.eq(z_full[bank] & (pending < FEED_DEPTH)), z_freed.eq(read & (word == k - 1))]
+        with m.If(read):
             m.d.sync += word.eq(word + 1)
         with m.If(z_freed):
             m.d.sync += [z_full[bank].eq(0), bank.eq(Mux(bank == bank_count - 1, 0, bank + 1))]
+
+        picked = [[Signal.like(part[0], name=f"z{number}_picked_{name}") for part, name in zip(parts, ("re", "im"))]
+                  for number, parts in enumerate(z_banks)]
+        for parts, registers in zip(z_banks, picked):
+            m.d.sync += [register.eq(Array(part[order[n]] for n in range(k))[word])
+                         for part, register in zip(parts, registers)]
+        chosen = Signal.like(load.payload, name="feed_word")
+        picked_bank = delay(m, bank, 1, "picked_bank")
+        m.d.sync += [chosen.re.eq(Array(re for re, _ in picked)[picked_bank]),
+                     chosen.im.eq(Array(im for _, im in picked)[picked_bank])]
+        m.d.comb += [feed.w_data.eq(chosen), feed.w_en.eq(delay(m, read, 2, "feed_valid")),
+                     load.valid.eq(feed.r_rdy), load.payload.eq(feed.r_data), feed.r_en.eq(load.ready)]
+        m.d.sync += pending.eq(pending + read - (load.valid & load.ready))
