@@ -152,15 +152,21 @@ class CirculantFC(wiring.Component):
         return loaded
 
     def _write_spectra(self, m, result, writes, x_full):
-        """Forward bins in natural order -> bank ``bank``, lane ``b mod P``, word ``(b div P)·q + c``."""
+        """Forward bins in natural order -> bank ``bank``, lane ``b mod P``, word ``(b div P)·q + c``. The
+        write ports take registered address, data and enable (the lanes' RAMs spread over the device), so a
+        bank is marked full one cycle after its last word is accepted."""
         k, lanes, q = self.k, self.parallelism, self.q
         word, lane, block, bank = Signal(range(k)), Signal(range(lanes)), Signal(range(q)), Signal()
         block_base = Signal(range(2 * self.x_words))  # bank·x_words + c
         address = Signal(range(2 * self.x_words))  # block_base + group·q
         m.d.comb += result.ready.eq(~x_full[bank])
         for number, write in enumerate(writes):
-            m.d.comb += [write.addr.eq(address), write.data.re.eq(result.payload.re), write.data.im.eq(result.payload.im),
+            m.d.sync += [write.addr.eq(address), write.data.re.eq(result.payload.re), write.data.im.eq(result.payload.im),
                          write.en.eq(result.valid & result.ready & (word < self.bins) & (lane == number))]
+        filled, filled_bank = Signal(), Signal()  # a bank's last word is being written
+        m.d.sync += filled.eq(0)
+        with m.If(filled):
+            m.d.sync += x_full[filled_bank].eq(1)
         with m.If(result.valid & result.ready):
             m.d.sync += [word.eq(word + 1), lane.eq(Mux(lane == lanes - 1, 0, lane + 1))]
             with m.If(lane == lanes - 1):
@@ -170,7 +176,7 @@ class CirculantFC(wiring.Component):
                 m.d.sync += [lane.eq(0), block.eq(Mux(block == q - 1, 0, block + 1)),
                              block_base.eq(next_base), address.eq(next_base)]
                 with m.If(block == q - 1):
-                    m.d.sync += [x_full[bank].eq(1), bank.eq(~bank)]
+                    m.d.sync += [filled.eq(1), filled_bank.eq(bank), bank.eq(~bank)]
 
     @property
     def z_bank_count(self) -> int:
