@@ -34,9 +34,9 @@ class CirculantFC(wiring.Component):
        issuing one address per cycle back to back across groups, blocks and
        vectors; ``Z`` is rounded to ``Q(width + 2, frac)``;
     3. inverse: the MAC lands each block's ``Z`` in one of
-       ``models.circulant.z_bank_count`` register banks (two to four; a block
-       claims one when its first address issues, so the MAC pipeline never
-       stalls) while a second :class:`StreamingFFT` (unscaled, real parts
+       ``models.circulant.z_bank_count`` register banks (at least two; a
+       block claims one when its first address issues, so the MAC pipeline
+       never stalls) while a second :class:`StreamingFFT` (unscaled, real parts
        only) reads another's Hermitian extension, bit-reversed; the real
        parts, saturated to ``width``, are ``y_r``.
 
@@ -114,7 +114,7 @@ class CirculantFC(wiring.Component):
         # when its first address issues, so nothing after the issue ever waits.
         z_banks = [self._z_bank(number) for number in range(self.z_bank_count)]
         z_full = Array(Signal(name=f"z_full{number}") for number in range(self.z_bank_count))
-        z_freed = Signal()  # the inverse has read a bank
+        z_freed = Signal()  # the feed reads a bank's last word: the bank is free
         self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_banks, z_full, z_freed)
         self._feed_inverse(m, inverse.load, z_banks, z_full, z_freed)
         m.d.comb += [self.y_out.valid.eq(inverse.result.valid), inverse.result.ready.eq(self.y_out.ready),

