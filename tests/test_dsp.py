@@ -1,5 +1,7 @@
 """The registered hard-block multiplier (hw/common/dsp.py): fabric fallback, export, ECP5 mapping."""
 
+import re
+
 from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 from accelgen import registry
 from accelgen.flows import export, synthesize
 from accelgen.params import resolve
-from hw.common.dsp import BEHAVIOURAL_VERILOG, MULTIPLIER_MODULE, registered_product
+from hw.common.dsp import BEHAVIOURAL_VERILOG, MULTIPLIER_MODULE, pipelined_product, registered_product
 
 
 class ProductBetweenRegisters(wiring.Component):
@@ -72,3 +74,29 @@ def test_ecp5_puts_operand_and_product_registers_inside_the_dsp():
     result = synthesize.synthesize(export.component_verilog(ProductBetweenRegisters(), "top"), "top", "ecp5")
     assert result["dsp"] == 1 and result["ff"] == 35
     assert result["fmax_mhz"] > 200
+
+
+def test_a_wide_operand_is_split_over_two_hard_multipliers():
+    """24 × 18 bits (the inverse transform's data times a twiddle): a 17-bit low part and a 7-bit high part,
+    each on one instantiated multiplier — none of it left to the fabric's inferred multiplier."""
+    m = Module()
+    a, b = Signal(signed(24)), Signal(signed(18))
+    product = pipelined_product(m, a, b, "wide")
+    text = export.component_verilog(_Wrapped(m, a, b, product), "top")
+    design = text.split(f"module {MULTIPLIER_MODULE}")[0]
+    assert design.count(f"  {MULTIPLIER_MODULE} ") == 2
+    assert not re.search(r"\S \* \S", design), "no multiplication left outside the hard multipliers"
+
+
+class _Wrapped(wiring.Component):
+    """A module built by a test, with its operands and result as ports."""
+
+    def __init__(self, module, a, b, product):
+        self._module, self._a, self._b, self._product = module, a, b, product
+        super().__init__({"a": In(a.shape()), "b": In(b.shape()), "product": Out(product.shape())})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = self._module
+        m.d.comb += [self._a.eq(self.a), self._b.eq(self.b), self.product.eq(self._product)]
+        return m

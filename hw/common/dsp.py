@@ -91,7 +91,7 @@ def pipelined_product(m, a, b, name: str, enable=1) -> Signal:
         return product
     low_bits = DSP_WIDTH - 1
     low = registered_product(m, Cat(a[:low_bits], 0).as_signed(), b, f"{name}_lo", enable)
-    high = registered_product(m, a >> low_bits, b, f"{name}_hi", enable)
+    high = registered_product(m, a.shift_right(low_bits), b, f"{name}_hi", enable)
     with m.If(enable):
         m.d.sync += product.eq((high << low_bits) + low)
     return product
