@@ -10,6 +10,7 @@ from models.circulant import MAC_DRAIN, z_bank_count
 from models.fft import bit_reverse, forward_width, inverse_width, log2
 from models.fixed import accumulator_width
 
+from .common.buffer import NO_COLLISIONS
 from .common.dsp import registered_product
 from .common.fixed import delay, round_shift, saturate
 from .fft import StreamingFFT, complex_layout
@@ -101,9 +102,12 @@ class CirculantFC(wiring.Component):
         m.d.comb += [forward.scaled.eq(1), inverse.scaled.eq(0),
                      forward.load.valid.eq(self.x_in.valid), self.x_in.ready.eq(forward.load.ready),
                      forward.load.payload.re.eq(self.x_in.payload), forward.load.payload.im.eq(0)]
-        x_banks = [memory.Memory(shape=complex_layout(self.width + 1), depth=2 * self.x_words, init=[])
+        # A spectra bank half is written only while the MAC reads the other; weights only before the MAC starts.
+        x_banks = [memory.Memory(shape=complex_layout(self.width + 1), depth=2 * self.x_words, init=[],
+                                 attrs=NO_COLLISIONS)
                    for _ in range(self.parallelism)]
-        w_banks = [memory.Memory(shape=complex_layout(self.width + 1), depth=self.p * self.x_words, init=[])
+        w_banks = [memory.Memory(shape=complex_layout(self.width + 1), depth=self.p * self.x_words, init=[],
+                                 attrs=NO_COLLISIONS)
                    for _ in range(self.parallelism)]
         for lane, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
             m.submodules[f"x_bank{lane}"], m.submodules[f"w_bank{lane}"] = x_bank, w_bank

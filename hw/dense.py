@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 from models.dense import DRAIN_CYCLES
 from models.fixed import accumulator_width
 
+from .common.buffer import NO_COLLISIONS
 from .common.fixed import requantize
 
 __all__ = ["DenseFC"]
@@ -80,9 +81,10 @@ class DenseFC(wiring.Component):
         n_in, lanes, groups, width = self.n_in, self.parallelism, self.groups, self.width
         word = signed(width)
 
-        m.submodules.x_buf = x_buf = memory.Memory(shape=word, depth=n_in, init=[])
+        # Each memory is written in its load state and read (by an issued MAC) only in COMPUTE.
+        m.submodules.x_buf = x_buf = memory.Memory(shape=word, depth=n_in, init=[], attrs=NO_COLLISIONS)
         x_write, x_read = x_buf.write_port(), x_buf.read_port()
-        banks = [memory.Memory(shape=word, depth=groups * n_in, init=[]) for _ in range(lanes)]
+        banks = [memory.Memory(shape=word, depth=groups * n_in, init=[], attrs=NO_COLLISIONS) for _ in range(lanes)]
         w_writes, w_reads = [], []
         for lane, bank in enumerate(banks):
             m.submodules[f"w_bank{lane}"] = bank

@@ -3,11 +3,12 @@
 import operator
 
 from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, Value, signed
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.fft import ENTRY_LATENCY, MULTIPLY_LATENCY, OUTPUT_LATENCY, TWIDDLE_FRAC, log2, pipeline_latency, twiddles
 
+from .common.buffer import LutRamFIFO
 from .common.dsp import pipelined_product
 from .common.fixed import constant_product, delay
 
@@ -209,17 +210,11 @@ class StreamingFFT(wiring.Component):
         m.d.comb += running.eq((slot != 0) | admit | (inside != 0))
 
         kept = sample.re if self.real_result else sample
-        m.submodules.output = output = fifo.SyncFIFOBuffered(width=len(Value.cast(kept)), depth=depth)
-        m.d.comb += [output.w_data.eq(kept), output.w_en.eq(tags)]
-        # The buffer's read data (a block RAM's output at k ≥ 16) goes into one more register, not into the
-        # consumer's logic.
-        result_data = Signal.like(output.r_data)
-        m.d.comb += [output.r_en.eq(~self.result.valid | self.result.ready),
-                     (self.result.payload.re if self.real_result else self.result.payload).eq(result_data)]
-        with m.If(output.r_en & output.r_rdy):
-            m.d.sync += [result_data.eq(output.r_data), self.result.valid.eq(1)]
-        with m.Elif(self.result.ready):
-            m.d.sync += self.result.valid.eq(0)
+        result = self.result.payload.re if self.real_result else self.result.payload
+        m.submodules.output = output = LutRamFIFO(shape=Value.cast(kept).shape(), depth=depth)
+        m.d.comb += [output.input.payload.eq(kept), output.input.valid.eq(tags),
+                     result.eq(output.output.payload), self.result.valid.eq(output.output.valid),
+                     output.output.ready.eq(self.result.ready)]
         taken = self.result.valid & self.result.ready
         m.d.sync += committed.eq(committed + Mux(admit, k, 0) - taken)
         return m

@@ -1,0 +1,72 @@
+"""A stream FIFO kept in distributed (LUT) RAM, with registered input and output.
+
+On ECP5 a block RAM's read data arrives 5.6–5.8 ns after the clock when its
+output register is unused — and yosys does not use it — so a block RAM read
+that meets even one LUT before a register caps the design near 120 MHz
+(docs/circulant.md, "Fmax"). A buffer of a few dozen words is better held in
+LUT RAM: its read is a LUT-sized delay behind the read address register.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["NO_COLLISIONS", "LutRamFIFO"]
+
+# Attributes for a memory whose design never reads a word in the cycle it is written (double-buffered or
+# write-then-read phases). Without them yosys keeps a RAM's read-old-data behaviour on an address collision:
+# on ECP5 a bypass register and a LUT after the block RAM, on its slowest path. Never for a ring buffer
+# that reads the word it overwrites.
+NO_COLLISIONS = {"no_rw_check": 1}
+
+
+def _advance(pointer, depth: int):
+    return Mux(pointer == depth - 1, 0, pointer + 1)
+
+
+class LutRamFIFO(wiring.Component):
+    """First-in first-out buffer of ``depth`` words (plus one in the output register).
+
+    input : In(stream.Signature(shape))
+        ``ready`` is high while fewer than ``depth`` words wait in the RAM. A
+        producer that counts its own credits may ignore it.
+    output : Out(stream.Signature(shape))
+        ``payload`` comes straight from a register.
+
+    Latency 3 cycles from an accepted input word to ``output.valid`` (input
+    register, RAM write, registered read); one word per cycle in and out. The
+    RAM carries ``ram_style = "distributed"``, so synthesis keeps it out of
+    block RAM.
+    """
+
+    def __init__(self, *, shape, depth: int):
+        self.shape = shape
+        self.depth = int(depth)
+        if self.depth < 2:
+            raise ValueError(f"depth={depth} out of range: at least 2")
+        super().__init__({"input": In(stream.Signature(shape)), "output": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        depth = self.depth
+        m.submodules.storage = storage = memory.Memory(
+            shape=self.shape, depth=depth, init=[], attrs={"ram_style": "distributed"})
+        write, read = storage.write_port(), storage.read_port(domain="sync")
+
+        written = Signal()  # the input register holds a word on its way into the RAM
+        stored = Signal(range(depth + 1))  # words in the RAM, written and not yet read
+        accepted = self.input.valid & self.input.ready
+        m.d.comb += self.input.ready.eq(stored + written < depth)
+        m.d.sync += [write.data.eq(self.input.payload), written.eq(accepted)]
+        m.d.comb += write.en.eq(written)
+        with m.If(written):
+            m.d.sync += write.addr.eq(_advance(write.addr, depth))
+
+        reading = (stored != 0) & (~self.output.valid | self.output.ready)
+        m.d.comb += [read.en.eq(reading), self.output.payload.eq(read.data)]
+        with m.If(reading):
+            m.d.sync += [read.addr.eq(_advance(read.addr, depth)), self.output.valid.eq(1)]
+        with m.Elif(self.output.ready):
+            m.d.sync += self.output.valid.eq(0)
+        m.d.sync += stored.eq(stored + written - reading)
+        return m
