@@ -245,8 +245,11 @@ class CirculantFC(wiring.Component):
         """One complex MAC lane on registered RAM words; returns ``Z`` rounded and saturated, three
         cycles after the group's last accumulation."""
         width, frac, q = self.width, self.frac, self.q
-        x, w = Signal.like(x_word, name=f"l{number}_x"), Signal.like(w_word, name=f"l{number}_w")
-        m.d.sync += [x.eq(x_word), w.eq(w_word)]  # block RAM outputs registered before any logic
+        # Block RAM outputs registered before any logic, without a reset: the ECP5 flow moves such a register
+        # into the block RAM (accelgen/flows/synthesize.py, absorb_read_registers).
+        x = Signal.like(x_word, name=f"l{number}_x", reset_less=True)
+        w = Signal.like(w_word, name=f"l{number}_w", reset_less=True)
+        m.d.sync += [x.eq(x_word), w.eq(w_word)]
         # The three products, each on one DSP with its operand and product registers (pre-adds in the fabric).
         k1 = registered_product(m, x.re + x.im, w.re, f"l{number}_k1")
         k2 = registered_product(m, x.re, w.im - w.re, f"l{number}_k2")

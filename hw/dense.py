@@ -114,11 +114,11 @@ class DenseFC(wiring.Component):
         last = [issue_last] + [Signal(name=f"s{n}_last") for n in stages]
         for n in stages:
             m.d.sync += [valid[n].eq(valid[n - 1]), first[n].eq(first[n - 1]), last[n].eq(last[n - 1])]
-        x_operand = Signal(word)
+        x_operand = Signal(word, reset_less=True)  # reset-less: the ECP5 flow moves it into the block RAM
         m.d.sync += x_operand.eq(x_read.data)
         accumulators = Array(Signal(signed(self.acc_width), name=f"acc{l}") for l in range(lanes))
         for l in range(lanes):
-            w_operand = Signal(word, name=f"w_operand{l}")
+            w_operand = Signal(word, name=f"w_operand{l}", reset_less=True)
             product = Signal(signed(2 * width), name=f"product{l}")
             m.d.sync += [w_operand.eq(w_reads[l].data), product.eq(x_operand * w_operand)]
             with m.If(valid[-1]):

