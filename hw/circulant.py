@@ -275,7 +275,7 @@ class CirculantFC(wiring.Component):
         order = [bit_reverse(n, bits) for n in range(k)]
         m.submodules.feed = feed = fifo.SyncFIFOBuffered(width=len(Value.cast(load.payload)), depth=FEED_DEPTH)
         bank, word = Signal(range(bank_count)), Signal(range(k))
-        pending = Signal(range(FEED_DEPTH + 1))  # words read and not yet taken by the inverse
+        pending = Signal(range(FEED_DEPTH + 1))  # words read and not yet seen taken by the inverse
         read = Signal()
         m.d.comb += [read.eq(z_full[bank] & (pending < FEED_DEPTH)), z_freed.eq(read & (word == k - 1))]
         with m.If(read):
@@ -294,4 +294,5 @@ class CirculantFC(wiring.Component):
                      chosen.im.eq(Array(im for _, im in picked)[picked_bank])]
         m.d.comb += [feed.w_data.eq(chosen), feed.w_en.eq(delay(m, read, 2, "feed_valid")),
                      load.valid.eq(feed.r_rdy), load.payload.eq(feed.r_data), feed.r_en.eq(load.ready)]
-        m.d.sync += pending.eq(pending + read - (load.valid & load.ready))
+        taken = delay(m, load.valid & load.ready, 1, "feed_taken")  # a cycle late: the inverse sits far away
+        m.d.sync += pending.eq(pending + read - taken)

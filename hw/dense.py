@@ -10,6 +10,7 @@ from models.dense import DRAIN_CYCLES
 from models.fixed import accumulator_width
 
 from .common.buffer import NO_COLLISIONS
+from .common.dsp import registered_product
 from .common.fixed import requantize
 
 __all__ = ["DenseFC"]
@@ -46,7 +47,7 @@ class DenseFC(wiring.Component):
         Output vector words, ``y[0]`` first.
 
     Latency and throughput (no stalls), per vector: ``n_in`` cycles to load
-    ``x``, then per group ``n_in`` issue cycles, ``DRAIN_CYCLES`` (3) pipeline
+    ``x``, then per group ``n_in`` issue cycles, ``DRAIN_CYCLES`` (4) pipeline
     cycles and one cycle per output sent: ``models.dense.cycles_per_vector``.
     Loading ``x`` does not overlap computing, so a new vector is accepted
     right after the last output of the previous one is sent.
@@ -105,8 +106,10 @@ class DenseFC(wiring.Component):
             m.d.comb += w_read.addr.eq(row_base + index)
 
         # MAC pipeline: issue address -> RAM data (s1) -> operand registers (s2)
-        # -> product register (s3) -> accumulator. Registering the RAM outputs
-        # keeps block-RAM clock-to-out off the multiplier's path.
+        # -> the multiplier's input registers (s3) -> its product register (s4)
+        # -> accumulator. The operand registers keep block-RAM clock-to-out off
+        # the multiplier's path (the ECP5 flow moves them into the block RAM);
+        # the multiplier's own registers take the route from the RAM to the DSP.
         issue, issue_first, issue_last = Signal(), Signal(), Signal()
         stages = range(1, DRAIN_CYCLES + 1)
         valid = [issue] + [Signal(name=f"s{n}_valid") for n in stages]
@@ -119,8 +122,8 @@ class DenseFC(wiring.Component):
         accumulators = Array(Signal(signed(self.acc_width), name=f"acc{l}") for l in range(lanes))
         for l in range(lanes):
             w_operand = Signal(word, name=f"w_operand{l}", reset_less=True)
-            product = Signal(signed(2 * width), name=f"product{l}")
-            m.d.sync += [w_operand.eq(w_reads[l].data), product.eq(x_operand * w_operand)]
+            m.d.sync += w_operand.eq(w_reads[l].data)
+            product = registered_product(m, x_operand, w_operand, f"product{l}")
             with m.If(valid[-1]):
                 m.d.sync += accumulators[l].eq(Mux(first[-1], 0, accumulators[l]) + product)
 

@@ -193,7 +193,10 @@ class StreamingFFT(wiring.Component):
         slot = _position(self._positions, k, 0, "slot")
         depth = output_depth(k)
         committed = Signal(range(depth + 1))  # words admitted and not yet taken from the output buffer
-        admit = (slot == 0) & source.valid & (committed <= depth - k)
+        # A whole block fits, registered: ``committed`` a cycle old. An admit's words count in time (the
+        # next boundary is k >= 2 cycles on); a word taken counts a cycle late (never an overflow).
+        room = Signal(init=1)
+        admit = (slot == 0) & source.valid & room
         taking = Signal()  # the block now entering is real
         slot_real = Mux(slot == 0, admit, taking)
         with m.If(slot == 0):
@@ -216,7 +219,8 @@ class StreamingFFT(wiring.Component):
                      result.eq(output.output.payload), self.result.valid.eq(output.output.valid),
                      output.output.ready.eq(self.result.ready)]
         taken = self.result.valid & self.result.ready
-        m.d.sync += committed.eq(committed + Mux(admit, k, 0) - taken)
+        m.d.sync += [committed.eq(committed + Mux(admit, k, 0) - taken),
+                     room.eq(committed <= depth - k)]
         return m
 
     def _stage(self, m, stage: int, sample, at: int):

@@ -33,7 +33,7 @@ def dense_fc_from_float(w: np.ndarray, x: np.ndarray, fmt: FixedFormat) -> np.nd
     return dequantize(dense_fc_raw(quantize(w, fmt), quantize(x, fmt), fmt), fmt)
 
 
-DRAIN_CYCLES = 3  # after the last address: RAM data -> operand registers -> product -> accumulator
+DRAIN_CYCLES = 4  # after the last address: RAM data -> operand registers -> multiplier inputs -> product -> accumulator
 
 
 def cycles_per_vector(n_in: int, n_out: int, parallelism: int) -> int:

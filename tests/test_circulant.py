@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+from amaranth.sim import Simulator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hw.fft import StreamingFFT, output_depth
 from models.circulant import (block_circulant, circulant_fc_float, circulant_fc_raw, circulant_matvec,
                               cycles_per_vector, project_block_circulant)
 from models.fft import irfft_raw, rfft_raw, stream_cycles
@@ -104,6 +106,41 @@ def test_fft_rtl_cycles(tmp_path):
     _, result = rtl_run("fft", {"k": 16}, tmp_path, stall=0.0)
     assert result.counters()["cycles"] == stream_cycles(16, 3)
 
+
+@pytest.mark.parametrize("k", [2, 4, 8, 16])
+def test_fft_admits_a_block_exactly_when_its_output_buffer_has_room(k):
+    """``result`` stalled: blocks enter until the output buffer could not hold another. Then words are taken
+    one at a time (``2k`` idle cycles after each, so a block boundary passes): the next block enters once
+    the words admitted and not yet taken are at most ``output_depth(k) − k`` — no overflow, no wasted room."""
+    dut = StreamingFFT(k=k, width=8, natural_order=False)
+    depth = output_depth(k)
+    seen = {}
+
+    async def bench(ctx):
+        accepted = taken = 0
+
+        async def run(cycles, take=False):
+            nonlocal accepted, taken
+            for _ in range(cycles):
+                ctx.set(dut.result.ready, take and ctx.get(dut.result.valid))
+                accepted += ctx.get(dut.load.ready)
+                taken += ctx.get(dut.result.ready)
+                await ctx.tick()
+                take = False
+
+        ctx.set(dut.load.valid, 1)
+        await run(4 * depth)
+        seen["full"] = accepted
+        while accepted == seen["full"] and taken < seen["full"]:
+            await run(2 * k, take=True)
+        seen["taken"] = taken
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["full"] == k * (depth // k)
+    assert seen["taken"] == seen["full"] - (depth - k)
 
 CIRCULANT_SHAPES = [
     {"n_in": 48, "n_out": 32, "k": 16, "parallelism": 2},  # p, q > 1; 9 bins on 2 lanes (padded); forward-bound
