@@ -60,16 +60,13 @@ def test_format_rejects_frac_not_below_width():
         FixedFormat(8, 8)
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.integers(-(1 << 27), (1 << 27) - 1), min_size=1, max_size=40),
-       st.integers(0, 12), st.integers(4, 20))
-def test_rtl_requantize_equals_model(values, shift, width):
-    """The RTL expression builder gives the model's result for every value (Amaranth simulator)."""
-    results = []
+def evaluate(expression, source_shape, width: int, values: list[int]) -> list[int]:
+    """``expression(source)`` as a ``signed(width)`` result for each source value (Amaranth simulator)."""
     m = Module()
-    source, result = Signal(signed(28)), Signal(signed(width))
-    m.d.comb += result.eq(hw_fixed.requantize(source, shift, width))
+    source, result = Signal(source_shape), Signal(signed(width))
+    m.d.comb += result.eq(expression(source))
     sim = Simulator(m)
+    results = []
 
     async def bench(ctx):
         for v in values:
@@ -78,6 +75,15 @@ def test_rtl_requantize_equals_model(values, shift, width):
 
     sim.add_testbench(bench)
     sim.run()
+    return results
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(-(1 << 27), (1 << 27) - 1), min_size=1, max_size=40),
+       st.integers(0, 12), st.integers(4, 20))
+def test_rtl_requantize_equals_model(values, shift, width):
+    """The RTL expression builder gives the model's result for every value (Amaranth simulator)."""
+    results = evaluate(lambda source: hw_fixed.requantize(source, shift, width), signed(28), width, values)
     assert results == [int(x) for x in requantize(np.array(values), shift, width)]
 
 
@@ -89,19 +95,7 @@ def test_rtl_saturate_clamps_any_source_shape(source_width, source_signed, width
     lo_in, hi_in = (-(1 << (source_width - 1)), (1 << (source_width - 1)) - 1) if source_signed else \
         (0, (1 << source_width) - 1)
     values = [lo_in, hi_in] + data.draw(st.lists(st.integers(lo_in, hi_in), max_size=20))
-    m = Module()
-    source, result = Signal(shape), Signal(signed(width))
-    m.d.comb += result.eq(hw_fixed.saturate(source, width))
-    sim = Simulator(m)
-    results = []
-
-    async def bench(ctx):
-        for v in values:
-            ctx.set(source, v)
-            results.append(ctx.get(result))
-
-    sim.add_testbench(bench)
-    sim.run()
+    results = evaluate(lambda source: hw_fixed.saturate(source, width), shape, width, values)
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
     assert results == [min(max(v, lo), hi) for v in values]
 

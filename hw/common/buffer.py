@@ -1,7 +1,9 @@
 """A stream FIFO kept in distributed (LUT) RAM, with registered input and output.
 
 On ECP5 a block RAM's read data arrives 5.6–5.8 ns after the clock when its
-output register is unused — and yosys does not use it — so a block RAM read
+output register is unused — yosys does not use it, and the flow's absorption
+(``accelgen/flows/ecp5_netlist.py``) takes only registers that load every
+cycle, not a FIFO's, which holds under backpressure — so a block RAM read
 that meets even one LUT before a register caps the design near 120 MHz
 (docs/circulant.md, "Fmax"). A buffer of a few dozen words is better held in
 LUT RAM: its read is a LUT-sized delay behind the read address register.
