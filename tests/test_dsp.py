@@ -62,10 +62,15 @@ def test_wide_operands_take_the_fabric_path_with_the_same_timing(steps):
 
 
 def test_export_appends_the_behavioural_model_only_when_instantiated():
+    """dense-fc instantiates the multiplier and carries one model; intergrad multiplies in the fabric and
+    carries none."""
     text = export.component_verilog(ProductBetweenRegisters(), "top")
     assert text.count(f"module {MULTIPLIER_MODULE}") == 1 and text.endswith(BEHAVIOURAL_VERILOG)
     dense = registry.get("dense-fc")
-    assert MULTIPLIER_MODULE not in export.verilog_text(dense, resolve(dense, {"n_in": 2, "n_out": 1, "parallelism": 1}))
+    dense_text = export.verilog_text(dense, resolve(dense, {"n_in": 2, "n_out": 1, "parallelism": 1}))
+    assert dense_text.count(f"module {MULTIPLIER_MODULE}") == 1
+    intergrad = registry.get("intergrad")
+    assert MULTIPLIER_MODULE not in export.verilog_text(intergrad, resolve(intergrad, {}))
 
 
 def test_ecp5_puts_operand_and_product_registers_inside_the_dsp():
