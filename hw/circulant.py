@@ -2,22 +2,22 @@
 
 import operator
 
-from amaranth.hdl import Array, Module, Mux, Signal, Value, signed
-from amaranth.lib import fifo, memory, stream, wiring
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.circulant import MAC_DRAIN, z_bank_count
 from models.fft import bit_reverse, forward_width, inverse_width, log2
 from models.fixed import accumulator_width
 
-from .common.buffer import NO_COLLISIONS
+from .common.buffer import NO_COLLISIONS, LutRamFIFO, SkidBuffer
 from .common.dsp import registered_product
 from .common.fixed import delay, round_shift, saturate
 from .fft import StreamingFFT, complex_layout
 
 __all__ = ["CirculantFC"]
 
-FEED_DEPTH = 6  # words between the Z banks and the inverse: the two read registers and the FIFO's own latency
+FEED_SLACK = 8  # FIFO words beyond a block: the credit round trip (head register, FIFO, late count) and margin
 
 
 class CirculantFC(wiring.Component):
@@ -37,9 +37,10 @@ class CirculantFC(wiring.Component):
     3. inverse: the MAC lands each block's ``Z`` in one of
        ``models.circulant.z_bank_count`` register banks (at least two; a
        block claims one when its first address issues, so the MAC pipeline
-       never stalls) while a second :class:`StreamingFFT` (unscaled, real parts
-       only) reads another's Hermitian extension, bit-reversed; the real
-       parts, saturated to ``width``, are ``y_r``.
+       never stalls) while another, full, shifts its Hermitian extension out
+       bit-reversed, through a FIFO and a skid buffer, into a second
+       :class:`StreamingFFT` (unscaled, real parts only); the real parts,
+       saturated to ``width``, are ``y_r``.
 
     Weight spectra (``Wf = FFT(w)``, computed offline, ``Q(width + 1, frac)``)
     are loaded once after reset through ``w_in``, in the order
@@ -223,23 +224,32 @@ class CirculantFC(wiring.Component):
         valid = [issue] + [Signal(name=f"mac{n}_valid") for n in range(1, 6)]
         first = [issue & (column == 0)] + [Signal(name=f"mac{n}_first") for n in range(1, 6)]
         m.d.sync += [b.eq(a) for a, b in zip(valid, valid[1:])] + [b.eq(a) for a, b in zip(first, first[1:])]
-        lands = delay(m, issue & last_column, MAC_DRAIN, "lands")  # a group's Z reaches its registers
-        lands_group = delay(m, group, MAC_DRAIN, "lands_group")
-        lands_block_end = delay(m, last_group, MAC_DRAIN, "lands_block_end")
-
+        # A group's Z reaches its registers MAC_DRAIN cycles after its last address; the bank and group it
+        # lands in are decoded a cycle ahead into one register per (bank, group), the enable of its registers.
+        lands_soon = delay(m, issue & last_column, MAC_DRAIN - 1, "lands_soon")
+        group_soon = delay(m, group, MAC_DRAIN - 1, "group_soon")
+        block_end_soon = delay(m, last_group, MAC_DRAIN - 1, "block_end_soon")
+        lands, lands_block_end = delay(m, lands_soon, 1, "lands"), delay(m, block_end_soon, 1, "lands_block_end")
         z_bank = Signal(range(bank_count))  # the bank the MAC lands in
+        next_z_bank = Mux(z_bank == bank_count - 1, 0, z_bank + 1)
+        z_bank_then = Mux(lands & lands_block_end, next_z_bank, z_bank)  # the bank of the next landing
+        landing = [[Signal(name=f"z{bank_number}_g{g}_landing") for g in range(groups)]
+                   for bank_number in range(bank_count)]
+        for bank_number, flags in enumerate(landing):
+            m.d.sync += [flag.eq(lands_soon & (group_soon == g) & (z_bank_then == bank_number))
+                         for g, flag in enumerate(flags)]
         for number, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
             x_read, w_read = x_bank.read_port(), w_bank.read_port()
             m.d.comb += [x_read.addr.eq(Mux(bank, self.x_words, 0) + offset), w_read.addr.eq(w_address)]
             z_re, z_im = self._lane(m, number, x_read.data, w_read.data, valid[5], first[5])
             for b in range(number, bins, lanes):
                 for bank_number, (v_re, v_im) in enumerate(z_banks):
-                    with m.If(lands & (lands_group == b // lanes) & (z_bank == bank_number)):
+                    with m.If(landing[bank_number][b // lanes]):
                         m.d.sync += [v_re[b].eq(z_re), v_im[b].eq(-z_im)]
                         if 0 < b < k // 2:
                             m.d.sync += [v_re[k - b].eq(z_re), v_im[k - b].eq(z_im)]
         with m.If(lands & lands_block_end):
-            m.d.sync += [z_full[z_bank].eq(1), z_bank.eq(Mux(z_bank == bank_count - 1, 0, z_bank + 1))]
+            m.d.sync += [z_full[z_bank].eq(1), z_bank.eq(next_z_bank)]
 
     def _lane(self, m, number, x_word, w_word, valid, first):
         """One complex MAC lane on registered RAM words; returns ``Z`` rounded and saturated, three
@@ -267,32 +277,45 @@ class CirculantFC(wiring.Component):
         return z_re, z_im
 
     def _feed_inverse(self, m, load, z_banks, z_full, z_freed):
-        """Read a full ``Z`` bank's Hermitian extension ``v``, bit-reversed, one word per cycle into a
-        ``FEED_DEPTH``-word FIFO in front of the inverse transform — each bank's word registered, then the
-        bank's, then the FIFO — and free the bank (``z_freed``) as its last word is read. Words are read only
-        while the FIFO has room for them, so a block whose bank is full reaches the inverse without a gap."""
+        """Shift a full ``Z`` bank's Hermitian extension ``v`` out, bit-reversed, one word per cycle for a
+        whole block, through a register, a LUT-RAM FIFO and a skid buffer into the inverse transform, and free
+        the bank (``z_freed``) with its last shift.
+
+        The bank's registers form a shift chain in bit-reversed order, so no wide read multiplexer sits
+        between them and the FIFO, and the chain's enable is one register per bank. A block starts only when
+        the FIFO has room for all its ``k`` words (counted in credits), so it then runs without a gap, and
+        the inverse's ``ready`` stops at the skid buffer beside it."""
         k, bits, bank_count = self.k, log2(self.k), len(z_banks)
         order = [bit_reverse(n, bits) for n in range(k)]
-        m.submodules.feed = feed = fifo.SyncFIFOBuffered(width=len(Value.cast(load.payload)), depth=FEED_DEPTH)
-        bank, word = Signal(range(bank_count)), Signal(range(k))
-        pending = Signal(range(FEED_DEPTH + 1))  # words read and not yet seen taken by the inverse
-        read = Signal()
-        m.d.comb += [read.eq(z_full[bank] & (pending < FEED_DEPTH)), z_freed.eq(read & (word == k - 1))]
-        with m.If(read):
-            m.d.sync += word.eq(word + 1)
-        with m.If(z_freed):
-            m.d.sync += [z_full[bank].eq(0), bank.eq(Mux(bank == bank_count - 1, 0, bank + 1))]
+        depth = k + FEED_SLACK
+        m.submodules.feed = feed = LutRamFIFO(shape=Value.cast(load.payload).shape(), depth=depth)
+        m.submodules.slice = slice_ = SkidBuffer(shape=Value.cast(load.payload).shape())
+        wiring.connect(m, feed.output, slice_.input)
+        m.d.comb += [load.valid.eq(slice_.output.valid), load.payload.eq(slice_.output.payload),
+                     slice_.output.ready.eq(load.ready)]
 
-        picked = [[Signal.like(part[0], name=f"z{number}_picked_{name}") for part, name in zip(parts, ("re", "im"))]
-                  for number, parts in enumerate(z_banks)]
-        for parts, registers in zip(z_banks, picked):
-            m.d.sync += [register.eq(Array(part[order[n]] for n in range(k))[word])
-                         for part, register in zip(parts, registers)]
-        chosen = Signal.like(load.payload, name="feed_word")
-        picked_bank = delay(m, bank, 1, "picked_bank")
-        m.d.sync += [chosen.re.eq(Array(re for re, _ in picked)[picked_bank]),
-                     chosen.im.eq(Array(im for _, im in picked)[picked_bank])]
-        m.d.comb += [feed.w_data.eq(chosen), feed.w_en.eq(delay(m, read, 2, "feed_valid")),
-                     load.valid.eq(feed.r_rdy), load.payload.eq(feed.r_data), feed.r_en.eq(load.ready)]
-        taken = delay(m, load.valid & load.ready, 1, "feed_taken")  # a cycle late: the inverse sits far away
-        m.d.sync += pending.eq(pending + read - taken)
+        bank, current, word = Signal(range(bank_count)), Signal(range(bank_count)), Signal(range(k))
+        shifting = [Signal(name=f"z{number}_shifting") for number in range(bank_count)]  # at most one high
+        busy, finishing = Cat(*shifting).any(), Signal()
+        credits = Signal(range(depth + 1), init=depth)  # FIFO words neither reserved nor seen leaving it
+        start = Signal()  # bank ``bank`` starts shifting out: the next block, back to back with the last
+        m.d.comb += [finishing.eq(busy & (word == k - 1)), z_freed.eq(finishing),
+                     start.eq(z_full[bank] & (~busy | finishing) & (credits >= k))]
+        left = delay(m, feed.output.valid & feed.output.ready, 1, "feed_left")  # a cycle late: never too many
+        m.d.sync += credits.eq(credits - Mux(start, k, 0) + left)
+        with m.If(busy):
+            m.d.sync += word.eq(word + 1)
+        with m.If(start):
+            m.d.sync += [current.eq(bank), bank.eq(Mux(bank == bank_count - 1, 0, bank + 1))]
+        for number, (flag, parts) in enumerate(zip(shifting, z_banks)):
+            with m.If(flag):
+                m.d.sync += [part[order[n]].eq(part[order[n + 1]]) for part in parts for n in range(k - 1)]
+                with m.If(finishing):
+                    m.d.sync += [flag.eq(0), z_full[number].eq(0)]
+            with m.If(start & (bank == number)):
+                m.d.sync += flag.eq(1)
+
+        head = Signal.like(load.payload, name="feed_word")  # the shifting bank's first word, registered
+        m.d.sync += [head.re.eq(Array(re[order[0]] for re, _ in z_banks)[current]),
+                     head.im.eq(Array(im[order[0]] for _, im in z_banks)[current])]
+        m.d.comb += [feed.input.payload.eq(head), feed.input.valid.eq(delay(m, busy, 1, "head_valid"))]

@@ -116,13 +116,14 @@ def z_bank_count(n_in: int, n_out: int, k: int, parallelism: int) -> int:
     """``Z`` register banks of ``hw/circulant.py``: enough that claiming a bank never slows the MAC.
 
     An output block claims a bank at its first MAC issue and frees it when the
-    inverse has read it: at best ``T + MAC_DRAIN + k + 3`` cycles later
-    (``T = ceil((k/2+1)/P) · q`` issues, the pipeline, ``k`` reads, three
-    registered hand-overs). Blocks start at most every ``max(T, k)`` cycles in
+    inverse's feed has shifted it out: at best ``T + MAC_DRAIN + k + 4``
+    cycles later (``T = ceil((k/2+1)/P) · q`` issues, the pipeline, ``k``
+    shifts, four registered hand-overs: full flag, shift flag, returned
+    flag, unclaimed count). Blocks start at most every ``max(T, k)`` cycles in
     steady state, so that many cycles' worth of blocks must fit at once.
     """
     issues = -(-(k // 2 + 1) // parallelism) * (n_in // k)
-    held = issues + MAC_DRAIN + k + 3
+    held = issues + MAC_DRAIN + k + 4
     return max(2, -(-held // max(issues, k)))
 
 

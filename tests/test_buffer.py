@@ -9,18 +9,13 @@ from hypothesis import strategies as st
 
 from accelgen.flows import export, synthesize
 from accelgen.flows.ecp5_netlist import absorb_read_registers
-from hw.common.buffer import NO_COLLISIONS, LutRamFIFO
+from hw.common.buffer import NO_COLLISIONS, LutRamFIFO, SkidBuffer
 
 
-@settings(max_examples=25, deadline=None)
-@given(depth=st.integers(2, 9), words=st.lists(st.integers(0, 255), min_size=1, max_size=40),
-       offer=st.lists(st.booleans(), min_size=1, max_size=16), accept=st.lists(st.booleans(), min_size=1, max_size=16))
-@example(depth=3, words=list(range(12)), offer=[True], accept=[False] * 15)  # fills while the consumer waits
-def test_fifo_keeps_order_under_random_stalls(depth, words, offer, accept):
-    """Every word comes out once, in order; ``input.ready`` never admits more than ``depth`` waiting in the RAM;
-    with both sides always willing a word is out 3 cycles after it went in."""
-    offer, accept = offer + [True], accept + [True]  # stall patterns, each side willing now and then
-    dut = LutRamFIFO(shape=8, depth=depth)
+def stream_through(dut, words, offer, accept):
+    """Offer ``words`` to ``dut.input`` and take ``dut.output`` on the cyclic stall patterns ``offer`` and
+    ``accept`` (each ending willing); return everything that came out, plus anything more within 6 cycles."""
+    offer, accept = offer + [True], accept + [True]
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     out = []
@@ -28,7 +23,7 @@ def test_fifo_keeps_order_under_random_stalls(depth, words, offer, accept):
     async def bench(ctx):
         sent, cycle = 0, 0
         while len(out) < len(words):
-            assert cycle < 20 * (len(words) + depth), "the FIFO stopped moving"
+            assert cycle < 20 * (len(words) + 10), "the buffer stopped moving"
             ctx.set(dut.input.valid, sent < len(words) and offer[cycle % len(offer)])
             ctx.set(dut.input.payload, words[sent] if sent < len(words) else 0)
             ctx.set(dut.output.ready, accept[cycle % len(accept)])
@@ -47,7 +42,54 @@ def test_fifo_keeps_order_under_random_stalls(depth, words, offer, accept):
 
     sim.add_testbench(bench)
     sim.run()
-    assert out == words
+    return out
+
+
+stalls = st.lists(st.booleans(), min_size=1, max_size=16)
+word_lists = st.lists(st.integers(0, 255), min_size=1, max_size=40)
+
+
+@settings(max_examples=25, deadline=None)
+@given(depth=st.integers(2, 9), words=word_lists, offer=stalls, accept=stalls)
+@example(depth=3, words=list(range(12)), offer=[True], accept=[False] * 15)  # fills while the consumer waits
+def test_fifo_keeps_order_under_random_stalls(depth, words, offer, accept):
+    """Every word comes out once, in order, under any stalls on either side."""
+    assert stream_through(LutRamFIFO(shape=8, depth=depth), words, offer, accept) == words
+
+
+@settings(max_examples=25, deadline=None)
+@given(words=word_lists, offer=stalls, accept=stalls)
+@example(words=list(range(12)), offer=[True], accept=[False, True, True, False, False])
+def test_skid_buffer_keeps_order_under_random_stalls(words, offer, accept):
+    assert stream_through(SkidBuffer(shape=8), words, offer, accept) == words
+
+
+def test_skid_buffer_ready_is_a_register_and_full_rate_has_one_cycle_latency():
+    """``input.ready`` does not follow ``output.ready`` within a cycle; with both sides willing a word goes in
+    and out every cycle, one cycle apart."""
+    dut = SkidBuffer(shape=8)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    seen, readies = [], []
+
+    async def bench(ctx):
+        ctx.set(dut.output.ready, 1)
+        for word in range(6):
+            ctx.set(dut.input.valid, 1)
+            ctx.set(dut.input.payload, word)
+            seen.append(ctx.get(dut.output.payload) if ctx.get(dut.output.valid) else None)
+            await ctx.tick()
+        ctx.set(dut.output.ready, 0)  # held: the next word lands in the skid register, then ready falls
+        await ctx.tick()
+        for accept in (0, 1):
+            ctx.set(dut.output.ready, accept)
+            await ctx.delay(1e-8)
+            readies.append(ctx.get(dut.input.ready))
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [None, 0, 1, 2, 3, 4]
+    assert readies == [0, 0]
 
 
 def test_fifo_latency_is_three_cycles():

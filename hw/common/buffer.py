@@ -1,4 +1,5 @@
-"""A stream FIFO kept in distributed (LUT) RAM, with registered input and output.
+"""Stream buffers placed for speed: a FIFO kept in distributed (LUT) RAM, and a skid buffer that
+registers ``ready`` as well as ``valid`` and the payload.
 
 On ECP5 a block RAM's read data arrives 5.6–5.8 ns after the clock when its
 output register is unused — yosys does not use it, and the flow's absorption
@@ -13,7 +14,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["NO_COLLISIONS", "LutRamFIFO"]
+__all__ = ["NO_COLLISIONS", "LutRamFIFO", "SkidBuffer"]
 
 # Attributes for a memory whose design never reads a word in the cycle it is written (double-buffered or
 # write-then-read phases). Without them yosys keeps a RAM's read-old-data behaviour on an address collision:
@@ -71,4 +72,38 @@ class LutRamFIFO(wiring.Component):
         with m.Elif(self.output.ready):
             m.d.sync += self.output.valid.eq(0)
         m.d.sync += stored.eq(stored + written - reading)
+        return m
+
+
+class SkidBuffer(wiring.Component):
+    """A two-word register slice that cuts every combinational path through a stream.
+
+    input : In(stream.Signature(shape))
+        ``ready`` comes straight from a register (high while the skid word is empty).
+    output : Out(stream.Signature(shape))
+        ``valid`` and ``payload`` come straight from registers; ``ready`` reaches
+        only this buffer's own registers.
+
+    Latency 1 cycle; one word per cycle in and out. A producer on one side of
+    the device and a consumer on the other each see a register-to-register
+    route through it, where a plain stream carries the consumer's ``ready``
+    across the device into the producer's enables.
+    """
+
+    def __init__(self, *, shape):
+        self.shape = shape
+        super().__init__({"input": In(stream.Signature(shape)), "output": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        skid_valid = Signal()
+        skid = Signal.like(self.output.payload, name="skid")
+        m.d.comb += self.input.ready.eq(~skid_valid)
+        accepted = self.input.valid & self.input.ready
+        with m.If(~self.output.valid | self.output.ready):  # the output register moves on
+            m.d.sync += [self.output.valid.eq(skid_valid | accepted),
+                         self.output.payload.eq(Mux(skid_valid, skid, self.input.payload)),
+                         skid_valid.eq(0)]
+        with m.Elif(accepted):  # the output holds: the word accepted last cycle waits beside it
+            m.d.sync += [skid_valid.eq(1), skid.eq(self.input.payload)]
         return m
