@@ -221,8 +221,8 @@ class CirculantFC(wiring.Component):
                     with m.If(last_block):
                         m.d.sync += [x_full[bank].eq(0), bank.eq(~bank)]
 
-        valid = [issue] + [Signal(name=f"mac{n}_valid") for n in range(1, 6)]
-        first = [issue & (column == 0)] + [Signal(name=f"mac{n}_first") for n in range(1, 6)]
+        valid = [issue] + [Signal(name=f"mac{n}_valid") for n in range(1, 5)]
+        first = [issue & (column == 0)] + [Signal(name=f"mac{n}_first") for n in range(1, 5)]
         m.d.sync += [b.eq(a) for a, b in zip(valid, valid[1:])] + [b.eq(a) for a, b in zip(first, first[1:])]
         # A group's Z reaches its registers MAC_DRAIN cycles after its last address; the bank and group it
         # lands in are decoded a cycle ahead into one register per (bank, group), the enable of its registers.
@@ -241,19 +241,20 @@ class CirculantFC(wiring.Component):
         for number, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
             x_read, w_read = x_bank.read_port(), w_bank.read_port()
             m.d.comb += [x_read.addr.eq(Mux(bank, self.x_words, 0) + offset), w_read.addr.eq(w_address)]
-            z_re, z_im = self._lane(m, number, x_read.data, w_read.data, valid[5], first[5])
+            z_re, z_im, z_im_negated = self._lane(m, number, x_read.data, w_read.data, valid[4], first[4])
             for b in range(number, bins, lanes):
                 for bank_number, (v_re, v_im) in enumerate(z_banks):
                     with m.If(landing[bank_number][b // lanes]):
-                        m.d.sync += [v_re[b].eq(z_re), v_im[b].eq(-z_im)]
+                        m.d.sync += [v_re[b].eq(z_re), v_im[b].eq(z_im_negated)]
                         if 0 < b < k // 2:
                             m.d.sync += [v_re[k - b].eq(z_re), v_im[k - b].eq(z_im)]
         with m.If(lands & lands_block_end):
             m.d.sync += [z_full[z_bank].eq(1), z_bank.eq(next_z_bank)]
 
     def _lane(self, m, number, x_word, w_word, valid, first):
-        """One complex MAC lane on registered RAM words; returns ``Z`` rounded and saturated, three
-        cycles after the group's last accumulation."""
+        """One complex MAC lane on registered RAM words (``valid`` and ``first`` one cycle ahead of the
+        products); returns ``Z`` rounded and saturated, and ``-Z.im`` (for the conjugate bins), four cycles
+        after the group's last accumulation, each from a register."""
         width, frac, q = self.width, self.frac, self.q
         # Block RAM outputs registered before any logic, without a reset: the ECP5 flow moves such a register
         # into the block RAM (accelgen/flows/synthesize.py, absorb_read_registers).
@@ -266,15 +267,22 @@ class CirculantFC(wiring.Component):
         k3 = registered_product(m, x.im, w.re + w.im, f"l{number}_k3")
         product_re, product_im = (Signal(signed(2 * width + 5), name=f"l{number}_p{n}") for n in ("re", "im"))
         m.d.sync += [product_re.eq(k1 - k3), product_im.eq(k1 + k2)]
+        # The lane's own copy of the accumulate tags (kept apart from the other lanes' identical ones), so
+        # the accumulators spread over the device are not all on one register's route.
+        valid_here, first_here = (Signal(name=f"l{number}_{n}", attrs={"keep": 1}) for n in ("valid", "first"))
+        m.d.sync += [valid_here.eq(valid), first_here.eq(first)]
         acc_width = accumulator_width(width + 2, 2 * q) + 1
         acc_re, acc_im = (Signal(signed(acc_width), name=f"l{number}_acc_{n}") for n in ("re", "im"))
-        with m.If(valid):
-            m.d.sync += [acc_re.eq(Mux(first, 0, acc_re) + product_re), acc_im.eq(Mux(first, 0, acc_im) + product_im)]
+        with m.If(valid_here):
+            m.d.sync += [acc_re.eq(Mux(first_here, 0, acc_re) + product_re),
+                         acc_im.eq(Mux(first_here, 0, acc_im) + product_im)]
         rounded_re, rounded_im = (Signal(signed(acc_width - frac + 1), name=f"l{number}_r{n}") for n in ("re", "im"))
         z_re, z_im = (Signal(signed(width + 2), name=f"l{number}_z_{n}") for n in ("re", "im"))
         m.d.sync += [rounded_re.eq(round_shift(acc_re, frac)), rounded_im.eq(round_shift(acc_im, frac)),
                      z_re.eq(saturate(rounded_re, width + 2)), z_im.eq(saturate(rounded_im, width + 2))]
-        return z_re, z_im
+        z_im_negated = Signal(signed(width + 3), name=f"l{number}_z_im_negated")  # a stage of its own
+        m.d.sync += z_im_negated.eq(-z_im)
+        return delay(m, z_re, 1, f"l{number}_z_re_out"), delay(m, z_im, 1, f"l{number}_z_im_out"), z_im_negated
 
     def _feed_inverse(self, m, load, z_banks, z_full, z_freed):
         """Shift a full ``Z`` bank's Hermitian extension ``v`` out, bit-reversed, one word per cycle for a

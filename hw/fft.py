@@ -201,7 +201,7 @@ class StreamingFFT(wiring.Component):
         slot_real = Mux(slot == 0, admit, taking)
         with m.If(slot == 0):
             m.d.sync += taking.eq(admit)
-        m.d.comb += source.ready.eq(slot_real)
+        m.d.comb += source.ready.eq(Mux(slot == 0, room, taking))  # the same transfers as slot_real, not valid's
 
         sample, at = delay(m, source.payload, ENTRY_LATENCY, "entry"), ENTRY_LATENCY
         for stage in range(self.stages):

@@ -32,7 +32,7 @@ __all__ = [
     "MAC_DRAIN", "cycles_per_vector", "z_bank_count", "weight_storage_bits",
 ]
 
-MAC_DRAIN = 8  # after a group's last address: RAM -> register -> pre-adds -> products -> X·W -> accumulator -> rounded -> saturated -> Z (pipelined: groups issue back to back)
+MAC_DRAIN = 9  # after a group's last address: RAM -> register -> pre-adds -> products -> X·W -> accumulator -> rounded -> saturated -> negated -> Z (pipelined: groups issue back to back)
 
 
 def block_circulant(w: np.ndarray) -> np.ndarray:
