@@ -201,7 +201,6 @@ class StreamingFFT(wiring.Component):
         slot_real = Mux(slot == 0, admit, taking)
         with m.If(slot == 0):
             m.d.sync += taking.eq(admit)
-        m.d.comb += source.ready.eq(Mux(slot == 0, room, taking))  # the same transfers as slot_real, not valid's
 
         sample, at = delay(m, source.payload, ENTRY_LATENCY, "entry"), ENTRY_LATENCY
         for stage in range(self.stages):
@@ -221,6 +220,12 @@ class StreamingFFT(wiring.Component):
         taken = self.result.valid & self.result.ready
         m.d.sync += [committed.eq(committed + Mux(admit, k, 0) - taken),
                      room.eq(committed <= depth - k)]
+        # ``ready`` from a register, ``Mux(slot == 0, room, taking)`` decided a cycle ahead: the same
+        # transfers as ``slot_real``, with neither ``valid`` nor the counters in the producer's path.
+        ready = Signal(init=1)
+        boundary_next = Mux(running, slot == k - 1, slot == 0)
+        m.d.sync += ready.eq(Mux(boundary_next, committed <= depth - k, Mux(slot == 0, admit, taking)))
+        m.d.comb += source.ready.eq(ready)
         return m
 
     def _stage(self, m, stage: int, sample, at: int):
