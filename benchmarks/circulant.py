@@ -121,9 +121,11 @@ def render(rows: list[dict], elapsed: float, lanes_option: int | None, plot: str
             str(row["cycles"]), str(row["weight_bits"]), vs_cycles, vs_dsp, vs_lut, vs_dsp_fmax,
         ]) + " |" + (f" {row['note']}" if "note" in row else ""))
     lines += ["", f"![cycles per vector and weight bits vs n]({plot})", "",
-              "Cycles per vector: dense-fc n²/P_dense; circulant-fc max(n, (n/k)²·ceil((k/2+1)/P)): the "
+              "Cycles per vector: dense-fc n + ceil(n/P_dense)·(n + 4) + n (load x, then per group of "
+              "P_dense rows n issues, 4 drain cycles and the P_dense results sent: about n²/P_dense); "
+              "circulant-fc max(n, (n/k)²·ceil((k/2+1)/P)): the "
               "streaming transforms take one sample per cycle and overlap the MAC, so the MAC issues set "
-              "the pace once n > k²/ceil((k/2+1)/P), and the cycle ratio dense/circulant is "
+              "the pace once n > k²/ceil((k/2+1)/P), and the cycle ratio dense/circulant is about "
               "k²/(P_dense·ceil((k/2+1)/P)) there — 64× at k = 16, P_dense = 4, P = 9. With one block "
               "(k = n, dashed; the RTL stops at k = 64) a vector costs n cycles — O(n) time on O(log n) "
               "butterfly stages, i.e. O(n log n) work as in CirCNN. Weight bits: O(n²) against O(n²/k)."]

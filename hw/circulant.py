@@ -267,8 +267,9 @@ class CirculantFC(wiring.Component):
         k3 = registered_product(m, x.im, w.re + w.im, f"l{number}_k3")
         product_re, product_im = (Signal(signed(2 * width + 5), name=f"l{number}_p{n}") for n in ("re", "im"))
         m.d.sync += [product_re.eq(k1 - k3), product_im.eq(k1 + k2)]
-        # The lane's own copy of the accumulate tags (kept apart from the other lanes' identical ones), so
-        # the accumulators spread over the device are not all on one register's route.
+        # The lane's own copy of the accumulate tags, meant to keep the accumulators spread over the device
+        # off one register's route. yosys still merges the identical copies despite ``keep`` (the n = 256,
+        # k = 16 path runs from l0_first into lane 1's accumulator): docs/circulant.md, "Fmax".
         valid_here, first_here = (Signal(name=f"l{number}_{n}", attrs={"keep": 1}) for n in ("valid", "first"))
         m.d.sync += [valid_here.eq(valid), first_here.eq(first)]
         acc_width = accumulator_width(width + 2, 2 * q) + 1
