@@ -3,14 +3,15 @@
 import operator
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
-from amaranth.lib import memory, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.circulant import MAC_DRAIN, z_bank_count
 from models.fft import bit_reverse, forward_width, inverse_width, log2
 from models.fixed import accumulator_width
 
-from .common.buffer import NO_COLLISIONS, LutRamFIFO, SkidBuffer
+from .common.banked import READ_LATENCY, BankedMemory
+from .common.buffer import LutRamFIFO, SkidBuffer
 from .common.dsp import registered_product
 from .common.fixed import delay, round_shift, saturate
 from .fft import StreamingFFT, complex_layout
@@ -27,7 +28,7 @@ class CirculantFC(wiring.Component):
     concurrently on consecutive vectors, one sample per cycle each:
 
     1. forward: ``x`` streams into a :class:`StreamingFFT` (scaled,
-       ``FFT(x_c)/k``); bins ``0 … k/2`` of each input block go into per-lane
+       ``FFT(x_c)/k``) and a skid buffer; bins ``0 … k/2`` of each input block go into per-lane
        spectrum buffers (bin ``b`` on lane ``b mod parallelism``), two banks:
        vector ``v + 1`` fills one while the MAC reads vector ``v`` from the other;
     2. MAC: per output block ``r``, ``parallelism`` complex lanes (three
@@ -40,7 +41,7 @@ class CirculantFC(wiring.Component):
        never stalls) while another, full, shifts its Hermitian extension out
        bit-reversed, through a FIFO and a skid buffer, into a second
        :class:`StreamingFFT` (unscaled, real parts only); the real parts,
-       saturated to ``width``, are ``y_r``.
+       saturated to ``width``, are ``y_r``, sent through a skid buffer.
 
     Weight spectra (``Wf = FFT(w)``, computed offline, ``Q(width + 1, frac)``)
     are loaded once after reset through ``w_in``, in the order
@@ -103,18 +104,24 @@ class CirculantFC(wiring.Component):
         m.d.comb += [forward.scaled.eq(1), inverse.scaled.eq(0),
                      forward.load.valid.eq(self.x_in.valid), self.x_in.ready.eq(forward.load.ready),
                      forward.load.payload.re.eq(self.x_in.payload), forward.load.payload.im.eq(0)]
+        # Skid buffers after both transforms: the spectrum writer's and the consumer's ``ready`` reach only
+        # their registers, not the transforms' output buffers.
+        m.submodules.spectrum_slice = spectrum = SkidBuffer(shape=forward.result.payload.shape())
+        m.submodules.y_slice = y_slice = SkidBuffer(shape=signed(self.width))
+        wiring.connect(m, forward.result, spectrum.input)
+        wiring.connect(m, y_slice.output, wiring.flipped(self.y_out))
+        m.d.comb += [y_slice.input.valid.eq(inverse.result.valid), inverse.result.ready.eq(y_slice.input.ready),
+                     y_slice.input.payload.eq(saturate(inverse.result.payload.re, self.width))]
         # A spectra bank half is written only while the MAC reads the other; weights only before the MAC starts.
-        x_banks = [memory.Memory(shape=complex_layout(self.width + 1), depth=2 * self.x_words, init=[],
-                                 attrs=NO_COLLISIONS)
-                   for _ in range(self.parallelism)]
-        w_banks = [memory.Memory(shape=complex_layout(self.width + 1), depth=self.p * self.x_words, init=[],
-                                 attrs=NO_COLLISIONS)
-                   for _ in range(self.parallelism)]
+        # Deep weight memories span several block RAMs: banked, each read through its own register.
+        word = complex_layout(self.width + 1)
+        x_banks = [BankedMemory(shape=word, depth=2 * self.x_words) for _ in range(self.parallelism)]
+        w_banks = [BankedMemory(shape=word, depth=self.p * self.x_words) for _ in range(self.parallelism)]
         for lane, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
             m.submodules[f"x_bank{lane}"], m.submodules[f"w_bank{lane}"] = x_bank, w_bank
         x_full = Array([Signal(name="x_full0"), Signal(name="x_full1")])  # a bank holds a whole vector's spectra
         weights_loaded = self._load_weights(m, w_banks)
-        self._write_spectra(m, forward.result, [bank.write_port() for bank in x_banks], x_full)
+        self._write_spectra(m, spectrum.output, [bank.write for bank in x_banks], x_full)
         # Z banks: the MAC lands a block's Z in one while the inverse reads another; a block claims its bank
         # when its first address issues, so nothing after the issue ever waits.
         z_banks = [self._z_bank(number) for number in range(self.z_bank_count)]
@@ -122,8 +129,6 @@ class CirculantFC(wiring.Component):
         z_freed = Signal()  # the feed reads a bank's last word: the bank is free
         self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_banks, z_full, z_freed)
         self._feed_inverse(m, inverse.load, z_banks, z_full, z_freed)
-        m.d.comb += [self.y_out.valid.eq(inverse.result.valid), inverse.result.ready.eq(self.y_out.ready),
-                     self.y_out.payload.eq(saturate(inverse.result.payload.re, self.width))]
         return m
 
     @property
@@ -140,12 +145,13 @@ class CirculantFC(wiring.Component):
         return self.groups * self.q
 
     def _load_weights(self, m, w_banks):
-        """Accept ``p · groups · q · parallelism`` weight words after reset; return "all loaded"."""
+        """Accept ``p · groups · q · parallelism`` weight words after reset; return "all in the memories"
+        (a cycle after the last word is accepted: the banked memories register their writes)."""
         lanes = self.parallelism
         loaded, lane, address = Signal(), Signal(range(lanes)), Signal(range(self.p * self.x_words))
         m.d.comb += self.w_in.ready.eq(~loaded)
         for number, bank in enumerate(w_banks):
-            write = bank.write_port()
+            write = bank.write
             m.d.comb += [write.addr.eq(address), write.data.eq(self.w_in.payload),
                          write.en.eq(self.w_in.valid & ~loaded & (lane == number))]
         with m.If(self.w_in.valid & ~loaded):
@@ -154,11 +160,11 @@ class CirculantFC(wiring.Component):
                 m.d.sync += address.eq(address + 1)
                 with m.If(address == self.p * self.x_words - 1):
                     m.d.sync += loaded.eq(1)
-        return loaded
+        return delay(m, loaded, 1, "weights_written")
 
     def _write_spectra(self, m, result, writes, x_full):
         """Forward bins in natural order -> bank ``bank``, lane ``b mod P``, word ``(b div P)·q + c``. The
-        write ports take registered address, data and enable (the lanes' RAMs spread over the device), so a
+        banked memories register address, data and enable (the lanes' RAMs spread over the device), so a
         bank is marked full one cycle after its last word is accepted."""
         k, lanes, q = self.k, self.parallelism, self.q
         word, lane, block, bank = Signal(range(k)), Signal(range(lanes)), Signal(range(q)), Signal()
@@ -166,7 +172,7 @@ class CirculantFC(wiring.Component):
         address = Signal(range(2 * self.x_words))  # block_base + group·q
         m.d.comb += result.ready.eq(~x_full[bank])
         for number, write in enumerate(writes):
-            m.d.sync += [write.addr.eq(address), write.data.re.eq(result.payload.re), write.data.im.eq(result.payload.im),
+            m.d.comb += [write.addr.eq(address), write.data.eq(result.payload),
                          write.en.eq(result.valid & result.ready & (word < self.bins) & (lane == number))]
         filled, filled_bank = Signal(), Signal()  # a bank's last word is being written
         m.d.sync += filled.eq(0)
@@ -195,7 +201,7 @@ class CirculantFC(wiring.Component):
 
     def _multiply_accumulate(self, m, x_banks, w_banks, x_full, weights_loaded, z_banks, z_full, z_freed):
         """Issue ``(r, g, c)`` addresses one per cycle while a spectra bank is full and, at a block's
-        first address, a ``Z`` bank is unclaimed; each lane's pipeline RAM -> register -> pre-adds ->
+        first address, a ``Z`` bank is unclaimed; each lane's pipeline banked RAM read -> pre-adds ->
         three products -> X·W -> accumulate -> rounded -> saturated lands ``Z`` in the block's bank
         ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock enable."""
         k, lanes, groups, bins, q = self.k, self.parallelism, self.groups, self.bins, self.q
@@ -221,8 +227,10 @@ class CirculantFC(wiring.Component):
                     with m.If(last_block):
                         m.d.sync += [x_full[bank].eq(0), bank.eq(~bank)]
 
-        valid = [issue] + [Signal(name=f"mac{n}_valid") for n in range(1, 5)]
-        first = [issue & (column == 0)] + [Signal(name=f"mac{n}_first") for n in range(1, 5)]
+        # The tags reach the lanes one cycle ahead of the products: the memories' read latency, the DSP's two.
+        tag_delay = READ_LATENCY + 2
+        valid = [issue] + [Signal(name=f"mac{n}_valid") for n in range(1, tag_delay + 1)]
+        first = [issue & (column == 0)] + [Signal(name=f"mac{n}_first") for n in range(1, tag_delay + 1)]
         m.d.sync += [b.eq(a) for a, b in zip(valid, valid[1:])] + [b.eq(a) for a, b in zip(first, first[1:])]
         # A group's Z reaches its registers MAC_DRAIN cycles after its last address; the bank and group it
         # lands in are decoded a cycle ahead into one register per (bank, group), the enable of its registers.
@@ -239,9 +247,9 @@ class CirculantFC(wiring.Component):
             m.d.sync += [flag.eq(lands_soon & (group_soon == g) & (z_bank_then == bank_number))
                          for g, flag in enumerate(flags)]
         for number, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
-            x_read, w_read = x_bank.read_port(), w_bank.read_port()
-            m.d.comb += [x_read.addr.eq(Mux(bank, self.x_words, 0) + offset), w_read.addr.eq(w_address)]
-            z_re, z_im, z_im_negated = self._lane(m, number, x_read.data, w_read.data, valid[4], first[4])
+            m.d.comb += [x_bank.read.addr.eq(Mux(bank, self.x_words, 0) + offset), w_bank.read.addr.eq(w_address)]
+            z_re, z_im, z_im_negated = self._lane(m, number, x_bank.read.data, w_bank.read.data, valid[-1],
+                                                  first[-1])
             for b in range(number, bins, lanes):
                 for bank_number, (v_re, v_im) in enumerate(z_banks):
                     with m.If(landing[bank_number][b // lanes]):
@@ -251,25 +259,19 @@ class CirculantFC(wiring.Component):
         with m.If(lands & lands_block_end):
             m.d.sync += [z_full[z_bank].eq(1), z_bank.eq(next_z_bank)]
 
-    def _lane(self, m, number, x_word, w_word, valid, first):
-        """One complex MAC lane on registered RAM words (``valid`` and ``first`` one cycle ahead of the
-        products); returns ``Z`` rounded and saturated, and ``-Z.im`` (for the conjugate bins), four cycles
+    def _lane(self, m, number, x, w, valid, first):
+        """One complex MAC lane on the banked memories' registered words (``valid`` and ``first`` one cycle
+        ahead of the products); returns ``Z`` rounded and saturated, and ``-Z.im`` (for the conjugate bins), four cycles
         after the group's last accumulation, each from a register."""
         width, frac, q = self.width, self.frac, self.q
-        # Block RAM outputs registered before any logic, without a reset: the ECP5 flow moves such a register
-        # into the block RAM (accelgen/flows/synthesize.py, absorb_read_registers).
-        x = Signal.like(x_word, name=f"l{number}_x", reset_less=True)
-        w = Signal.like(w_word, name=f"l{number}_w", reset_less=True)
-        m.d.sync += [x.eq(x_word), w.eq(w_word)]
         # The three products, each on one DSP with its operand and product registers (pre-adds in the fabric).
         k1 = registered_product(m, x.re + x.im, w.re, f"l{number}_k1")
         k2 = registered_product(m, x.re, w.im - w.re, f"l{number}_k2")
         k3 = registered_product(m, x.im, w.re + w.im, f"l{number}_k3")
         product_re, product_im = (Signal(signed(2 * width + 5), name=f"l{number}_p{n}") for n in ("re", "im"))
         m.d.sync += [product_re.eq(k1 - k3), product_im.eq(k1 + k2)]
-        # The lane's own copy of the accumulate tags, meant to keep the accumulators spread over the device
-        # off one register's route. yosys still merges the identical copies despite ``keep`` (the n = 256,
-        # k = 16 path runs from l0_first into lane 1's accumulator): docs/circulant.md, "Fmax".
+        # The lane's own copy of the accumulate tags, placed near its accumulators: ``keep`` stops synthesis
+        # from folding the identical copies back into one register (accelgen/flows/synthesize.py KEEP_COPIES).
         valid_here, first_here = (Signal(name=f"l{number}_{n}", attrs={"keep": 1}) for n in ("valid", "first"))
         m.d.sync += [valid_here.eq(valid), first_here.eq(first)]
         acc_width = accumulator_width(width + 2, 2 * q) + 1

@@ -32,7 +32,9 @@ __all__ = [
     "MAC_DRAIN", "cycles_per_vector", "z_bank_count", "weight_storage_bits",
 ]
 
-MAC_DRAIN = 9  # after a group's last address: RAM -> register -> pre-adds -> products -> X·W -> accumulator -> rounded -> saturated -> negated -> Z (pipelined: groups issue back to back)
+# Cycles from a group's last address to its Z in a bank: RAM -> bank register -> two bank selects -> pre-adds ->
+# products -> X·W -> accumulator -> rounded -> saturated -> negated -> Z (pipelined: groups issue back to back).
+MAC_DRAIN = 11
 
 
 def block_circulant(w: np.ndarray) -> np.ndarray:

@@ -5,6 +5,10 @@ import os
 import subprocess
 import sys
 
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
 from accelgen import registry
 from accelgen.flows import export, synthesize
 from accelgen.params import resolve
@@ -61,3 +65,30 @@ def test_build_with_config_writes_report(tmp_path):
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<td>dense-fc</td>" in page and "data:image/png;base64," in page
     assert '<a href="dense-fc/dense-fc.v">' in page
+
+
+class CopiedTag(wiring.Component):
+    """One input registered into four copies, each the clear of its own 8-bit accumulator."""
+
+    tag: In(1)
+    step: In(8)
+    sums: Out(32)
+
+    def __init__(self, keep: bool):
+        self._keep = keep
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        for copy in range(4):
+            tag = Signal(name=f"tag{copy}", attrs={"keep": 1} if self._keep else {})
+            total = self.sums[8 * copy:8 * copy + 8]
+            m.d.sync += [tag.eq(self.tag), total.eq(((total + self.step) & -~tag) ^ copy)]
+        return m
+
+
+def test_registers_marked_keep_are_not_merged():
+    """Four identical copies of a register fold into one unless their signals carry ``keep``."""
+    merged = synthesize.synthesize(export.component_verilog(CopiedTag(keep=False), "top"), "top", "ecp5")
+    kept = synthesize.synthesize(export.component_verilog(CopiedTag(keep=True), "top"), "top", "ecp5")
+    assert kept["ff"] == merged["ff"] + 3, (merged["ff"], kept["ff"])

@@ -41,7 +41,7 @@ __all__ = ["TARGETS", "SynthesisError", "synthesize", "synthesize_design", "crit
 
 TARGETS = ("ecp5", "ice40")
 ECP5_LIBRARY = "ecp5_multiplier.v"  # the hard-block multiplier as MULT18X18D (hw/common/dsp.py)
-FLOW_VERSION = 4  # bump to invalidate cached results when the flow changes
+FLOW_VERSION = 5  # bump to invalidate cached results when the flow changes
 CLOCK_TARGET_MHZ = 100  # nextpnr's timing goal; the achieved Fmax is reported whatever it is
 WRAPPER = "accelgen_ice40_wrapper"
 
@@ -102,6 +102,12 @@ def _ice40_wrapper(top: str, ports: list[dict]) -> str:
 # that and changes no logic.
 PURGE_ALIASES = ["proc", "opt_clean -purge"]
 
+# A register whose signal carries ``keep`` (Amaranth ``attrs={"keep": 1}``) is a deliberate copy, placed
+# near its own loads: yosys keeps the attribute on the wire only and its opt_merge still folds identical
+# copies into one register with the fanout of all. The attribute moved onto the driving cell (after
+# ``proc`` made it a flip-flop) stops that: opt_merge never merges two cells that both carry ``keep``.
+KEEP_COPIES = ["setattr -set keep 1 a:keep %ci1 c:* %i"]
+
 
 def _yosys_script(top: str, target: str, uses_multiplier: bool) -> str:
     if target == "ecp5":
@@ -110,6 +116,7 @@ def _yosys_script(top: str, target: str, uses_multiplier: bool) -> str:
             *([f"read_verilog -overwrite {ECP5_LIBRARY}"] if uses_multiplier else []),
             f"hierarchy -top {top}",
             *PURGE_ALIASES,
+            *KEEP_COPIES,
             f"synth_ecp5 -top {top} -json netlist.json",
             "tee -q -o stat.json stat -json",
         ]) + "\n"
@@ -118,6 +125,7 @@ def _yosys_script(top: str, target: str, uses_multiplier: bool) -> str:
         f"setattr -mod -set keep_hierarchy 1 {top}",
         f"hierarchy -top {WRAPPER}",
         *PURGE_ALIASES,
+        *KEEP_COPIES,
         f"synth_ice40 -dsp -top {WRAPPER} -json netlist.json",
         "tee -q -o stat.json stat -json",
     ]) + "\n"

@@ -1,0 +1,108 @@
+"""A deep memory split into block-RAM-sized banks, each read into a register of its own.
+
+yosys maps a memory deeper than one ECP5 DP16KD onto several of them and
+multiplexes their read data in the fabric. Those outputs then leave the block
+RAMs without the output register (the flow's absorption,
+``accelgen/flows/ecp5_netlist.py``, moves only a register that sits straight
+behind a single block RAM), 5.6–5.8 ns after the clock, into a mux: the
+n ≥ 256 weight memories of ``circulant-fc`` ran at 74–127 MHz on that path
+(docs/circulant.md, "Fmax"). Here each bank is its own memory with a
+reset-less read register (absorbed into its DP16KD), and the bank select is
+two levels of registers.
+"""
+
+from amaranth.hdl import Array, Module, Shape, Signal, Value
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from .buffer import NO_COLLISIONS
+from .fixed import delay
+
+__all__ = ["READ_LATENCY", "block_ram_words", "BankedMemory"]
+
+FIRST_LEVEL_BANKS = 4
+READ_LATENCY = 4  # address -> block RAM -> its output register -> group select -> bank select
+
+# ECP5 DP16KD aspect ratios (data bits, words): the deepest that holds a word of the given width.
+_DP16KD_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+
+
+def block_ram_words(width: int) -> int:
+    """Words of ``width`` bits that one DP16KD holds at full depth (wider words: 512, side by side)."""
+    return next((words for bits, words in _DP16KD_SHAPES if width <= bits), 512)
+
+
+class BankedMemory(wiring.Component):
+    """``depth`` words of ``shape``, one write and one read port, in banks of one block RAM each.
+
+    write : In(addr, data, en)
+        Registered, then written: a word is in the memory one cycle after the
+        edge that samples ``en``. Each bank takes its own registered enable
+        (address and data registers are shared: yosys merges the banks'
+        identical copies), so no write path runs from the producer's logic
+        through a decoder into block RAMs spread over the device.
+    read : In(addr) / Out(data)
+        ``data`` is the word at ``addr`` ``READ_LATENCY`` (4) cycles later, from a
+        register: block RAM, each bank's reset-less read register (a DP16KD's
+        output register on ECP5), then two registered selects: among up to
+        four banks, then among those groups (``bank_count / 4`` wide, between
+        registers that placement can keep together). A memory of one bank has
+        the same latency (its selects are plain registers).
+
+    One read and one write per cycle. ``attrs`` go to every bank
+    (``NO_COLLISIONS`` by default: the users write only what they do not read).
+    """
+
+    def __init__(self, *, shape, depth: int, bank_words: int | None = None, attrs=NO_COLLISIONS):
+        self.shape, self.depth, self.attrs = shape, int(depth), attrs
+        self.bank_words = int(bank_words or block_ram_words(Shape.cast(shape).width))
+        if self.depth < 1 or self.bank_words & (self.bank_words - 1):
+            raise ValueError(f"depth={depth} must be ≥ 1 and bank_words={bank_words} a power of two")
+        address = range(self.depth)
+        super().__init__({
+            "write": In(wiring.Signature({"addr": Out(address), "data": Out(shape), "en": Out(1)})),
+            "read": In(wiring.Signature({"addr": Out(address), "data": In(shape)})),
+        })
+
+    @property
+    def bank_count(self) -> int:
+        return -(-self.depth // self.bank_words)
+
+    @property
+    def fan_in(self) -> int:
+        """Banks per first-level select: up to four (one slice's mux on ECP5: the block RAMs lie far apart,
+        so this level's routes are long and its logic must be short)."""
+        return min(FIRST_LEVEL_BANKS, 1 << (self.bank_count - 1).bit_length())
+
+    def elaborate(self, platform):
+        m = Module()
+        low_bits, fan_bits = (self.bank_words - 1).bit_length(), (self.fan_in - 1).bit_length()
+        banks = []
+        for number in range(self.bank_count):
+            words = min(self.bank_words, self.depth - number * self.bank_words)
+            m.submodules[f"bank{number}"] = bank = memory.Memory(shape=self.shape, depth=words, init=[],
+                                                                 attrs=self.attrs)
+            write, read = bank.write_port(), bank.read_port()
+            here = self.write.addr[low_bits:] == number if self.bank_count > 1 else 1
+            m.d.sync += [write.addr.eq(self.write.addr[:low_bits]), write.data.eq(self.write.data),
+                         write.en.eq(self.write.en & here)]
+            m.d.comb += read.addr.eq(self.read.addr[:low_bits])
+            banks.append(self._register(m, read.data, f"bank{number}_data"))
+        bank_index = self.read.addr[low_bits:]
+        within, group = bank_index[:fan_bits], bank_index[fan_bits:]
+        groups = [self._register(m, self._select(m, banks[start:start + self.fan_in], within, 2), f"group{n}")
+                  for n, start in enumerate(range(0, self.bank_count, self.fan_in))]
+        m.d.comb += self.read.data.eq(self._register(m, self._select(m, groups, group, 3), "data"))
+        return m
+
+    def _register(self, m, value, name):
+        register = Signal(self.shape, name=name, reset_less=True)
+        m.d.sync += register.eq(value)
+        return Value.cast(register)
+
+    @staticmethod
+    def _select(m, values, index, cycles):
+        """``values[index]``, ``index`` taken ``cycles`` reads ago (a plain wire for a single value)."""
+        if len(values) == 1:
+            return values[0]
+        return Array(values)[delay(m, index, cycles, "select")]
