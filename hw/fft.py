@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from models.fft import ENTRY_LATENCY, MULTIPLY_LATENCY, OUTPUT_LATENCY, TWIDDLE_FRAC, log2, pipeline_latency, twiddles
 
-from .common.buffer import LutRamFIFO
+from .common.buffer import DISTRIBUTED, LutRamFIFO
 from .common.dsp import pipelined_product
 from .common.fixed import constant_product, delay
 
@@ -30,9 +30,10 @@ def complex_layout(width: int) -> data.StructLayout:
 class BitReverseBuffer(wiring.Component):
     """Blocks of ``k`` words in natural order in, the same blocks in bit-reversed order out.
 
-    Two banks of ``k`` words (distributed RAM): one fills while the other
-    drains. Latency ``k`` cycles (a block leaves once it is complete);
-    throughput one word per cycle.
+    Two banks of ``k`` words in distributed RAM (from k = 32 on yosys would
+    choose a block RAM, read without its output register): one fills while
+    the other drains. Latency ``k`` cycles (a block leaves once it is
+    complete); throughput one word per cycle.
 
     Members
     -------
@@ -49,7 +50,7 @@ class BitReverseBuffer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         k = self.k
-        m.submodules.banks = banks = memory.Memory(shape=self.shape, depth=2 * k, init=[])
+        m.submodules.banks = banks = memory.Memory(shape=self.shape, depth=2 * k, init=[], attrs=DISTRIBUTED)
         write, read = banks.write_port(), banks.read_port(domain="comb")
         write_word, read_word = Signal(range(k)), Signal(range(k))
         write_bank, read_bank = Signal(), Signal()

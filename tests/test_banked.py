@@ -26,7 +26,7 @@ def test_bank_depth_must_be_a_power_of_two():
 
 @settings(max_examples=30, deadline=None)
 @given(data=st.data(), depth=st.integers(1, 40), bank_words=st.sampled_from([1, 2, 4, 8, 64]))
-def test_reads_return_the_written_word_four_cycles_later(data, depth, bank_words):
+def test_reads_return_the_written_word_read_latency_cycles_later(data, depth, bank_words):
     """Write every word, wait the write register's cycle, then read a random address every cycle: each
     word arrives ``READ_LATENCY`` cycles after its address (the write latency is seen failing without the
     wait, on a read of the last word written)."""
@@ -90,12 +90,12 @@ class Deep(wiring.Component):
 
 def test_banks_absorb_their_read_registers_and_beat_the_cascade():
     """Eight DP16KDs either way; banked, every bank's read register is inside its block RAM (the fabric
-    keeps the address, the select delays, two group registers, the data and the output registers, and
-    the write registers) and the read path is faster than the cascade's block RAM -> mux -> register."""
+    keeps the address (this design's and the memory's own), the select delays, two group registers, the
+    data and the output registers, and the write registers) and the read path is faster than the cascade's block RAM -> mux -> register."""
     plain = synthesize.synthesize(export.component_verilog(Deep(banked=False), "top"), "top", "ecp5")
     banked = synthesize.synthesize(export.component_verilog(Deep(banked=True), "top"), "top", "ecp5")
     assert plain["bram"] == banked["bram"] == 8
-    reads = 12 + 2 * 2 + 1 * 3 + (2 + 1 + 1) * 34  # address, select delays, groups, data, output
+    reads = 2 * 12 + 2 * 2 + 1 * 3 + (2 + 1 + 1) * 34  # addresses, select delays, groups, data, output
     writes = 9 + 34 + 8  # one shared address and data register, an enable per bank
     assert banked["ff"] <= reads + writes, banked
     assert banked["fmax_mhz"] > 1.2 * plain["fmax_mhz"], (plain["fmax_mhz"], banked["fmax_mhz"])

@@ -21,7 +21,7 @@ from .fixed import delay
 __all__ = ["READ_LATENCY", "block_ram_words", "BankedMemory"]
 
 FIRST_LEVEL_BANKS = 4
-READ_LATENCY = 4  # address -> block RAM -> its output register -> group select -> bank select
+READ_LATENCY = 5  # address register -> block RAM -> its output register -> group select -> bank select
 
 # ECP5 DP16KD aspect ratios (data bits, words): the deepest that holds a word of the given width.
 _DP16KD_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
@@ -42,8 +42,10 @@ class BankedMemory(wiring.Component):
         identical copies), so no write path runs from the producer's logic
         through a decoder into block RAMs spread over the device.
     read : In(addr) / Out(data)
-        ``data`` is the word at ``addr`` ``READ_LATENCY`` (4) cycles later, from a
-        register: block RAM, each bank's reset-less read register (a DP16KD's
+        ``data`` is the word at ``addr`` ``READ_LATENCY`` (5) cycles later, from a
+        register: the memory's own address register (``keep``: several memories
+        read at one address each keep their copy, so no address net spans the
+        device), block RAM, each bank's reset-less read register (a DP16KD's
         output register on ECP5), then two registered selects: among up to
         four banks, then among those groups (``bank_count / 4`` wide, between
         registers that placement can keep together). A memory of one bank has
@@ -77,6 +79,8 @@ class BankedMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         low_bits, fan_bits = (self.bank_words - 1).bit_length(), (self.fan_in - 1).bit_length()
+        read_address = Signal.like(self.read.addr, name="read_address", reset_less=True, attrs={"keep": 1})
+        m.d.sync += read_address.eq(self.read.addr)
         banks = []
         for number in range(self.bank_count):
             words = min(self.bank_words, self.depth - number * self.bank_words)
@@ -86,9 +90,9 @@ class BankedMemory(wiring.Component):
             here = self.write.addr[low_bits:] == number if self.bank_count > 1 else 1
             m.d.sync += [write.addr.eq(self.write.addr[:low_bits]), write.data.eq(self.write.data),
                          write.en.eq(self.write.en & here)]
-            m.d.comb += read.addr.eq(self.read.addr[:low_bits])
+            m.d.comb += read.addr.eq(read_address[:low_bits])
             banks.append(self._register(m, read.data, f"bank{number}_data"))
-        bank_index = self.read.addr[low_bits:]
+        bank_index = read_address[low_bits:]
         within, group = bank_index[:fan_bits], bank_index[fan_bits:]
         groups = [self._register(m, self._select(m, banks[start:start + self.fan_in], within, 2), f"group{n}")
                   for n, start in enumerate(range(0, self.bank_count, self.fan_in))]
@@ -102,7 +106,7 @@ class BankedMemory(wiring.Component):
 
     @staticmethod
     def _select(m, values, index, cycles):
-        """``values[index]``, ``index`` taken ``cycles`` reads ago (a plain wire for a single value)."""
+        """``values[index]``, ``index`` taken ``cycles`` cycles ago (a plain wire for a single value)."""
         if len(values) == 1:
             return values[0]
         return Array(values)[delay(m, index, cycles, "select")]

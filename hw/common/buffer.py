@@ -21,6 +21,9 @@ __all__ = ["NO_COLLISIONS", "LutRamFIFO", "SkidBuffer"]
 # on ECP5 a bypass register and a LUT after the block RAM, on its slowest path. Never for a ring buffer
 # that reads the word it overwrites.
 NO_COLLISIONS = {"no_rw_check": 1}
+# A small memory that must stay in LUT RAM: yosys would otherwise put 64 words or more in a block RAM, whose
+# 5.6–5.8 ns clock-to-output (without its output register) is a critical path on ECP5.
+DISTRIBUTED = {"ram_style": "distributed"}
 
 
 def _advance(pointer, depth: int):
@@ -53,7 +56,7 @@ class LutRamFIFO(wiring.Component):
         m = Module()
         depth = self.depth
         m.submodules.storage = storage = memory.Memory(
-            shape=self.shape, depth=depth, init=[], attrs={"ram_style": "distributed"})
+            shape=self.shape, depth=depth, init=[], attrs=DISTRIBUTED)
         write, read = storage.write_port(), storage.read_port(domain="sync")
 
         written = Signal()  # the input register holds a word on its way into the RAM
