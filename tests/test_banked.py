@@ -91,7 +91,8 @@ class Deep(wiring.Component):
 def test_banks_absorb_their_read_registers_and_beat_the_cascade():
     """Eight DP16KDs either way; banked, every bank's read register is inside its block RAM (the fabric
     keeps the address (this design's and the memory's own), the select delays, two group registers, the
-    data and the output registers, and the write registers) and the read path is faster than the cascade's block RAM -> mux -> register."""
+    data and the output registers, and the write registers) and the read path is faster than the
+    cascade's block RAM -> mux -> register."""
     plain = synthesize.synthesize(export.component_verilog(Deep(banked=False), "top"), "top", "ecp5")
     banked = synthesize.synthesize(export.component_verilog(Deep(banked=True), "top"), "top", "ecp5")
     assert plain["bram"] == banked["bram"] == 8
