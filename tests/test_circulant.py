@@ -6,7 +6,8 @@ from amaranth.sim import Simulator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hw.fft import StreamingFFT, output_depth
+from hw.common.banked import BankedMemory
+from hw.fft import StreamingFFT, complex_layout, output_depth
 from models.circulant import (block_circulant, circulant_fc_float, circulant_fc_raw, circulant_matvec,
                               cycles_per_vector, project_block_circulant)
 from models.fft import irfft_raw, rfft_raw, stream_cycles
@@ -152,6 +153,15 @@ CIRCULANT_SHAPES = [
 @pytest.mark.parametrize("shape", CIRCULANT_SHAPES, ids=["k16-P2", "k2-P1", "k8-P5-w12"])
 def test_circulant_rtl_equals_model_under_stalls(shape, tmp_path):
     rtl_run("circulant-fc", shape, tmp_path, stall=0.35, seed=11)
+
+
+def test_circulant_rtl_with_banked_lane_memories(tmp_path):
+    """n = 128, k = 4 on one lane: 3072 weight words per lane, six block-RAM banks in two groups, so every
+    read goes through both registered selects of ``hw/common/banked.py``."""
+    shape = {"n_in": 128, "n_out": 128, "k": 4, "parallelism": 1}
+    words_per_lane = 32 * 32 * 3  # p · q blocks, k/2 + 1 = 3 bins on the one lane
+    assert BankedMemory(shape=complex_layout(16 + 1), depth=words_per_lane).bank_count == 6
+    rtl_run("circulant-fc", shape, tmp_path, stall=0.3, seed=5, batch=2)
 
 
 @settings(max_examples=1, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
