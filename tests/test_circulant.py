@@ -6,7 +6,7 @@ from amaranth.sim import Simulator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hw.common.banked import BankedMemory
+from hw.common.banked import block_ram_words
 from hw.fft import StreamingFFT, complex_layout, output_depth
 from models.circulant import (block_circulant, circulant_fc_float, circulant_fc_raw, circulant_matvec,
                               cycles_per_vector, project_block_circulant)
@@ -160,7 +160,7 @@ def test_circulant_rtl_with_banked_lane_memories(tmp_path):
     read goes through both registered selects of ``hw/common/banked.py``."""
     shape = {"n_in": 128, "n_out": 128, "k": 4, "parallelism": 1}
     words_per_lane = 32 * 32 * 3  # p · q blocks, k/2 + 1 = 3 bins on the one lane
-    assert BankedMemory(shape=complex_layout(16 + 1), depth=words_per_lane).bank_count == 6
+    assert words_per_lane == 6 * block_ram_words(complex_layout(16 + 1).size)
     rtl_run("circulant-fc", shape, tmp_path, stall=0.3, seed=5, batch=2)
 
 
