@@ -159,7 +159,8 @@ def test_circulant_rtl_with_banked_lane_memories(tmp_path):
     """n = 128, k = 4 on one lane: 3072 weight words per lane, six block-RAM banks in two groups, so every
     read goes through both registered selects of ``hw/common/banked.py``."""
     shape = {"n_in": 128, "n_out": 128, "k": 4, "parallelism": 1}
-    words_per_lane = 32 * 32 * 3  # p · q blocks, k/2 + 1 = 3 bins on the one lane
+    k = shape["k"]
+    words_per_lane = (shape["n_out"] // k) * (shape["n_in"] // k) * (k // 2 + 1)  # p · q blocks, every bin
     assert words_per_lane == 6 * block_ram_words(complex_layout(16 + 1).size)
     rtl_run("circulant-fc", shape, tmp_path, stall=0.3, seed=5, batch=2)
 
