@@ -3,6 +3,7 @@
     python benchmarks/circulant.py                 # n in {64, …, 1024}, k in {4, 8, 16, 32}
     python benchmarks/circulant.py --n 64 128 256 --k 16
     python benchmarks/circulant.py --lanes 3       # 3 complex MAC lanes instead of k/2 + 1
+    python benchmarks/circulant.py --cached-only   # the table from cached results, no tool runs
 
 For every n (n_in = n_out) and k: ECP5 LUT/FF/DSP/BRAM and Fmax of both
 designs (yowasp flow, cached), cycles per output vector from the cycle models
@@ -35,22 +36,31 @@ def circulant_lanes(k: int, lanes: int | None) -> int:
     return min(lanes, k // 2 + 1) if lanes else k // 2 + 1
 
 
-def dense_point(n: int) -> dict:
+UNFINISHED = "no cached synthesis result (--cached-only): its run had not finished when the table was written"
+
+
+def synthesized(row: dict, result: dict | None) -> dict:
+    return {**row, **result} if result else {**row, "note": UNFINISHED}
+
+
+def dense_point(n: int, cached_only: bool = False) -> dict:
     bits = n * n * WIDTH
     row = {"design": "dense-fc", "n": n, "k": "–", "cycles": dense_cycles(n, n, DENSE_LANES), "weight_bits": bits}
     if bits > ECP5_85F_BRAM_BITS:  # its DSP count is still known: one MULT18X18D per lane at every n
         return {**row, "dsp": DENSE_LANES,
                 "note": f"weights exceed LFE5U-85F block RAM: not synthesized; DSP = its {DENSE_LANES} lanes "
                         "(one MULT18X18D each at every synthesized n), so only the per-cycle ratios are given"}
-    return {**row, **synth("dense-fc", {"n_in": n, "n_out": n, "parallelism": DENSE_LANES})}
+    return synthesized(row, synth("dense-fc", {"n_in": n, "n_out": n, "parallelism": DENSE_LANES},
+                                  cached_only=cached_only))
 
 
-def circulant_point(n: int, k: int, lanes: int) -> dict:
+def circulant_point(n: int, k: int, lanes: int, cached_only: bool = False) -> dict:
     bits = weight_storage_bits(n, n, k, WIDTH, lanes)
     row = {"design": "circulant-fc", "n": n, "k": k, "cycles": circulant_cycles(n, n, k, lanes), "weight_bits": bits}
     if bits > ECP5_85F_BRAM_BITS:
         return {**row, "note": "weight spectra exceed LFE5U-85F block RAM"}
-    return {**row, **synth("circulant-fc", {"n_in": n, "n_out": n, "k": k, "parallelism": lanes})}
+    return synthesized(row, synth("circulant-fc", {"n_in": n, "n_out": n, "k": k, "parallelism": lanes},
+                                  cached_only=cached_only))
 
 
 def per_resource(row: dict, key: str, at_fmax: bool = False):
@@ -138,15 +148,17 @@ def main(argv=None):
     parser.add_argument("--k", type=int, nargs="+", default=[4, 8, 16, 32])
     parser.add_argument("--lanes", type=int, default=None, help="complex MAC lanes (default k/2+1)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "circulant-results.md"))
+    parser.add_argument("--cached-only", action="store_true",
+                        help="report points without a cached synthesis result instead of running the tools")
     args = parser.parse_args(argv)
     start, rows = time.perf_counter(), []
     for n in args.n:
         progress(f"n={n}: dense-fc")
-        rows.append(dense_point(n))
+        rows.append(dense_point(n, args.cached_only))
         for k in args.k:
             if n % k == 0:
                 progress(f"n={n}: circulant-fc k={k}")
-                rows.append(circulant_point(n, k, circulant_lanes(k, args.lanes)))
+                rows.append(circulant_point(n, k, circulant_lanes(k, args.lanes), args.cached_only))
     out = Path(args.out)
     plot = PLOT if out.name == "circulant-results.md" else f"{out.stem}-scaling.png"
     export.write_atomically({args.out: render(rows, time.perf_counter() - start, args.lanes, plot),

@@ -12,10 +12,11 @@ from accelgen.flows import synthesize  # noqa: E402
 from accelgen.params import resolve  # noqa: E402
 
 
-def synth(name: str, params: dict, target: str = "ecp5") -> dict:
-    """Resolve ``params`` for design ``name`` and synthesize it (cached by Verilog hash)."""
+def synth(name: str, params: dict, target: str = "ecp5", *, cached_only: bool = False) -> dict | None:
+    """Resolve ``params`` for design ``name`` and synthesize it (cached by Verilog hash); ``None`` for a
+    point without a cached result when ``cached_only``."""
     design = registry.get(name)
-    return synthesize.synthesize_design(design, resolve(design, params), target)
+    return synthesize.synthesize_design(design, resolve(design, params), target, cached_only=cached_only)
 
 
 def ratio(a, b) -> str:

@@ -33,6 +33,19 @@ def test_ecp5_synthesis_reports_luts_and_dsps():
         {k: v for k, v in result.items() if k != "cached"}
 
 
+def test_cached_only_runs_no_tool_until_the_point_is_cached(tmp_path, monkeypatch):
+    """``cached_only`` (benchmarks' ``--cached-only``) answers ``None`` and writes nothing for an uncached point,
+    and the cached result once a real run has filled the cache."""
+    monkeypatch.setenv("ACCELGEN_CACHE", str(tmp_path))
+    design = registry.get("dense-fc")
+    params = resolve(design, {"n_in": 2, "n_out": 1, "parallelism": 1})
+    assert synthesize.synthesize_design(design, params, "ecp5", cached_only=True) is None
+    assert not (tmp_path / "synth").exists()
+    result = synthesize.synthesize_design(design, params, "ecp5")
+    cached = synthesize.synthesize_design(design, params, "ecp5", cached_only=True)
+    assert cached["cached"] and cached["fmax_mhz"] == result["fmax_mhz"]
+
+
 def test_concurrent_synthesis_of_one_point_both_succeed(tmp_path):
     """Two processes synthesizing the same design point at once (a benchmark and a cache warmer) each work in
     their own directory; the cache ends with one complete entry."""

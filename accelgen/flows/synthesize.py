@@ -189,12 +189,15 @@ def critical_path(verilog: str, top: str, target: str = "ecp5") -> list[tuple[st
     return steps
 
 
-def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] | None = None) -> dict:
+def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] | None = None, *,
+               cached_only: bool = False) -> dict | None:
     """Synthesize and place-and-route ``verilog``; returns the SPEC §3 result dict.
 
     ``ports`` (from the manifest) is needed for ``ice40``'s wrapper. The dict
     has ``target, lut, ff, dsp, bram, fmax_mhz, yosys_s, pnr_s`` and
-    ``cached`` (the times are those of the run that filled the cache).
+    ``cached`` (the times are those of the run that filled the cache). With
+    ``cached_only``, a point without a cached result returns ``None`` and no
+    tool runs.
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r} not one of {', '.join(TARGETS)}")
@@ -202,6 +205,8 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     result_file = workdir / "result.json"
     if result_file.exists():
         return {**json.loads(result_file.read_text()), "cached": True}
+    if cached_only:
+        return None
     # Each process works in its own directory and moves it into place when done: two processes
     # synthesizing the same point at once no longer overwrite each other's files.
     work = workdir.with_name(f"{workdir.name}.{os.getpid()}")
@@ -232,7 +237,7 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     return {**result, "cached": False}
 
 
-def synthesize_design(design, params, target: str = "ecp5") -> dict:
+def synthesize_design(design, params, target: str = "ecp5", *, cached_only: bool = False) -> dict | None:
     """:func:`synthesize` one registered design point (its Verilog and ports elaborated once)."""
     text, port_list = elaborate(design, params)
-    return synthesize(text, design.toplevel, target, port_list)
+    return synthesize(text, design.toplevel, target, port_list, cached_only=cached_only)
