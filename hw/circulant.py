@@ -120,14 +120,15 @@ class CirculantFC(wiring.Component):
         for lane, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
             m.submodules[f"x_bank{lane}"], m.submodules[f"w_bank{lane}"] = x_bank, w_bank
         x_full = Array([Signal(name="x_full0"), Signal(name="x_full1")])  # a bank holds a whole vector's spectra
-        weights_loaded = self._load_weights(m, w_banks)
-        self._write_spectra(m, spectrum.output, [bank.write for bank in x_banks], x_full)
+        weights_accepted = self._load_weights(m, w_banks)
+        x_filling = self._write_spectra(m, spectrum.output, [bank.write for bank in x_banks], x_full)
         # Z banks: the MAC lands a block's Z in one while the inverse reads another; a block claims its bank
         # when its first address issues, so nothing after the issue ever waits.
         z_banks = [self._z_bank(number) for number in range(self.z_bank_count)]
         z_full = Array(Signal(name=f"z_full{number}") for number in range(self.z_bank_count))
         z_freed = Signal()  # the feed reads a bank's last word: the bank is free
-        self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_banks, z_full, z_freed)
+        self._multiply_accumulate(m, x_banks, w_banks, x_full, x_filling, weights_accepted, z_banks, z_full,
+                                  z_freed)
         self._feed_inverse(m, inverse.load, z_banks, z_full, z_freed)
         return m
 
@@ -145,8 +146,8 @@ class CirculantFC(wiring.Component):
         return self.groups * self.q
 
     def _load_weights(self, m, w_banks):
-        """Accept ``p · groups · q · parallelism`` weight words after reset; return "all in the memories"
-        (a cycle after the last word is accepted: the banked memories register their writes)."""
+        """Accept ``p · groups · q · parallelism`` weight words after reset; return a register that rises
+        as the last word is accepted, a cycle before it is in the memories (they register their writes)."""
         lanes = self.parallelism
         loaded, lane, address = Signal(), Signal(range(lanes)), Signal(range(self.p * self.x_words))
         m.d.comb += self.w_in.ready.eq(~loaded)
@@ -160,12 +161,13 @@ class CirculantFC(wiring.Component):
                 m.d.sync += address.eq(address + 1)
                 with m.If(address == self.p * self.x_words - 1):
                     m.d.sync += loaded.eq(1)
-        return delay(m, loaded, 1, "weights_written")
+        return loaded
 
     def _write_spectra(self, m, result, writes, x_full):
         """Forward bins in natural order -> bank ``bank``, lane ``b mod P``, word ``(b div P)·q + c``. The
         banked memories register address, data and enable (the lanes' RAMs spread over the device), so a
-        bank is marked full one cycle after its last word is accepted."""
+        bank is marked full one cycle after its last word is accepted. Returns ``(filled, filled_bank)``:
+        high the cycle before ``x_full[filled_bank]`` rises."""
         k, lanes, q = self.k, self.parallelism, self.q
         word, lane, block, bank = Signal(range(k)), Signal(range(lanes)), Signal(range(q)), Signal()
         block_base = Signal(range(2 * self.x_words))  # bank·x_words + c
@@ -188,6 +190,7 @@ class CirculantFC(wiring.Component):
                              block_base.eq(next_base), address.eq(next_base)]
                 with m.If(block == q - 1):
                     m.d.sync += [filled.eq(1), filled_bank.eq(bank), bank.eq(~bank)]
+        return filled, filled_bank
 
     @property
     def z_bank_count(self) -> int:
@@ -199,25 +202,37 @@ class CirculantFC(wiring.Component):
         return ([Signal(signed(z_width), name=f"z{number}_v{n}_re") for n in range(self.k)],
                 [Signal(signed(z_width + 1), name=f"z{number}_v{n}_im") for n in range(self.k)])
 
-    def _multiply_accumulate(self, m, x_banks, w_banks, x_full, weights_loaded, z_banks, z_full, z_freed):
+    def _multiply_accumulate(self, m, x_banks, w_banks, x_full, x_filling, weights_accepted, z_banks, z_full,
+                             z_freed):
         """Issue ``(r, g, c)`` addresses one per cycle while a spectra bank is full and, at a block's
         first address, a ``Z`` bank is unclaimed; each lane's pipeline banked RAM read -> pre-adds ->
         three products -> X·W -> accumulate -> rounded -> saturated lands ``Z`` in the block's bank
-        ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock enable."""
+        ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock enable.
+
+        ``issue`` enables every address counter, so it is one LUT of three registers, each decided a
+        cycle ahead from the next state of what it stands for: ``spectra_ready`` (``x_full[bank]`` and
+        the weights in, from ``x_filling`` and ``weights_accepted``), ``block_start`` and
+        ``z_available``."""
         k, lanes, groups, bins, q = self.k, self.parallelism, self.groups, self.bins, self.q
         bank_count = len(z_banks)
         bank, column, group, offset = Signal(), Signal(range(q)), Signal(range(groups)), Signal(range(self.x_words))
         block = Signal(range(self.p))
         w_address = Signal(range(self.p * self.x_words))
         unclaimed = Signal(range(bank_count + 1), init=bank_count)  # Z banks no block has claimed
-        block_start = (column == 0) & (group == 0)
+        spectra_ready, block_start, z_available = Signal(), Signal(init=1), Signal(init=1)
         issue = Signal()
-        m.d.comb += issue.eq(x_full[bank] & weights_loaded & (~block_start | (unclaimed != 0)))
+        m.d.comb += issue.eq(spectra_ready & (~block_start | z_available))
         returned = delay(m, z_freed, 1, "z_returned")  # a register: the inverse's ready stays out of the count
-        m.d.sync += unclaimed.eq(unclaimed - (issue & block_start) + returned)
+        unclaimed_next = unclaimed - (issue & block_start) + returned
+        m.d.sync += [unclaimed.eq(unclaimed_next), z_available.eq(unclaimed_next != 0)]
         last_column, last_group, last_block = column == q - 1, group == groups - 1, block == self.p - 1
+        next_bank = bank ^ (issue & last_column & last_group & last_block)
+        filled, filled_bank = x_filling
+        m.d.sync += spectra_ready.eq(weights_accepted
+                                     & (x_full[next_bank] | (filled & (filled_bank == next_bank))))
         with m.If(issue):
-            m.d.sync += [column.eq(Mux(last_column, 0, column + 1)),
+            m.d.sync += [block_start.eq(last_column & last_group),
+                         column.eq(Mux(last_column, 0, column + 1)),
                          offset.eq(Mux(last_column & last_group, 0, offset + 1)),
                          w_address.eq(Mux(last_column & last_group & last_block, 0, w_address + 1))]
             with m.If(last_column):
