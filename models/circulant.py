@@ -33,9 +33,9 @@ __all__ = [
 ]
 
 # Cycles from a group's last address to its Z in a bank: address register -> RAM -> bank register -> two bank
-# selects -> pre-adds -> products -> X·W -> accumulator -> rounded -> saturated -> negated -> Z (pipelined: groups
-# issue back to back).
-MAC_DRAIN = 12
+# selects -> pre-adds -> DSP operands -> products -> X·W -> accumulator -> rounded -> saturated -> negated -> Z
+# (pipelined: groups issue back to back).
+MAC_DRAIN = 13
 
 
 def block_circulant(w: np.ndarray) -> np.ndarray:
