@@ -2,7 +2,7 @@
 
 import operator
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Array, Module, Mux, Signal, Value, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -314,7 +314,9 @@ class CirculantFC(wiring.Component):
         The bank's registers form a shift chain in bit-reversed order, so no wide read multiplexer sits
         between them and the FIFO, and the chain's enable is one register per bank. A block starts only when
         the FIFO has room for all its ``k`` words (counted in credits), so it then runs without a gap, and
-        the inverse's ``ready`` stops at the skid buffer beside it."""
+        the inverse's ``ready`` stops at the skid buffer beside it. The control reads registers of its own,
+        not the enables (each drives a whole bank, placed beside it): ``busy`` (some bank shifts) and
+        ``room`` (``credits ≥ k``), each decided a cycle ahead."""
         k, bits, bank_count = self.k, log2(self.k), len(z_banks)
         order = [bit_reverse(n, bits) for n in range(k)]
         depth = k + FEED_SLACK
@@ -326,13 +328,15 @@ class CirculantFC(wiring.Component):
 
         bank, current, word = Signal(range(bank_count)), Signal(range(bank_count)), Signal(range(k))
         shifting = [Signal(name=f"z{number}_shifting") for number in range(bank_count)]  # at most one high
-        busy, finishing = Cat(*shifting).any(), Signal()
+        busy, finishing = Signal(), Signal()  # busy: any(shifting)
         credits = Signal(range(depth + 1), init=depth)  # FIFO words neither reserved nor seen leaving it
+        room = Signal(init=1)  # credits >= k
         start = Signal()  # bank ``bank`` starts shifting out: the next block, back to back with the last
         m.d.comb += [finishing.eq(busy & (word == k - 1)), z_freed.eq(finishing),
-                     start.eq(z_full[bank] & (~busy | finishing) & (credits >= k))]
+                     start.eq(z_full[bank] & (~busy | finishing) & room)]
         left = delay(m, feed.output.valid & feed.output.ready, 1, "feed_left")  # a cycle late: never too many
-        m.d.sync += credits.eq(credits - Mux(start, k, 0) + left)
+        credits_next = credits - Mux(start, k, 0) + left
+        m.d.sync += [credits.eq(credits_next), room.eq(credits_next >= k), busy.eq(start | (busy & ~finishing))]
         with m.If(busy):
             m.d.sync += word.eq(word + 1)
         with m.If(start):
@@ -340,11 +344,13 @@ class CirculantFC(wiring.Component):
         for number, (flag, parts) in enumerate(zip(shifting, z_banks)):
             with m.If(flag):
                 m.d.sync += [part[order[n]].eq(part[order[n + 1]]) for part in parts for n in range(k - 1)]
-                with m.If(finishing):
-                    m.d.sync += [flag.eq(0), z_full[number].eq(0)]
+            with m.If(finishing):
+                m.d.sync += flag.eq(0)
             with m.If(start & (bank == number)):
                 m.d.sync += flag.eq(1)
 
+        with m.If(finishing):
+            m.d.sync += z_full[current].eq(0)
         head = Signal.like(load.payload, name="feed_word")  # the shifting bank's first word, registered
         m.d.sync += [head.re.eq(Array(re[order[0]] for re, _ in z_banks)[current]),
                      head.im.eq(Array(im[order[0]] for _, im in z_banks)[current])]
