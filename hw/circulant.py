@@ -166,27 +166,33 @@ class CirculantFC(wiring.Component):
     def _write_spectra(self, m, result, writes, x_full):
         """Forward bins in natural order -> bank ``bank``, lane ``b mod P``, word ``(b div P)·q + c``. The
         banked memories register address, data and enable (the lanes' RAMs spread over the device), so a
-        bank is marked full one cycle after its last word is accepted. Returns ``(filled, filled_bank)``:
-        high the cycle before ``x_full[filled_bank]`` rises."""
+        bank is marked full one cycle after its last word is accepted. The lane and "a kept bin" are
+        registers (a one-hot ``lane``, ``kept``), so each lane's write enable is one LUT away from them.
+        Returns ``(filled, filled_bank)``: high the cycle before ``x_full[filled_bank]`` rises."""
         k, lanes, q = self.k, self.parallelism, self.q
-        word, lane, block, bank = Signal(range(k)), Signal(range(lanes)), Signal(range(q)), Signal()
+        word, block = Signal(range(k), name="spectrum_word"), Signal(range(q), name="spectrum_block")
+        bank = Signal(name="spectrum_bank")
+        lane = Signal(lanes, init=1, name="spectrum_lane")  # one-hot: the lane of bin ``word``
+        kept = Signal(init=1, name="spectrum_kept")  # word < k/2 + 1
         block_base = Signal(range(2 * self.x_words))  # bank·x_words + c
         address = Signal(range(2 * self.x_words))  # block_base + group·q
-        m.d.comb += result.ready.eq(~x_full[bank])
+        accepted = Signal()
+        m.d.comb += [result.ready.eq(~x_full[bank]), accepted.eq(result.valid & result.ready)]
         for number, write in enumerate(writes):
             m.d.comb += [write.addr.eq(address), write.data.eq(result.payload),
-                         write.en.eq(result.valid & result.ready & (word < self.bins) & (lane == number))]
+                         write.en.eq(accepted & kept & lane[number])]
         filled, filled_bank = Signal(), Signal()  # a bank's last word is being written
         m.d.sync += filled.eq(0)
         with m.If(filled):
             m.d.sync += x_full[filled_bank].eq(1)
-        with m.If(result.valid & result.ready):
-            m.d.sync += [word.eq(word + 1), lane.eq(Mux(lane == lanes - 1, 0, lane + 1))]
-            with m.If(lane == lanes - 1):
+        with m.If(accepted):
+            m.d.sync += [word.eq(word + 1), lane.eq(lane.rotate_left(1)),
+                         kept.eq((word == k - 1) | (word < self.bins - 1))]
+            with m.If(lane[-1]):
                 m.d.sync += address.eq(address + q)
             with m.If(word == k - 1):
                 next_base = Mux(block == q - 1, Mux(bank, 0, self.x_words), block_base + 1)
-                m.d.sync += [lane.eq(0), block.eq(Mux(block == q - 1, 0, block + 1)),
+                m.d.sync += [lane.eq(1), block.eq(Mux(block == q - 1, 0, block + 1)),
                              block_base.eq(next_base), address.eq(next_base)]
                 with m.If(block == q - 1):
                     m.d.sync += [filled.eq(1), filled_bank.eq(bank), bank.eq(~bank)]
@@ -206,41 +212,44 @@ class CirculantFC(wiring.Component):
                              z_freed):
         """Issue ``(r, g, c)`` addresses one per cycle while a spectra bank is full and, at a block's
         first address, a ``Z`` bank is unclaimed; each lane's pipeline banked RAM read -> pre-adds ->
-        operand registers -> three products -> X·W -> accumulate -> rounded -> saturated lands ``Z`` in the block's bank
-        ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock enable.
+        operand registers -> three products -> X·W -> accumulate -> rounded -> saturated lands ``Z`` in the
+        block's bank ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock
+        enable.
 
         ``issue`` enables every address counter, so it is one LUT of three registers, each decided a
         cycle ahead from the next state of what it stands for: ``spectra_ready`` (``x_full[bank]`` and
-        the weights in, from ``x_filling`` and ``weights_accepted``), ``block_start`` and
+        the weights in, from ``x_filling``, ``weights_accepted`` and ``vector_end``), ``block_start`` and
         ``z_available``."""
         k, lanes, groups, bins, q = self.k, self.parallelism, self.groups, self.bins, self.q
-        bank_count = len(z_banks)
-        bank, column, group, offset = Signal(), Signal(range(q)), Signal(range(groups)), Signal(range(self.x_words))
-        block = Signal(range(self.p))
-        w_address = Signal(range(self.p * self.x_words))
+        bank_count, issues = len(z_banks), self.p * self.x_words  # issues per vector
+        bank = Signal(name="x_read_bank")
+        column, group = Signal(range(q), name="mac_column"), Signal(range(groups), name="mac_group")
+        offset, w_address = Signal(range(self.x_words), name="x_offset"), Signal(range(issues), name="w_address")
         unclaimed = Signal(range(bank_count + 1), init=bank_count)  # Z banks no block has claimed
-        spectra_ready, block_start, z_available = Signal(), Signal(init=1), Signal(init=1)
+        spectra_ready = Signal(name="spectra_ready")  # x_full[bank] and the weights are in
+        block_start = Signal(init=1, name="block_start")  # the next issue is an output block's first
+        vector_end = Signal(init=issues == 1, name="vector_end")  # the next issue is the vector's last
+        z_available = Signal(init=1, name="z_available")  # a Z bank is unclaimed
         issue = Signal()
         m.d.comb += issue.eq(spectra_ready & (~block_start | z_available))
         returned = delay(m, z_freed, 1, "z_returned")  # a register: the inverse's ready stays out of the count
         unclaimed_next = unclaimed - (issue & block_start) + returned
         m.d.sync += [unclaimed.eq(unclaimed_next), z_available.eq(unclaimed_next != 0)]
-        last_column, last_group, last_block = column == q - 1, group == groups - 1, block == self.p - 1
-        next_bank = bank ^ (issue & last_column & last_group & last_block)
+        next_bank = bank ^ (issue & vector_end)
         filled, filled_bank = x_filling
         m.d.sync += spectra_ready.eq(weights_accepted
                                      & (x_full[next_bank] | (filled & (filled_bank == next_bank))))
+        last_column, last_group = column == q - 1, group == groups - 1
+        block_end = last_column & last_group
+        next_is_last = w_address == issues - 2 if issues > 1 else 1
         with m.If(issue):
-            m.d.sync += [block_start.eq(last_column & last_group),
-                         column.eq(Mux(last_column, 0, column + 1)),
-                         offset.eq(Mux(last_column & last_group, 0, offset + 1)),
-                         w_address.eq(Mux(last_column & last_group & last_block, 0, w_address + 1))]
+            m.d.sync += [block_start.eq(block_end), vector_end.eq(Mux(vector_end, issues == 1, next_is_last)),
+                         column.eq(Mux(last_column, 0, column + 1)), offset.eq(Mux(block_end, 0, offset + 1)),
+                         w_address.eq(Mux(vector_end, 0, w_address + 1))]
             with m.If(last_column):
                 m.d.sync += group.eq(Mux(last_group, 0, group + 1))
-                with m.If(last_group):
-                    m.d.sync += block.eq(Mux(last_block, 0, block + 1))
-                    with m.If(last_block):
-                        m.d.sync += [x_full[bank].eq(0), bank.eq(~bank)]
+            with m.If(vector_end):
+                m.d.sync += [x_full[bank].eq(0), bank.eq(~bank)]
 
         # The tags reach the lanes one cycle ahead of the products: the memories' read latency, the operand
         # register, the DSP's two.
@@ -326,11 +335,12 @@ class CirculantFC(wiring.Component):
         m.d.comb += [load.valid.eq(slice_.output.valid), load.payload.eq(slice_.output.payload),
                      slice_.output.ready.eq(load.ready)]
 
-        bank, current, word = Signal(range(bank_count)), Signal(range(bank_count)), Signal(range(k))
+        bank, current = Signal(range(bank_count), name="feed_next"), Signal(range(bank_count), name="feed_bank")
+        word = Signal(range(k), name="feed_position")
         shifting = [Signal(name=f"z{number}_shifting") for number in range(bank_count)]  # at most one high
-        busy, finishing = Signal(), Signal()  # busy: any(shifting)
+        busy, finishing = Signal(name="feed_busy"), Signal()  # busy: any(shifting)
         credits = Signal(range(depth + 1), init=depth)  # FIFO words neither reserved nor seen leaving it
-        room = Signal(init=1)  # credits >= k
+        room = Signal(init=1, name="feed_room")  # credits >= k
         start = Signal()  # bank ``bank`` starts shifting out: the next block, back to back with the last
         m.d.comb += [finishing.eq(busy & (word == k - 1)), z_freed.eq(finishing),
                      start.eq(z_full[bank] & (~busy | finishing) & room)]
