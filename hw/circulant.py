@@ -232,13 +232,17 @@ class CirculantFC(wiring.Component):
         z_available = Signal(init=1, name="z_available")  # a Z bank is unclaimed
         issue = Signal()
         m.d.comb += issue.eq(spectra_ready & (~block_start | z_available))
+        # ``issue`` comes from anywhere on the device: it only selects between next states computed from
+        # registers beside each of these.
         returned = delay(m, z_freed, 1, "z_returned")  # a register: the inverse's ready stays out of the count
-        unclaimed_next = unclaimed - (issue & block_start) + returned
-        m.d.sync += [unclaimed.eq(unclaimed_next), z_available.eq(unclaimed_next != 0)]
-        next_bank = bank ^ (issue & vector_end)
+        count = unclaimed + returned  # unclaimed banks before this cycle's claim
+        claim = issue & block_start
+        m.d.sync += [unclaimed.eq(Mux(claim, count - 1, count)), z_available.eq(Mux(claim, count > 1, count != 0))]
         filled, filled_bank = x_filling
-        m.d.sync += spectra_ready.eq(weights_accepted
-                                     & (x_full[next_bank] | (filled & (filled_bank == next_bank))))
+
+        def full_next(which):  # x_full[which] next cycle, unless the MAC clears it
+            return weights_accepted & (x_full[which] | (filled & (filled_bank == which)))
+        m.d.sync += spectra_ready.eq(Mux(issue & vector_end, full_next(~bank), full_next(bank)))
         last_column, last_group = column == q - 1, group == groups - 1
         block_end = last_column & last_group
         next_is_last = w_address == issues - 2 if issues > 1 else 1
