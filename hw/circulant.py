@@ -212,9 +212,8 @@ class CirculantFC(wiring.Component):
                              z_freed):
         """Issue ``(r, g, c)`` addresses one per cycle while a spectra bank is full and, at a block's
         first address, a ``Z`` bank is unclaimed; each lane's pipeline banked RAM read -> pre-adds ->
-        operand registers -> three products -> X·W -> accumulate -> rounded -> saturated lands ``Z`` in the
-        block's bank ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock
-        enable.
+        three products -> X·W -> accumulate -> rounded -> saturated lands ``Z`` in the block's bank
+        ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock enable.
 
         ``issue`` enables every address counter, so it is one LUT of three registers, each decided a
         cycle ahead from the next state of what it stands for: ``spectra_ready`` (``x_full[bank]`` and
@@ -255,9 +254,8 @@ class CirculantFC(wiring.Component):
             with m.If(vector_end):
                 m.d.sync += [x_full[bank].eq(0), bank.eq(~bank)]
 
-        # The tags reach the lanes one cycle ahead of the products: the memories' read latency, the operand
-        # register, the DSP's two.
-        tag_delay = READ_LATENCY + 3
+        # The tags reach the lanes one cycle ahead of the products: the memories' read latency, the DSP's two.
+        tag_delay = READ_LATENCY + 2
         valid = [issue] + [Signal(name=f"mac{n}_valid") for n in range(1, tag_delay + 1)]
         first = [issue & (column == 0)] + [Signal(name=f"mac{n}_first") for n in range(1, tag_delay + 1)]
         m.d.sync += [b.eq(a) for a, b in zip(valid, valid[1:])] + [b.eq(a) for a, b in zip(first, first[1:])]
@@ -293,13 +291,10 @@ class CirculantFC(wiring.Component):
         ahead of the products); returns ``Z`` rounded and saturated, and ``-Z.im`` (for the conjugate bins), four cycles
         after the group's last accumulation, each from a register."""
         width, frac, q = self.width, self.frac, self.q
-        # The three products, each on one DSP with its operand and product registers. The pre-adds land in
-        # fabric registers first: a lane's DSPs may sit rows away, and that route then starts at a register.
-        def operand(value, name):
-            return delay(m, value, 1, f"l{number}_{name}")
-        k1 = registered_product(m, operand(x.re + x.im, "k1_a"), operand(w.re, "k1_b"), f"l{number}_k1")
-        k2 = registered_product(m, operand(x.re, "k2_a"), operand(w.im - w.re, "k2_b"), f"l{number}_k2")
-        k3 = registered_product(m, operand(x.im, "k3_a"), operand(w.re + w.im, "k3_b"), f"l{number}_k3")
+        # The three products, each on one DSP with its operand and product registers (pre-adds in the fabric).
+        k1 = registered_product(m, x.re + x.im, w.re, f"l{number}_k1")
+        k2 = registered_product(m, x.re, w.im - w.re, f"l{number}_k2")
+        k3 = registered_product(m, x.im, w.re + w.im, f"l{number}_k3")
         product_re, product_im = (Signal(signed(2 * width + 5), name=f"l{number}_p{n}") for n in ("re", "im"))
         m.d.sync += [product_re.eq(k1 - k3), product_im.eq(k1 + k2)]
         # The lane's own copy of the accumulate tags, placed near its accumulators: ``keep`` stops synthesis

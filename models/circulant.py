@@ -32,10 +32,10 @@ __all__ = [
     "MAC_DRAIN", "cycles_per_vector", "z_bank_count", "weight_storage_bits",
 ]
 
-# Cycles from a group's last address to its Z in a bank: address register -> RAM -> bank register -> fabric
-# register -> two bank selects -> pre-adds -> DSP operands -> products -> X·W -> accumulator -> rounded ->
-# saturated -> negated -> Z (pipelined: groups issue back to back).
-MAC_DRAIN = 14
+# Cycles from a group's last address to its Z in a bank: address register -> RAM -> bank register -> two bank
+# selects -> pre-adds -> products -> X·W -> accumulator -> rounded -> saturated -> negated -> Z (pipelined: groups
+# issue back to back).
+MAC_DRAIN = 12
 
 
 def block_circulant(w: np.ndarray) -> np.ndarray:

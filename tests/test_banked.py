@@ -90,13 +90,13 @@ class Deep(wiring.Component):
 
 def test_banks_absorb_their_read_registers_and_beat_the_cascade():
     """Eight DP16KDs either way; banked, every bank's read register is inside its block RAM (the fabric
-    keeps the address (this design's and the memory's own), a fabric register per bank, the select delays,
-    two group registers, the data and the output registers, and the write registers) and the read path is
-    faster than the cascade's block RAM -> mux -> register."""
+    keeps the address (this design's and the memory's own), the select delays, two group registers, the
+    data and the output registers, and the write registers) and the read path is faster than the
+    cascade's block RAM -> mux -> register."""
     plain = synthesize.synthesize(export.component_verilog(Deep(banked=False), "top"), "top", "ecp5")
     banked = synthesize.synthesize(export.component_verilog(Deep(banked=True), "top"), "top", "ecp5")
     assert plain["bram"] == banked["bram"] == 8
-    reads = 2 * 12 + 2 * 3 + 1 * 4 + (8 + 2 + 1 + 1) * 34  # addresses, select delays, fabric, groups, data, output
+    reads = 2 * 12 + 2 * 2 + 1 * 3 + (2 + 1 + 1) * 34  # addresses, select delays, groups, data, output
     writes = 9 + 34 + 8  # one shared address and data register, an enable per bank
     assert banked["ff"] <= reads + writes, banked
     assert banked["fmax_mhz"] > 1.2 * plain["fmax_mhz"], (plain["fmax_mhz"], banked["fmax_mhz"])

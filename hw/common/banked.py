@@ -7,10 +7,8 @@ RAMs without the output register (the flow's absorption,
 behind a single block RAM), 5.6–5.8 ns after the clock, into a mux: the
 n ≥ 256 weight memories of ``circulant-fc`` ran at 74–127 MHz on that path
 (docs/circulant.md, "Fmax"). Here each bank is its own memory with a
-reset-less read register (absorbed into its DP16KD), then a fabric register
-that placement can put between the block RAM and the select (a device whose
-block RAM is nearly full spreads one memory's banks over all its block-RAM
-columns), and the bank select is two levels of registers.
+reset-less read register (absorbed into its DP16KD), and the bank select is
+two levels of registers.
 """
 
 from amaranth.hdl import Array, Module, Shape, Signal, Value
@@ -23,7 +21,7 @@ from .fixed import delay
 __all__ = ["READ_LATENCY", "block_ram_words", "BankedMemory"]
 
 FIRST_LEVEL_BANKS = 4
-READ_LATENCY = 6  # address register -> block RAM -> its output register -> fabric register -> two selects
+READ_LATENCY = 5  # address register -> block RAM -> its output register -> group select -> bank select
 
 # ECP5 DP16KD aspect ratios (data bits, words): the deepest that holds a word of the given width.
 _DP16KD_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
@@ -44,15 +42,14 @@ class BankedMemory(wiring.Component):
         identical copies), so no write path runs from the producer's logic
         through a decoder into block RAMs spread over the device.
     read : In(addr) / Out(data)
-        ``data`` is the word at ``addr`` ``READ_LATENCY`` (6) cycles later, from a
+        ``data`` is the word at ``addr`` ``READ_LATENCY`` (5) cycles later, from a
         register: the memory's own address register (``keep``: several memories
         read at one address each keep their copy, so no address net spans the
         device), block RAM, each bank's reset-less read register (a DP16KD's
-        output register on ECP5) and a fabric register behind it, then two
-        registered selects: among up to four banks, then among those groups
-        (``bank_count / 4`` wide, between registers that placement can keep
-        together). A memory of one bank has the same latency (its selects are
-        plain registers).
+        output register on ECP5), then two registered selects: among up to
+        four banks, then among those groups (``bank_count / 4`` wide, between
+        registers that placement can keep together). A memory of one bank has
+        the same latency (its selects are plain registers).
 
     One read and one write per cycle. ``attrs`` go to every bank
     (``NO_COLLISIONS`` by default: the users write only what they do not read).
@@ -94,13 +91,12 @@ class BankedMemory(wiring.Component):
             m.d.sync += [write.addr.eq(self.write.addr[:low_bits]), write.data.eq(self.write.data),
                          write.en.eq(self.write.en & here)]
             m.d.comb += read.addr.eq(read_address[:low_bits])
-            absorbed = self._register(m, read.data, f"bank{number}_data")
-            banks.append(self._register(m, absorbed, f"bank{number}_data_fabric"))
+            banks.append(self._register(m, read.data, f"bank{number}_data"))
         bank_index = read_address[low_bits:]
         within, group = bank_index[:fan_bits], bank_index[fan_bits:]
-        groups = [self._register(m, self._select(m, banks[start:start + self.fan_in], within, 3), f"group{n}")
+        groups = [self._register(m, self._select(m, banks[start:start + self.fan_in], within, 2), f"group{n}")
                   for n, start in enumerate(range(0, self.bank_count, self.fan_in))]
-        m.d.comb += self.read.data.eq(self._register(m, self._select(m, groups, group, 4), "data"))
+        m.d.comb += self.read.data.eq(self._register(m, self._select(m, groups, group, 3), "data"))
         return m
 
     def _register(self, m, value, name):
