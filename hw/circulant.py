@@ -2,7 +2,7 @@
 
 import operator
 
-from amaranth.hdl import Array, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -120,15 +120,14 @@ class CirculantFC(wiring.Component):
         for lane, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
             m.submodules[f"x_bank{lane}"], m.submodules[f"w_bank{lane}"] = x_bank, w_bank
         x_full = Array([Signal(name="x_full0"), Signal(name="x_full1")])  # a bank holds a whole vector's spectra
-        weights_accepted = self._load_weights(m, w_banks)
-        x_filling = self._write_spectra(m, spectrum.output, [bank.write for bank in x_banks], x_full)
+        weights_loaded = self._load_weights(m, w_banks)
+        self._write_spectra(m, spectrum.output, [bank.write for bank in x_banks], x_full)
         # Z banks: the MAC lands a block's Z in one while the inverse reads another; a block claims its bank
         # when its first address issues, so nothing after the issue ever waits.
         z_banks = [self._z_bank(number) for number in range(self.z_bank_count)]
         z_full = Array(Signal(name=f"z_full{number}") for number in range(self.z_bank_count))
         z_freed = Signal()  # the feed reads a bank's last word: the bank is free
-        self._multiply_accumulate(m, x_banks, w_banks, x_full, x_filling, weights_accepted, z_banks, z_full,
-                                  z_freed)
+        self._multiply_accumulate(m, x_banks, w_banks, x_full, weights_loaded, z_banks, z_full, z_freed)
         self._feed_inverse(m, inverse.load, z_banks, z_full, z_freed)
         return m
 
@@ -146,8 +145,8 @@ class CirculantFC(wiring.Component):
         return self.groups * self.q
 
     def _load_weights(self, m, w_banks):
-        """Accept ``p · groups · q · parallelism`` weight words after reset; return a register that rises
-        as the last word is accepted, a cycle before it is in the memories (they register their writes)."""
+        """Accept ``p · groups · q · parallelism`` weight words after reset; return "all in the memories"
+        (a cycle after the last word is accepted: the banked memories register their writes)."""
         lanes = self.parallelism
         loaded, lane, address = Signal(), Signal(range(lanes)), Signal(range(self.p * self.x_words))
         m.d.comb += self.w_in.ready.eq(~loaded)
@@ -161,42 +160,34 @@ class CirculantFC(wiring.Component):
                 m.d.sync += address.eq(address + 1)
                 with m.If(address == self.p * self.x_words - 1):
                     m.d.sync += loaded.eq(1)
-        return loaded
+        return delay(m, loaded, 1, "weights_written")
 
     def _write_spectra(self, m, result, writes, x_full):
         """Forward bins in natural order -> bank ``bank``, lane ``b mod P``, word ``(b div P)·q + c``. The
         banked memories register address, data and enable (the lanes' RAMs spread over the device), so a
-        bank is marked full one cycle after its last word is accepted. The lane and "a kept bin" are
-        registers (a one-hot ``lane``, ``kept``), so each lane's write enable is one LUT away from them.
-        Returns ``(filled, filled_bank)``: high the cycle before ``x_full[filled_bank]`` rises."""
+        bank is marked full one cycle after its last word is accepted."""
         k, lanes, q = self.k, self.parallelism, self.q
-        word, block = Signal(range(k), name="spectrum_word"), Signal(range(q), name="spectrum_block")
-        bank = Signal(name="spectrum_bank")
-        lane = Signal(lanes, init=1, name="spectrum_lane")  # one-hot: the lane of bin ``word``
-        kept = Signal(init=1, name="spectrum_kept")  # word < k/2 + 1
+        word, lane, block, bank = Signal(range(k)), Signal(range(lanes)), Signal(range(q)), Signal()
         block_base = Signal(range(2 * self.x_words))  # bank·x_words + c
         address = Signal(range(2 * self.x_words))  # block_base + group·q
-        accepted = Signal()
-        m.d.comb += [result.ready.eq(~x_full[bank]), accepted.eq(result.valid & result.ready)]
+        m.d.comb += result.ready.eq(~x_full[bank])
         for number, write in enumerate(writes):
             m.d.comb += [write.addr.eq(address), write.data.eq(result.payload),
-                         write.en.eq(accepted & kept & lane[number])]
+                         write.en.eq(result.valid & result.ready & (word < self.bins) & (lane == number))]
         filled, filled_bank = Signal(), Signal()  # a bank's last word is being written
         m.d.sync += filled.eq(0)
         with m.If(filled):
             m.d.sync += x_full[filled_bank].eq(1)
-        with m.If(accepted):
-            m.d.sync += [word.eq(word + 1), lane.eq(lane.rotate_left(1)),
-                         kept.eq((word == k - 1) | (word < self.bins - 1))]
-            with m.If(lane[-1]):
+        with m.If(result.valid & result.ready):
+            m.d.sync += [word.eq(word + 1), lane.eq(Mux(lane == lanes - 1, 0, lane + 1))]
+            with m.If(lane == lanes - 1):
                 m.d.sync += address.eq(address + q)
             with m.If(word == k - 1):
                 next_base = Mux(block == q - 1, Mux(bank, 0, self.x_words), block_base + 1)
-                m.d.sync += [lane.eq(1), block.eq(Mux(block == q - 1, 0, block + 1)),
+                m.d.sync += [lane.eq(0), block.eq(Mux(block == q - 1, 0, block + 1)),
                              block_base.eq(next_base), address.eq(next_base)]
                 with m.If(block == q - 1):
                     m.d.sync += [filled.eq(1), filled_bank.eq(bank), bank.eq(~bank)]
-        return filled, filled_bank
 
     @property
     def z_bank_count(self) -> int:
@@ -208,51 +199,33 @@ class CirculantFC(wiring.Component):
         return ([Signal(signed(z_width), name=f"z{number}_v{n}_re") for n in range(self.k)],
                 [Signal(signed(z_width + 1), name=f"z{number}_v{n}_im") for n in range(self.k)])
 
-    def _multiply_accumulate(self, m, x_banks, w_banks, x_full, x_filling, weights_accepted, z_banks, z_full,
-                             z_freed):
+    def _multiply_accumulate(self, m, x_banks, w_banks, x_full, weights_loaded, z_banks, z_full, z_freed):
         """Issue ``(r, g, c)`` addresses one per cycle while a spectra bank is full and, at a block's
         first address, a ``Z`` bank is unclaimed; each lane's pipeline banked RAM read -> pre-adds ->
         three products -> X·W -> accumulate -> rounded -> saturated lands ``Z`` in the block's bank
-        ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock enable.
-
-        ``issue`` enables every address counter, so it is one LUT of three registers, each decided a
-        cycle ahead from the next state of what it stands for: ``spectra_ready`` (``x_full[bank]`` and
-        the weights in, from ``x_filling``, ``weights_accepted`` and ``vector_end``), ``block_start`` and
-        ``z_available``."""
+        ``MAC_DRAIN`` cycles after a group's last address. The pipeline never holds: no clock enable."""
         k, lanes, groups, bins, q = self.k, self.parallelism, self.groups, self.bins, self.q
-        bank_count, issues = len(z_banks), self.p * self.x_words  # issues per vector
-        bank = Signal(name="x_read_bank")
-        column, group = Signal(range(q), name="mac_column"), Signal(range(groups), name="mac_group")
-        offset, w_address = Signal(range(self.x_words), name="x_offset"), Signal(range(issues), name="w_address")
+        bank_count = len(z_banks)
+        bank, column, group, offset = Signal(), Signal(range(q)), Signal(range(groups)), Signal(range(self.x_words))
+        block = Signal(range(self.p))
+        w_address = Signal(range(self.p * self.x_words))
         unclaimed = Signal(range(bank_count + 1), init=bank_count)  # Z banks no block has claimed
-        spectra_ready = Signal(name="spectra_ready")  # x_full[bank] and the weights are in
-        block_start = Signal(init=1, name="block_start")  # the next issue is an output block's first
-        vector_end = Signal(init=issues == 1, name="vector_end")  # the next issue is the vector's last
-        z_available = Signal(init=1, name="z_available")  # a Z bank is unclaimed
+        block_start = (column == 0) & (group == 0)
         issue = Signal()
-        m.d.comb += issue.eq(spectra_ready & (~block_start | z_available))
-        # ``issue`` comes from anywhere on the device: it only selects between next states computed from
-        # registers beside each of these.
+        m.d.comb += issue.eq(x_full[bank] & weights_loaded & (~block_start | (unclaimed != 0)))
         returned = delay(m, z_freed, 1, "z_returned")  # a register: the inverse's ready stays out of the count
-        count = unclaimed + returned  # unclaimed banks before this cycle's claim
-        claim = issue & block_start
-        m.d.sync += [unclaimed.eq(Mux(claim, count - 1, count)), z_available.eq(Mux(claim, count > 1, count != 0))]
-        filled, filled_bank = x_filling
-
-        def full_next(which):  # x_full[which] next cycle, unless the MAC clears it
-            return weights_accepted & (x_full[which] | (filled & (filled_bank == which)))
-        m.d.sync += spectra_ready.eq(Mux(issue & vector_end, full_next(~bank), full_next(bank)))
-        last_column, last_group = column == q - 1, group == groups - 1
-        block_end = last_column & last_group
-        next_is_last = w_address == issues - 2 if issues > 1 else 1
+        m.d.sync += unclaimed.eq(unclaimed - (issue & block_start) + returned)
+        last_column, last_group, last_block = column == q - 1, group == groups - 1, block == self.p - 1
         with m.If(issue):
-            m.d.sync += [block_start.eq(block_end), vector_end.eq(Mux(vector_end, issues == 1, next_is_last)),
-                         column.eq(Mux(last_column, 0, column + 1)), offset.eq(Mux(block_end, 0, offset + 1)),
-                         w_address.eq(Mux(vector_end, 0, w_address + 1))]
+            m.d.sync += [column.eq(Mux(last_column, 0, column + 1)),
+                         offset.eq(Mux(last_column & last_group, 0, offset + 1)),
+                         w_address.eq(Mux(last_column & last_group & last_block, 0, w_address + 1))]
             with m.If(last_column):
                 m.d.sync += group.eq(Mux(last_group, 0, group + 1))
-            with m.If(vector_end):
-                m.d.sync += [x_full[bank].eq(0), bank.eq(~bank)]
+                with m.If(last_group):
+                    m.d.sync += block.eq(Mux(last_block, 0, block + 1))
+                    with m.If(last_block):
+                        m.d.sync += [x_full[bank].eq(0), bank.eq(~bank)]
 
         # The tags reach the lanes one cycle ahead of the products: the memories' read latency, the DSP's two.
         tag_delay = READ_LATENCY + 2
@@ -322,9 +295,7 @@ class CirculantFC(wiring.Component):
         The bank's registers form a shift chain in bit-reversed order, so no wide read multiplexer sits
         between them and the FIFO, and the chain's enable is one register per bank. A block starts only when
         the FIFO has room for all its ``k`` words (counted in credits), so it then runs without a gap, and
-        the inverse's ``ready`` stops at the skid buffer beside it. The control reads registers of its own,
-        not the enables (each drives a whole bank, placed beside it): ``busy`` (some bank shifts) and
-        ``room`` (``credits ≥ k``), each decided a cycle ahead."""
+        the inverse's ``ready`` stops at the skid buffer beside it."""
         k, bits, bank_count = self.k, log2(self.k), len(z_banks)
         order = [bit_reverse(n, bits) for n in range(k)]
         depth = k + FEED_SLACK
@@ -334,18 +305,15 @@ class CirculantFC(wiring.Component):
         m.d.comb += [load.valid.eq(slice_.output.valid), load.payload.eq(slice_.output.payload),
                      slice_.output.ready.eq(load.ready)]
 
-        bank, current = Signal(range(bank_count), name="feed_next"), Signal(range(bank_count), name="feed_bank")
-        word = Signal(range(k), name="feed_position")
+        bank, current, word = Signal(range(bank_count)), Signal(range(bank_count)), Signal(range(k))
         shifting = [Signal(name=f"z{number}_shifting") for number in range(bank_count)]  # at most one high
-        busy, finishing = Signal(name="feed_busy"), Signal()  # busy: any(shifting)
+        busy, finishing = Cat(*shifting).any(), Signal()
         credits = Signal(range(depth + 1), init=depth)  # FIFO words neither reserved nor seen leaving it
-        room = Signal(init=1, name="feed_room")  # credits >= k
         start = Signal()  # bank ``bank`` starts shifting out: the next block, back to back with the last
         m.d.comb += [finishing.eq(busy & (word == k - 1)), z_freed.eq(finishing),
-                     start.eq(z_full[bank] & (~busy | finishing) & room)]
+                     start.eq(z_full[bank] & (~busy | finishing) & (credits >= k))]
         left = delay(m, feed.output.valid & feed.output.ready, 1, "feed_left")  # a cycle late: never too many
-        credits_next = credits - Mux(start, k, 0) + left
-        m.d.sync += [credits.eq(credits_next), room.eq(credits_next >= k), busy.eq(start | (busy & ~finishing))]
+        m.d.sync += credits.eq(credits - Mux(start, k, 0) + left)
         with m.If(busy):
             m.d.sync += word.eq(word + 1)
         with m.If(start):
@@ -353,13 +321,11 @@ class CirculantFC(wiring.Component):
         for number, (flag, parts) in enumerate(zip(shifting, z_banks)):
             with m.If(flag):
                 m.d.sync += [part[order[n]].eq(part[order[n + 1]]) for part in parts for n in range(k - 1)]
-            with m.If(finishing):
-                m.d.sync += flag.eq(0)
+                with m.If(finishing):
+                    m.d.sync += [flag.eq(0), z_full[number].eq(0)]
             with m.If(start & (bank == number)):
                 m.d.sync += flag.eq(1)
 
-        with m.If(finishing):
-            m.d.sync += z_full[current].eq(0)
         head = Signal.like(load.payload, name="feed_word")  # the shifting bank's first word, registered
         m.d.sync += [head.re.eq(Array(re[order[0]] for re, _ in z_banks)[current]),
                      head.im.eq(Array(im[order[0]] for _, im in z_banks)[current])]
