@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     _design_args(synth)
     synth.add_argument("--target", choices=synthesize.TARGETS, default="ecp5")
     synth.add_argument("--json", dest="json_file", help="also write the result to this file")
+    synth.add_argument("--seeds", type=int, default=1, metavar="N",
+                       help="place with nextpnr seeds 1..N, add each Fmax and their median (default 1)")
 
     run = commands.add_parser("run", help="push your arrays through the RTL in simulation")
     _design_args(run)
@@ -142,8 +144,10 @@ def cmd_sim(args):
 
 
 def cmd_synth(args):
+    if not 1 <= args.seeds <= synthesize.MAX_SEEDS:
+        raise UserError(f"--seeds={args.seeds} out of range [1, {synthesize.MAX_SEEDS}]")
     design, params = _design_and_params(args)
-    result = synthesize.synthesize_design(design, params, args.target)
+    result = synthesize.synthesize_design(design, params, args.target, seeds=args.seeds)
     line = json.dumps(result, sort_keys=True)
     if args.json_file:
         export.write_atomically({args.json_file: line + "\n"})

