@@ -58,6 +58,7 @@ def test_seeds_place_one_netlist_with_each_seed_and_give_the_median(tmp_path, mo
     fmaxes = swept["fmax_seeds_mhz"]
     assert len(fmaxes) == 3 and fmaxes[0] == single["fmax_mhz"] == swept["fmax_mhz"]
     assert swept["fmax_median_mhz"] == sorted(fmaxes)[1] and not swept["cached"]
+    assert len(swept["pnr_seeds_s"]) == 3 and swept["pnr_seeds_s"][0] == single["pnr_s"]
     verilog = export.verilog_text(design, params)
     for seed, fmax in enumerate(fmaxes, start=1):
         path = synthesize.critical_path(verilog, design.toplevel, "ecp5", seed=seed)

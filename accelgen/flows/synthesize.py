@@ -208,7 +208,7 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
 
     ``fmax_mhz`` is placement seed 1's. With ``seeds`` = N > 1, nextpnr also
     places the same netlist with seeds 2 … N (each cached on its own) and the
-    dict adds ``fmax_seeds_mhz`` (seeds 1 … N in order) and
+    dict adds ``fmax_seeds_mhz`` and ``pnr_seeds_s`` (seeds 1 … N in order) and
     ``fmax_median_mhz`` (``cached`` then means every seed's run was): on netlists of thousands of cells one seed's Fmax
     moves by about ±10 % (docs/flow.md), so compare designs by the median.
     """
@@ -226,7 +226,8 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     fmaxes = [result["fmax_mhz"], *(placed["fmax_mhz"] for placed in extra)]
     median = round(statistics.median(fmaxes), 2) if None not in fmaxes else None
     cached = result["cached"] and all(placed["cached"] for placed in extra)
-    return {**result, "fmax_seeds_mhz": fmaxes, "fmax_median_mhz": median, "cached": cached}
+    return {**result, "fmax_seeds_mhz": fmaxes, "fmax_median_mhz": median, "cached": cached,
+            "pnr_seeds_s": [result["pnr_s"], *(placed["pnr_s"] for placed in extra)]}
 
 
 def _synthesize_once(verilog: str, top: str, target: str, ports: list[dict] | None, workdir: Path,
