@@ -10,14 +10,20 @@ from models.fixed import FixedFormat
 from models.pwl import SIGMOID, TANH
 
 from .circulant import CirculantFC
-from .common.fixed import delay, requantize, round_shift, saturate
+from .common.buffer import LutRamFIFO
+from .common.fixed import delay, round_shift, saturate
 from .fft import complex_layout
 from .pwl import PWL_LATENCY, pwl_pipeline
 
-__all__ = ["CirculantRNN", "ELEMENT_CYCLES"]
+__all__ = ["CirculantRNN", "ELEMENT_LATENCY"]
 
 CELLS = ("lstm", "gru")
-ELEMENT_CYCLES = PWL_LATENCY + 6  # per hidden element: READ … CELL, ACTIVATE, SCALE, FORM, HIDDEN
+# Registers from an element's issue to its h: operands, products, rounded products, the cell sum, the tanh
+# pipeline, the output product, its rounding, the saturated h.
+ELEMENT_LATENCY = PWL_LATENCY + 7
+# h words in flight (pipeline and output FIFO) at most: issue → FIFO → h_out → credit back takes
+# ELEMENT_LATENCY + 4 cycles, so an always-ready h_out takes one word per cycle.
+OUTPUT_CREDITS = 1 << (ELEMENT_LATENCY + 4 - 1).bit_length()  # the power of two >= ELEMENT_LATENCY + 4
 
 
 class CirculantRNN(wiring.Component):
@@ -27,13 +33,19 @@ class CirculantRNN(wiring.Component):
     from ``[x_t; h_{t−1}]``; as they stream out the bias is added and the
     gate's PWL activation applied (LSTM: σ for i, f, o and tanh for g; GRU: σ
     for r, z, none for n_x, n_h) in a ``2 + PWL_LATENCY``-stage pipeline, and
-    each gate row lands in its own buffer. An element-wise pass then computes
-    the new state and sends ``h_t`` (``ELEMENT_CYCLES = PWL_LATENCY + 6``
-    cycles per element: operands read into registers, products, state, the
-    tanh pipeline, the output product, rounding and saturation, then ``h``;
-    every DSP product between registers): LSTM ``c' = sat(rnd(f·c) + rnd(i·g))``,
-    ``h = sat(rnd(o·tanh(c')))``; GRU ``n = tanh(sat(n_x + rnd(r·n_h)))``,
-    ``h = sat(rnd((1 − z)·n) + rnd(z·h))``.
+    each gate row lands in its own buffer. An element-wise pipeline then
+    takes one hidden element per cycle and computes the new state and
+    ``h_t`` (``ELEMENT_LATENCY = PWL_LATENCY + 7`` registers: operands,
+    products, rounded products, the cell sum, the tanh pipeline, the output
+    product, its rounding, the saturated ``h``; every product between
+    registers, no add after a rounding in the same cycle): LSTM
+    ``c' = sat(rnd(f·c) + rnd(i·g))``, ``h = sat(rnd(o·tanh(c')))``; GRU
+    ``n = tanh(sat(n_x + rnd(r·n_h)))``, ``h = sat(rnd((1 − z)·n) + rnd(z·h))``.
+    Each ``h`` is written back as it leaves the pipeline and queued for
+    ``h_out`` in a FIFO; elements are issued on ``OUTPUT_CREDITS`` credits,
+    so a stalled ``h_out`` stops the issue, never the pipeline. The next
+    step's ``x_t`` is taken while the pipeline drains; its ``h`` feed waits
+    for the last write.
 
     After reset the cell clears ``h`` and ``c`` (``H`` cycles), takes the
     ``4H`` biases through ``b_in`` while the weight spectra go through
@@ -61,8 +73,9 @@ class CirculantRNN(wiring.Component):
 
     Throughput: per time step, one circulant product
     (``models.circulant.cycles_per_vector(n_in + H, 4H, k, P)`` plus its pipeline
-    fill), ``4H + PWL_LATENCY + 2`` cycles of gate collection and
-    ``ELEMENT_CYCLES·H`` of the element-wise pass.
+    fill), ``4H + PWL_LATENCY + 2`` cycles of gate collection and ``H`` of
+    element issue (one element per cycle while ``h_out`` keeps up), then
+    ``ELEMENT_LATENCY`` cycles of drain that overlap the next ``x_t``.
     """
 
     def __init__(self, *, cell, n_in, hidden, k, width=16, frac=10, parallelism=1):
@@ -98,6 +111,9 @@ class CirculantRNN(wiring.Component):
         c_write, c_read = buffer("c", hidden)
         h_write, h_read = buffer("h", hidden)
 
+        def last(counter, limit):
+            return counter == limit - 1
+
         index = Signal(range(4 * hidden))  # bias / gate word u = gate * H + element
         element = Signal(range(hidden))
         gate = Signal(range(4))
@@ -128,31 +144,58 @@ class CirculantRNN(wiring.Component):
             m.d.comb += [gate_write.addr.eq(write_element), gate_write.data.eq(activated),
                          gate_write.en.eq(write_valid & (write_gate == number))]
 
-        # Element-wise update, one registered step per state: READ (buffer words into registers),
-        # PRODUCTS (raw products), CELL (rounded sums: LSTM's new state, GRU's tanh input), ACTIVATE
-        # (the tanh pipeline), SCALE (the output product), FORM (rounding, saturation) and HIDDEN.
+        # Element-wise pipeline, free running: an element issued in cycle 0 (its buffer words read at
+        # `element`) has its operands in registers at 1, raw products at 2, rounded products at 3, the
+        # cell sum at 4 (the LSTM's new state, written back; the GRU's tanh input), tanh(sum) at
+        # 4 + PWL_LATENCY, the output product one later, its rounding the next, h at ELEMENT_LATENCY.
+        issue = Signal()
         operands = [Signal(word, name=f"operand_{name}") for name in "0123s"]  # gate rows, then c or h
-        read_operands = [operand.eq(gate_read.data) for operand, (_, gate_read) in zip(operands, gates)]
-        read_operands.append(operands[4].eq(c_read.data if self.cell == "lstm" else h_read.data))
-        product = 2 * width + 1
-        first, second, held, activate_in = Signal(signed(product)), Signal(signed(product)), Signal(word), Signal(word)
-        activated_state = pwl_pipeline(m, TANH, activate_in, fmt, "cell_tanh")
-        scaled, h_value = Signal(signed(product)), Signal(word)
+        m.d.sync += [operand.eq(gate_read.data) for operand, (_, gate_read) in zip(operands, gates)]
+        m.d.sync += operands[4].eq(c_read.data if self.cell == "lstm" else h_read.data)
+        product, rounded = signed(2 * width + 1), signed(2 * width + 2 - fmt.frac)
+        first, second, held = Signal(product), Signal(product), Signal(word)
+        first_rounded, second_rounded = Signal(rounded), Signal(rounded)
+        cell_sum, scaled, scaled_rounded, h_value = Signal(word), Signal(product), Signal(rounded), Signal(word)
         if self.cell == "lstm":
             i_g, f_g, g_g, o_g, c = operands
-            products = [first.eq(f_g * c), second.eq(i_g * g_g), held.eq(o_g)]
-            cell_input = saturate(round_shift(first, fmt.frac) + round_shift(second, fmt.frac), width)
-            h_next = requantize(scaled, fmt.frac, width)
+            m.d.sync += [first.eq(f_g * c), second.eq(i_g * g_g), held.eq(o_g)]
+            cell_input = first_rounded + second_rounded
         else:
             r_g, z_g, nx_g, nh_g, h = operands
             candidate_x = Signal(word)
-            products = [first.eq(r_g * nh_g), second.eq(z_g * h), held.eq((1 << fmt.frac) - z_g), candidate_x.eq(nx_g)]
-            cell_input = saturate(candidate_x + round_shift(first, fmt.frac), width)
-            h_next = saturate(round_shift(scaled, fmt.frac) + round_shift(second, fmt.frac), width)
-        wait = Signal(range(PWL_LATENCY + 1))
+            m.d.sync += [first.eq(r_g * nh_g), second.eq(z_g * h), held.eq((1 << fmt.frac) - z_g),
+                         candidate_x.eq(nx_g)]
+            cell_input = delay(m, candidate_x, 1, "candidate_x") + first_rounded
+        m.d.sync += [first_rounded.eq(round_shift(first, fmt.frac)), second_rounded.eq(round_shift(second, fmt.frac)),
+                     cell_sum.eq(saturate(cell_input, width))]
+        activated_state = pwl_pipeline(m, TANH, cell_sum, fmt, "cell_tanh")
+        m.d.sync += [scaled.eq(delay(m, held, PWL_LATENCY + 2, "held") * activated_state),
+                     scaled_rounded.eq(round_shift(scaled, fmt.frac))]
+        if self.cell == "lstm":
+            m.d.sync += h_value.eq(saturate(scaled_rounded, width))
+        else:
+            z_h = delay(m, second_rounded, PWL_LATENCY + 3, "z_h")
+            m.d.sync += h_value.eq(saturate(scaled_rounded + z_h, width))
+        if self.cell == "lstm":  # c' leaves the pipeline at stage 4, written back in place
+            m.d.comb += [c_write.addr.eq(delay(m, element, 4, "c_element")), c_write.data.eq(cell_sum),
+                         c_write.en.eq(delay(m, issue, 4, "c_valid"))]
+        h_valid = delay(m, issue, ELEMENT_LATENCY, "h_valid")
+        m.d.comb += [h_write.addr.eq(delay(m, element, ELEMENT_LATENCY, "h_element")), h_write.data.eq(h_value),
+                     h_write.en.eq(h_valid)]
 
-        def last(counter, limit):
-            return counter == limit - 1
+        # h towards h_out: a FIFO, and credits for the words in flight so that it never overflows.
+        m.submodules.h_fifo = h_fifo = LutRamFIFO(shape=word, depth=OUTPUT_CREDITS)
+        m.d.comb += [h_fifo.input.payload.eq(h_value), h_fifo.input.valid.eq(h_valid)]
+        wiring.connect(m, h_fifo.output, wiring.flipped(self.h_out))
+        in_flight = Signal(range(OUTPUT_CREDITS + 1))  # issued, not yet taken from h_out
+        m.d.sync += in_flight.eq(in_flight + issue - (self.h_out.valid & self.h_out.ready))
+        credit = in_flight != OUTPUT_CREDITS
+        draining = Signal(range(ELEMENT_LATENCY + 1))  # cycles until the last issued element's h is written
+        with m.If(issue & last(element, hidden)):
+            m.d.sync += draining.eq(ELEMENT_LATENCY)
+        with m.Elif(draining != 0):
+            m.d.sync += draining.eq(draining - 1)
+        wait = Signal(range(gate_latency))
 
         with m.FSM(init="CLEAR"):
             with m.State("CLEAR"):
@@ -181,9 +224,9 @@ class CirculantRNN(wiring.Component):
                         m.d.sync += count.eq(0)
                         m.next = "FEED_H"
 
-            with m.State("FEED_H"):
-                m.d.comb += [engine.x_in.payload.eq(h_read.data), engine.x_in.valid.eq(1)]
-                with m.If(engine.x_in.ready):
+            with m.State("FEED_H"):  # once the previous step's last h is written
+                m.d.comb += [engine.x_in.payload.eq(h_read.data), engine.x_in.valid.eq(draining == 0)]
+                with m.If(engine.x_in.valid & engine.x_in.ready):
                     m.d.sync += element.eq(element + 1)
                     with m.If(last(element, hidden)):
                         m.d.sync += element.eq(0)
@@ -202,41 +245,12 @@ class CirculantRNN(wiring.Component):
             with m.State("DRAIN"):  # the last gate word through the activation pipeline
                 m.d.sync += wait.eq(wait + 1)
                 with m.If(wait == gate_latency - 1):
-                    m.next = "READ"
+                    m.next = "UPDATE"
 
-            with m.State("READ"):
-                m.d.sync += read_operands
-                m.next = "PRODUCTS"
-
-            with m.State("PRODUCTS"):
-                m.d.sync += products
-                m.next = "CELL"
-
-            with m.State("CELL"):
-                m.d.sync += [activate_in.eq(cell_input), wait.eq(0)]
-                m.next = "ACTIVATE"
-
-            with m.State("ACTIVATE"):
-                if self.cell == "lstm":  # the new state, registered, written back once
-                    m.d.comb += [c_write.addr.eq(element), c_write.data.eq(activate_in), c_write.en.eq(wait == 0)]
-                m.d.sync += wait.eq(wait + 1)
-                with m.If(wait == PWL_LATENCY - 1):
-                    m.next = "SCALE"
-
-            with m.State("SCALE"):
-                m.d.sync += scaled.eq(held * activated_state)
-                m.next = "FORM"
-
-            with m.State("FORM"):
-                m.d.sync += h_value.eq(h_next)
-                m.next = "HIDDEN"
-
-            with m.State("HIDDEN"):
-                m.d.comb += [self.h_out.valid.eq(1), self.h_out.payload.eq(h_value),
-                             h_write.addr.eq(element), h_write.data.eq(h_value), h_write.en.eq(self.h_out.ready)]
-                with m.If(self.h_out.ready):
+            with m.State("UPDATE"):  # one element per cycle into the pipeline while credits last
+                m.d.comb += issue.eq(credit)
+                with m.If(credit):
                     m.d.sync += element.eq(element + 1)
-                    m.next = "READ"
                     with m.If(last(element, hidden)):
                         m.d.sync += element.eq(0)
                         m.next = "FEED_X"

@@ -10,13 +10,23 @@ its own seeded generator, so runs are reproducible.
 Both record the simulation time of every transfer in ``times`` (ns), from
 which the harness derives cycle counts: the time stamped is that of the
 rising edge at which the transfer happens, for sources and sinks alike.
+
+Both fail, rather than wait forever, when ``IDLE_LIMIT`` cycles pass
+without a transfer while they still have words to move: a design that
+loses a word or deadlocks ends its test with a message saying where.
 """
 
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
 
-__all__ = ["StreamSource", "StreamSink", "span_cycles", "pack", "unpack"]
+__all__ = ["IDLE_LIMIT", "StreamTimeoutError", "StreamSource", "StreamSink", "span_cycles", "pack", "unpack"]
+
+IDLE_LIMIT = 1_000_000  # cycles without a transfer on one stream end before its test fails
+
+
+class StreamTimeoutError(AssertionError):
+    """A stream end waited ``IDLE_LIMIT`` cycles for a transfer."""
 
 
 class _StreamEnd:
@@ -31,6 +41,15 @@ class _StreamEnd:
         self.rng = np.random.default_rng([seed, sum(map(ord, name))])
         self.signed = width_signed
         self.times: list[int] = []
+        self.name = name
+        self.idle = 0
+
+    def _waited(self, done: int, total: int):
+        """One more cycle without a transfer; fail after ``IDLE_LIMIT`` of them."""
+        self.idle += 1
+        if self.idle >= IDLE_LIMIT:
+            raise StreamTimeoutError(f"{self.name}: no transfer for {IDLE_LIMIT} cycles after {done} of {total} words "
+                              "(a word lost or a deadlock)")
 
     def _stalled(self) -> bool:
         return self.stall > 0 and self.rng.random() < self.stall
@@ -38,6 +57,7 @@ class _StreamEnd:
     def _record(self):
         """Note the clock edge at which a transfer happened."""
         self.times.append(round(get_sim_time("ns")))
+        self.idle = 0
 
 
 class StreamSource(_StreamEnd):
@@ -45,11 +65,13 @@ class StreamSource(_StreamEnd):
 
     async def send(self, words):
         mask = (1 << len(self.payload)) - 1
-        for word in words:
+        words = list(words)
+        for done, word in enumerate(words):
             while True:
                 if self._stalled():
                     self.valid.value = 0
                     await RisingEdge(self.clk)
+                    self._waited(done, len(words))
                     continue
                 self.valid.value = 1
                 self.payload.value = int(word) & mask
@@ -59,6 +81,7 @@ class StreamSource(_StreamEnd):
                 if accepted:
                     self._record()
                     break
+                self._waited(done, len(words))
         self.valid.value = 0
 
 
@@ -78,6 +101,8 @@ class StreamSink(_StreamEnd):
             await RisingEdge(self.clk)
             if accepted:
                 self._record()
+            else:
+                self._waited(len(words), count)
         self.ready.value = 0
         return words
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from accelgen import registry
 from accelgen.flows import simulate
 from accelgen.params import resolve
-from hw.rnn import ELEMENT_CYCLES
+from hw.rnn import OUTPUT_CREDITS
 from models.fixed import FixedFormat, dequantize, quantize
 from models.rnn import gate_shape, gru_float, gru_raw, gru_zero_blocks, lstm_float, lstm_raw
 
@@ -54,6 +54,14 @@ def test_rnn_rtl_equals_model_random_words_under_stalls(cell, tmp_path):
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
+def test_rnn_rtl_element_pipeline_waits_for_credits_under_output_stalls(cell, tmp_path):
+    """H = 2 × OUTPUT_CREDITS elements and an h_out stalled 70 % of the time: the element issue runs out of
+    credits every step and must stop, or the FIFO drops words and the comparison fails."""
+    shape = {"n_in": 8, "hidden": 2 * OUTPUT_CREDITS, "k": 8, "parallelism": 5}
+    rtl_run(f"circulant-{cell}", shape, tmp_path, stall=0.7, batch=3)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
 def test_rnn_rtl_equals_model_on_realistic_weights_over_12_steps(cell):
     design = registry.get(f"circulant-{cell}")
     params = resolve(design, {})
@@ -63,4 +71,4 @@ def test_rnn_rtl_equals_model_on_realistic_weights_over_12_steps(cell):
     assert np.array_equal(outputs["h_raw"], CELLS[cell][0](raw["w_raw"], raw["b_raw"], raw["x_raw"], FMT))
     assert np.abs(outputs["h"]).max() > 0.05, "a live network, not saturated or dead gates"
     assert counters["steps"] == 12
-    assert counters["element_cycles"] == ELEMENT_CYCLES, "h_out always ready: one element per ELEMENT_CYCLES"
+    assert counters["element_cycles"] == 1, "h_out always ready: one element per cycle"

@@ -10,6 +10,7 @@ drives them through the RTL without stalls and returns the outputs, raw and
 dequantized, plus the simulation counters.
 """
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -143,9 +144,11 @@ def run_arrays(design, params, raw_inputs: dict, *, simulator="verilator") -> tu
 
 
 def failure_reason(result: SimRun) -> str:
-    """The first assertion or error line of a failed run's log."""
+    """The exception line (``SomeError: message``) of a failed run's log, else its first line naming an error."""
     if result.log.exists():
-        for line in result.log.read_text(errors="replace").splitlines():
-            if "Error" in line:
-                return line.strip()
+        lines = [line.strip() for line in result.log.read_text(errors="replace").splitlines()]
+        raised = [line for line in lines if re.match(r"[\w.]*(Error|Exception): ", line)]
+        named = [line for line in lines if "Error" in line]
+        if raised or named:
+            return (raised or named)[0]
     return f"no test result; see {result.log}"
