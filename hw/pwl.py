@@ -16,12 +16,32 @@ __all__ = ["PWL_LATENCY", "pwl_pipeline", "PWLActivation"]
 PWL_LATENCY = 6  #: registers from ``x`` to ``PWL(x)`` in :func:`pwl_pipeline`
 
 
+def thermometer_count(thermometer):
+    """The number of ones of a thermometer code (ones from bit 0 up, then zeros), without an adder.
+
+    The count is at least ``j`` exactly when bit ``j − 1`` is set, so bit ``b``
+    of the count is an OR over the runs of counts ``[lo, lo + 2**b)`` with
+    ``lo`` an odd multiple of ``2**b``, each run one AND of two code bits: a
+    few LUT levels, where a sum of 21 bits is a carry-chain adder tree.
+    """
+    ones = len(thermometer)
+
+    def at_least(count):
+        return thermometer[count - 1] if count <= ones else Const(0, 1)
+
+    bits = []
+    for bit in range(ones.bit_length()):
+        run = 1 << bit
+        bits.append(Cat(*(at_least(lo) & ~at_least(lo + run) for lo in range(run, ones + 1, 2 * run))).any())
+    return Cat(*bits)
+
+
 def pwl_pipeline(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl") -> Signal:
     """``PWL_f(x)`` of a signed ``Q(fmt)`` value, ``PWL_LATENCY`` registers later (free running in
     ``m``'s ``sync`` domain; wrap ``m`` in an ``EnableInserter`` to stall it).
 
     1. breakpoint comparators (a thermometer code), below/above flags;
-    2. segment = number of breakpoints ≤ ``x``;
+    2. segment = number of breakpoints ≤ ``x`` (:func:`thermometer_count`);
     3. the segment's ``x_i``, ``y_i``, ``m_i`` from tables, ``x − x_i``;
     4. ``m_i (x − x_i)`` (one multiplier);
     5. ``round(product >> 15)``;
@@ -36,7 +56,7 @@ def pwl_pipeline(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl
     m.d.sync += [thermometer.eq(Cat(*(x >= int(xs[i]) for i in interior))), x1.eq(x),
                  flags1.eq(Cat(x < int(xs[0]), x >= int(xs[-1])))]
     segment = Signal(range(spec.segments), name=f"{name}_segment")
-    m.d.sync += segment.eq(sum(thermometer[i] for i in range(len(interior))))
+    m.d.sync += segment.eq(thermometer_count(thermometer))
     x2, flags2 = delay(m, x1, 1, f"{name}_x"), delay(m, flags1, 1, f"{name}_flags")
     offset, y_i = Signal(signed(width + 2), name=f"{name}_offset"), Signal(signed(width + 1), name=f"{name}_y_i")
     m_i = Signal(signed(SLOPE_WIDTH), name=f"{name}_m_i")

@@ -5,10 +5,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from amaranth.hdl import unsigned
+
+from hw.pwl import thermometer_count
 from models.fixed import FixedFormat, dequantize
 from models.pwl import SIGMOID, TANH, pwl_float, pwl_raw
 
 from .conftest import rtl_run
+from .test_fixed import evaluate
 
 
 @pytest.mark.parametrize("spec, bound", [(SIGMOID, 0.0041), (TANH, 0.0151)], ids=["sigmoid", "tanh"])
@@ -39,3 +43,11 @@ def test_fixed_point_pwl_is_monotonic_for_the_default_format():
 @pytest.mark.parametrize("function", ["sigmoid", "tanh"])
 def test_pwl_rtl_equals_model_on_every_input_code(function, tmp_path):
     rtl_run("pwl", {"function": function}, tmp_path, stall=0.25)
+
+
+@pytest.mark.parametrize("ones", [1, 2, 3, 7, 8, 21, 32])
+def test_thermometer_count_is_the_number_of_leading_ones(ones):
+    """Every thermometer code of ``ones`` bits (c ones from bit 0 up): the adder-free count is c."""
+    codes = [(1 << count) - 1 for count in range(ones + 1)]
+    counts = evaluate(thermometer_count, unsigned(ones), ones.bit_length() + 1, codes)
+    assert counts == list(range(ones + 1))
