@@ -171,14 +171,13 @@ class CirculantRNN(wiring.Component):
         activated_state = pwl_pipeline(m, TANH, cell_sum, fmt, "cell_tanh")
         m.d.sync += [scaled.eq(delay(m, held, PWL_LATENCY + 2, "held") * activated_state),
                      scaled_rounded.eq(round_shift(scaled, fmt.frac))]
-        if self.cell == "lstm":
+        if self.cell == "lstm":  # c' leaves the pipeline at stage 4, written back in place
             m.d.sync += h_value.eq(saturate(scaled_rounded, width))
+            m.d.comb += [c_write.addr.eq(delay(m, element, 4, "c_element")), c_write.data.eq(cell_sum),
+                         c_write.en.eq(delay(m, issue, 4, "c_valid"))]
         else:
             z_h = delay(m, second_rounded, PWL_LATENCY + 3, "z_h")
             m.d.sync += h_value.eq(saturate(scaled_rounded + z_h, width))
-        if self.cell == "lstm":  # c' leaves the pipeline at stage 4, written back in place
-            m.d.comb += [c_write.addr.eq(delay(m, element, 4, "c_element")), c_write.data.eq(cell_sum),
-                         c_write.en.eq(delay(m, issue, 4, "c_valid"))]
         h_valid = delay(m, issue, ELEMENT_LATENCY, "h_valid")
         m.d.comb += [h_write.addr.eq(delay(m, element, ELEMENT_LATENCY, "h_element")), h_write.data.eq(h_value),
                      h_write.en.eq(h_valid)]

@@ -48,8 +48,8 @@ class _StreamEnd:
         """One more cycle without a transfer; fail after ``IDLE_LIMIT`` of them."""
         self.idle += 1
         if self.idle >= IDLE_LIMIT:
-            raise StreamTimeoutError(f"{self.name}: no transfer for {IDLE_LIMIT} cycles after {done} of {total} words "
-                              "(a word lost or a deadlock)")
+            raise StreamTimeoutError(f"{self.name}: no transfer for {IDLE_LIMIT} cycles after {done} of {total} "
+                                     "words (a word lost or a deadlock)")
 
     def _stalled(self) -> bool:
         return self.stall > 0 and self.rng.random() < self.stall

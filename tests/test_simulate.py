@@ -1,6 +1,5 @@
 """The simulation flow's failure reporting: a stuck stream fails its test, and the reason shown is the exception."""
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -25,6 +24,6 @@ def test_failure_reason_is_the_exception_line_not_the_traceback_source(tmp_path)
         "      raise StreamTimeoutError(f\"{self.name}: no transfer ...\")",
         "  sim.drivers.StreamTimeoutError: h_out: no transfer for 1000000 cycles after 144 of 192 words",
     ]))
-    reason = simulate.failure_reason(SimpleNamespace(log=Path(log)))
+    reason = simulate.failure_reason(SimpleNamespace(log=log))
     assert reason.startswith("sim.drivers.StreamTimeoutError: h_out: no transfer")
     assert simulate.failure_reason(SimpleNamespace(log=tmp_path / "absent.log")).startswith("no test result")

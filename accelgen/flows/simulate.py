@@ -147,8 +147,8 @@ def failure_reason(result: SimRun) -> str:
     """The exception line (``SomeError: message``) of a failed run's log, else its first line naming an error."""
     if result.log.exists():
         lines = [line.strip() for line in result.log.read_text(errors="replace").splitlines()]
-        raised = [line for line in lines if re.match(r"[\w.]*(Error|Exception): ", line)]
-        named = [line for line in lines if "Error" in line]
-        if raised or named:
-            return (raised or named)[0]
+        reason = next((line for line in lines if re.match(r"[\w.]*(Error|Exception): ", line)), None) or \
+            next((line for line in lines if "Error" in line), None)
+        if reason:
+            return reason
     return f"no test result; see {result.log}"

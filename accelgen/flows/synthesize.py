@@ -208,9 +208,10 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
 
     ``fmax_mhz`` is placement seed 1's. With ``seeds`` = N > 1, nextpnr also
     places the same netlist with seeds 2 … N (each cached on its own) and the
-    dict adds ``fmax_seeds_mhz`` and ``pnr_seeds_s`` (seeds 1 … N in order) and
-    ``fmax_median_mhz`` (``cached`` then means every seed's run was): on netlists of thousands of cells one seed's Fmax
-    moves by about ±10 % (docs/flow.md), so compare designs by the median.
+    dict adds ``fmax_seeds_mhz`` and ``pnr_seeds_s`` (seeds 1 … N in order)
+    and ``fmax_median_mhz``; ``cached`` then means every seed's run was. On
+    netlists of thousands of cells one seed's Fmax moves by about ±10 %
+    (docs/flow.md), so compare designs by the median.
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r} not one of {', '.join(TARGETS)}")
