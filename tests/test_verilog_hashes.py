@@ -1,0 +1,37 @@
+"""Every design's Verilog at its defaults is pinned by hash: a refactoring that changes the hardware fails here.
+
+When a change to a design's RTL is intended, state it in the commit and update
+``tests/data/verilog_sha256.json`` with ``python tests/test_verilog_hashes.py``.
+"""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import accelgen
+
+HASHES = Path(__file__).parent / "data" / "verilog_sha256.json"
+
+
+def default_hashes() -> dict:
+    return {name: hashlib.sha256(accelgen.design(name).verilog().encode()).hexdigest()
+            for name in accelgen.designs()}
+
+
+def test_every_design_is_pinned():
+    assert sorted(json.loads(HASHES.read_text())) == accelgen.designs()
+
+
+@pytest.mark.parametrize("name", sorted(json.loads(HASHES.read_text())))
+def test_default_verilog_unchanged(name):
+    pinned = json.loads(HASHES.read_text())[name]
+    text = accelgen.design(name).verilog()
+    assert hashlib.sha256(text.encode()).hexdigest() == pinned, f"{name}: default Verilog changed"
+
+
+if __name__ == "__main__":
+    HASHES.write_text(json.dumps(default_hashes(), indent=2, sort_keys=True) + "\n")
+    print(f"wrote {HASHES}", file=sys.stderr)
