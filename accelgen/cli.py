@@ -1,4 +1,9 @@
-"""The ``accelgen`` command line (SPEC §3). Bad input: one line on stderr, exit status 2."""
+"""accelgen: Verilog generators for FPGA neural-network accelerators, checked against NumPy models.
+
+Every command is a thin layer over the Python API (accelgen.design(...)):
+it parses arguments, calls one method and prints. Bad input gives one line
+on stderr and exit status 2.
+"""
 
 import argparse
 import io
@@ -12,12 +17,15 @@ import numpy as np
 
 from sim.runner import SimulatorError
 
-from . import __version__, registry
+from . import __version__, design, designs, registry
 from .errors import UserError
-from .flows import aqfp, export, report, simulate, sweep, synthesize
-from .params import parse_assignments, resolve
+from .flows import aqfp, export, report, sweep, synthesize
+from .params import parse_assignments
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
+DESCRIPTION = ("Generate Verilog for FPGA neural-network accelerators from a few parameters, check it bit for bit "
+               "against a NumPy model in simulation, synthesize it for ECP5 or iCE40, and push your own arrays "
+               "through it. The same operations exist in Python: accelgen.design(name, **params).")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,13 +36,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _design_args(parser):
-    parser.add_argument("design", help="design name (see `accelgen list`)")
+    parser.add_argument("design", help="design name (see: accelgen list)")
     parser.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=VALUE",
                         help="set a parameter (repeatable)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="accelgen", description=__doc__)
+    parser = _Parser(prog="accelgen", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"accelgen {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -55,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     synth = commands.add_parser("synth", help="synthesize and place-and-route, report area and Fmax")
     _design_args(synth)
     synth.add_argument("--target", choices=synthesize.TARGETS, default="ecp5")
-    synth.add_argument("--json", dest="json_file", help="also write the result to this file")
+    synth.add_argument("--json", dest="json_file", metavar="FILE",
+                       help="write the result as JSON to FILE ('-': print it instead of the summary)")
     synth.add_argument("--seeds", type=int, default=1, metavar="N",
                        help="place with nextpnr seeds 1..N, add each Fmax and their median (default 1)")
 
@@ -67,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
 
     sweep_ = commands.add_parser("sweep", help="a parameter grid, generated and synthesized in parallel on Dask")
-    sweep_.add_argument("design", help="design name (see `accelgen list`)")
+    sweep_.add_argument("design", help="design name (see: accelgen list)")
     sweep_.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=V1,V2,…",
                         help="values of one parameter (repeatable; the grid is their product)")
     sweep_.add_argument("--sim", action="store_true", help="also simulate each point (gives cycles and throughput)")
@@ -93,65 +102,55 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _design_and_params(args):
-    design = registry.get(args.design)
-    return design, resolve(design, parse_assignments(args.params))
+def _design(args):
+    return design(args.design, **parse_assignments(args.params))
 
 
 def _array_names(specs: dict) -> str:
-    def shape(spec):
-        return "×".join("batch" if axis is None else str(axis) for axis in spec.shape) or "scalar"
-    def fmt(spec):
-        scaled = "" if spec.scale == 1.0 else f" × {spec.scale:.6g}"
-        return f"Q{spec.fmt.width}.{spec.fmt.frac}{scaled}"
-    return ", ".join(f"{name} ({shape(spec)}, {fmt(spec)})" for name, spec in specs.items())
+    return ", ".join(f"{name} ({spec.describe()})" for name, spec in specs.items())
 
 
 def cmd_list(args):
-    for name in registry.names():
-        design = registry.get(name)
-        print(f"{name}: {design.summary}")
-        for param in design.params:
+    for name in designs():
+        acc = design(name)
+        print(f"{name}: {acc.summary}")
+        for param in acc.parameters:
             print(f"    {param.name:<12} default {param.default!s:<8} {param.allowed():<28} {param.help}")
-        defaults = design.defaults()
-        print(f"    run arrays at the defaults: in {_array_names(design.inputs(defaults)) or 'none'}; "
-              f"out {_array_names(design.outputs(defaults))}")
+        print(f"    run arrays at the defaults: in {_array_names(acc.inputs()) or 'none'}; "
+              f"out {_array_names(acc.outputs())}")
 
 
 def cmd_generate(args):
-    design, params = _design_and_params(args)
-    v_path, json_path = export.generate(design, params, args.out_dir)
+    v_path, json_path = _design(args).generate(args.out_dir)
     print(f"wrote {v_path} and {json_path}")
 
 
 def cmd_sim(args):
-    design, params = _design_and_params(args)
-    if not 0.0 <= args.stall < 1.0:
-        raise UserError(f"--stall={args.stall} out of range [0, 1)")
-    job_dir = Path(args.out_dir or Path("rtl_out") / design.name / "sim")
+    acc = _design(args)
     start = time.perf_counter()
-    result = simulate.simulate(design, params, job_dir=job_dir, simulator=args.simulator,
-                               waves=args.waves, stall=args.stall, seed=args.seed)
+    result = acc.simulate(job_dir=args.out_dir, simulator=args.simulator, waves=args.waves, stall=args.stall,
+                          seed=args.seed)
     elapsed = time.perf_counter() - start
     build = "cached build" if result.cached_build else "fresh build"
     if not result.passed:
-        print(f"{design.name}: FAIL ({simulate.failure_reason(result)}); log {result.log}")
+        print(f"{acc.name}: FAIL ({result.reason}); log {result.log}")
         return EXIT_FAILED
-    counters = " ".join(f"{key}={value}" for key, value in result.counters().items())
-    print(f"{design.name}: PASS ({args.simulator}, {build}, {elapsed:.1f} s) {counters}")
+    counters = " ".join(f"{key}={value}" for key, value in result.counters.items())
+    print(f"{acc.name}: PASS ({args.simulator}, {build}, {elapsed:.1f} s) {counters}")
     if result.waves:
         print(f"waves: {result.waves}")
 
 
 def cmd_synth(args):
-    if not 1 <= args.seeds <= synthesize.MAX_SEEDS:
-        raise UserError(f"--seeds={args.seeds} out of range [1, {synthesize.MAX_SEEDS}]")
-    design, params = _design_and_params(args)
-    result = synthesize.synthesize_design(design, params, args.target, seeds=args.seeds)
-    line = json.dumps(result, sort_keys=True)
+    acc = _design(args)
+    result = acc.synthesize(args.target, seeds=args.seeds)
+    text = json.dumps(result, sort_keys=True) + "\n"
+    if args.json_file == "-":
+        sys.stdout.write(text)
+        return
     if args.json_file:
-        export.write_atomically({args.json_file: line + "\n"})
-    print(line)
+        export.write_atomically({args.json_file: text})
+    print(f"{acc.name}: {synthesize.summary(result)}")
 
 
 def _load_npz(path: str) -> dict:
@@ -169,30 +168,27 @@ def _npz_bytes(arrays: dict) -> bytes:
 
 
 def cmd_run(args):
-    design, params = _design_and_params(args)
-    specs = design.inputs(params)
-    if specs and not args.input:
-        raise UserError(f"{design.name} needs --input IN.npz with arrays {', '.join(specs)}")
-    arrays = _load_npz(args.input) if args.input else {}
-    raw_inputs = simulate.prepare_inputs(design, params, arrays)
-    outputs, counters = simulate.run_arrays(design, params, raw_inputs, simulator=args.simulator)
+    acc = _design(args)
+    if acc.inputs() and not args.input:
+        raise UserError(f"{acc.name} needs --input IN.npz with arrays {', '.join(acc.inputs())}")
+    outputs, counters = acc.run(_load_npz(args.input) if args.input else {}, simulator=args.simulator)
     files = {args.output: _npz_bytes(outputs)}
     if args.report:
         files[args.report] = json.dumps(counters, indent=2, sort_keys=True) + "\n"
     export.write_atomically(files)
-    print(f"{design.name}: wrote {args.output} ({', '.join(sorted(outputs))}); cycles={counters.get('cycles')}")
+    print(f"{acc.name}: wrote {args.output} ({', '.join(sorted(outputs))}); cycles={counters.get('cycles')}")
 
 
 def cmd_sweep(args):
-    design = registry.get(args.design)
+    name = registry.get(args.design).name
     if not 1 <= args.jobs <= 64:
         raise UserError(f"--jobs={args.jobs} out of range [1, 64]")
-    points = sweep.grid(design, parse_assignments(args.params))
-    print(f"{design.name}: {len(points)} points on {args.scheduler or f'a LocalCluster of {args.jobs} workers'}",
+    points = sweep.grid(name, parse_assignments(args.params))
+    print(f"{name}: {len(points)} points on {args.scheduler or f'a LocalCluster of {args.jobs} workers'}",
           file=sys.stderr, flush=True)
-    rows = sweep.run_sweep(design.name, points, target=args.target, with_sim=args.sim,
+    rows = sweep.run_sweep(name, points, target=args.target, with_sim=args.sim,
                            scheduler=args.scheduler, jobs=args.jobs)
-    csv_path, png_path = sweep.write_results(design.name, rows, Path(args.out_dir))
+    csv_path, png_path = sweep.write_results(name, rows, Path(args.out_dir))
     print(f"wrote {csv_path} and {png_path}")
 
 

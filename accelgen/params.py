@@ -1,8 +1,8 @@
 """Design parameters: schema, parsing and validation, in one place.
 
-Each design declares a tuple of :class:`Param`; :func:`resolve` turns the
-user's ``KEY=VALUE`` strings (or a TOML table) into a complete dict of
-validated values, raising :class:`UserError` with a one-line message that
+Each design declares a tuple of :class:`Param`; :func:`parse_values` turns the
+user's ``KEY=VALUE`` strings (or a TOML table, or Python keywords) into a
+complete dict of range-checked values, raising :class:`UserError` with a one-line message that
 names the bad key or value and the allowed range.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .errors import UserError
 
-__all__ = ["Param", "resolve", "parse_assignments"]
+__all__ = ["Param", "parse_values", "parse_assignments"]
 
 
 @dataclass(frozen=True)
@@ -66,22 +66,17 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
     return values
 
 
-def resolve(design, given: dict) -> dict:
-    """Defaults overlaid with ``given``, each value parsed, then the design's cross-checks.
+def parse_values(design: str, schema: tuple[Param, ...], given: dict) -> dict:
+    """Defaults of ``schema`` overlaid with ``given`` (strings or values), each parsed and range-checked.
 
-    ``design`` is a :class:`accelgen.registry.Design`; its ``check(values)``
-    raises ``ValueError`` for combinations (``frac < width``, ``k | n_in``…),
-    re-raised here as :class:`UserError`.
+    Cross-parameter checks belong to the design (``Design.__init__``); this
+    only knows one parameter at a time.
     """
-    schema = {param.name: param for param in design.params}
-    unknown = sorted(set(given) - set(schema))
+    by_name = {param.name: param for param in schema}
+    unknown = sorted(set(given) - set(by_name))
     if unknown:
-        raise UserError(f"unknown parameter {unknown[0]!r} for {design.name}; allowed: {', '.join(schema)}")
-    values = {name: param.default for name, param in schema.items()}
+        raise UserError(f"unknown parameter {unknown[0]!r} for {design}; allowed: {', '.join(by_name)}")
+    values = {name: param.default for name, param in by_name.items()}
     for name, value in given.items():
-        values[name] = schema[name].parse(value)
-    try:
-        design.check(values)
-    except ValueError as error:
-        raise UserError(f"{design.name}: {error}") from None
+        values[name] = by_name[name].parse(value)
     return values

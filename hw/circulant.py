@@ -76,16 +76,23 @@ class CirculantFC(wiring.Component):
         self.n_in, self.n_out = operator.index(n_in), operator.index(n_out)
         self.width, self.frac = operator.index(width), operator.index(frac)
         self.parallelism = operator.index(parallelism)
-        log2(self.k)
-        if self.n_in % self.k or self.n_out % self.k:
-            raise ValueError(f"k={k} must divide n_in={n_in} and n_out={n_out}")
-        if not 1 <= self.parallelism <= self.bins:
-            raise ValueError(f"parallelism={parallelism} out of range [1, {self.bins}]")
+        self.check_shape(n_in=self.n_in, n_out=self.n_out, k=self.k, parallelism=self.parallelism)
         super().__init__({
             "w_in": In(stream.Signature(complex_layout(self.width + 1))),
             "x_in": In(stream.Signature(signed(self.width))),
             "y_out": Out(stream.Signature(signed(self.width))),
         })
+
+    @staticmethod
+    def check_shape(*, n_in: int, n_out: int, k: int, parallelism: int):
+        """Raise ``ValueError`` unless ``k`` is a power of two dividing ``n_in`` and ``n_out`` and
+        ``1 ≤ parallelism ≤ k/2 + 1``."""
+        log2(k)
+        for name, size in (("n_in", n_in), ("n_out", n_out)):
+            if size % k:
+                raise ValueError(f"{name}={size} is not a multiple of k={k}")
+        if not 1 <= parallelism <= k // 2 + 1:
+            raise ValueError(f"parallelism={parallelism} out of range [1, {k // 2 + 1}] (at most k/2+1 bins)")
 
     @property
     def bins(self) -> int:

@@ -60,7 +60,7 @@ class DenseFC(wiring.Component):
         self.frac = operator.index(frac)
         self.parallelism = operator.index(parallelism)
         if not 1 <= self.parallelism <= self.n_out:
-            raise ValueError(f"parallelism={parallelism} out of range [1, {n_out}]")
+            raise ValueError(f"parallelism={parallelism} out of range [1, {n_out}] (at most n_out)")
         super().__init__({
             "w_in": In(stream.Signature(signed(self.width))),
             "x_in": In(stream.Signature(signed(self.width))),

@@ -8,6 +8,8 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from models.intergrad import MODES
+
 __all__ = ["Intergrad", "COUNTERS"]
 
 #: Counter outputs: name -> meaning (all 32-bit).
@@ -84,6 +86,10 @@ class Intergrad(wiring.Component):
     """
 
     def __init__(self, *, rows, cols, width, acc_width, mode, n_o, n_i, batch):
+        if mode not in MODES:
+            raise ValueError(f"mode={mode!r} not allowed; allowed: {', '.join(MODES)}")
+        if acc_width < 2 * width:
+            raise ValueError(f"acc_width={acc_width} out of range [{2 * width}, 31] (at least 2*width for one product)")
         self.rows, self.cols, self.width, self.acc_width, self.mode = rows, cols, width, acc_width, mode
         self.n_o, self.n_i, self.batch = n_o, n_i, batch
         self.uses_w, self.uses_x = mode in ("ws", "interleaved"), mode in ("os", "interleaved")

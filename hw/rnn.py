@@ -84,8 +84,8 @@ class CirculantRNN(wiring.Component):
         self.cell = cell
         self.n_in, self.hidden = operator.index(n_in), operator.index(hidden)
         self.fmt = FixedFormat(operator.index(width), operator.index(frac))
-        self.engine = CirculantFC(n_in=self.n_in + self.hidden, n_out=4 * self.hidden, k=k,
-                                  width=width, frac=frac, parallelism=parallelism)
+        self.engine_shape = dict(n_in=self.n_in + self.hidden, n_out=4 * self.hidden, k=k, parallelism=parallelism)
+        CirculantFC.check_shape(**self.engine_shape)
         word = signed(self.fmt.width)
         super().__init__({
             "w_in": In(stream.Signature(complex_layout(self.fmt.width + 1))),
@@ -98,7 +98,7 @@ class CirculantRNN(wiring.Component):
         m = Module()
         hidden, fmt, width = self.hidden, self.fmt, self.fmt.width
         word = signed(width)
-        m.submodules.engine = engine = self.engine
+        m.submodules.engine = engine = CirculantFC(**self.engine_shape, width=width, frac=fmt.frac)
         m.d.comb += [engine.w_in.payload.eq(self.w_in.payload), engine.w_in.valid.eq(self.w_in.valid),
                      self.w_in.ready.eq(engine.w_in.ready)]
 

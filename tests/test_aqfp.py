@@ -12,6 +12,7 @@ import numpy as np
 
 from accelgen.cli import main
 from accelgen.flows import aqfp, synthesize
+from accelgen.flows.cache import cache_dir
 from hw.aqfp import port_widths
 from models.aqfp import JJ, check_netlist, simulate
 from sim.runner import run_job
@@ -171,14 +172,14 @@ def _bundle_reference(a, b, cin, m, n, v, r):
 
 
 def _run_rtl(netlist, vectors: dict, job_dir):
-    """The netlist as hw.aqfp.AQFPNetlist in Verilator (sim/test_aqfp.py), vectors back to back."""
+    """The netlist as hw.aqfp.AQFPNetlist in Verilator (sim/tb_aqfp.py), vectors back to back."""
     (job_dir / "inputs.npz").parent.mkdir(parents=True, exist_ok=True)
     np.savez(job_dir / "inputs.npz", **{port: np.asarray(values) for port, values in vectors.items()})
     params = {"inputs": port_widths(netlist.inputs), "outputs": port_widths(netlist.outputs),
               "depth": netlist.depth_phases}
     job = {"design": netlist.top, "params": params, "check": False, "stall": 0.0, "seed": 1}
     result = run_job(verilog=aqfp.netlist_verilog(netlist), toplevel=f"{netlist.top}_aqfp",
-                     test_module="sim.test_aqfp", job=job, job_dir=job_dir)
+                     test_module="sim.tb_aqfp", job=job, job_dir=job_dir, build_cache=cache_dir() / "sim")
     assert result.passed, result.log.read_text()[-2000:]
     return result.outputs()
 

@@ -105,7 +105,7 @@ def test_fft_rtl_equals_model(k, tmp_path):
 
 def test_fft_rtl_cycles(tmp_path):
     _, result = rtl_run("fft", {"k": 16}, tmp_path, stall=0.0)
-    assert result.counters()["cycles"] == stream_cycles(16, 3)
+    assert result.counters["cycles"] == stream_cycles(16, 3)
 
 
 @pytest.mark.parametrize("k", [2, 4, 8, 16])
@@ -180,4 +180,4 @@ def test_circulant_rtl_interval_equals_cycle_model(shape, tmp_path):
     params, three = rtl_run("circulant-fc", shape, tmp_path / "3", stall=0.0, batch=3)
     _, four = rtl_run("circulant-fc", shape, tmp_path / "4", stall=0.0, batch=4)
     interval = cycles_per_vector(params["n_in"], params["n_out"], params["k"], params["parallelism"])
-    assert four.counters()["cycles"] - three.counters()["cycles"] == interval
+    assert four.counters["cycles"] - three.counters["cycles"] == interval

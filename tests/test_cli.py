@@ -40,8 +40,8 @@ def test_list_names_every_parameter_with_its_range():
     (["generate", "dense-fc", "-p", "n_out=2", "-p", "parallelism=3"], ["parallelism=3", "[1, 2]"]),
     (["generate", "dense-fc", "-p", "width"], ["width", "KEY=VALUE"]),
     (["synth", "dense-fc", "--target", "xc7"], ["xc7"]),
-    (["synth", "dense-fc", "--seeds", "0"], ["--seeds=0", "[1, 16]"]),
-    (["synth", "dense-fc", "--seeds", "17"], ["--seeds=17", "[1, 16]"]),
+    (["synth", "dense-fc", "--seeds", "0"], ["seeds=0", "[1, 16]"]),
+    (["synth", "dense-fc", "--seeds", "17"], ["seeds=17", "[1, 16]"]),
     (["sim", "dense-fc", "--stall", "1.5"], ["1.5", "[0, 1)"]),
     (["frobnicate"], ["frobnicate"]),
 ])

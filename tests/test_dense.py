@@ -7,12 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accelgen import registry
-from accelgen.flows import export
-from accelgen.params import resolve
+import accelgen
 from models.dense import cycles_per_vector, dense_fc_float, dense_fc_from_float, dense_fc_raw
 from models.fixed import FixedFormat, dequantize, quantize
-from sim.runner import run_job
 
 from .conftest import rtl_run
 
@@ -86,32 +83,25 @@ def test_rtl_equals_model_random_shapes(n_in, n_out, lanes, width, seed, stall, 
 def test_rtl_cycles_equal_cycle_model(shape, tmp_path):
     params, result = rtl_run("dense-fc", shape, tmp_path, stall=0.0, batch=3)
     expected = 3 * cycles_per_vector(params["n_in"], params["n_out"], params["parallelism"])
-    assert result.counters()["cycles"] == expected
+    assert result.counters["cycles"] == expected
 
 
-def test_scoreboard_catches_a_model_mismatch(tmp_path):
+def test_scoreboard_catches_a_model_mismatch(tmp_path, monkeypatch):
     """The check can fail: RTL built with frac=10 but scored against a model told frac=9."""
-    design = registry.get("dense-fc")
-    params = resolve(design, {"n_in": 4, "n_out": 2, "parallelism": 1})
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "inputs.npz", w_raw=rng.integers(-4000, 4000, (2, 4)), x_raw=rng.integers(-4000, 4000, (2, 4)))
-    job = {"design": design.name, "params": {**params, "frac": 9}, "check": True, "stall": 0.0, "seed": 0}
-    result = run_job(verilog=export.verilog_text(design, params), toplevel=design.toplevel,
-                     test_module=design.test_module, job=job, job_dir=tmp_path)
+    acc = accelgen.design("dense-fc", n_in=4, n_out=2, parallelism=1)
+    wrong = FixedFormat(16, 9)
+    monkeypatch.setattr(acc, "golden", lambda raw: {"y_raw": dense_fc_raw(raw["w_raw"], raw["x_raw"], wrong)})
+    result = acc.simulate(job_dir=tmp_path, stall=0.0)
     assert not result.passed
-    assert "y_raw" in result.log.read_text()
+    assert result.reason.startswith("y_raw: ")
 
 
-def test_user_floats_through_rtl_match_model(tmp_path):
+def test_user_floats_through_rtl_match_model():
     """`run`'s path: float arrays quantized, pushed through the RTL, dequantized back."""
-    from accelgen.flows import simulate
-
-    design = registry.get("dense-fc")
-    params = resolve(design, {"n_in": 6, "n_out": 3, "parallelism": 3})
+    acc = accelgen.design("dense-fc", n_in=6, n_out=3, parallelism=3)
     rng = np.random.default_rng(7)
     arrays = {"w": rng.uniform(-2, 2, (3, 6)), "x": rng.uniform(-2, 2, (4, 6))}
-    raw = simulate.prepare_inputs(design, params, arrays)
-    outputs, counters = simulate.run_arrays(design, params, raw)
+    outputs, counters = acc.run(arrays)
     fmt = FixedFormat(16, 10)
     assert np.array_equal(outputs["y_raw"], dense_fc_raw(quantize(arrays["w"], fmt), quantize(arrays["x"], fmt), fmt))
     assert counters["cycles"] == 4 * cycles_per_vector(6, 3, 3)
@@ -119,9 +109,6 @@ def test_user_floats_through_rtl_match_model(tmp_path):
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus is optional: apt-get install iverilog")
 def test_icarus_agrees_with_model(tmp_path):
-    design = registry.get("dense-fc")
-    params = resolve(design, {"n_in": 5, "n_out": 3, "parallelism": 2})
-    from accelgen.flows import simulate
-
-    result = simulate.simulate(design, params, job_dir=tmp_path, simulator="icarus", stall=0.3)
-    assert result.passed, simulate.failure_reason(result)
+    acc = accelgen.design("dense-fc", n_in=5, n_out=3, parallelism=2)
+    result = acc.simulate(job_dir=tmp_path, simulator="icarus", stall=0.3)
+    assert result.passed, result.reason

@@ -9,9 +9,8 @@ from amaranth.sim import Simulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelgen import registry
+import accelgen
 from accelgen.flows import export, synthesize
-from accelgen.params import resolve
 from hw.common.dsp import BEHAVIOURAL_VERILOG, MULTIPLIER_MODULE, pipelined_product, registered_product
 
 
@@ -66,11 +65,9 @@ def test_export_appends_the_behavioural_model_only_when_instantiated():
     carries none."""
     text = export.component_verilog(ProductBetweenRegisters(), "top")
     assert text.count(f"module {MULTIPLIER_MODULE}") == 1 and text.endswith(BEHAVIOURAL_VERILOG)
-    dense = registry.get("dense-fc")
-    dense_text = export.verilog_text(dense, resolve(dense, {"n_in": 2, "n_out": 1, "parallelism": 1}))
+    dense_text = accelgen.design("dense-fc", n_in=2, n_out=1, parallelism=1).verilog()
     assert dense_text.count(f"module {MULTIPLIER_MODULE}") == 1
-    intergrad = registry.get("intergrad")
-    assert MULTIPLIER_MODULE not in export.verilog_text(intergrad, resolve(intergrad, {}))
+    assert MULTIPLIER_MODULE not in accelgen.design("intergrad").verilog()
 
 
 def test_ecp5_puts_operand_and_product_registers_inside_the_dsp():

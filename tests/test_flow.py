@@ -9,26 +9,24 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from accelgen import registry
+import accelgen
 from accelgen.flows import export, synthesize
-from accelgen.params import resolve
 
 SMALL = {"n_in": 8, "n_out": 4, "parallelism": 2}
 
 
 def test_ecp5_synthesis_reports_luts_and_dsps():
-    design = registry.get("dense-fc")
-    params = resolve(design, SMALL)
-    result = synthesize.synthesize_design(design, params, "ecp5")
+    acc = accelgen.design("dense-fc", **SMALL)
+    result = acc.synthesize()
     assert set(result) >= {"target", "lut", "ff", "dsp", "bram", "fmax_mhz", "yosys_s", "pnr_s"}
     assert result["target"] == "ecp5"
     assert result["lut"] > 0 and result["ff"] > 0
     assert result["dsp"] == 2, "one MULT18X18D per MAC lane"
     assert result["fmax_mhz"] > 50
-    steps = synthesize.critical_path(export.verilog_text(design, params), design.toplevel, "ecp5")
+    steps = synthesize.critical_path(acc.verilog(), acc.toplevel, "ecp5")
     assert steps[0][0] == "clk-to-q" and {kind for kind, _, _ in steps} <= {"clk-to-q", "routing", "logic", "setup"}
     assert abs(sum(ns for _, ns, _ in steps) - 1000 / result["fmax_mhz"]) < 0.05, "the path is the one behind Fmax"
-    again = synthesize.synthesize_design(design, params, "ecp5")
+    again = acc.synthesize()
     assert again["cached"] and {k: v for k, v in again.items() if k != "cached"} == \
         {k: v for k, v in result.items() if k != "cached"}
 
@@ -37,12 +35,11 @@ def test_cached_only_runs_no_tool_until_the_point_is_cached(tmp_path, monkeypatc
     """``cached_only`` (benchmarks' ``--cached-only``) answers ``None`` and writes nothing for an uncached point,
     and the cached result once a real run has filled the cache."""
     monkeypatch.setenv("ACCELGEN_CACHE", str(tmp_path))
-    design = registry.get("dense-fc")
-    params = resolve(design, {"n_in": 2, "n_out": 1, "parallelism": 1})
-    assert synthesize.synthesize_design(design, params, "ecp5", cached_only=True) is None
+    acc = accelgen.design("dense-fc", n_in=2, n_out=1, parallelism=1)
+    assert acc.synthesize(cached_only=True) is None
     assert not (tmp_path / "synth").exists()
-    result = synthesize.synthesize_design(design, params, "ecp5")
-    cached = synthesize.synthesize_design(design, params, "ecp5", cached_only=True)
+    result = acc.synthesize()
+    cached = acc.synthesize(cached_only=True)
     assert cached["cached"] and cached["fmax_mhz"] == result["fmax_mhz"]
 
 
@@ -50,32 +47,29 @@ def test_seeds_place_one_netlist_with_each_seed_and_give_the_median(tmp_path, mo
     """``seeds=3``: seed 1 is the plain run's, seeds 2 and 3 are placed from the same netlist (each cached,
     with its own log behind its own critical path), the median is theirs."""
     monkeypatch.setenv("ACCELGEN_CACHE", str(tmp_path))
-    design = registry.get("dense-fc")
-    params = resolve(design, {"n_in": 4, "n_out": 2, "parallelism": 2})
-    single = synthesize.synthesize_design(design, params, "ecp5")
-    assert synthesize.synthesize_design(design, params, "ecp5", seeds=3, cached_only=True) is None
-    swept = synthesize.synthesize_design(design, params, "ecp5", seeds=3)
+    acc = accelgen.design("dense-fc", n_in=4, n_out=2, parallelism=2)
+    single = acc.synthesize()
+    assert acc.synthesize(seeds=3, cached_only=True) is None
+    swept = acc.synthesize(seeds=3)
     fmaxes = swept["fmax_seeds_mhz"]
     assert len(fmaxes) == 3 and fmaxes[0] == single["fmax_mhz"] == swept["fmax_mhz"]
     assert swept["fmax_median_mhz"] == sorted(fmaxes)[1] and not swept["cached"]
     assert len(swept["pnr_seeds_s"]) == 3 and swept["pnr_seeds_s"][0] == single["pnr_s"]
-    verilog = export.verilog_text(design, params)
+    verilog = acc.verilog()
     for seed, fmax in enumerate(fmaxes, start=1):
-        path = synthesize.critical_path(verilog, design.toplevel, "ecp5", seed=seed)
+        path = synthesize.critical_path(verilog, acc.toplevel, "ecp5", seed=seed)
         assert abs(sum(ns for _, ns, _ in path) - 1000 / fmax) < 0.05, f"seed {seed}'s own path"
-    again = synthesize.synthesize_design(design, params, "ecp5", seeds=3, cached_only=True)
+    again = acc.synthesize(seeds=3, cached_only=True)
     assert again["cached"] and again["fmax_seeds_mhz"] == fmaxes
-    assert {k: v for k, v in synthesize.synthesize_design(design, params, "ecp5").items() if k != "cached"} == \
+    assert {k: v for k, v in acc.synthesize().items() if k != "cached"} == \
         {k: v for k, v in single.items() if k != "cached"}, "the seed-1 result is unchanged by the sweep"
 
 
 def test_concurrent_synthesis_of_one_point_both_succeed(tmp_path):
     """Two processes synthesizing the same design point at once (a benchmark and a cache warmer) each work in
     their own directory; the cache ends with one complete entry."""
-    script = ("import json; from accelgen import registry; from accelgen.flows import synthesize; "
-              "from accelgen.params import resolve; d = registry.get('dense-fc'); "
-              "print(json.dumps(synthesize.synthesize_design(d, resolve(d, {'n_in': 2, 'n_out': 1, "
-              "'parallelism': 1}), 'ecp5')))")
+    script = ("import json, accelgen; "
+              "print(json.dumps(accelgen.design('dense-fc', n_in=2, n_out=1, parallelism=1).synthesize()))")
     env = {**os.environ, "ACCELGEN_CACHE": str(tmp_path)}
     runs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
             for _ in range(2)]

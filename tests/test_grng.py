@@ -243,7 +243,7 @@ def test_grng_rtl_equals_model_under_stalls(name, overrides, tmp_path):
 def test_grng_throughput_without_stalls(name, overrides, cycles, tmp_path):
     """One step per cycle; Wallace idles PASS_BUBBLES cycles after each pass of pool/4 steps."""
     _, result = rtl_run(name, overrides, tmp_path, stall=0.0)
-    assert result.counters()["cycles"] == cycles
+    assert result.counters["cycles"] == cycles
 
 
 def test_grng_run_returns_standardised_samples(tmp_path):

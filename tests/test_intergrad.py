@@ -79,7 +79,7 @@ def test_interleaving_reads_delta_once():
 
 
 def _compare_counters(params, result):
-    measured = result.counters()
+    measured = result.counters
     model = counters(params["n_o"], params["n_i"], params["batch"], params["rows"], params["cols"], params["mode"])
     assert measured["cycles"] == model["cycles"]
     assert measured["sram_reads"] == model["sram_reads"]

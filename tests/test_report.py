@@ -1,73 +1,84 @@
-"""The build report's headline ratios and progress bar, on hand-made results (no simulation)."""
+"""The build report: each family's paper-vs-here figures and sections, and the progress bar, on hand-made
+results (no simulation)."""
 
 import io
 
 import pytest
 
-from accelgen import registry
-from accelgen.flows.report import Entry, Progress, render_html, render_markdown
+import accelgen
+from accelgen.flows.report import NOT_MEASURED, Entry, Progress, paper_vs_here, render_html, render_markdown
 from models.circulant import weight_storage_bits
 from models.intergrad import baseline
 
 
 def _entry(name, counters, synth, **params):
-    design = registry.get(name)
-    return Entry(design, {**design.defaults(), **params}, passed=True, counters=counters, synth=synth)
+    return Entry(accelgen.design(name, **params), passed=True, counters=counters, synth=synth)
 
 
-def _rows(entries, name):
-    return dict(registry.get(name).headline({entry.design.name: entry for entry in entries}))
+def _here(entries, name) -> list[str]:
+    """The 'here' column of the paper-vs-here table of ``name``'s family."""
+    family = accelgen.design(name).family
+    return [row[1] for row in paper_vs_here(family, entries)]
 
 
-def test_circulant_headline_is_throughput_per_dsp_and_per_lut_against_dense():
+def _circulant_pair(dense_dsp=4, **dense_params):
     circ = _entry("circulant-fc", {"cycles": 300, "vectors": 3}, {"lut": 2000, "dsp": 6, "fmax_mhz": 80.0})
-    dense = _entry("dense-fc", {"cycles": 3000, "vectors": 3}, {"lut": 500, "dsp": 4, "fmax_mhz": 100.0})
-    rows = _rows([circ, dense], "circulant-fc")
-    assert rows["vectors per cycle, circulant-fc ÷ dense-fc"] == "10.00×"
-    assert rows["vectors per cycle per DSP"] == f"{10 * 4 / 6:.2f}×"
-    assert rows["vectors per second per LUT (each at its Fmax)"] == f"{10 * 0.8 * 500 / 2000:.2f}×"
+    dense = _entry("dense-fc", {"cycles": 3000, "vectors": 3}, {"lut": 500, "dsp": dense_dsp, "fmax_mhz": 100.0},
+                   **dense_params)
+    return circ, dense
+
+
+def test_circulant_claims_are_storage_and_throughput_per_dsp_against_dense():
+    storage, per_dsp = _here(_circulant_pair(), "circulant-fc")
     bits = 64 * 64 * 16 / weight_storage_bits(64, 64, 16, 16, 3)
-    assert rows["weight storage bits, dense-fc ÷ circulant-fc"] == f"{bits:.2f}×"
+    assert storage == f"{bits:.2f}× fewer weight bits"
+    assert per_dsp == f"{10 * 0.8 * 4 / 6:.2f}× vectors/s per DSP; 10.00× vectors/cycle"
 
 
-def test_headline_needs_both_designs_passed_and_the_same_shape():
-    circ = _entry("circulant-fc", {"cycles": 300, "vectors": 3}, {"lut": 2000, "dsp": 6, "fmax_mhz": 80.0})
-    dense = _entry("dense-fc", {"cycles": 3000, "vectors": 3}, {"lut": 500, "dsp": 0, "fmax_mhz": 100.0}, n_in=32)
-    assert _rows([circ], "circulant-fc") == {}
-    assert "not compared" in _rows([circ, dense], "circulant-fc")["circulant-fc ÷ dense-fc"]
-    dense.params["n_in"] = 64
-    assert _rows([circ, dense], "circulant-fc")["vectors per cycle per DSP"].startswith("n/a")
+def test_circulant_claims_need_both_designs_passed_and_the_same_shape():
+    circ, dense = _circulant_pair(n_in=32)
+    assert _here([circ], "circulant-fc")[1] == NOT_MEASURED
+    assert _here([circ, dense], "circulant-fc")[1] == "not compared"
+    circ, dense = _circulant_pair(dense_dsp=0)
+    assert _here([circ, dense], "circulant-fc")[1] == NOT_MEASURED, "no per-DSP ratio against zero DSPs"
+    circ, dense = _circulant_pair()
     dense.passed = False
-    assert _rows([circ, dense], "circulant-fc") == {}
+    assert _here([circ, dense], "circulant-fc")[1] == NOT_MEASURED
 
 
-def test_grng_headlines_count_every_lane():
+def test_grng_claims_count_every_lane():
     rlf = _entry("rlf-grng", {"cycles": 1024, "samples": 1024}, {"lut": 300, "fmax_mhz": 120.0}, lanes=8)
     clt = _entry("clt-grng", {"cycles": 1024, "samples": 1024}, {"lut": 1000, "fmax_mhz": 200.0}, lanes=4)
-    rows = _rows([rlf, clt], "rlf-grng")
-    assert rows["samples per cycle, rlf-grng ÷ clt-grng"] == "2.00×"
-    assert rows["samples per second per LUT (each at its Fmax)"] == f"{(8 * 120 / 300) / (4 * 200 / 1000):.2f}×"
+    figure = (8 * 120 / 300) / (4 * 200 / 1000)
+    assert _here([rlf, clt], "rlf-grng")[0] == f"{figure:.2f}× samples/s per LUT vs clt-grng"
 
 
-def test_intergrad_headline_compares_the_measured_run_with_ws_then_os():
+def test_bnn_claim_is_images_per_second_at_fmax():
+    bnn = _entry("bnn-mlp", {"cycles": 2000, "images": 2}, {"lut": 900, "fmax_mhz": 50.0})
+    assert _here([bnn], "bnn-mlp")[2] == "50,000 images/s"
+
+
+def test_intergrad_claims_compare_the_measured_run_with_ws_then_os():
     ws_os = baseline(6, 5, 3, 4, 4)
     measured = {"cycles": ws_os["cycles"] // 2, "sram_reads": {"w": 10, "x": 10}, "sram_writes": {"dx": 5}}
-    rows = _rows([_entry("intergrad", measured, {"lut": 1})], "intergrad")
-    assert rows["cycles, WS then OS ÷ interleaved"] == f"{ws_os['cycles'] / measured['cycles']:.2f}×"
+    cycles, accesses = _here([_entry("intergrad", measured, {"lut": 1})], "intergrad")
+    assert cycles == f"{ws_os['cycles'] / measured['cycles']:.2f}× fewer cycles"
     total = sum(ws_os["sram_reads"].values()) + sum(ws_os["sram_writes"].values())
-    assert rows["SRAM accesses, WS then OS ÷ interleaved"] == f"{total / 25:.2f}×"
-    assert _rows([_entry("intergrad", measured, {"lut": 1}, mode="ws")], "intergrad") == {}
+    assert accesses == f"{total / 25:.2f}× fewer SRAM accesses"
+    assert _here([_entry("intergrad", measured, {"lut": 1}, mode="ws")], "intergrad") == [NOT_MEASURED] * 2
 
 
-def test_reports_carry_the_headlines_in_the_family_section(tmp_path):
-    entries = [_entry("circulant-fc", {"cycles": 300, "vectors": 3}, {"lut": 2000, "dsp": 6, "fmax_mhz": 80.0}),
-               _entry("dense-fc", {"cycles": 3000, "vectors": 3}, {"lut": 500, "dsp": 4, "fmax_mhz": 100.0})]
+def test_reports_open_each_family_section_with_its_title_and_claims(tmp_path):
+    entries = list(_circulant_pair())
     markdown = render_markdown(entries, "ecp5")
-    assert "## Headline ratios: docs/circulant.md" in markdown
-    assert "| vectors per cycle, circulant-fc ÷ dense-fc | 10.00× |" in markdown
+    assert "## CirCNN — block-circulant FFT engines" in markdown
+    assert "| CirCNN: storage O(n²) → O(n), compute O(n²) → O(n log n) per layer | " in markdown
+    assert "python benchmarks/circulant.py |" in markdown
     page = render_html(entries, "ecp5", tmp_path)
-    section = page[page.index("<h2>docs/circulant.md</h2>"):page.index("<h2>docs/flow.md</h2>")]
-    assert "<td>vectors per cycle, circulant-fc ÷ dense-fc</td><td>10.00×</td>" in section
+    section = page[page.index("<h2>CirCNN — block-circulant FFT engines</h2>"):]
+    assert "<h3>Paper vs here</h3>" in section
+    assert "vectors/s per DSP; 10.00× vectors/cycle</td>" in section
+    assert "docs/circulant.md" not in page[:page.index("<h2>")], "sections are titled by family, not docs path"
 
 
 @pytest.mark.parametrize("terminal", [False, True])

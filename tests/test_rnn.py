@@ -5,9 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelgen import registry
-from accelgen.flows import simulate
-from accelgen.params import resolve
+import accelgen
 from hw.rnn import OUTPUT_CREDITS
 from models.fixed import FixedFormat, dequantize, quantize
 from models.rnn import gate_shape, gru_float, gru_raw, gru_zero_blocks, lstm_float, lstm_raw
@@ -63,11 +61,11 @@ def test_rnn_rtl_element_pipeline_waits_for_credits_under_output_stalls(cell, tm
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
 def test_rnn_rtl_equals_model_on_realistic_weights_over_12_steps(cell):
-    design = registry.get(f"circulant-{cell}")
-    params = resolve(design, {})
+    acc = accelgen.design(f"circulant-{cell}")
+    params = acc.params
     w, b, x = realistic(cell, 5, params["n_in"], params["hidden"], params["k"], 12)
-    raw = simulate.prepare_inputs(design, params, {"w": w, "b": b, "x": x})
-    outputs, counters = simulate.run_arrays(design, params, raw)
+    raw = acc.prepare({"w": w, "b": b, "x": x})
+    outputs, counters = acc.run({"w": w, "b": b, "x": x})
     assert np.array_equal(outputs["h_raw"], CELLS[cell][0](raw["w_raw"], raw["b_raw"], raw["x_raw"], FMT))
     assert np.abs(outputs["h"]).max() > 0.05, "a live network, not saturated or dead gates"
     assert counters["steps"] == 12

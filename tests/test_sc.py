@@ -174,7 +174,7 @@ def test_sc_layer_rtl_equals_model_under_stalls(tmp_path):
     params = {"n_in": 5, "n_out": 3, "length": 16, "bits": 6}
     rtl_run("sc-layer", params, tmp_path / "stalled", stall=0.3, batch=3)
     _, result = rtl_run("sc-layer", params, tmp_path / "free", stall=0.0, batch=3)
-    assert result.counters()["cycles"] == 3 * (5 + 16) + 2, "n_in + length cycles per vector, + 2 of latency"
+    assert result.counters["cycles"] == 3 * (5 + 16) + 2, "n_in + length cycles per vector, + 2 of latency"
 
 
 def test_sc_layer_majority_rtl_equals_model_with_the_padding_stream(tmp_path):

@@ -20,10 +20,10 @@ def test_a_stream_end_fails_after_idle_limit_cycles_without_a_transfer():
 def test_failure_reason_is_the_exception_line_not_the_traceback_source(tmp_path):
     log = tmp_path / "sim.log"
     log.write_text("\n".join([
-        "  10074370.00ns WARNING  cocotb.regression   sim.test_rnn.circulant_rnn failed",
+        "  10074370.00ns WARNING  cocotb.regression   sim.tb_rnn.circulant_rnn failed",
         "      raise StreamTimeoutError(f\"{self.name}: no transfer ...\")",
         "  sim.drivers.StreamTimeoutError: h_out: no transfer for 1000000 cycles after 144 of 192 words",
     ]))
-    reason = simulate.failure_reason(SimpleNamespace(log=log))
+    reason = simulate.failure_reason(log)
     assert reason.startswith("sim.drivers.StreamTimeoutError: h_out: no transfer")
-    assert simulate.failure_reason(SimpleNamespace(log=tmp_path / "absent.log")).startswith("no test result")
+    assert simulate.failure_reason(tmp_path / "absent.log").startswith("no test result")

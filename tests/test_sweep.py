@@ -4,21 +4,19 @@ import csv
 
 import pytest
 
-from accelgen import registry
 from accelgen.cli import main
 from accelgen.errors import UserError
 from accelgen.flows import sweep
 
 
 def test_grid_is_the_cartesian_product_in_order():
-    design = registry.get("dense-fc")
-    points = sweep.grid(design, {"n_in": "8,16", "parallelism": "1,2,4"})
+    points = sweep.grid("dense-fc", {"n_in": "8,16", "parallelism": "1,2,4"})
     assert [(p["n_in"], p["parallelism"]) for p in points] == [(8, 1), (8, 2), (8, 4), (16, 1), (16, 2), (16, 4)]
 
 
 def test_grid_rejects_bad_values():
     with pytest.raises(UserError, match="parallelism=0 out of range"):
-        sweep.grid(registry.get("dense-fc"), {"parallelism": "1,0"})
+        sweep.grid("dense-fc", {"parallelism": "1,0"})
 
 
 def test_pareto_front():

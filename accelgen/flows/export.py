@@ -4,7 +4,8 @@ Verilog is emitted without source locations (``emit_src=False``), so the
 same parameters give byte-identical files on any machine. Elaboration costs
 seconds (Amaranth's Yosys backend), so the text is cached under
 ``cache_dir()/verilog/`` keyed by design, parameters and a hash of the
-``hw/`` and ``models/`` sources.
+sources that decide the hardware: ``hw/``, ``models/`` and the declarations
+in ``accelgen/families/``.
 """
 
 import hashlib
@@ -18,12 +19,12 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape
 
 from hw.common.dsp import BEHAVIOURAL_VERILOG, MULTIPLIER_MODULE
-from sim.runner import cache_dir
 
 from .. import __version__
 from ..errors import UserError
+from .cache import cache_dir
 
-__all__ = ["component_verilog", "elaborate", "verilog_text", "ports", "manifest", "generate", "write_atomically", "verilog_hash"]
+__all__ = ["component_verilog", "elaborate", "manifest", "generate", "write_atomically", "verilog_hash"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 @lru_cache(maxsize=1)
 def _sources_hash() -> str:
     digest = hashlib.sha256()
-    for package in ("hw", "models"):
+    for package in ("hw", "models", "accelgen/families"):
         for path in sorted((_PACKAGE_ROOT / package).rglob("*.py")):
             digest.update(path.relative_to(_PACKAGE_ROOT).as_posix().encode())
             digest.update(path.read_bytes())
@@ -42,8 +43,8 @@ def verilog_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _params_key(design, params) -> str:
-    spec = json.dumps({"design": design.name, "params": params, "src": _sources_hash()}, sort_keys=True)
+def _params_key(design) -> str:
+    spec = json.dumps({"design": design.name, "params": design.params, "src": _sources_hash()}, sort_keys=True)
     return hashlib.sha256(spec.encode()).hexdigest()[:24]
 
 
@@ -71,38 +72,28 @@ def component_verilog(component, name: str) -> str:
     return text + BEHAVIOURAL_VERILOG if MULTIPLIER_MODULE in text else text
 
 
-def elaborate(design, params) -> tuple[str, list[dict]]:
-    """Verilog text and port list of one design point, elaborated once and cached."""
-    stem = cache_dir() / "verilog" / f"{design.toplevel}-{_params_key(design, params)}"
+def elaborate(design) -> tuple[str, list[dict]]:
+    """Verilog text and port list of one design point (``accelgen.api.Design``), elaborated once and cached."""
+    stem = cache_dir() / "verilog" / f"{design.toplevel}-{_params_key(design)}"
     v_file, ports_file = stem.with_suffix(".v"), stem.with_suffix(".ports.json")
     if v_file.exists() and ports_file.exists():
         return v_file.read_text(), json.loads(ports_file.read_text())
-    component = design.component(params)
+    component = design.component()
     text = component_verilog(component, design.toplevel)
     found = _signature_ports(component)
     write_atomically({v_file: text, ports_file: json.dumps(found)})
     return text, found
 
 
-def verilog_text(design, params) -> str:
-    """The design's Verilog (top module ``design.toplevel``)."""
-    return elaborate(design, params)[0]
-
-
-def ports(design, params) -> list[dict]:
-    """The design's top-level ports: ``{"name", "dir", "width", "signed"}`` each."""
-    return elaborate(design, params)[1]
-
-
-def manifest(design, params, text: str, port_list: list[dict]) -> dict:
+def manifest(design, text: str, port_list: list[dict]) -> dict:
     """What a user (or a later flow) needs to know about the generated file."""
     formats = {name: {**spec.fmt.describe(), "scale": spec.scale, "shape": list(spec.shape), "role": role}
-               for role, specs in (("input", design.inputs(params)), ("output", design.outputs(params)))
+               for role, specs in (("input", design.inputs()), ("output", design.outputs()))
                for name, spec in specs.items()}
     return {
         "design": design.name,
         "top": design.toplevel,
-        "parameters": params,
+        "parameters": design.params,
         "ports": port_list,
         "formats": formats,
         "verilog_sha256": verilog_hash(text),
@@ -136,11 +127,11 @@ def write_atomically(files: dict):
         raise UserError(f"cannot write {error.filename}: {error.strerror}") from None
 
 
-def generate(design, params, out_dir=None) -> tuple[Path, Path]:
+def generate(design, out_dir=None) -> tuple[Path, Path]:
     """Write ``<out_dir>/<design>.v`` and ``.json``; default ``rtl_out/<design>/``."""
     out_dir = Path(out_dir if out_dir is not None else Path("rtl_out") / design.name)
-    text, port_list = elaborate(design, params)
-    info = manifest(design, params, text, port_list)
+    text, port_list = elaborate(design)
+    info = manifest(design, text, port_list)
     v_path, json_path = out_dir / f"{design.name}.v", out_dir / f"{design.name}.json"
     write_atomically({v_path: text, json_path: json.dumps(info, indent=2, sort_keys=True) + "\n"})
     return v_path, json_path

@@ -11,6 +11,11 @@ Each design runs twice in simulation: once under random stalls (proves
 nothing is lost or duplicated) and once without (the cycle count reported).
 Both are checked bit for bit against the model. A design that fails is
 reported and the others go on; the exit status says whether all passed.
+
+The report has one section per family (``Family.title``), opening with the
+family's "paper vs here" table: each claim of the seed paper beside this
+build's figure for the same comparison, its operating point and the command
+that regenerates the full comparison.
 """
 
 import base64
@@ -22,24 +27,30 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import registry
+from .. import design, registry
 from ..errors import UserError
-from ..params import resolve
-from . import export, plots, simulate, synthesize
+from . import export, plots
 
 __all__ = ["Entry", "load_config", "build"]
 
 
 @dataclass
 class Entry:
-    """One design of a build and what happened to it."""
+    """One design of a build (a design object, ``accelgen.api.Design``) and what happened to it."""
 
-    design: object
-    params: dict
+    acc: object
     passed: bool = False
     error: str = ""
     counters: dict = field(default_factory=dict)  # of the stall-free simulation
     synth: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.acc.name
+
+    @property
+    def params(self) -> dict:
+        return self.acc.params
 
     @property
     def cycles(self) -> int | None:
@@ -65,10 +76,9 @@ def _entry(path, text: str, name: str, table) -> Entry:
     if not isinstance(table, dict):
         raise UserError(f"{where}: key {name!r} must be a table [design-name] of parameters")
     try:
-        design = registry.get(name)
+        schema = {param.name: param for param in registry.get(name).parameters}
     except UserError as error:
         raise UserError(f"{where}: {error}") from None
-    schema = {param.name: param for param in design.params}
     for key, value in table.items():
         line = f"{path}:{_line_of(text, name, key)}"
         if key not in schema:
@@ -78,7 +88,7 @@ def _entry(path, text: str, name: str, table) -> Entry:
         except UserError as error:
             raise UserError(f"{line}: [{name}] {error}") from None
     try:
-        return Entry(design, resolve(design, table))
+        return Entry(design(name, **table))
     except UserError as error:
         raise UserError(f"{where}: [{name}] {error}") from None
 
@@ -89,7 +99,7 @@ def load_config(path: Path | None) -> list[Entry]:
     Errors name the file and line: ``FILE:LINE: [design] message``.
     """
     if path is None:
-        return [Entry(design, design.defaults()) for design in map(registry.get, registry.names())]
+        return [Entry(design(name)) for name in registry.names()]
     try:
         text = Path(path).read_text()
     except OSError as error:
@@ -129,19 +139,19 @@ class Progress:
 
 def _run_entry(entry: Entry, out_dir: Path, target: str, step):
     """generate → simulate (stalled, then stall-free) → synthesize; ``step(what)`` announces each."""
-    design, params = entry.design, entry.params
+    acc = entry.acc
     step("generate")
-    export.generate(design, params, out_dir / design.name)
+    acc.generate(out_dir / acc.name)
     for stall in STALLS:
         step(f"simulate (stall {stall})")
-        result = simulate.simulate(design, params, job_dir=out_dir / design.name / "sim", stall=stall)
+        result = acc.simulate(job_dir=out_dir / acc.name / "sim", stall=stall)
         if not result.passed:
-            entry.error = simulate.failure_reason(result)
+            entry.error = result.reason
             return
-    entry.counters = result.counters()
+    entry.counters = result.counters
     entry.passed = True
     step(f"synthesize ({target})")
-    entry.synth = synthesize.synthesize_design(design, params, target)
+    entry.synth = acc.synthesize(target)
 
 
 def build(entries: list[Entry], out_dir: Path, target: str = "ecp5") -> bool:
@@ -149,7 +159,7 @@ def build(entries: list[Entry], out_dir: Path, target: str = "ecp5") -> bool:
     out_dir = Path(out_dir)
     progress = Progress(STEPS_PER_DESIGN * len(entries))
     for number, entry in enumerate(entries, 1):
-        prefix = f"[{number}/{len(entries)}] {entry.design.name}"
+        prefix = f"[{number}/{len(entries)}] {entry.name}"
         first_step = (number - 1) * STEPS_PER_DESIGN
         steps = iter(range(first_step, first_step + STEPS_PER_DESIGN))
 
@@ -173,57 +183,59 @@ def _cell(value) -> str:
     return "–" if value is None else str(value)
 
 
-def render_markdown(entries: list[Entry], target: str) -> str:
-    lines = [
-        "# accelgen build report",
-        "",
-        f"Synthesis target: {target}. Cycles: one run of the default test vectors without stalls.",
-        "",
-        "| design | parameters | sim | LUT | FF | DSP | BRAM | Fmax (MHz) | cycles |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
+SYNTH_KEYS = ("lut", "ff", "dsp", "bram", "fmax_mhz")
+COLUMNS = ("design", "parameters", "sim", "LUT", "FF", "DSP", "BRAM", "Fmax (MHz)", "cycles")
+CLAIM_COLUMNS = ("paper", "here", "operating point", "regenerate with")
+NOT_MEASURED = "not measured by this build"
+
+
+def _row(entry: Entry) -> list[str]:
+    return [entry.name, ", ".join(f"{key}={value}" for key, value in entry.params.items()),
+            "pass" if entry.passed else "FAIL", *(_cell(entry.synth.get(key)) for key in SYNTH_KEYS),
+            _cell(entry.cycles)]
+
+
+def _families(entries: list[Entry]) -> dict:
+    """Entries grouped by family (``Family`` → entries), in build order."""
+    groups: dict = {}
     for entry in entries:
-        params = ", ".join(f"{key}={value}" for key, value in entry.params.items())
-        synth = entry.synth
-        lines.append("| " + " | ".join([
-            entry.design.name, params, "pass" if entry.passed else "FAIL",
-            *(_cell(synth.get(key)) for key in ("lut", "ff", "dsp", "bram", "fmax_mhz")),
-            _cell(entry.cycles),
-        ]) + " |")
-    for docs, rows in _headlines(entries).items():
-        lines += ["", f"## Headline ratios: {docs}", "", "| against the baseline | ratio |", "|---|---:|"]
-        lines += [f"| {what} | {figure} |" for what, figure in rows]
+        groups.setdefault(entry.acc.family, []).append(entry)
+    return groups
+
+
+def paper_vs_here(family, entries: list[Entry]) -> list[list[str]]:
+    """One row per claim of ``family``: the paper's claim, this build's figure, its operating point, the command."""
+    results = {entry.name: entry for entry in entries}
+    rows = []
+    for claim in family.claims:
+        measured = claim.measure(results)
+        figure, where = measured if measured else (NOT_MEASURED, "–")
+        rows.append([claim.paper, figure, where, claim.command])
+    return rows
+
+
+def _markdown_table(header, rows) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
+        ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def render_markdown(entries: list[Entry], target: str) -> str:
+    lines = ["# accelgen build report", "",
+             f"Synthesis target: {target}. Cycles: one run of the default test vectors without stalls.", ""]
+    lines += _markdown_table(COLUMNS, [_row(entry) for entry in entries])
+    for family, members in _families(entries).items():
+        lines += ["", f"## {family.title}", "", f"Docs: {family.docs}. Paper vs here:", ""]
+        lines += _markdown_table(CLAIM_COLUMNS, paper_vs_here(family, entries))
+        lines += [""] + _markdown_table(COLUMNS, [_row(entry) for entry in members])
     failures = [entry for entry in entries if not entry.passed]
     if failures:
-        lines += ["", "## Failures", ""] + [f"- {entry.design.name}: {entry.error}" for entry in failures]
+        lines += ["", "## Failures", ""] + [f"- {entry.name}: {entry.error}" for entry in failures]
     return "\n".join(lines) + "\n"
-
-
-SYNTH_KEYS = ("lut", "ff", "dsp", "bram", "fmax_mhz")
-
-
-def _headlines(entries: list[Entry]) -> dict[str, list[tuple[str, str]]]:
-    """Each family's headline ratios against its baseline (docs page → rows), from this build's results."""
-    results = {entry.design.name: entry for entry in entries}
-    headlines: dict[str, list[tuple[str, str]]] = {}
-    for entry in entries:
-        rows = entry.design.headline(results)
-        if rows:
-            headlines.setdefault(entry.design.docs or "other", []).extend(rows)
-    return headlines
-
-
-def _families(entries: list[Entry]) -> dict[str, list[Entry]]:
-    """Entries grouped by their family's docs page, in build order."""
-    groups: dict[str, list[Entry]] = {}
-    for entry in entries:
-        groups.setdefault(entry.design.docs or "other", []).append(entry)
-    return groups
 
 
 def _family_plot(entries: list[Entry]) -> str:
     """A PNG (base64) of LUT and FF (bars) and Fmax (dots) per design of one family."""
-    names = [entry.design.name for entry in entries]
+    names = [entry.name for entry in entries]
     fig, area = plots.figure(figsize=(max(4, 1.4 * len(names)), 3), dpi=90)
     positions = range(len(names))
     area.bar([p - 0.2 for p in positions], [entry.synth.get("lut") or 0 for entry in entries], 0.4, label="LUT")
@@ -239,7 +251,7 @@ def _family_plot(entries: list[Entry]) -> str:
 
 
 def _design_html(entry: Entry, out_dir: Path) -> list[str]:
-    name = entry.design.name
+    name = entry.name
     manifest = out_dir / name / f"{name}.json"
     text = manifest.read_text() if manifest.exists() else "{}"
     status = "pass" if entry.passed else f"FAIL: {entry.error}"
@@ -248,41 +260,36 @@ def _design_html(entry: Entry, out_dir: Path) -> list[str]:
             f"<pre>{html.escape(json.dumps(json.loads(text), indent=1))}</pre></details>"]
 
 
-def render_html(entries: list[Entry], target: str, out_dir: Path) -> str:
-    """One page: the summary table, then per family its table, a plot, and each design's manifest."""
-    def row(entry):
-        cells = [entry.design.name, ", ".join(f"{k}={v}" for k, v in entry.params.items()),
-                 "pass" if entry.passed else "FAIL", *(_cell(entry.synth.get(k)) for k in SYNTH_KEYS),
-                 _cell(entry.cycles)]
-        return "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
+def _html_table(header, rows) -> str:
+    head = "<tr>" + "".join(f"<th>{html.escape(cell)}</th>" for cell in header) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table>{head}{body}</table>"
 
-    header = "<tr>" + "".join(f"<th>{h}</th>" for h in (
-        "design", "parameters", "sim", "LUT", "FF", "DSP", "BRAM", "Fmax (MHz)", "cycles")) + "</tr>"
+
+def render_html(entries: list[Entry], target: str, out_dir: Path) -> str:
+    """One page: the summary table, then per family its paper-vs-here table, its designs, a plot and manifests."""
     lines = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\"><title>accelgen build report</title>",
              "<style>body{font-family:sans-serif;max-width:75em;margin:auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}td:first-child,td:nth-child(2)"
-             "{text-align:left}.fail{color:#b00}</style></head><body>",
+             "{text-align:left}table.claims td{text-align:left}.fail{color:#b00}</style></head><body>",
              "<h1>accelgen build report</h1>",
              f"<p>Synthesis target: {target}. Cycles: one run of the default test vectors without stalls. "
              f"{sum(e.passed for e in entries)} of {len(entries)} designs passed.</p>",
-             f"<table>{header}{''.join(row(entry) for entry in entries)}</table>"]
-    headlines = _headlines(entries)
-    for docs, family in _families(entries).items():
-        lines += [f"<h2>{html.escape(docs)}</h2>",
-                  f"<p>Family page and its side-by-side benchmark: <code>{html.escape(docs)}</code>.</p>",
-                  f"<table>{header}{''.join(row(entry) for entry in family)}</table>"]
-        if docs in headlines:
-            lines += ["<h3>Headline ratios against the baseline</h3><table><tr><th>measured</th><th>ratio</th></tr>",
-                      *(f"<tr><td>{html.escape(what)}</td><td>{html.escape(figure)}</td></tr>"
-                        for what, figure in headlines[docs]), "</table>"]
-        if any(entry.synth for entry in family):
-            lines.append(f"<p><img alt=\"resources of {html.escape(docs)}\" "
-                         f"src=\"data:image/png;base64,{_family_plot(family)}\"></p>")
-        for entry in family:
+             _html_table(COLUMNS, [_row(entry) for entry in entries])]
+    for family, members in _families(entries).items():
+        lines += [f"<h2>{html.escape(family.title)}</h2>",
+                  f"<p>Design notes and the full side-by-side benchmark: <code>{html.escape(family.docs)}</code>.</p>",
+                  "<h3>Paper vs here</h3>",
+                  _html_table(CLAIM_COLUMNS, paper_vs_here(family, entries)).replace("<table>", "<table class=\"claims\">", 1),
+                  "<h3>Designs</h3>", _html_table(COLUMNS, [_row(entry) for entry in members])]
+        if any(entry.synth for entry in members):
+            lines.append(f"<p><img alt=\"resources of {html.escape(family.title)}\" "
+                         f"src=\"data:image/png;base64,{_family_plot(members)}\"></p>")
+        for entry in members:
             lines += _design_html(entry, out_dir)
     failures = [entry for entry in entries if not entry.passed]
     if failures:
         lines += ["<h2 class=\"fail\">Failures</h2><ul>"] + [
-            f"<li class=\"fail\">{html.escape(e.design.name)}: {html.escape(e.error)}</li>" for e in failures] + ["</ul>"]
+            f"<li class=\"fail\">{html.escape(e.name)}: {html.escape(e.error)}</li>" for e in failures] + ["</ul>"]
     lines.append("</body></html>")
     return "\n".join(lines) + "\n"

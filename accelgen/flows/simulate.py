@@ -1,42 +1,48 @@
 """``sim`` and ``run``: push arrays through the RTL in cocotb.
 
 ``sim`` draws random inputs (:func:`random_inputs`), runs the design's
-cocotb test with random valid/ready stalls and lets the test's scoreboard
-compare every output word with the golden model.
+testbench with random valid/ready stalls and compares every output word with
+the design's golden model (``Design.golden``) here, on the host.
 
-``run`` takes the user's ``.npz`` arrays, checks names, shapes, dtypes and
-ranges against the design's :class:`ArraySpec`\\ s (:func:`prepare_inputs`),
-drives them through the RTL without stalls and returns the outputs, raw and
-dequantized, plus the simulation counters.
+``run`` takes the user's arrays, checks names, shapes, dtypes and ranges
+against the design's :class:`ArraySpec`\\ s (:func:`prepare_inputs`), drives
+them through the RTL without stalls and returns the raw outputs and the
+simulation counters.
+
+Every function takes a design object (``accelgen.api.Design``): its
+``params``, ``inputs()``, ``outputs()``, ``testbench`` and ``golden()``.
 """
 
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from models.fixed import dequantize, quantize
-from sim.runner import SimRun, SimulatorError, run_job
+from models.fixed import quantize
+from sim.runner import SimulatorError, run_job
+from sim.scoreboard import first_mismatch
 
 from ..errors import UserError
-from .export import verilog_text
+from .cache import cache_dir
+from .export import elaborate
 
-__all__ = ["random_inputs", "prepare_inputs", "simulate", "run_arrays", "failure_reason"]
+__all__ = ["SimulationResult", "random_inputs", "prepare_inputs", "simulate", "run_arrays", "failure_reason"]
 
 
 def _concrete(shape: tuple, batch: int) -> tuple:
     return tuple(batch if axis is None else axis for axis in shape)
 
 
-def random_inputs(design, params, rng: np.random.Generator, batch: int = 3) -> dict:
+def random_inputs(design, rng: np.random.Generator, batch: int = 3) -> dict:
     """Raw test vectors: every row at a random magnitude, so both rounding and saturation are hit.
 
     Each row of each input is uniform over ``±2**(m-1)`` for a random ``m`` in
     ``[1, width]``; one row of the first batch carries the format's extremes.
     """
     arrays = {}
-    for name, spec in design.inputs(params).items():
+    for name, spec in design.inputs().items():
         shape = _concrete(spec.shape, batch)
         rows = shape[0] if shape else 1
         magnitudes = rng.integers(1, spec.fmt.width + 1, size=rows)
@@ -86,9 +92,9 @@ def _raw_from(name: str, arrays: dict, spec) -> np.ndarray:
     return quantize(values / spec.scale, fmt)
 
 
-def prepare_inputs(design, params, arrays: dict) -> dict:
-    """Validate the user's arrays and return the raw inputs the testbench takes."""
-    specs = design.inputs(params)
+def prepare_inputs(design, arrays: dict) -> dict:
+    """Validate the user's arrays (names, shapes, dtypes, ranges) and return the raw inputs."""
+    specs = design.inputs()
     allowed = sorted({*specs, *(f"{name}_raw" for name in specs)})
     for name in arrays:
         if name not in allowed:
@@ -100,55 +106,72 @@ def prepare_inputs(design, params, arrays: dict) -> dict:
         source = arrays.get(f"{name}_raw", arrays.get(name))
         batch = _check_shape(name, source, spec, batch)
         raw[f"{name}_raw"] = _raw_from(name, arrays, spec)
-    try:
-        design.check_inputs(params, raw)
-    except ValueError as error:
-        raise UserError(f"{design.name}: {error}") from None
     return raw
 
 
-def _job(design, params, *, check: bool, stall: float, seed: int) -> dict:
-    return {"design": design.name, "params": params, "check": check, "stall": stall, "seed": seed}
+@dataclass
+class SimulationResult:
+    """One simulation: did the RTL pass its testbench and equal the golden model word for word.
+
+    ``reason`` is empty when it passed, else the first mismatch or the
+    testbench's exception line; ``outputs`` are the RTL's raw arrays.
+    """
+
+    passed: bool
+    reason: str
+    counters: dict
+    outputs: dict
+    log: Path
+    waves: Path | None
+    cached_build: bool
 
 
-def _launch(design, params, inputs: dict, job: dict, job_dir: Path, simulator: str, waves: bool) -> SimRun:
+def _job(design, *, check: bool, stall: float, seed: int) -> dict:
+    return {"design": design.name, "params": design.params, "check": check, "stall": stall, "seed": seed}
+
+
+def _launch(design, inputs: dict, job: dict, job_dir: Path, simulator: str, waves: bool) -> SimulationResult:
+    """Run the testbench on ``inputs``; when the job checks, compare with ``design.golden(inputs)``."""
     job_dir.mkdir(parents=True, exist_ok=True)
     np.savez(job_dir / "inputs.npz", **inputs)
-    return run_job(verilog=verilog_text(design, params), toplevel=design.toplevel,
-                   test_module=design.test_module, job=job, job_dir=job_dir,
-                   simulator=simulator, waves=waves)
+    run = run_job(verilog=elaborate(design)[0], toplevel=design.toplevel, test_module=design.testbench,
+                  job=job, job_dir=job_dir, build_cache=cache_dir() / "sim", simulator=simulator, waves=waves)
+    outputs, counters = run.outputs(), run.counters()
+    reason = "" if run.passed else failure_reason(run.log)
+    if run.passed and job["check"]:
+        reason = first_mismatch(outputs, design.golden(inputs)) or ""
+    return SimulationResult(passed=not reason, reason=reason, counters=counters, outputs=outputs, log=run.log,
+                            waves=run.waves, cached_build=run.cached_build)
 
 
-def simulate(design, params, *, job_dir, simulator="verilator", waves=False,
-             stall=0.3, seed=1, batch=None) -> SimRun:
-    """Random inputs (``batch`` rows, default ``design.sim_batch``) through the RTL under stalls, checked."""
-    inputs = random_inputs(design, params, np.random.default_rng(seed), batch or design.sim_batch)
-    job = _job(design, params, check=True, stall=stall, seed=seed)
-    return _launch(design, params, inputs, job, Path(job_dir), simulator, waves)
+def simulate(design, *, job_dir=None, simulator="verilator", waves=False, stall=0.3, seed=1,
+             batch=3) -> SimulationResult:
+    """``batch`` rows of random inputs through the RTL under stalls, checked against the golden model.
+
+    ``job_dir`` (default ``rtl_out/<design>/sim/``) keeps the inputs, the log and the waves.
+    """
+    inputs = random_inputs(design, np.random.default_rng(seed), batch)
+    job = _job(design, check=True, stall=stall, seed=seed)
+    job_dir = Path(job_dir if job_dir is not None else Path("rtl_out") / design.name / "sim")
+    return _launch(design, inputs, job, job_dir, simulator, waves)
 
 
-def run_arrays(design, params, raw_inputs: dict, *, simulator="verilator") -> tuple[dict, dict]:
-    """The user's (validated, raw) inputs through the RTL, no stalls; returns (outputs, counters)."""
+def run_arrays(design, raw_inputs: dict, *, simulator="verilator") -> tuple[dict, dict]:
+    """The user's (validated, raw) inputs through the RTL, no stalls; returns (raw outputs, counters)."""
     with tempfile.TemporaryDirectory(prefix="accelgen-run-") as directory:
-        job = _job(design, params, check=False, stall=0.0, seed=0)
-        result = _launch(design, params, raw_inputs, job, Path(directory), simulator, False)
+        job = _job(design, check=False, stall=0.0, seed=0)
+        result = _launch(design, raw_inputs, job, Path(directory), simulator, False)
         if not result.passed:
-            raise SimulatorError(f"simulation of {design.name} failed: {failure_reason(result)}")
-        raw_outputs, counters = result.outputs(), result.counters()
-    outputs = {}
-    for name, spec in design.outputs(params).items():
-        raw = raw_outputs[f"{name}_raw"]
-        outputs[f"{name}_raw"] = raw
-        outputs[name] = dequantize(raw, spec.fmt) * spec.scale
-    return outputs, counters
+            raise SimulatorError(f"simulation of {design.name} failed: {result.reason}")
+    return {f"{name}_raw": result.outputs[f"{name}_raw"] for name in design.outputs()}, result.counters
 
 
-def failure_reason(result: SimRun) -> str:
+def failure_reason(log: Path) -> str:
     """The exception line (``SomeError: message``) of a failed run's log, else its first line naming an error."""
-    if result.log.exists():
-        lines = [line.strip() for line in result.log.read_text(errors="replace").splitlines()]
+    if log.exists():
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
         reason = next((line for line in lines if re.match(r"[\w.]*(Error|Exception): ", line)), None) or \
             next((line for line in lines if "Error" in line), None)
         if reason:
             return reason
-    return f"no test result; see {result.log}"
+    return f"no test result; see {log}"

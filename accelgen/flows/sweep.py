@@ -19,37 +19,38 @@ import itertools
 import tempfile
 from pathlib import Path
 
-from .. import registry
+from .. import design
 from ..errors import UserError
-from ..params import resolve
-from . import export, plots, simulate, synthesize
+from . import plots
+from .export import write_atomically
 
 __all__ = ["grid", "evaluate", "run_sweep", "pareto", "write_results"]
 
 METRICS = ("lut", "ff", "dsp", "bram", "fmax_mhz")
 
 
-def grid(design, values: dict[str, str]) -> list[dict]:
-    """Resolved parameter dicts for the product of ``key=v1,v2,…`` lists (first key varies slowest)."""
+def grid(name: str, values: dict[str, str]) -> list[dict]:
+    """Validated parameter dicts of design ``name`` for the product of ``key=v1,v2,…`` lists (first key
+    varies slowest)."""
     axes = {key: [item.strip() for item in text.split(",") if item.strip()] for key, text in values.items()}
     for key, items in axes.items():
         if not items:
             raise UserError(f"-p {key}= has no values; give {key}=v1,v2,…")
     keys = list(axes)
-    return [resolve(design, dict(zip(keys, combination))) for combination in itertools.product(*axes.values())]
+    return [design(name, **dict(zip(keys, combination))).params for combination in itertools.product(*axes.values())]
 
 
 def evaluate(name: str, params: dict, target: str, with_sim: bool) -> dict:
     """One point: synthesis figures, and cycles from a stall-free simulation when asked. Runs on a worker."""
-    design = registry.get(name)
-    row = {**params, **{key: synthesize.synthesize_design(design, params, target).get(key) for key in METRICS}}
+    acc = design(name, **params)
+    row = {**params, **{key: acc.synthesize(target).get(key) for key in METRICS}}
     row["cycles"] = None
     if with_sim:
         with tempfile.TemporaryDirectory(prefix="accelgen-sweep-") as job_dir:
-            result = simulate.simulate(design, params, job_dir=job_dir, stall=0.0)
+            result = acc.simulate(job_dir=job_dir, stall=0.0)
             if not result.passed:
-                raise RuntimeError(f"{name} {params}: {simulate.failure_reason(result)}")
-            row["cycles"] = result.counters().get("cycles")
+                raise RuntimeError(f"{acc!r}: {result.reason}")
+            row["cycles"] = result.counters.get("cycles")
     return row
 
 
@@ -127,5 +128,5 @@ def _plot_png(name: str, rows: list[dict], front: list[bool]) -> bytes:
 def write_results(name: str, rows: list[dict], out_dir: Path) -> tuple[Path, Path]:
     front = pareto(rows)
     csv_path, png_path = Path(out_dir) / f"{name}-sweep.csv", Path(out_dir) / f"{name}-pareto.png"
-    export.write_atomically({csv_path: _csv_text(rows, front), png_path: _plot_png(name, rows, front)})
+    write_atomically({csv_path: _csv_text(rows, front), png_path: _plot_png(name, rows, front)})
     return csv_path, png_path

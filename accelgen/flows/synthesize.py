@@ -33,14 +33,20 @@ import time
 from pathlib import Path
 
 from hw.common.dsp import ECP5_VERILOG, MULTIPLIER_MODULE
-from sim.runner import cache_dir
 
+from .cache import cache_dir
 from .ecp5_netlist import absorb_read_registers
-from .export import elaborate, verilog_hash, write_atomically
+from .export import verilog_hash, write_atomically
 
-__all__ = ["TARGETS", "SynthesisError", "synthesize", "synthesize_design", "critical_path"]
+__all__ = ["TARGETS", "DEVICES", "SynthesisError", "synthesize", "critical_path", "summary"]
 
 TARGETS = ("ecp5", "ice40")
+#: Each target's device and what it holds of each resource counted in a result.
+DEVICES = {
+    "ecp5": ("LFE5U-85F (CABGA381)", {"lut": 83640, "ff": 83640, "dsp": 156, "bram": 208}),
+    "ice40": ("iCE40UP5K (SG48)", {"lut": 5280, "ff": 5280, "dsp": 8, "bram": 30}),
+}
+RESOURCE_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram": "BRAM"}
 ECP5_LIBRARY = "ecp5_multiplier.v"  # the hard-block multiplier as MULT18X18D (hw/common/dsp.py)
 FLOW_VERSION = 5  # bump to invalidate cached results when the flow changes
 MAX_SEEDS = 16  # placement seeds one synth may try
@@ -198,7 +204,7 @@ def critical_path(verilog: str, top: str, target: str = "ecp5", seed: int = 1) -
 
 def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] | None = None, *,
                cached_only: bool = False, seeds: int = 1) -> dict | None:
-    """Synthesize and place-and-route ``verilog``; returns the SPEC §3 result dict.
+    """Synthesize and place-and-route ``verilog``; returns the result dict that ``synth --json`` writes.
 
     ``ports`` (from the manifest) is needed for ``ice40``'s wrapper. The dict
     has ``target, lut, ff, dsp, bram, fmax_mhz, yosys_s, pnr_s`` and
@@ -292,8 +298,14 @@ def _nextpnr_log(workdir: Path, seed: int) -> Path:
     return workdir / ("nextpnr.log" if seed == 1 else f"nextpnr-seed{seed}.log")
 
 
-def synthesize_design(design, params, target: str = "ecp5", *, cached_only: bool = False,
-                      seeds: int = 1) -> dict | None:
-    """:func:`synthesize` one registered design point (its Verilog and ports elaborated once)."""
-    text, port_list = elaborate(design, params)
-    return synthesize(text, design.toplevel, target, port_list, cached_only=cached_only, seeds=seeds)
+def summary(result: dict) -> str:
+    """A synthesis result as a person reads it: device, each resource with its share of the device, Fmax."""
+    device, capacity = DEVICES[result["target"]]
+    used = "  ".join(f"{RESOURCE_NAMES[key]} {result[key]:,} ({100 * result[key] / capacity[key]:.1f} %)"
+                     for key in RESOURCE_NAMES)
+    fmax = "not timed" if result["fmax_mhz"] is None else f"{result['fmax_mhz']:.2f} MHz"
+    if result.get("fmax_seeds_mhz"):
+        seeds = ", ".join(f"{value:.2f}" for value in result["fmax_seeds_mhz"])
+        fmax += f" (seed 1; seeds 1-{len(result['fmax_seeds_mhz'])}: {seeds}; median {result['fmax_median_mhz']:.2f})"
+    source = "cached result" if result["cached"] else f"yosys {result['yosys_s']:.0f} s, nextpnr {result['pnr_s']:.0f} s"
+    return f"{device}: {used}\nFmax {fmax}; {source}"

@@ -10,10 +10,10 @@ Counters: ``cycles`` from the first load word to the last result word.
 import cocotb
 import numpy as np
 
-from models.fft import hermitian_input, inverse_width, irfft_raw, rfft_raw
+from models.fft import hermitian_input, inverse_width, irfft_raw
 
 from . import harness
-from .drivers import StreamSink, StreamSource, pack, span_cycles, unpack
+from .drivers import pack, unpack
 
 
 async def transform(dut, job, re, im, *, scaled: bool):
@@ -21,13 +21,10 @@ async def transform(dut, job, re, im, *, scaled: bool):
     batch, k = re.shape
     unit_width = len(dut.load__payload) // 2
     dut.scaled.value = int(scaled)
-    source = StreamSource(dut, "load", **job.stream_args(0))
-    sink = StreamSink(dut, "result", width_signed=False, **job.stream_args(1))
-    feed = cocotb.start_soon(source.send(pack([re.reshape(-1), im.reshape(-1)], unit_width)))
-    words = await sink.recv(batch * k)
-    await feed
+    words, cycles = await harness.stream_through(dut, job, "load", "result",
+                                                 pack([re.reshape(-1), im.reshape(-1)], unit_width), batch * k,
+                                                 sink_signed=False)
     out_re, out_im = unpack(words, unit_width, 2)
-    cycles = span_cycles(source.times[0], sink.times[-1], harness.CLOCK_PERIOD_NS)
     return out_re.reshape(batch, k), out_im.reshape(batch, k), cycles
 
 
@@ -40,15 +37,10 @@ async def drive(dut, job, inputs):
             {"cycles": cycles, "transforms": len(x)})
 
 
-def expected(params, inputs):
-    re, im = rfft_raw(inputs["x_raw"], params["width"])
-    return {"X_re_raw": re, "X_im_raw": im}
-
-
 @cocotb.test()
 async def fft_forward(dut):
     """Real input, scaled: bins 0..k/2 of FFT(x)/k, bit-exact."""
-    await harness.run(dut, drive, expected)
+    await harness.run(dut, drive)
 
 
 @cocotb.test()

@@ -33,4 +33,4 @@ async def drive(dut, job, inputs):
 @cocotb.test()
 async def aqfp_pipeline(dut):
     """Every vector through the balanced netlist; outputs recorded for the caller's check."""
-    await harness.run(dut, drive, expected=lambda params, inputs: {})
+    await harness.run(dut, drive)

@@ -1,0 +1,239 @@
+"""The Python API's design object: one declaration per design, one object from parameters to Verilog, model, RTL and report.
+
+A design is a subclass of :class:`Design` whose class attributes declare it
+(name, family, parameters, testbench) and whose few methods say what is
+particular to it (its component, its ``run`` arrays, its golden model).
+``accelgen.design(name, **params)`` instantiates it: the parameters are
+validated once, in :meth:`Design.__init__`, and every operation of the
+project (``verilog``, ``generate``, ``model``, ``run``, ``simulate``,
+``synthesize``) is a method of the instance. The command line only parses
+and prints around these methods (``docs/design.md``, "Layers").
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ClassVar
+
+import numpy as np
+
+from models.fixed import FixedFormat, dequantize
+
+from .errors import UserError
+from .flows import export, simulate, synthesize
+from .params import Param, parse_values
+
+__all__ = ["ArraySpec", "Claim", "Family", "Design"]
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """An array of ``run``: its shape (``None`` marks the free batch axis) and its format.
+
+    The user may give the float array ``name`` (quantized on the way in) or
+    the raw integers ``name_raw``; outputs are written both ways. ``scale``
+    multiplies the dequantized value (the GRNGs' integer lattices map to
+    N(0, 1) by a constant that the hardware never applies).
+    """
+
+    shape: tuple
+    fmt: FixedFormat
+    scale: float = 1.0
+
+    def describe(self) -> str:
+        """``'x (batch×64, Q16.10)'`` without the name: shape and format as ``accelgen list`` prints them."""
+        shape = "×".join("batch" if axis is None else str(axis) for axis in self.shape) or "scalar"
+        scaled = "" if self.scale == 1.0 else f" × {self.scale:.6g}"
+        return f"{shape}, Q{self.fmt.width}.{self.fmt.frac}{scaled}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of a family's "paper vs here" table.
+
+    ``paper`` is the seed paper's headline claim; ``measure(results)`` turns
+    one build's results (design name → ``build`` entry with ``params``,
+    ``passed``, ``counters``, ``synth``) into ``(figure, operating point)``
+    for the same comparison, or ``None`` when the build lacks what it needs;
+    ``command`` regenerates the full comparison.
+    """
+
+    paper: str
+    measure: Callable[[dict], tuple[str, str] | None]
+    command: str
+
+
+@dataclass(frozen=True)
+class Family:
+    """A research line: the report's section title, its docs page and its paper-vs-here claims."""
+
+    title: str
+    docs: str
+    claims: tuple[Claim, ...] = ()
+
+
+class Design:
+    """Base of every design; an instance is one design point with validated parameters.
+
+    Declaration (class attributes of a subclass)
+    --------------------------------------------
+    name : str
+        Design name on the command line; the Verilog top module is it with ``_`` for ``-``.
+    summary : str
+        One line for ``accelgen list``.
+    family : Family
+        The research line (report section, docs page, paper claims).
+    docs : str
+        The design's docs page; the family's unless the design names its own.
+    parameters : tuple of Param
+        Schema: names, defaults, ranges.
+    testbench : str
+        cocotb module that drives the RTL (``sim/tb_<family>.py``).
+    sim_batch : int
+        Rows of random input per ``simulate`` (time steps for recurrent designs).
+
+    Hooks (methods a subclass overrides)
+    ------------------------------------
+    component() -> wiring.Component
+        The hardware; its constructor rejects bad combinations (``ValueError``).
+    check()
+        Combinations the component does not see (``ValueError``); default none.
+    inputs(), outputs() -> dict of ArraySpec
+        The arrays of ``run``.
+    golden(raw) -> dict
+        The bit-exact model: raw input arrays (``<name>_raw``) to raw outputs.
+    check_inputs(raw)
+        Data-dependent limits of ``run`` (``ValueError``); default none.
+
+    Attributes
+    ----------
+    params : dict
+        Every parameter, after defaults, validated.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    family: ClassVar[Family]
+    parameters: ClassVar[tuple[Param, ...]]
+    testbench: ClassVar[str]
+    docs: ClassVar[str]
+    sim_batch: ClassVar[int] = 3
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "docs" not in cls.__dict__ and "family" in cls.__dict__:
+            cls.docs = cls.family.docs
+
+    def __init__(self, **params):
+        self.params = parse_values(self.name, self.parameters, params)
+        try:
+            self.check()
+            self.component()
+        except ValueError as error:
+            raise UserError(f"{self.name}: {error}") from None
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{key}={value!r}" for key, value in self.params.items())
+        return f"accelgen.design({self.name!r}, {given})"
+
+    @classmethod
+    def defaults(cls) -> dict:
+        return {param.name: param.default for param in cls.parameters}
+
+    @property
+    def toplevel(self) -> str:
+        """Verilog module name: the design name with ``_`` for ``-``."""
+        return self.name.replace("-", "_")
+
+    @property
+    def fmt(self) -> FixedFormat:
+        """``Q(width, frac)`` of a design with those parameters."""
+        return FixedFormat(self.params["width"], self.params["frac"])
+
+    # -- hooks ------------------------------------------------------------------------------------------------------
+
+    def check(self):
+        """Raise ``ValueError`` for a parameter combination the component's constructor does not reject."""
+
+    def component(self):
+        raise NotImplementedError
+
+    def inputs(self) -> dict:
+        return {}
+
+    def outputs(self) -> dict:
+        raise NotImplementedError
+
+    def golden(self, raw: dict) -> dict:
+        raise NotImplementedError
+
+    def check_inputs(self, raw: dict):
+        """Raise ``ValueError`` for input data the hardware cannot take (beyond shapes and formats)."""
+
+    # -- operations ---------------------------------------------------------------------------------------------------
+
+    def verilog(self) -> str:
+        """The design's Verilog (top module :attr:`toplevel`), byte-identical for equal parameters."""
+        return export.elaborate(self)[0]
+
+    def ports(self) -> list[dict]:
+        """Top-level ports: ``{"name", "dir", "width", "signed"}`` each, ``clk`` and ``rst`` first."""
+        return export.elaborate(self)[1]
+
+    def generate(self, out_dir=None) -> tuple[Path, Path]:
+        """Write ``<out_dir>/<name>.v`` and the manifest ``<name>.json`` as one unit; return both paths.
+
+        ``out_dir`` defaults to ``rtl_out/<name>/``.
+        """
+        return export.generate(self, out_dir)
+
+    def prepare(self, arrays: dict) -> dict:
+        """Check the user's arrays (names, shapes, dtypes, ranges) and return the raw inputs."""
+        raw = simulate.prepare_inputs(self, arrays)
+        try:
+            self.check_inputs(raw)
+        except ValueError as error:
+            raise UserError(f"{self.name}: {error}") from None
+        return raw
+
+    def model(self, arrays: dict | None = None) -> dict:
+        """The bit-exact golden model on ``run``'s arrays: outputs ``<name>`` (float) and ``<name>_raw``."""
+        raw = self.golden(self.prepare(arrays or {}))
+        return self.dequantized(raw)
+
+    def run(self, arrays: dict | None = None, *, simulator: str = "verilator") -> tuple[dict, dict]:
+        """The arrays through the RTL in simulation, no stalls: ``(outputs, report)`` as ``accelgen run`` writes.
+
+        ``report`` holds ``cycles`` and the testbench's other counters.
+        """
+        raw_outputs, counters = simulate.run_arrays(self, self.prepare(arrays or {}), simulator=simulator)
+        return self.dequantized(raw_outputs), counters
+
+    def simulate(self, *, seed: int = 1, stall: float = 0.3, batch: int | None = None, job_dir=None,
+                 simulator: str = "verilator", waves: bool = False) -> "simulate.SimulationResult":
+        """Random inputs through the RTL under random valid/ready stalls, checked word for word
+        against :meth:`golden`; ``job_dir`` (default a temporary directory) keeps the log and waves."""
+        if not 0.0 <= stall < 1.0:
+            raise UserError(f"stall={stall} out of range [0, 1)")
+        if not 0 <= seed < 2**32:
+            raise UserError(f"seed={seed} out of range [0, {2**32 - 1}]")
+        return simulate.simulate(self, job_dir=job_dir, simulator=simulator, waves=waves, stall=stall,
+                                 seed=seed, batch=batch or self.sim_batch)
+
+    def synthesize(self, target: str = "ecp5", *, seeds: int = 1, cached_only: bool = False) -> dict | None:
+        """yosys + nextpnr on this design: the dict ``accelgen synth --json`` writes (``None`` if
+        ``cached_only`` and not cached). ``seeds`` > 1 also places with nextpnr seeds 2 … ``seeds``."""
+        if target not in synthesize.TARGETS:
+            raise UserError(f"target={target!r} not allowed; allowed: {', '.join(synthesize.TARGETS)}")
+        if not 1 <= seeds <= synthesize.MAX_SEEDS:
+            raise UserError(f"seeds={seeds} out of range [1, {synthesize.MAX_SEEDS}]")
+        text, port_list = export.elaborate(self)
+        return synthesize.synthesize(text, self.toplevel, target, port_list, cached_only=cached_only, seeds=seeds)
+
+    def dequantized(self, raw: dict) -> dict:
+        """Raw outputs plus their float values (``<name>`` = ``<name>_raw`` × LSB × scale) for each output."""
+        outputs = {}
+        for name, spec in self.outputs().items():
+            values = np.asarray(raw[f"{name}_raw"], dtype=np.int64)
+            outputs[f"{name}_raw"] = values
+            outputs[name] = dequantize(values, spec.fmt) * spec.scale
+        return outputs

@@ -1,0 +1,73 @@
+# amaranth: UnusedElaboratable=no
+# (Design.__init__ builds each component once to check its parameters; that one is never elaborated.)
+"""``bnn-mlp``: Bayesian MLP inference sampling its weights from an RLF-GRNG (``hw/bnn.py``, ``models/bnn.py``)."""
+
+import math
+
+import numpy as np
+
+import hw.bnn
+from models.bnn import GRNG_N, bnn_mlp_raw, sigma_format
+
+from ..api import ArraySpec, Design
+from ..params import Param
+from ..registry import register
+from .common import FRAC, WIDTH, check_format
+from .grng import VIBNN
+
+LAYERS = ("1", "2")
+
+
+@register
+class BayesianMLP(Design):
+    name = "bnn-mlp"
+    summary = ("Bayesian MLP (VIBNN): w = mu + sigma*eps sampled per pass from an RLF-GRNG; "
+               "predictive mean and variance")
+    family = VIBNN
+    testbench = "sim.tb_bnn"
+    sim_batch = 2
+    parameters = (
+        Param("n_in", 64, "inputs (64: the 8x8 digits)", lo=1, hi=1024),
+        Param("hidden", 16, "hidden ReLU units", lo=1, hi=1024),
+        Param("n_out", 10, "classes", lo=1, hi=64),
+        WIDTH, FRAC,
+        Param("passes", 8, "sampled forward passes per image (power of two)", lo=1, hi=256),
+        Param("seed", 1, "seed of the GRNG", lo=1, hi=2**31 - 1),
+    )
+
+    def check(self):
+        check_format(self.params)
+        if self.params["passes"] & (self.params["passes"] - 1):
+            raise ValueError(f"passes={self.params['passes']} is not a power of two")
+
+    def component(self):
+        return hw.bnn.BayesianMLP(**self.params)
+
+    def inputs(self):
+        p, q = self.params, self.fmt
+        s, root = sigma_format(p["width"]), math.sqrt(GRNG_N)
+        return {
+            "mu1": ArraySpec((p["hidden"], p["n_in"]), q),
+            "sigma1": ArraySpec((p["hidden"], p["n_in"]), s, scale=root),
+            "b1": ArraySpec((p["hidden"],), q),
+            "mu2": ArraySpec((p["n_out"], p["hidden"]), q),
+            "sigma2": ArraySpec((p["n_out"], p["hidden"]), s, scale=root),
+            "b2": ArraySpec((p["n_out"],), q),
+            "x": ArraySpec((None, p["n_in"]), q),
+        }
+
+    def outputs(self):
+        scores = ArraySpec((None, self.params["n_out"]), self.fmt)
+        return {"mean": scores, "var": scores}
+
+    def check_inputs(self, raw):
+        for layer in LAYERS:
+            negative = np.argwhere(raw[f"sigma{layer}_raw"] < 0)
+            if len(negative):
+                index = [int(i) for i in negative[0]]
+                raise ValueError(f"sigma{layer}{index} < 0: a standard deviation must be >= 0")
+
+    def golden(self, raw):
+        weights = {name: raw[f"{name}_raw"] for name in self.inputs() if name != "x"}
+        mean, var = bnn_mlp_raw(weights, raw["x_raw"], self.fmt, self.params["passes"], self.params["seed"])
+        return {"mean_raw": mean, "var_raw": var}

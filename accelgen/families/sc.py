@@ -1,0 +1,66 @@
+# amaranth: UnusedElaboratable=no
+# (Design.__init__ builds each component once to check its parameters; that one is never elaborated.)
+"""``sc-layer``: a stochastic-computing fully connected layer (SC-AQFP; ``hw/sc.py``, ``models/sc.py``)."""
+
+import numpy as np
+
+import hw.sc
+from models.fixed import FixedFormat
+from models.sc import ADDERS, sc_layer
+
+from ..api import ArraySpec, Claim, Design, Family
+from ..params import Param
+from ..registry import register
+
+SC_AQFP = Family(
+    title="SC-AQFP — stochastic computing on superconducting logic",
+    docs="docs/aqfp.md",
+    claims=(
+        Claim("SC-AQFP: SC blocks on AQFP (deep pipelining, one-buffer true RNG) far more energy-efficient than "
+              "CMOS", lambda results: None, "python benchmarks/aqfp.py"),
+    ),
+)
+
+
+@register
+class SCLayer(Design):
+    name = "sc-layer"
+    summary = ("stochastic-computing FC layer (SC-AQFP): SNGs, XNOR products, sorter-with-feedback or "
+               "majority-chain adder")
+    family = SC_AQFP
+    testbench = "sim.tb_sc"
+    parameters = (
+        Param("n_in", 8, "inputs per neuron", lo=1, hi=256),
+        Param("n_out", 4, "neurons", lo=1, hi=64),
+        Param("length", 64, "stream length L: cycles (output bits) per input vector", lo=4, hi=65536,
+              power_of_two=True),
+        Param("bits", 8, "SNG precision: x, w, b are signed bits-bit values in [-1, 1)", lo=2, hi=16),
+        Param("adder", "sorter", "neuron adder: sorter (bitonic, with feedback), counter (same function, "
+              "popcount) or majority chain", choices=ADDERS),
+        Param("seed", 1, "seed of the random LFSR columns (never all zero)", lo=1, hi=2**31 - 1),
+    )
+
+    def component(self):
+        return hw.sc.SCLayer(**self.params)
+
+    def value_format(self) -> FixedFormat:
+        """``bits``-bit signed inputs in [-1, 1): raw / 2**(bits-1)."""
+        return FixedFormat(self.params["bits"], self.params["bits"] - 1)
+
+    def inputs(self):
+        p, fmt = self.params, self.value_format()
+        return {"w": ArraySpec((p["n_out"], p["n_in"]), fmt), "b": ArraySpec((p["n_out"],), fmt),
+                "x": ArraySpec((None, p["n_in"]), fmt)}
+
+    def outputs(self):
+        """``y_raw = 2·ones - length`` per neuron and vector; ``y = y_raw / length`` in [-1, 1]."""
+        length = self.params["length"]
+        return {"y": ArraySpec((None, self.params["n_out"]), FixedFormat(length.bit_length() + 1, 0),
+                               scale=1 / length)}
+
+    def golden(self, raw):
+        """Every output stream bit (``y_bits_raw``, batch × length × n_out) and the counts ``y_raw``."""
+        p = self.params
+        bits = sc_layer(raw["w_raw"], raw["b_raw"], raw["x_raw"], bits=p["bits"], length=p["length"],
+                        seed=p["seed"], adder=p["adder"]).astype(np.int64)
+        return {"y_bits_raw": bits, "y_raw": 2 * bits.sum(axis=1) - p["length"]}
