@@ -77,7 +77,7 @@ def _split(bit: str) -> tuple[str, int]:
 
 
 def port_widths(bits) -> dict[str, int]:
-    """Ports and widths of a list of bit names (SPEC §5.4 naming), in first-seen order."""
+    """Ports and widths of a list of bit names (`port[i]`, or `port` for a 1-bit port; docs/aqfp.md), in first-seen order."""
     widths: dict[str, int] = {}
     for bit in bits:
         base, index = _split(bit)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 __all__ = ["JJ", "E_JJ_JOULE", "Cell", "Netlist", "LogicNode", "extract_majority", "map_logic", "simulate",
            "check_netlist"]
 
-#: Josephson junctions per cell (SPEC §5.4).
+#: Josephson junctions per cell (the AQFP cell library of docs/aqfp.md).
 JJ = {"BUF": 2, "INV": 2, "SPL2": 2, "SPL3": 2, "SPL4": 2, "AND2": 6, "OR2": 6, "MAJ3": 6, "CONST0": 0, "CONST1": 0}
 #: Switching energy per JJ per cycle, J: the order reported for AQFP at 5 GHz
 #: (Takeuchi, Yamae, Yamanashi, Yoshikawa, "Adiabatic quantum-flux-parametron: a tutorial review",

@@ -1,6 +1,6 @@
 """Block-circulant matrices (CirCNN / C-LSTM) and the bit-exact model of ``circulant-fc``.
 
-Index convention (SPEC §5.1): a ``(p·k) × (q·k)`` matrix of ``p × q``
+Index convention (docs/circulant.md): a ``(p·k) × (q·k)`` matrix of ``p × q``
 circulant blocks, block ``(r, c)`` given by its first column ``w[r, c, :]``:
 ``W[r*k + i, c*k + j] = w[r, c, (i − j) mod k]``. Then
 ``y_r = IFFT(Σ_c FFT(w[r, c]) ⊙ FFT(x_c))``.

@@ -1,4 +1,4 @@
-"""Golden model of ``dense-fc``: ``y = W x`` in fixed point (the baseline of SPEC §5.1).
+"""Golden model of ``dense-fc``: ``y = W x`` in fixed point (the baseline of the circulant family).
 
 Bit-exact mode (:func:`dense_fc_raw`) mirrors ``hw/dense.py``: products of two
 ``Q(width, frac)`` raw values are summed exactly, then the sum is rounded half

@@ -124,7 +124,7 @@ def test_random_netlists_keep_their_function(tmp_path_factory, trees):
     netlist = _map(directory, _random_module(trees), "rnd")
     check_netlist(netlist)
     cases = [dict(zip("abcd", bits)) for bits in itertools.product((0, 1), repeat=4)]
-    names = ["y"] if len(trees) == 1 else [f"y[{i}]" for i in range(len(trees))]  # SPEC: a 1-bit port is "y"
+    names = ["y"] if len(trees) == 1 else [f"y[{i}]" for i in range(len(trees))]  # a 1-bit port is named "y", not "y[0]" (docs/aqfp.md)
     for values, out in zip(cases, simulate(netlist, cases)):
         assert [out[name] for name in names] == [_evaluate(t, values) for t in trees]
 

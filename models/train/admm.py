@@ -5,7 +5,7 @@ Network: 64 inputs → ``hidden`` ReLU → 10 softmax. The hidden layer's
 ``k`` (``k = 1`` is the dense twin); the 10-way output layer stays dense
 (10 is not a multiple of the block sizes, and it holds 7 % of the weights).
 
-Procedure (SPEC §5.1):
+Procedure (docs/circulant.md, "ADMM training"):
 
 1. train the dense network (Adam, cross-entropy);
 2. ADMM: W-step = epochs of Adam on ``loss + ρ/2·‖W − Z + U‖²``;
