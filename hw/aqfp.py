@@ -12,10 +12,10 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from models.aqfp import FREE_INVERSION, JJ, Netlist
-from models.grng import seed_windows
+from models.lfsr import seed_windows
 from models.sc import RANDOM_LFSR
 
-from .grng import leap_lfsr
+from .common.lfsr import leap_lfsr
 
 __all__ = ["AQFPCell", "AQFPNetlist", "RANDOM_LFSR", "RandomBuffer", "port_widths"]
 

@@ -3,12 +3,13 @@
 import math
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import memory, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.bnn import GRNG_N, GRNG_SHUFFLE, SIGMA_FRAC
 
 from .common.fixed import requantize, round_shift, saturate
+from .common.memory import simple_ram
 from .grng import RLFGRNG
 
 __all__ = ["BayesianMLP"]
@@ -43,14 +44,9 @@ class BayesianMLP(wiring.Component):
         word = signed(W)
         m.submodules.grng = grng = RLFGRNG(n=GRNG_N, lanes=1, shuffle=GRNG_SHUFFLE, seed=self.seed)
 
-        def ram(name, depth):
-            mem = memory.Memory(shape=word, depth=depth, init=[])
-            m.submodules[name] = mem
-            return mem.read_port(), mem.write_port()
-
         arrays = {"mu1": H * I, "sigma1": H * I, "b1": H, "mu2": O * H, "sigma2": O * H, "b2": O}
-        ports = {name: ram(name, depth) for name, depth in arrays.items()}
-        x_buf, h_buf = ram("x_buf", I), ram("h_buf", H)
+        ports = {name: simple_ram(m, name, word, depth) for name, depth in arrays.items()}  # (write, read)
+        x_buf, h_buf = simple_ram(m, "x_buf", word, I), simple_ram(m, "h_buf", word, H)
 
         acc_width = 2 * W + 2 + max(I, H).bit_length() + 8
         total = [Signal(signed(W + S.bit_length() + 1), name=f"total{j}") for j in range(O)]
@@ -70,12 +66,12 @@ class BayesianMLP(wiring.Component):
         rows = Mux(layer, O, H)
 
         # Stage A: sample the weight, fetch the activation.
-        mu = Mux(layer, ports["mu2"][0].data, ports["mu1"][0].data)
-        sigma = Mux(layer, ports["sigma2"][0].data, ports["sigma1"][0].data)
-        activation = Mux(layer, h_buf[0].data, x_buf[0].data)
+        mu = Mux(layer, ports["mu2"][1].data, ports["mu1"][1].data)
+        sigma = Mux(layer, ports["sigma2"][1].data, ports["sigma1"][1].data)
+        activation = Mux(layer, h_buf[1].data, x_buf[1].data)
         for name in ("mu1", "sigma1", "mu2", "sigma2"):
-            m.d.comb += ports[name][0].addr.eq(index_next)
-        m.d.comb += [x_buf[0].addr.eq(col_next), h_buf[0].addr.eq(col_next)]
+            m.d.comb += ports[name][1].addr.eq(index_next)
+        m.d.comb += [x_buf[1].addr.eq(col_next), h_buf[1].addr.eq(col_next)]
         issue = Signal()
         epsilon = grng.z_out.payload[0]
         m.d.comb += grng.z_out.ready.eq(issue)
@@ -91,15 +87,15 @@ class BayesianMLP(wiring.Component):
         with m.If(issued):
             m.d.sync += acc.eq(acc + sampled * operand)
 
-        bias = Mux(layer, ports["b2"][0].data, ports["b1"][0].data)
-        m.d.comb += [ports["b1"][0].addr.eq(row_next), ports["b2"][0].addr.eq(row_next)]
+        bias = Mux(layer, ports["b2"][1].data, ports["b1"][1].data)
+        m.d.comb += [ports["b1"][1].addr.eq(row_next), ports["b2"][1].addr.eq(row_next)]
         result = Signal(word)
         m.d.comb += result.eq(requantize(acc + (bias << F), F, W))
         out_index = Signal(range(2 * O))
         shift = int(math.log2(S))
 
         def load_state(name, next_state):
-            read, write = ports[name]
+            write, read = ports[name]
             with m.State(f"LOAD_{name.upper()}"):
                 m.d.comb += [self.params_in.ready.eq(1), write.addr.eq(index), write.data.eq(self.params_in.payload),
                              write.en.eq(self.params_in.valid)]
@@ -114,8 +110,8 @@ class BayesianMLP(wiring.Component):
             for name, following in zip(names, [f"LOAD_{n.upper()}" for n in names[1:]] + ["LOAD_X"]):
                 load_state(name, following)
             with m.State("LOAD_X"):
-                m.d.comb += [self.x_in.ready.eq(1), x_buf[1].addr.eq(col), x_buf[1].data.eq(self.x_in.payload),
-                             x_buf[1].en.eq(self.x_in.valid)]
+                m.d.comb += [self.x_in.ready.eq(1), x_buf[0].addr.eq(col), x_buf[0].data.eq(self.x_in.payload),
+                             x_buf[0].en.eq(self.x_in.valid)]
                 with m.If(self.x_in.valid):
                     m.d.comb += col_next.eq(col + 1)
                     with m.If(col == I - 1):
@@ -136,7 +132,7 @@ class BayesianMLP(wiring.Component):
                 m.d.sync += acc.eq(0)
                 m.d.comb += row_next.eq(row + 1)
                 with m.If(layer == 0):
-                    m.d.comb += [h_buf[1].addr.eq(row), h_buf[1].data.eq(Mux(result[-1], 0, result)), h_buf[1].en.eq(1)]
+                    m.d.comb += [h_buf[0].addr.eq(row), h_buf[0].data.eq(Mux(result[-1], 0, result)), h_buf[0].en.eq(1)]
                 with m.Else():
                     for j in range(O):
                         with m.If(row == j):

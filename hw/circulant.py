@@ -8,13 +8,13 @@ from amaranth.lib.wiring import In, Out
 
 from models.circulant import MAC_DRAIN, z_bank_count
 from models.fft import bit_reverse, forward_width, inverse_width, log2
-from models.fixed import accumulator_width
+from models.fixed import accumulator_width, ceil_div
 
 from .common.banked import READ_LATENCY, BankedMemory
 from .common.buffer import LutRamFIFO, SkidBuffer
 from .common.dsp import registered_product
-from .common.fixed import delay, round_shift, saturate
-from .fft import StreamingFFT, complex_layout
+from .common.fixed import complex_layout, delay, round_shift, saturate
+from .fft import StreamingFFT
 
 __all__ = ["CirculantFC"]
 
@@ -101,7 +101,7 @@ class CirculantFC(wiring.Component):
     @property
     def groups(self) -> int:
         """Bin groups per output block, ``ceil((k/2 + 1) / parallelism)``."""
-        return -(-self.bins // self.parallelism)
+        return ceil_div(self.bins, self.parallelism)
 
     def elaborate(self, platform):
         m = Module()

@@ -7,7 +7,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.dense import DRAIN_CYCLES
-from models.fixed import accumulator_width
+from models.fixed import accumulator_width, ceil_div
 
 from .common.buffer import NO_COLLISIONS
 from .common.dsp import registered_product
@@ -70,7 +70,7 @@ class DenseFC(wiring.Component):
     @property
     def groups(self) -> int:
         """Output groups per vector, ``ceil(n_out / parallelism)``."""
-        return -(-self.n_out // self.parallelism)
+        return ceil_div(self.n_out, self.parallelism)
 
     @property
     def acc_width(self) -> int:

@@ -10,9 +10,9 @@ from models.fft import ENTRY_LATENCY, MULTIPLY_LATENCY, OUTPUT_LATENCY, TWIDDLE_
 
 from .common.buffer import DISTRIBUTED, LutRamFIFO
 from .common.dsp import pipelined_product
-from .common.fixed import constant_product, delay
+from .common.fixed import complex_layout, constant_product, delay
 
-__all__ = ["complex_layout", "output_depth", "BitReverseBuffer", "StreamingFFT"]
+__all__ = ["output_depth", "BitReverseBuffer", "StreamingFFT"]
 
 TWIDDLE_WIDTH = 18  # c, d − c, c + d of Q(18, 15) twiddles (|c + d| ≤ √2)
 
@@ -21,10 +21,6 @@ def output_depth(k: int) -> int:
     """Words of :class:`StreamingFFT`'s output buffer: every word of the blocks in flight and of one more
     block, so blocks enter back to back while ``result.ready`` is high (two words of margin)."""
     return pipeline_latency(k) + k + 2
-
-
-def complex_layout(width: int) -> data.StructLayout:
-    return data.StructLayout({"re": signed(width), "im": signed(width)})
 
 
 class BitReverseBuffer(wiring.Component):

@@ -10,17 +10,18 @@ empties the output register, it never desynchronises a popcount from its
 window.
 """
 
-import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import Out
 
-from models.grng import (GAIN_FRAC, CHI_FRAC, LFSR_TAPS, WALLACE_FORMAT, chi_constant, clt_lfsr,
-                         pass_addressing, rlf_columns, rlf_init, seed_windows, wallace_init)
+from models.grng import (GAIN_FRAC, CHI_FRAC, WALLACE_FORMAT, chi_constant, clt_lfsr, pass_addressing,
+                         rlf_columns, rlf_init, wallace_init)
+from models.lfsr import LFSR_TAPS, seed_windows
 
 from .common.fixed import round_shift, saturate
+from .common.lfsr import leap_lfsr, row_words
 
-__all__ = ["RLFGRNG", "WallaceGRNG", "CLTGRNG", "PASS_BUBBLES", "leap_lfsr"]
+__all__ = ["RLFGRNG", "WallaceGRNG", "CLTGRNG", "PASS_BUBBLES"]
 
 PASS_BUBBLES = 2  #: idle issue slots per Wallace pass: the pass's last write lands before the next pass reads
 
@@ -41,11 +42,6 @@ def _output_handshake(m, z_out):
     with m.If(z_out.ready):
         m.d.sync += z_out.valid.eq(0)
     return advance
-
-
-def _row_words(bits) -> list[int]:
-    """Rows of a 0/1 matrix as integers, column 0 in bit 0."""
-    return [sum(int(bit) << column for column, bit in enumerate(row)) for row in bits]
 
 
 class RLFGRNG(wiring.Component):
@@ -77,7 +73,7 @@ class RLFGRNG(wiring.Component):
         state = rlf_init(n, lanes, shuffle, self.seed)
         columns = rlf_columns(lanes, shuffle)
 
-        m.submodules.lfsr_ram = ram = memory.Memory(shape=unsigned(columns), depth=n, init=_row_words(state["rows"]))
+        m.submodules.lfsr_ram = ram = memory.Memory(shape=unsigned(columns), depth=n, init=row_words(state["rows"]))
         oldest, tap, write = ram.read_port(), ram.read_port(), ram.write_port()
 
         # The read ports always present the rows of the step about to happen:
@@ -260,24 +256,6 @@ class WallaceGRNG(wiring.Component):
             with m.If(captured_end):
                 m.d.sync += gain.eq((1 << GAIN_FRAC) + correction)
         return held
-
-
-def leap_lfsr(m, window, per_step: int, advance, *, name: str) -> Signal:
-    """A Fibonacci LFSR in registers, started from ``window`` (``n`` bits, oldest first), advanced
-    ``per_step`` bits on each ``advance``; returns the step's new bits (oldest in bit 0).
-
-    ``b[t] = b[t-n] ^ b[t-d]`` (``d = LFSR_TAPS[n] >= per_step``), so every new bit is one XOR of two
-    held bits. Model: ``models.grng.lfsr_words``.
-    """
-    n = len(window)
-    d = LFSR_TAPS[n]
-    assert per_step <= d, f"{per_step} new bits per step need a tap distance >= {per_step}, not {d}"
-    lfsr = Signal(n, init=_row_words(np.asarray(window).reshape(1, n))[0], reset_less=True, name=name)
-    fresh = Signal(per_step, name=f"{name}_fresh")
-    m.d.comb += fresh.eq(lfsr[:per_step] ^ lfsr[n - d:n - d + per_step])
-    with m.If(advance):
-        m.d.sync += lfsr.eq(Cat(lfsr[per_step:], fresh))
-    return fresh
 
 
 def _xorshift32(x):

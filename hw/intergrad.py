@@ -5,19 +5,18 @@ checked in ``tests/test_intergrad.py``).
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import memory, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from models.fixed import ceil_div
 from models.intergrad import MODES
+
+from .common.memory import simple_ram
 
 __all__ = ["Intergrad", "COUNTERS"]
 
 #: Counter outputs: name -> meaning (all 32-bit).
 COUNTERS = ("cycles", "reads_w", "reads_x", "reads_delta", "reads_dx", "writes_dx", "writes_dw")
-
-
-def _ceil_div(a, b):
-    return -(-a // b)
 
 
 class _Walk:
@@ -34,7 +33,7 @@ class _Walk:
         self.inner = Signal(range(inner), name=f"{name}_inner")
         split = outer if bank_of == "outer" else inner
         self.bank = Signal(range(banks), name=f"{name}_bank")
-        self.quotient = Signal(range(_ceil_div(split, banks)), name=f"{name}_quotient")
+        self.quotient = Signal(range(ceil_div(split, banks)), name=f"{name}_quotient")
         self.last_inner = self.inner == inner - 1
         self.last = self.last_inner & (self.outer == outer - 1)
 
@@ -103,19 +102,15 @@ class Intergrad(wiring.Component):
         super().__init__(members)
 
     def _banks(self, m, name, count, depth, shape):
-        ports = []
-        for bank in range(count):
-            mem = memory.Memory(shape=shape, depth=max(depth, 1), init=[])
-            m.submodules[f"{name}{bank}"] = mem
-            ports.append((mem.read_port(domain="comb"), mem.write_port()))
-        return ports
+        """``count`` RAMs ``name0`` … of ``depth`` words, asynchronous reads: ``[(write, read), …]``."""
+        return [simple_ram(m, f"{name}{bank}", shape, max(depth, 1), read_domain="comb") for bank in range(count)]
 
     def elaborate(self, platform):
         m = Module()
         R, C, T = self.rows, self.cols, self.batch
         n_o, n_i = self.n_o, self.n_i
         word, acc = signed(self.width), signed(self.acc_width)
-        row_folds, col_folds = _ceil_div(n_o, R), _ceil_div(n_i, C)
+        row_folds, col_folds = ceil_div(n_o, R), ceil_div(n_i, C)
 
         # SRAMs: W and dw banked by column (i mod C), x and dx by i mod C, δ by o mod R.
         w_sram = self._banks(m, "w_sram", C, n_o * col_folds, word)
@@ -146,9 +141,9 @@ class Intergrad(wiring.Component):
         feeding = streaming & (phase < T)
         d_feed = [Signal(word, name=f"d_feed{r}") for r in range(R)]
         x_feed = [Signal(word, name=f"x_feed{c}") for c in range(C)]
-        for r, (read, _) in enumerate(d_sram):
+        for r, (_, read) in enumerate(d_sram):
             m.d.comb += [read.addr.eq(ro * T + phase), d_feed[r].eq(Mux(feeding & row_valid[r], read.data, 0))]
-        for c, (read, _) in enumerate(x_sram):
+        for c, (_, read) in enumerate(x_sram):
             m.d.comb += [read.addr.eq(co * T + phase), x_feed[c].eq(Mux(feeding & col_valid[c], read.data, 0))]
         d_skewed = [self._delay(m, d_feed[r], r, f"d_skew{r}") for r in range(R)]
         x_skewed = [self._delay(m, x_feed[c], c, f"x_skew{c}") for c in range(C)]
@@ -169,7 +164,7 @@ class Intergrad(wiring.Component):
 
         # dx: column c's bottom output for batch column b appears at stream phase b + R - 1 + c.
         dx_reads, dx_writes = [], []
-        for c, (read, write) in enumerate(dx_sram):
+        for c, (write, read) in enumerate(dx_sram):
             b = Signal(range(-(R + C), T + R + C), name=f"dx_b{c}")
             captured = Signal(name=f"dx_valid{c}")
             m.d.comb += [
@@ -186,7 +181,7 @@ class Intergrad(wiring.Component):
         # dw drain: row ``phase`` of accumulators to dw SRAM, then clear.
         draining = Signal()
         dw_writes = []
-        for c, (_, write) in enumerate(dw_sram):
+        for c, (write, _) in enumerate(dw_sram):
             row_acc = acc_reg[0][c]
             for r in range(1, R):
                 row_acc = Mux(phase == r, acc_reg[r][c], row_acc)
@@ -199,7 +194,7 @@ class Intergrad(wiring.Component):
         loading = Signal()
         w_reads = []
         load_row = ro * R + (R - 1 - phase)
-        for c, (read, _) in enumerate(w_sram):
+        for c, (_, read) in enumerate(w_sram):
             valid = loading & (load_row < n_o) & col_valid[c]
             m.d.comb += read.addr.eq(load_row * col_folds + co)
             with m.If(loading):
@@ -249,7 +244,7 @@ class Intergrad(wiring.Component):
 
         def load(walk, sram, source, address, next_state):
             m.d.comb += source.ready.eq(1)
-            for bank, (_, write) in enumerate(sram):
+            for bank, (write, _) in enumerate(sram):
                 m.d.comb += [write.addr.eq(address), write.data.eq(source.payload),
                              write.en.eq(source.valid & (walk.bank == bank))]
             with m.If(source.valid):
@@ -258,10 +253,10 @@ class Intergrad(wiring.Component):
                     m.next = next_state
 
         def send(walk, sram, address, next_state):
-            data = sram[0][0].data
+            data = sram[0][1].data
             for bank in range(1, len(sram)):
-                data = Mux(walk.bank == bank, sram[bank][0].data, data)
-            for read, _ in sram:
+                data = Mux(walk.bank == bank, sram[bank][1].data, data)
+            for _, read in sram:
                 m.d.comb += read.addr.eq(address)
             m.d.comb += [self.result_out.valid.eq(1), self.result_out.payload.eq(data)]
             with m.If(self.result_out.ready):

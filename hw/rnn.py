@@ -3,7 +3,7 @@
 import operator
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import memory, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.fixed import FixedFormat
@@ -11,8 +11,8 @@ from models.pwl import SIGMOID, TANH
 
 from .circulant import CirculantFC
 from .common.buffer import LutRamFIFO
-from .common.fixed import delay, round_shift, saturate
-from .fft import complex_layout
+from .common.fixed import complex_layout, delay, round_shift, saturate
+from .common.memory import simple_ram
 from .pwl import PWL_LATENCY, pwl_pipeline
 
 __all__ = ["CirculantRNN", "ELEMENT_LATENCY"]
@@ -103,8 +103,7 @@ class CirculantRNN(wiring.Component):
                      self.w_in.ready.eq(engine.w_in.ready)]
 
         def buffer(name, depth):
-            m.submodules[name] = mem = memory.Memory(shape=word, depth=depth, init=[])
-            return mem.write_port(), mem.read_port(domain="comb")
+            return simple_ram(m, name, word, depth, read_domain="comb")
 
         bias_write, bias_read = buffer("bias", 4 * hidden)
         gates = [buffer(f"gate_{name}", hidden) for name in "ifgo"]

@@ -8,17 +8,17 @@ bits count only when it is high), so a stalled stream freezes them:
 * :class:`AveragePool` / :class:`MaxPool` — SC pooling;
 * :func:`sng_bit`, :func:`majority_chain` and :func:`bitonic_sort` — combinational pieces.
 
-Random words come from :func:`hw.grng.leap_lfsr` columns, seeded like the model.
+Random words come from :func:`hw.common.lfsr.leap_lfsr` columns, seeded like the model.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.grng import seed_windows
+from models.lfsr import seed_windows
 from models.sc import RANDOM_LFSR, feedback_bits, neuron_inputs, random_columns, sorter_size
 
-from .grng import leap_lfsr
+from .common.lfsr import leap_lfsr
 
 __all__ = ["AveragePool", "CounterActivation", "MaxPool", "SCLayer", "SCNeuronCycle", "SorterActivation", "bitonic_sort", "majority_chain",
            "sng_bit", "sorter_step"]

@@ -24,7 +24,7 @@ FFT unit's rounding):
 import numpy as np
 
 from .fft import irfft_raw, log2, rfft_raw
-from .fixed import FixedFormat, dequantize, quantize, requantize, saturate
+from .fixed import FixedFormat, ceil_div, dequantize, quantize, requantize, saturate
 
 __all__ = [
     "block_circulant", "project_block_circulant", "circulant_matvec",
@@ -111,7 +111,7 @@ def cycles_per_vector(n_in: int, n_out: int, k: int, parallelism: int) -> int:
     vectors at once, one word or issue per cycle each: the slowest sets the pace.
     """
     p, q = n_out // k, n_in // k
-    groups = -(-(k // 2 + 1) // parallelism)
+    groups = ceil_div(k // 2 + 1, parallelism)
     return max(n_in, n_out, p * groups * q)
 
 
@@ -125,12 +125,12 @@ def z_bank_count(n_in: int, n_out: int, k: int, parallelism: int) -> int:
     flag, unclaimed count). Blocks start at most every ``max(T, k)`` cycles in
     steady state, so that many cycles' worth of blocks must fit at once.
     """
-    issues = -(-(k // 2 + 1) // parallelism) * (n_in // k)
+    issues = ceil_div(k // 2 + 1, parallelism) * (n_in // k)
     held = issues + MAC_DRAIN + k + 4
-    return max(2, -(-held // max(issues, k)))
+    return max(2, ceil_div(held, max(issues, k)))
 
 
 def weight_storage_bits(n_in: int, n_out: int, k: int, width: int, parallelism: int) -> int:
     """Bits of weight-spectrum RAM: ``p·q·ceil((k/2+1)/P)·P`` complex words of ``width + 1`` bits."""
-    groups = -(-(k // 2 + 1) // parallelism)
+    groups = ceil_div(k // 2 + 1, parallelism)
     return (n_out // k) * (n_in // k) * groups * parallelism * 2 * (width + 1)

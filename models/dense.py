@@ -12,7 +12,7 @@ output (``2**-(frac+1)``) unless the bit-exact result saturates; tested in
 
 import numpy as np
 
-from .fixed import FixedFormat, dequantize, quantize, requantize
+from .fixed import FixedFormat, ceil_div, dequantize, quantize, requantize
 
 __all__ = ["dense_fc_raw", "dense_fc_float", "dense_fc_from_float", "cycles_per_vector"]
 
@@ -42,5 +42,5 @@ def cycles_per_vector(n_in: int, n_out: int, parallelism: int) -> int:
     ``n_in`` cycles to load ``x``; then per group of ``parallelism`` outputs:
     ``n_in`` issue cycles, ``DRAIN_CYCLES``, and one cycle per output sent.
     """
-    groups = -(-n_out // parallelism)
+    groups = ceil_div(n_out, parallelism)
     return n_in + groups * (n_in + DRAIN_CYCLES) + n_out

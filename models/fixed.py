@@ -26,6 +26,7 @@ __all__ = [
     "round_shift",
     "requantize",
     "accumulator_width",
+    "ceil_div",
 ]
 
 MAX_WIDTH = 31  # a product of two raw values must fit comfortably in int64
@@ -121,3 +122,8 @@ def accumulator_width(width: int, terms: int) -> int:
     last one, so ``2*width`` is kept); ``terms`` of them need ``ceil(log2(terms))`` more.
     """
     return 2 * width + max(terms - 1, 0).bit_length()
+
+
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` in integers (``b > 0``): groups, folds and banks of ``b`` that hold ``a`` items."""
+    return -(-a // b)

@@ -21,55 +21,19 @@ samples ``raw``; the standard-normal value is ``raw * scale``.
   ``clt_lfsr(terms, bits)``-bit LFSR per lane advanced ``terms*bits`` bits per step,
   centred: ``raw = 2Σu - terms(2**bits - 1)``.
 
-LFSR recurrence everywhere: ``b[t] = b[t-n] XOR b[t-d]`` with ``d = LFSR_TAPS[n]``
-(characteristic polynomial ``x^n + x^(n-d) + 1``, primitive: checked in
-``tests/test_grng.py``), so every non-zero state has period ``2**n - 1``.
+The LFSRs are ``models/lfsr.py``'s.
 """
 
 import numpy as np
 
 from .fixed import FixedFormat, round_shift, saturate
+from .lfsr import LFSR_TAPS, lfsr_bits, lfsr_words, seed_windows
 
 __all__ = [
-    "LFSR_TAPS", "lfsr_bits", "lfsr_words", "seed_windows",
     "rlf_columns", "rlf_init", "rlf_grng",
     "WALLACE_FORMAT", "wallace_init", "wallace_grng", "xorshift32",
     "clt_lfsr", "clt_grng", "clt_scale",
 ]
-
-#: LFSR length n -> second tap distance d of ``b[t] = b[t-n] ^ b[t-d]`` (maximal length).
-LFSR_TAPS = {31: 28, 63: 62, 127: 126, 255: 203}
-
-
-def lfsr_bits(n: int, window: np.ndarray, steps: int) -> np.ndarray:
-    """Run ``window.shape[1]`` LFSR columns ``steps`` bits on from ``window`` (``n`` rows, oldest first).
-
-    Returns ``(n + steps) × columns`` bits: the window, then each new bit.
-    """
-    d = LFSR_TAPS[n]
-    bits = np.zeros((n + steps, window.shape[1]), dtype=np.uint8)
-    bits[:n] = window
-    t = n
-    while t < n + steps:
-        chunk = min(d, n + steps - t)  # new bits depend only on bits at least d back
-        bits[t:t + chunk] = bits[t - n:t - n + chunk] ^ bits[t - d:t - d + chunk]
-        t += chunk
-    return bits
-
-
-def seed_windows(n: int, columns: int, seed: int) -> np.ndarray:
-    """Initial ``n × columns`` LFSR windows from ``seed``; a column is never all zero.
-
-    The bits come from ``numpy.random.default_rng(seed)``; an all-zero
-    column (probability ``2**-n``) gets its oldest bit set, so no seed can
-    lock an LFSR at zero.
-    """
-    if seed < 1:
-        raise ValueError(f"seed={seed} out of range [1, 2**31-1]")
-    window = np.random.default_rng(seed).integers(0, 2, size=(n, columns), dtype=np.uint8)
-    window[0, ~window.any(axis=0)] = 1
-    return window
-
 
 # --- RLF-GRNG -----------------------------------------------------------------
 
@@ -210,15 +174,6 @@ def clt_lfsr(terms: int, bits: int) -> int:
 def clt_scale(terms: int, bits: int) -> float:
     """``1/σ`` of ``2Σu - terms(2**bits - 1)`` for ``terms`` uniforms on ``[0, 2**bits)``."""
     return 1.0 / np.sqrt(terms * ((1 << (2 * bits)) - 1) / 3)
-
-
-def lfsr_words(n: int, columns: int, seed: int, steps: int, words: int, bits: int) -> np.ndarray:
-    """``steps × words × columns`` uniform ``bits``-bit integers from ``columns`` LFSRs of length ``n``
-    (seeded by :func:`seed_windows`) advanced ``words·bits`` bits per step: word ``i`` of a step is
-    that step's new bits ``[i·bits, (i+1)·bits)``, LSB first (``hw/grng.py``'s ``leap_lfsr``)."""
-    fresh = lfsr_bits(n, seed_windows(n, columns, seed), steps * words * bits)[n:]
-    fresh = fresh.astype(np.int64).reshape(steps, words, bits, columns)
-    return (fresh << np.arange(bits)[:, None]).sum(axis=2)
 
 
 def clt_grng(terms: int, bits: int, lanes: int, seed: int, samples: int) -> np.ndarray:

@@ -29,7 +29,7 @@ neurons use one of the two adders.
 
 import numpy as np
 
-from .grng import lfsr_words
+from .lfsr import lfsr_words
 
 __all__ = [
     "RANDOM_LFSR", "ADDERS", "level", "sng", "xnor", "majority_chain", "majority_chain_value",

@@ -12,7 +12,7 @@ import cocotb
 import numpy as np
 
 from models.circulant import weight_spectrum_raw
-from models.fixed import FixedFormat
+from models.fixed import FixedFormat, ceil_div
 
 from . import harness
 from .drivers import pack
@@ -24,7 +24,7 @@ def spectrum_words(w_raw, params) -> np.ndarray:
     re, im = weight_spectrum_raw(w_raw, fmt)  # p × q × B
     p, q, bins = re.shape
     lanes = params["parallelism"]
-    groups = -(-bins // lanes)
+    groups = ceil_div(bins, lanes)
     padded_re = np.zeros((p, q, groups * lanes), dtype=np.int64)
     padded_im = np.zeros_like(padded_re)
     padded_re[..., :bins], padded_im[..., :bins] = re, im

@@ -234,7 +234,7 @@ def test_random_buffer_emits_its_lfsr_bits_one_per_cycle():
     from amaranth.sim import Simulator
 
     from hw.aqfp import RANDOM_LFSR, RandomBuffer
-    from models.grng import lfsr_words
+    from models.lfsr import lfsr_words
 
     buffer, bits = RandomBuffer(seed=11), []
     sim = Simulator(buffer)

@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hw.common.banked import block_ram_words
-from hw.fft import StreamingFFT, complex_layout, output_depth
+from hw.common.fixed import complex_layout
+from hw.fft import StreamingFFT, output_depth
 from models.circulant import (block_circulant, circulant_fc_float, circulant_fc_raw, circulant_matvec,
                               cycles_per_vector, project_block_circulant)
 from models.fft import irfft_raw, rfft_raw, stream_cycles

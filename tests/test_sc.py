@@ -12,7 +12,7 @@ from scipy import stats
 
 from hw.sc import AveragePool, MaxPool, bitonic_sort
 from models import sc
-from models.grng import lfsr_words
+from models.lfsr import lfsr_words
 
 from .conftest import rtl_run
 

@@ -11,7 +11,8 @@ import math
 
 import hw.grng
 from models.fixed import FixedFormat
-from models.grng import LFSR_TAPS, WALLACE_FORMAT, clt_grng, clt_scale, rlf_columns, rlf_grng, wallace_grng
+from models.grng import WALLACE_FORMAT, clt_grng, clt_scale, rlf_columns, rlf_grng, wallace_grng
+from models.lfsr import LFSR_TAPS
 
 from ..api import ArraySpec, Claim, Design, Family
 from ..params import Param

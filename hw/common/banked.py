@@ -15,6 +15,8 @@ from amaranth.hdl import Array, Module, Shape, Signal, Value
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from models.fixed import ceil_div
+
 from .buffer import NO_COLLISIONS
 from .fixed import delay
 
@@ -68,7 +70,7 @@ class BankedMemory(wiring.Component):
 
     @property
     def bank_count(self) -> int:
-        return -(-self.depth // self.bank_words)
+        return ceil_div(self.depth, self.bank_words)
 
     @property
     def fan_in(self) -> int:

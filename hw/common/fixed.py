@@ -5,9 +5,10 @@ arithmetic shift right), then saturate to the output width.
 """
 
 from amaranth.hdl import Cat, Mux, Signal, Value, signed
+from amaranth.lib import data
 
 __all__ = ["round_shift", "saturate", "requantize", "delay", "constant_product", "csd_digits",
-           "DSP_WIDTH"]
+           "complex_layout", "DSP_WIDTH"]
 
 DSP_WIDTH = 18  #: signed operand width of one ECP5 MULT18X18D
 
@@ -43,6 +44,11 @@ def saturate(value, width: int):
 def requantize(value, shift: int, width: int):
     """Round half up by ``shift`` bits, then saturate to ``signed(width)``."""
     return saturate(round_shift(value, shift), width)
+
+
+def complex_layout(width: int) -> data.StructLayout:
+    """A complex fixed-point word: ``re`` and ``im``, each ``signed(width)``."""
+    return data.StructLayout({"re": signed(width), "im": signed(width)})
 
 
 def delay(m, value, cycles: int, name: str) -> Signal:

@@ -1,0 +1,17 @@
+"""Plain RAMs: the one helper every family uses for a memory with one write and one read port."""
+
+from amaranth.lib import memory
+
+__all__ = ["simple_ram"]
+
+
+def simple_ram(m, name: str, shape, depth: int, *, read_domain: str = "sync"):
+    """Add a ``depth``-word RAM of ``shape`` (no initial contents) to ``m`` as submodule ``name``.
+
+    Returns ``(write_port, read_port)``. The write port is synchronous; the
+    read port is registered (``read_domain="sync"``: data one cycle after the
+    address, a block RAM) or asynchronous (``"comb"``: data in the cycle of
+    the address, LUT RAM or registers).
+    """
+    m.submodules[name] = ram = memory.Memory(shape=shape, depth=depth, init=[])
+    return ram.write_port(), ram.read_port(domain=read_domain)
