@@ -29,13 +29,15 @@ from .fixed import FixedFormat, ceil_div, dequantize, quantize, requantize, satu
 __all__ = [
     "block_circulant", "project_block_circulant", "circulant_matvec",
     "spectrum_format", "weight_spectrum_raw", "circulant_fc_raw", "circulant_fc_float",
-    "MAC_DRAIN", "cycles_per_vector", "z_bank_count", "weight_storage_bits",
+    "LANE_READ_LATENCY", "MAC_DRAIN", "cycles_per_vector", "z_bank_count", "weight_storage_bits",
 ]
 
-# Cycles from a group's last address to its Z in a bank: address register -> RAM -> bank register -> two bank
-# selects -> pre-adds -> products -> X·W -> accumulator -> rounded -> saturated -> negated -> Z (pipelined: groups
-# issue back to back).
-MAC_DRAIN = 12
+#: Cycles from a lane memory's read address to its data: address register -> block RAM -> its output register ->
+#: group select -> bank select (``hw/common/banked.py``'s ``BankedMemory``, whose ``READ_LATENCY`` this is).
+LANE_READ_LATENCY = 5
+#: Cycles from a group's last address to its Z in a bank: the lane read, then pre-adds -> products -> X·W ->
+#: accumulator -> rounded -> saturated -> negated -> Z (pipelined: groups issue back to back).
+MAC_DRAIN = LANE_READ_LATENCY + 7
 
 
 def block_circulant(w: np.ndarray) -> np.ndarray:

