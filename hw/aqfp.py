@@ -23,9 +23,32 @@ ARITY = {"BUF": 1, "INV": 1, "SPL2": 1, "SPL3": 1, "SPL4": 1, "AND2": 2, "OR2": 
 
 
 class AQFPCell(wiring.Component):
-    """One library cell (``kind`` of ``models.aqfp.JJ``): ``inputs`` (In, its arity) → ``out`` (Out,
-    registered). ``inverted[i]`` negates input ``i`` (free on AND2/OR2/MAJ3 only). Latency 1 cycle
-    (one phase); a splitter's ``out`` feeds up to 2–4 consumers.
+    """One AQFP library cell as a register: the cell of ``kind`` (``models.aqfp.JJ``) at one clock phase.
+
+    ``inverted[i]`` negates input ``i``, free on AND2, OR2 and MAJ3 only (an
+    AQFP gate inverts by reversing an input's coupling).
+
+    Parameters
+    ----------
+    kind : str
+        The cell type: BUF, INV, SPL2/3/4, AND2, OR2, MAJ3, CONST0 or CONST1.
+    inverted : tuple of bool
+        Per input, whether it is negated (default none).
+
+    Members
+    -------
+    inputs : In(arity)
+        The cell's inputs (one bit per input; one unused bit for a constant).
+    out : Out(1)
+        The registered output; a splitter's ``out`` feeds up to 2–4 consumers.
+
+    Latency
+    -------
+    1 cycle (one phase).
+
+    Throughput
+    ----------
+    One input vector per cycle.
     """
 
     def __init__(self, kind: str, inverted: tuple[bool, ...] = ()):
@@ -55,9 +78,29 @@ class AQFPCell(wiring.Component):
 
 
 class RandomBuffer(wiring.Component):
-    """The AQFP true-random bit: a buffer whose input is left at the switching threshold. In RTL a
-    seeded LFSR stands in for the physics (reproducible bits). ``out`` (Out, registered); one bit per
-    cycle; 2 JJ in AQFP (a BUF)."""
+    """The AQFP true-random bit: a buffer whose input is left at the switching threshold.
+
+    In RTL a seeded LFSR stands in for the physics, so the bits are
+    reproducible; in AQFP it is one BUF (2 JJ).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the stand-in LFSR (``models.lfsr.seed_windows``).
+
+    Members
+    -------
+    out : Out(1)
+        A new random bit every cycle, from a register.
+
+    Latency
+    -------
+    The first bit is valid one cycle after reset.
+
+    Throughput
+    ----------
+    One bit per cycle.
+    """
 
     def __init__(self, seed: int):
         self.seed = seed
@@ -86,11 +129,27 @@ def port_widths(bits) -> dict[str, int]:
 
 
 class AQFPNetlist(wiring.Component):
-    """A balanced AQFP netlist, one :class:`AQFPCell` per cell.
+    """A balanced AQFP netlist (``models.aqfp.Netlist``) built from one :class:`AQFPCell` per cell.
 
-    Members: one ``In`` per input port and one ``Out`` per output port of the
-    mapped module, named and sized as in the original Verilog. Latency
-    ``netlist.depth_phases`` cycles; one input vector per cycle.
+    Parameters
+    ----------
+    netlist : models.aqfp.Netlist
+        A mapped, phase-balanced netlist (``accelgen aqfp map``).
+
+    Members
+    -------
+    <input port> : In(width)
+        One per input port of the mapped module, named and sized as in its Verilog.
+    <output port> : Out(width)
+        One per output port, likewise.
+
+    Latency
+    -------
+    ``netlist.depth_phases`` cycles from an input vector to its outputs.
+
+    Throughput
+    ----------
+    One input vector per cycle (every cell is a pipeline stage).
     """
 
     def __init__(self, netlist: Netlist):

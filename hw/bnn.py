@@ -12,7 +12,7 @@ from .common.fixed import requantize, round_shift, saturate
 from .common.memory import simple_ram
 from .grng import RLFGRNG
 
-__all__ = ["BayesianMLP"]
+__all__ = ["BayesianMLP", "PredictiveMoments"]
 
 
 class BayesianMLP(wiring.Component):
@@ -49,8 +49,7 @@ class BayesianMLP(wiring.Component):
         x_buf, h_buf = simple_ram(m, "x_buf", word, I), simple_ram(m, "h_buf", word, H)
 
         acc_width = 2 * W + 2 + max(I, H).bit_length() + 8
-        total = [Signal(signed(W + S.bit_length() + 1), name=f"total{j}") for j in range(O)]
-        squares = [Signal(2 * W + S.bit_length() + 2, name=f"squares{j}") for j in range(O)]
+        m.submodules.moments = moments = PredictiveMoments(width=W, frac=F, n_out=O, passes=S)
 
         layer = Signal()  # 0: hidden layer, 1: output layer
         row = Signal(range(max(H, O)))
@@ -92,7 +91,6 @@ class BayesianMLP(wiring.Component):
         result = Signal(word)
         m.d.comb += result.eq(requantize(acc + (bias << F), F, W))
         out_index = Signal(range(2 * O))
-        shift = int(math.log2(S))
 
         def load_state(name, next_state):
             write, read = ports[name]
@@ -117,7 +115,7 @@ class BayesianMLP(wiring.Component):
                     with m.If(col == I - 1):
                         m.d.comb += [col_next.eq(0), row_next.eq(0), index_next.eq(0)]
                         m.d.sync += [layer.eq(0), p.eq(0)]
-                        m.d.sync += [t.eq(0) for t in total] + [q.eq(0) for q in squares]
+                        m.d.comb += moments.clear.eq(1)
                         m.next = "MAC"
             with m.State("MAC"):
                 m.d.comb += issue.eq(grng.z_out.valid)
@@ -134,9 +132,7 @@ class BayesianMLP(wiring.Component):
                 with m.If(layer == 0):
                     m.d.comb += [h_buf[0].addr.eq(row), h_buf[0].data.eq(Mux(result[-1], 0, result)), h_buf[0].en.eq(1)]
                 with m.Else():
-                    for j in range(O):
-                        with m.If(row == j):
-                            m.d.sync += [total[j].eq(total[j] + result), squares[j].eq(squares[j] + result * result)]
+                    m.d.comb += [moments.add.eq(1), moments.index.eq(row), moments.score.eq(result)]
                 m.next = "MAC"
                 with m.If(row == rows - 1):
                     m.d.comb += [row_next.eq(0), index_next.eq(0)]
@@ -147,20 +143,72 @@ class BayesianMLP(wiring.Component):
                     with m.If(layer == 1):
                         m.d.sync += p.eq(p + 1)
             with m.State("EMIT"):
-                mean = Signal(word)
-                variance = Signal(word)
-                selected_total = Signal.like(total[0])
-                selected_squares = Signal.like(squares[0])
-                for j in range(O):
-                    with m.If((out_index == j) | (out_index == O + j)):
-                        m.d.comb += [selected_total.eq(total[j]), selected_squares.eq(squares[j])]
-                spread = (selected_squares << shift) - selected_total * selected_total
-                m.d.comb += [mean.eq(saturate(round_shift(selected_total, shift), W)),
-                             variance.eq(saturate(round_shift(spread, 2 * shift + F), W)),
-                             self.scores_out.valid.eq(1),
-                             self.scores_out.payload.eq(Mux(out_index < O, mean, variance))]
+                m.d.comb += [moments.select.eq(out_index), self.scores_out.valid.eq(1),
+                             self.scores_out.payload.eq(moments.value)]
                 with m.If(self.scores_out.ready):
                     m.d.sync += out_index.eq(out_index + 1)
                     with m.If(out_index == 2 * O - 1):
                         m.next = "LOAD_X"
+        return m
+
+
+class PredictiveMoments(wiring.Component):
+    """Per-class sums over ``passes`` sampled scores, and their mean and variance.
+
+    ``add`` puts ``score`` into class ``index``'s sum and sum of squares;
+    ``clear`` empties every sum. ``value`` shows, for ``select = j < n_out``,
+    the mean ``rnd(Σs / S)`` of class ``j`` and, for ``select = n_out + j``,
+    its variance ``rnd((S·Σs² − (Σs)²) / S²)`` (``S = passes``, a power of two:
+    the divisions are shifts), each saturated to ``width`` bits
+    (``models/bnn.py``).
+
+    Parameters
+    ----------
+    width, frac : int
+        ``Q(width, frac)`` of scores and results.
+    n_out : int
+        Classes.
+    passes : int
+        Sampled passes ``S`` per image (a power of two).
+
+    Members
+    -------
+    score : In(signed(width)), index : In(range(n_out)), add : In(1), clear : In(1)
+    select : In(range(2 * n_out))
+    value : Out(signed(width))
+
+    Latency: a score is in the sums the cycle after ``add``; ``value`` follows ``select`` in the same
+    cycle (combinational). Throughput: one score per cycle.
+    """
+
+    def __init__(self, *, width: int, frac: int, n_out: int, passes: int):
+        self.width, self.frac, self.n_out, self.passes = width, frac, n_out, passes
+        super().__init__({
+            "score": In(signed(width)), "index": In(range(n_out)), "add": In(1), "clear": In(1),
+            "select": In(range(2 * n_out)), "value": Out(signed(width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        W, F, O, S = self.width, self.frac, self.n_out, self.passes
+        shift = int(math.log2(S))
+        total = [Signal(signed(W + S.bit_length() + 1), name=f"total{j}") for j in range(O)]
+        squares = [Signal(2 * W + S.bit_length() + 2, name=f"squares{j}") for j in range(O)]
+        with m.If(self.clear):
+            m.d.sync += [t.eq(0) for t in total] + [q.eq(0) for q in squares]
+        with m.Elif(self.add):
+            for j in range(O):
+                with m.If(self.index == j):
+                    m.d.sync += [total[j].eq(total[j] + self.score),
+                                 squares[j].eq(squares[j] + self.score * self.score)]
+        selected_total = Signal.like(total[0])
+        selected_squares = Signal.like(squares[0])
+        for j in range(O):
+            with m.If((self.select == j) | (self.select == O + j)):
+                m.d.comb += [selected_total.eq(total[j]), selected_squares.eq(squares[j])]
+        spread = (selected_squares << shift) - selected_total * selected_total
+        mean, variance = Signal(signed(W)), Signal(signed(W))
+        m.d.comb += [mean.eq(saturate(round_shift(selected_total, shift), W)),
+                     variance.eq(saturate(round_shift(spread, 2 * shift + F), W)),
+                     self.value.eq(Mux(self.select < O, mean, variance))]
         return m

@@ -3,7 +3,7 @@
 import operator
 
 from amaranth.hdl import Array, Module, Mux, Signal, signed
-from amaranth.lib import memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.dense import DRAIN_CYCLES
@@ -13,7 +13,7 @@ from .common.buffer import NO_COLLISIONS
 from .common.dsp import registered_product
 from .common.fixed import requantize
 
-__all__ = ["DenseFC"]
+__all__ = ["DenseFC", "MACLanes"]
 
 
 class DenseFC(wiring.Component):
@@ -105,27 +105,12 @@ class DenseFC(wiring.Component):
         for w_read in w_reads:
             m.d.comb += w_read.addr.eq(row_base + index)
 
-        # MAC pipeline: issue address -> RAM data (s1) -> operand registers (s2)
-        # -> the multiplier's input registers (s3) -> its product register (s4)
-        # -> accumulator. The operand registers keep block-RAM clock-to-out off
-        # the multiplier's path (the ECP5 flow moves them into the block RAM);
-        # the multiplier's own registers take the route from the RAM to the DSP.
-        issue, issue_first, issue_last = Signal(), Signal(), Signal()
-        stages = range(1, DRAIN_CYCLES + 1)
-        valid = [issue] + [Signal(name=f"s{n}_valid") for n in stages]
-        first = [issue_first] + [Signal(name=f"s{n}_first") for n in stages]
-        last = [issue_last] + [Signal(name=f"s{n}_last") for n in stages]
-        for n in stages:
-            m.d.sync += [valid[n].eq(valid[n - 1]), first[n].eq(first[n - 1]), last[n].eq(last[n - 1])]
-        x_operand = Signal(word, reset_less=True)  # reset-less: the ECP5 flow moves it into the block RAM
-        m.d.sync += x_operand.eq(x_read.data)
-        accumulators = Array(Signal(signed(self.acc_width), name=f"acc{l}") for l in range(lanes))
-        for l in range(lanes):
-            w_operand = Signal(word, name=f"w_operand{l}", reset_less=True)
-            m.d.sync += w_operand.eq(w_reads[l].data)
-            product = registered_product(m, x_operand, w_operand, f"product{l}")
-            with m.If(valid[-1]):
-                m.d.sync += accumulators[l].eq(Mux(first[-1], 0, accumulators[l]) + product)
+        # MAC lanes: issue strobes with the addresses, RAM data a cycle later, accumulators DRAIN_CYCLES after.
+        m.submodules.lanes = mac = MACLanes(width=width, lanes=lanes, acc_width=self.acc_width)
+        issue, issue_first, issue_last = mac.issue, mac.issue_first, mac.issue_last
+        m.d.comb += mac.x.eq(x_read.data)
+        m.d.comb += [mac.w[lane].eq(w_read.data) for lane, w_read in enumerate(w_reads)]
+        m.d.comb += mac.select.eq(lane)  # the output lane, read in EMIT
 
         def next_index_or_wrap():
             m.d.sync += index.eq(Mux(last_index, 0, index + 1))
@@ -171,15 +156,13 @@ class DenseFC(wiring.Component):
                     m.next = "DRAIN"
 
             with m.State("DRAIN"):
-                with m.If(last[-1]):
+                with m.If(mac.last_done):
                     m.next = "EMIT"
 
             with m.State("EMIT"):
-                selected = Signal(signed(self.acc_width))
                 m.d.comb += [
-                    selected.eq(accumulators[lane]),
                     self.y_out.valid.eq(1),
-                    self.y_out.payload.eq(requantize(selected, self.frac, width)),
+                    self.y_out.payload.eq(requantize(mac.selected, self.frac, width)),
                 ]
                 with m.If(self.y_out.ready):
                     m.d.sync += lane.eq(lane + 1)
@@ -191,4 +174,70 @@ class DenseFC(wiring.Component):
                         with m.Else():
                             m.d.sync += [group.eq(group + 1), row_base.eq(row_base + n_in)]
                             m.next = "COMPUTE"
+        return m
+
+
+class MACLanes(wiring.Component):
+    """``lanes`` multiply-accumulate lanes sharing one operand: ``acc[l] = Σ x · w[l]`` over one pass.
+
+    A pass is a run of issues, ``issue_first`` on its first and ``issue_last``
+    on its last. Each issue's operands arrive one cycle later on ``x`` and
+    ``w`` (a synchronous RAM read), are registered (reset-less: the ECP5 flow
+    moves them into the block RAMs), multiplied in the registered DSP
+    multiplier (``hw/common/dsp.py``) and accumulated; the first product of a
+    pass replaces the accumulator.
+
+    Parameters
+    ----------
+    width : int
+        Bits of ``x`` and ``w`` (signed).
+    lanes : int
+        Number of lanes (multipliers).
+    acc_width : int
+        Bits of each accumulator (exact for the longest pass).
+
+    Members
+    -------
+    issue, issue_first, issue_last : In(1)
+        An operand pair is being read; the first / last of a pass.
+    x : In(signed(width)), w : In(data.ArrayLayout(signed(width), lanes))
+        The operands, one cycle after their issue.
+    select : In(range(lanes))
+        A lane.
+    selected : Out(signed(acc_width))
+        That lane's accumulator.
+    last_done : Out(1)
+        The pass's last product has been accumulated (``acc`` final) from the next cycle on.
+
+    Latency: a product reaches its accumulator ``DRAIN_CYCLES`` (4) cycles after its issue (RAM data,
+    operand registers, the multiplier's input and product registers). Throughput: one issue per cycle.
+    """
+
+    def __init__(self, *, width: int, lanes: int, acc_width: int):
+        word = signed(width)
+        super().__init__({
+            "issue": In(1), "issue_first": In(1), "issue_last": In(1),
+            "x": In(word), "w": In(data.ArrayLayout(word, lanes)),
+            "select": In(range(lanes)), "selected": Out(signed(acc_width)), "last_done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        stages = range(1, DRAIN_CYCLES + 1)
+        valid = [self.issue] + [Signal(name=f"s{n}_valid") for n in stages]
+        first = [self.issue_first] + [Signal(name=f"s{n}_first") for n in stages]
+        last = [self.issue_last] + [Signal(name=f"s{n}_last") for n in stages]
+        for n in stages:
+            m.d.sync += [valid[n].eq(valid[n - 1]), first[n].eq(first[n - 1]), last[n].eq(last[n - 1])]
+        m.d.comb += self.last_done.eq(last[-1])
+        x_operand = Signal.like(self.x, name="x_operand", reset_less=True)
+        m.d.sync += x_operand.eq(self.x)
+        accumulators = Array(Signal.like(self.selected, name=f"acc{lane}") for lane in range(len(self.w)))
+        for lane, acc in enumerate(accumulators):
+            w_operand = Signal.like(self.x, name=f"w_operand{lane}", reset_less=True)
+            m.d.sync += w_operand.eq(self.w[lane])
+            product = registered_product(m, x_operand, w_operand, f"product{lane}")
+            with m.If(valid[-1]):
+                m.d.sync += acc.eq(Mux(first[-1], 0, acc) + product)
+        m.d.comb += self.selected.eq(accumulators[self.select])
         return m

@@ -4,19 +4,41 @@ Counters and cycle formulas: ``models/intergrad.py`` (equal to this RTL's,
 checked in ``tests/test_intergrad.py``).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from dataclasses import dataclass
+
+from amaranth.hdl import Module, Mux, Signal, Value, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.fixed import ceil_div
 from models.intergrad import MODES
 
+from .common.fixed import delay
 from .common.memory import simple_ram
 
 __all__ = ["Intergrad", "COUNTERS"]
 
 #: Counter outputs: name -> meaning (all 32-bit).
 COUNTERS = ("cycles", "reads_w", "reads_x", "reads_delta", "reads_dx", "writes_dx", "writes_dw")
+
+
+@dataclass
+class _Datapath:
+    """The datapath signals the controller drives or reads: fold position, phase, state strobes,
+    accumulators, counters and the SRAM banks by operand (``[(write, read), …]`` each)."""
+
+    phase: Signal
+    ro: Signal
+    co: Signal
+    last_fold: Value
+    row_folds: int
+    col_folds: int
+    loading: Signal
+    streaming: Signal
+    draining: Signal
+    acc_reg: list
+    counters: dict
+    sram: dict
 
 
 class _Walk:
@@ -145,8 +167,8 @@ class Intergrad(wiring.Component):
             m.d.comb += [read.addr.eq(ro * T + phase), d_feed[r].eq(Mux(feeding & row_valid[r], read.data, 0))]
         for c, (_, read) in enumerate(x_sram):
             m.d.comb += [read.addr.eq(co * T + phase), x_feed[c].eq(Mux(feeding & col_valid[c], read.data, 0))]
-        d_skewed = [self._delay(m, d_feed[r], r, f"d_skew{r}") for r in range(R)]
-        x_skewed = [self._delay(m, x_feed[c], c, f"x_skew{c}") for c in range(C)]
+        d_skewed = [delay(m, d_feed[r], r, f"d_skew{r}") for r in range(R)]
+        x_skewed = [delay(m, x_feed[c], c, f"x_skew{c}") for c in range(C)]
 
         bottom = []
         for r in range(R):
@@ -214,27 +236,19 @@ class Intergrad(wiring.Component):
             if enables:
                 m.d.sync += counters[name].eq(counters[name] + sum(enables))
         # After the counters: the controller's reset of them must take priority.
-        self._control(m, dict(
+        self._control(m, _Datapath(
             phase=phase, ro=ro, co=co, last_fold=last_fold, row_folds=row_folds, col_folds=col_folds,
             loading=loading, streaming=streaming, draining=draining, acc_reg=acc_reg, counters=counters,
-            w_sram=w_sram, x_sram=x_sram, d_sram=d_sram, dx_sram=dx_sram, dw_sram=dw_sram))
+            sram={"w": w_sram, "x": x_sram, "delta": d_sram, "dx": dx_sram, "dw": dw_sram}))
         return m
 
-    @staticmethod
-    def _delay(m, value, cycles, name):
-        for stage in range(cycles):
-            register = Signal.like(value, name=f"{name}_{stage}")
-            m.d.sync += register.eq(value)
-            value = register
-        return value
-
-    def _control(self, m, env):
-        """The FSM: load operands, run the folds, send results. ``env``: the datapath signals it drives."""
+    def _control(self, m, path: "_Datapath"):
+        """The FSM: load operands, run the folds, send results, driving ``path``'s control signals."""
         R, C, T, n_o, n_i = self.rows, self.cols, self.batch, self.n_o, self.n_i
-        phase, ro, co, last_fold = env["phase"], env["ro"], env["co"], env["last_fold"]
-        col_folds, row_folds = env["col_folds"], env["row_folds"]
-        loading, streaming, draining = env["loading"], env["streaming"], env["draining"]
-        acc_reg, counters = env["acc_reg"], env["counters"]
+        phase, ro, co, last_fold = path.phase, path.ro, path.co, path.last_fold
+        col_folds, row_folds = path.col_folds, path.row_folds
+        loading, streaming, draining = path.loading, path.streaming, path.draining
+        acc_reg, counters, sram = path.acc_reg, path.counters, path.sram
 
         w_walk = _Walk(m, "w_walk", n_o, n_i, C, "inner")
         x_walk = _Walk(m, "x_walk", n_i, T, C, "outer")
@@ -282,12 +296,12 @@ class Intergrad(wiring.Component):
 
         with m.FSM(init=first_load):
             with m.State("LOAD_W"):
-                load(w_walk, env["w_sram"], self.w_in, w_walk.outer * col_folds + w_walk.quotient,
+                load(w_walk, sram["w"], self.w_in, w_walk.outer * col_folds + w_walk.quotient,
                      "LOAD_X" if self.uses_x else "LOAD_DELTA")
             with m.State("LOAD_X"):
-                load(x_walk, env["x_sram"], self.x_in, x_walk.quotient * T + x_walk.inner, "LOAD_DELTA")
+                load(x_walk, sram["x"], self.x_in, x_walk.quotient * T + x_walk.inner, "LOAD_DELTA")
             with m.State("LOAD_DELTA"):
-                load(d_walk, env["d_sram"], self.delta_in, d_walk.quotient * T + d_walk.inner, fold_start)
+                load(d_walk, sram["delta"], self.delta_in, d_walk.quotient * T + d_walk.inner, fold_start)
                 with m.If(d_walk.last & self.delta_in.valid):
                     for counter in counters.values():
                         m.d.sync += counter.eq(0)
@@ -313,6 +327,6 @@ class Intergrad(wiring.Component):
                     m.d.sync += [acc_reg[r][c].eq(0) for r in range(R) for c in range(C)]
                     next_fold()
             with m.State("SEND_DX"):
-                send(dx_walk, env["dx_sram"], dx_walk.quotient * T + dx_walk.inner, after_dx)
+                send(dx_walk, sram["dx"], dx_walk.quotient * T + dx_walk.inner, after_dx)
             with m.State("SEND_DW"):
-                send(dw_walk, env["dw_sram"], dw_walk.outer * col_folds + dw_walk.quotient, first_load)
+                send(dw_walk, sram["dw"], dw_walk.outer * col_folds + dw_walk.quotient, first_load)

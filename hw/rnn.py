@@ -3,7 +3,7 @@
 import operator
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.fixed import FixedFormat
@@ -15,7 +15,7 @@ from .common.fixed import complex_layout, delay, round_shift, saturate
 from .common.memory import simple_ram
 from .pwl import PWL_LATENCY, pwl_pipeline
 
-__all__ = ["CirculantRNN", "ELEMENT_LATENCY"]
+__all__ = ["CirculantRNN", "GateActivation", "ElementUpdate", "ELEMENT_LATENCY"]
 
 CELLS = ("lstm", "gru")
 # Registers from an element's issue to its h: operands, products, rounded products, the cell sum, the tanh
@@ -121,65 +121,28 @@ class CirculantRNN(wiring.Component):
         for _, gate_read in gates:
             m.d.comb += gate_read.addr.eq(element)
 
-        # Gate activation as pre-activations stream out of the engine: the engine's word and the bias
-        # registered, added and saturated into a register, the PWL pipelines, then the write into the
-        # gate's buffer, addresses delayed alongside.
+        # Gate activation as pre-activations stream out of the engine, into each gate's buffer.
         collecting = Signal()
-        engine_word, bias_word, preactivation = Signal(word), Signal(word), Signal(word)
-        m.d.sync += [engine_word.eq(engine.y_out.payload), bias_word.eq(bias_read.data),
-                     preactivation.eq(saturate(engine_word + bias_word, width))]
-        sigmoid = pwl_pipeline(m, SIGMOID, preactivation, fmt, "gate_sigmoid")
-        if self.cell == "lstm":
-            tanh = pwl_pipeline(m, TANH, preactivation, fmt, "gate_tanh")
-        gate_latency = PWL_LATENCY + 2
-        write_valid = delay(m, collecting & engine.y_out.valid, gate_latency, "gate_write_valid")
-        write_gate = delay(m, gate, gate_latency, "gate_write_gate")
-        write_element = delay(m, element, gate_latency, "gate_write_element")
-        if self.cell == "lstm":
-            activated = Mux(write_gate == 2, tanh, sigmoid)
-        else:
-            activated = Mux(write_gate < 2, sigmoid, delay(m, preactivation, PWL_LATENCY, "preactivation"))
+        m.submodules.activation = activation = GateActivation(cell=self.cell, fmt=fmt, hidden=hidden)
+        m.d.comb += [activation.engine_word.eq(engine.y_out.payload), activation.bias_word.eq(bias_read.data),
+                     activation.valid.eq(collecting & engine.y_out.valid), activation.gate.eq(gate),
+                     activation.element.eq(element)]
         for number, (gate_write, _) in enumerate(gates):
-            m.d.comb += [gate_write.addr.eq(write_element), gate_write.data.eq(activated),
-                         gate_write.en.eq(write_valid & (write_gate == number))]
+            m.d.comb += [gate_write.addr.eq(activation.write_element), gate_write.data.eq(activation.write_data),
+                         gate_write.en.eq(activation.write_valid & (activation.write_gate == number))]
+        gate_latency = GateActivation.LATENCY
 
-        # Element-wise pipeline, free running: an element issued in cycle 0 (its buffer words read at
-        # `element`) has its operands in registers at 1, raw products at 2, rounded products at 3, the
-        # cell sum at 4 (the LSTM's new state, written back; the GRU's tanh input), tanh(sum) at
-        # 4 + PWL_LATENCY, the output product one later, its rounding the next, h at ELEMENT_LATENCY.
+        # Element-wise pipeline, free running: one element per issue, its h ELEMENT_LATENCY cycles later.
         issue = Signal()
-        operands = [Signal(word, name=f"operand_{name}") for name in "0123s"]  # gate rows, then c or h
-        m.d.sync += [operand.eq(gate_read.data) for operand, (_, gate_read) in zip(operands, gates)]
-        m.d.sync += operands[4].eq(c_read.data if self.cell == "lstm" else h_read.data)
-        product, rounded = signed(2 * width + 1), signed(2 * width + 2 - fmt.frac)
-        first, second, held = Signal(product), Signal(product), Signal(word)
-        first_rounded, second_rounded = Signal(rounded), Signal(rounded)
-        cell_sum, scaled, scaled_rounded, h_value = Signal(word), Signal(product), Signal(rounded), Signal(word)
-        if self.cell == "lstm":
-            i_g, f_g, g_g, o_g, c = operands
-            m.d.sync += [first.eq(f_g * c), second.eq(i_g * g_g), held.eq(o_g)]
-            cell_input = first_rounded + second_rounded
-        else:
-            r_g, z_g, nx_g, nh_g, h = operands
-            candidate_x = Signal(word)
-            m.d.sync += [first.eq(r_g * nh_g), second.eq(z_g * h), held.eq((1 << fmt.frac) - z_g),
-                         candidate_x.eq(nx_g)]
-            cell_input = delay(m, candidate_x, 1, "candidate_x") + first_rounded
-        m.d.sync += [first_rounded.eq(round_shift(first, fmt.frac)), second_rounded.eq(round_shift(second, fmt.frac)),
-                     cell_sum.eq(saturate(cell_input, width))]
-        activated_state = pwl_pipeline(m, TANH, cell_sum, fmt, "cell_tanh")
-        m.d.sync += [scaled.eq(delay(m, held, PWL_LATENCY + 2, "held") * activated_state),
-                     scaled_rounded.eq(round_shift(scaled, fmt.frac))]
-        if self.cell == "lstm":  # c' leaves the pipeline at stage 4, written back in place
-            m.d.sync += h_value.eq(saturate(scaled_rounded, width))
-            m.d.comb += [c_write.addr.eq(delay(m, element, 4, "c_element")), c_write.data.eq(cell_sum),
-                         c_write.en.eq(delay(m, issue, 4, "c_valid"))]
-        else:
-            z_h = delay(m, second_rounded, PWL_LATENCY + 3, "z_h")
-            m.d.sync += h_value.eq(saturate(scaled_rounded + z_h, width))
-        h_valid = delay(m, issue, ELEMENT_LATENCY, "h_valid")
-        m.d.comb += [h_write.addr.eq(delay(m, element, ELEMENT_LATENCY, "h_element")), h_write.data.eq(h_value),
-                     h_write.en.eq(h_valid)]
+        m.submodules.update = update = ElementUpdate(cell=self.cell, fmt=fmt, hidden=hidden)
+        m.d.comb += [update.issue.eq(issue), update.element.eq(element),
+                     update.state.eq(c_read.data if self.cell == "lstm" else h_read.data)]
+        m.d.comb += [operand.eq(gate_read.data) for operand, (_, gate_read) in zip(update.gates, gates)]
+        if self.cell == "lstm":  # c' is written back in place as it leaves the pipeline
+            m.d.comb += [c_write.addr.eq(update.c_element), c_write.data.eq(update.c_next),
+                         c_write.en.eq(update.c_valid)]
+        h_value, h_valid = update.h, update.h_valid
+        m.d.comb += [h_write.addr.eq(update.h_element), h_write.data.eq(h_value), h_write.en.eq(h_valid)]
 
         # h towards h_out: a FIFO, and credits for the words in flight so that it never overflows.
         m.submodules.h_fifo = h_fifo = LutRamFIFO(shape=word, depth=OUTPUT_CREDITS)
@@ -252,4 +215,153 @@ class CirculantRNN(wiring.Component):
                     with m.If(last(element, hidden)):
                         m.d.sync += element.eq(0)
                         m.next = "FEED_X"
+        return m
+
+
+class GateActivation(wiring.Component):
+    """Gate pre-activations to activated gate words, addressed for the gate buffers.
+
+    Each cycle's ``engine_word`` (a gate row's pre-activation from the
+    circulant engine) plus ``bias_word`` is saturated, then activated by its
+    gate's function (LSTM: σ for i, f, o and tanh for g; GRU: σ for r, z and
+    none for n_x, n_h); ``gate`` and ``element`` travel alongside.
+
+    Parameters
+    ----------
+    cell : str
+        ``"lstm"`` or ``"gru"``.
+    fmt : FixedFormat
+        ``Q(width, frac)`` of every word.
+    hidden : int
+        Hidden size ``H`` (range of ``element``).
+
+    Members
+    -------
+    engine_word, bias_word : In(signed(width))
+    valid : In(1)
+        The words are a gate word to write.
+    gate : In(range(4)), element : In(range(hidden))
+        Where the word belongs.
+    write_data : Out(signed(width)), write_valid : Out(1), write_gate : Out(range(4)),
+    write_element : Out(range(hidden))
+        The activated word and its address, ``LATENCY`` cycles later.
+
+    Latency ``LATENCY = PWL_LATENCY + 2`` cycles (the input words registered, their saturated sum
+    registered, the PWL pipeline); throughput one word per cycle, free running.
+    """
+
+    LATENCY = PWL_LATENCY + 2
+
+    def __init__(self, *, cell: str, fmt: FixedFormat, hidden: int):
+        self.cell, self.fmt = cell, fmt
+        word = signed(fmt.width)
+        super().__init__({
+            "engine_word": In(word), "bias_word": In(word), "valid": In(1),
+            "gate": In(range(4)), "element": In(range(hidden)),
+            "write_data": Out(word), "write_valid": Out(1), "write_gate": Out(range(4)),
+            "write_element": Out(range(hidden)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt, word = self.fmt, signed(self.fmt.width)
+        engine_word, bias_word, preactivation = Signal(word), Signal(word), Signal(word)
+        m.d.sync += [engine_word.eq(self.engine_word), bias_word.eq(self.bias_word),
+                     preactivation.eq(saturate(engine_word + bias_word, fmt.width))]
+        sigmoid = pwl_pipeline(m, SIGMOID, preactivation, fmt, "gate_sigmoid")
+        if self.cell == "lstm":
+            tanh = pwl_pipeline(m, TANH, preactivation, fmt, "gate_tanh")
+        write_gate = delay(m, self.gate, self.LATENCY, "gate_write_gate")
+        if self.cell == "lstm":
+            activated = Mux(write_gate == 2, tanh, sigmoid)
+        else:
+            activated = Mux(write_gate < 2, sigmoid, delay(m, preactivation, PWL_LATENCY, "preactivation"))
+        m.d.comb += [self.write_data.eq(activated), self.write_gate.eq(write_gate),
+                     self.write_valid.eq(delay(m, self.valid, self.LATENCY, "gate_write_valid")),
+                     self.write_element.eq(delay(m, self.element, self.LATENCY, "gate_write_element"))]
+        return m
+
+
+class ElementUpdate(wiring.Component):
+    """The element-wise update of a recurrent cell: one hidden element per cycle, free running.
+
+    LSTM: ``c' = sat(rnd(f·c) + rnd(i·g))``, ``h = sat(rnd(o·tanh(c')))``.
+    GRU: ``n = tanh(sat(n_x + rnd(r·n_h)))``, ``h = sat(rnd((1 − z)·n) + rnd(z·h))``.
+    An element issued in cycle 0 (its gate and state words on the inputs) has
+    its operands in registers at 1, raw products at 2, rounded products at 3,
+    the cell sum at 4 (the LSTM's new state; the GRU's tanh input), tanh(sum)
+    at ``4 + PWL_LATENCY``, the output product one later, its rounding the
+    next, ``h`` at ``ELEMENT_LATENCY``. Every product sits between registers;
+    no add follows a rounding in the same cycle.
+
+    Parameters
+    ----------
+    cell : str
+        ``"lstm"`` or ``"gru"``.
+    fmt : FixedFormat
+        ``Q(width, frac)`` of every word.
+    hidden : int
+        Hidden size ``H`` (range of ``element``).
+
+    Members
+    -------
+    gates : In(data.ArrayLayout(signed(width), 4))
+        The element's gate words (LSTM i, f, g, o; GRU r, z, n_x, n_h).
+    state : In(signed(width))
+        The element's ``c`` (LSTM) or ``h`` (GRU).
+    issue : In(1), element : In(range(hidden))
+        An element enters; which one.
+    c_next : Out(signed(width)), c_valid : Out(1), c_element : Out(range(hidden))
+        LSTM only: the new state, 4 cycles after its issue.
+    h : Out(signed(width)), h_valid : Out(1), h_element : Out(range(hidden))
+        The new ``h``, ``ELEMENT_LATENCY`` cycles after its issue.
+
+    Latency ``ELEMENT_LATENCY = PWL_LATENCY + 7`` cycles to ``h``; throughput one element per cycle.
+    """
+
+    def __init__(self, *, cell: str, fmt: FixedFormat, hidden: int):
+        self.cell, self.fmt = cell, fmt
+        word = signed(fmt.width)
+        members = {"gates": In(data.ArrayLayout(word, 4)), "state": In(word), "issue": In(1),
+                   "element": In(range(hidden)),
+                   "h": Out(word), "h_valid": Out(1), "h_element": Out(range(hidden))}
+        if cell == "lstm":
+            members.update({"c_next": Out(word), "c_valid": Out(1), "c_element": Out(range(hidden))})
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt, width = self.fmt, self.fmt.width
+        word = signed(width)
+        operands = [Signal(word, name=f"operand_{name}") for name in "0123s"]  # gate rows, then c or h
+        m.d.sync += [operand.eq(gate) for operand, gate in zip(operands, self.gates)]
+        m.d.sync += operands[4].eq(self.state)
+        product, rounded = signed(2 * width + 1), signed(2 * width + 2 - fmt.frac)
+        first, second, held = Signal(product), Signal(product), Signal(word)
+        first_rounded, second_rounded = Signal(rounded), Signal(rounded)
+        cell_sum, scaled, scaled_rounded, h_value = Signal(word), Signal(product), Signal(rounded), Signal(word)
+        if self.cell == "lstm":
+            i_g, f_g, g_g, o_g, c = operands
+            m.d.sync += [first.eq(f_g * c), second.eq(i_g * g_g), held.eq(o_g)]
+            cell_input = first_rounded + second_rounded
+        else:
+            r_g, z_g, nx_g, nh_g, h = operands
+            candidate_x = Signal(word)
+            m.d.sync += [first.eq(r_g * nh_g), second.eq(z_g * h), held.eq((1 << fmt.frac) - z_g),
+                         candidate_x.eq(nx_g)]
+            cell_input = delay(m, candidate_x, 1, "candidate_x") + first_rounded
+        m.d.sync += [first_rounded.eq(round_shift(first, fmt.frac)), second_rounded.eq(round_shift(second, fmt.frac)),
+                     cell_sum.eq(saturate(cell_input, width))]
+        activated_state = pwl_pipeline(m, TANH, cell_sum, fmt, "cell_tanh")
+        m.d.sync += [scaled.eq(delay(m, held, PWL_LATENCY + 2, "held") * activated_state),
+                     scaled_rounded.eq(round_shift(scaled, fmt.frac))]
+        if self.cell == "lstm":
+            m.d.sync += h_value.eq(saturate(scaled_rounded, width))
+            m.d.comb += [self.c_next.eq(cell_sum), self.c_element.eq(delay(m, self.element, 4, "c_element")),
+                         self.c_valid.eq(delay(m, self.issue, 4, "c_valid"))]
+        else:
+            z_h = delay(m, second_rounded, PWL_LATENCY + 3, "z_h")
+            m.d.sync += h_value.eq(saturate(scaled_rounded + z_h, width))
+        m.d.comb += [self.h.eq(h_value), self.h_valid.eq(delay(m, self.issue, ELEMENT_LATENCY, "h_valid")),
+                     self.h_element.eq(delay(m, self.element, ELEMENT_LATENCY, "h_element"))]
         return m

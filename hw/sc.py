@@ -62,7 +62,18 @@ def bitonic_sort(m, bits: list, name: str = "rank") -> list:
 
 
 class _Accumulator(wiring.Component):
-    """The interface both accumulate-and-activate forms share (see :class:`SorterActivation`)."""
+    """The interface both accumulate-and-activate forms share (see :class:`SorterActivation`).
+
+    Parameters
+    ----------
+    n : int
+        Product bits per cycle (odd).
+
+    Members
+    -------
+    products : In(n), enable : In(1), start : In(1), out : Out(1)
+        As :class:`SorterActivation`.
+    """
 
     def __init__(self, n: int):
         assert n % 2 == 1, f"the accumulator adds an odd number of products, not {n}"
@@ -73,11 +84,32 @@ class _Accumulator(wiring.Component):
 class SorterActivation(_Accumulator):
     """Accumulate-and-activate of one neuron: sorts ``n`` product bits with ``F`` fed-back bits.
 
-    Members: ``products`` (In, n bits, n odd), ``enable`` (In: this cycle's
-    products count), ``start`` (In: first cycle of a vector; the feedback
-    restarts at ``F // 2`` ones), ``out`` (Out, registered output bit).
-    Latency 1 cycle; one product vector per enabled cycle. The whole sorter
-    is in the feedback loop (``k(k+1)/2`` AND/OR levels for ``2**k`` inputs).
+    The whole sorter is in the feedback loop (``k(k+1)/2`` AND/OR levels for
+    ``2**k`` inputs).
+
+    Parameters
+    ----------
+    n : int
+        Product bits per cycle (odd).
+
+    Members
+    -------
+    products : In(n)
+        This cycle's product bits.
+    enable : In(1)
+        This cycle's products count.
+    start : In(1)
+        First cycle of a vector: the feedback restarts at ``F // 2`` ones.
+    out : Out(1)
+        The registered output bit.
+
+    Latency
+    -------
+    1 cycle.
+
+    Throughput
+    ----------
+    One product vector per enabled cycle.
     """
 
     def elaborate(self, platform):
@@ -91,11 +123,29 @@ class SorterActivation(_Accumulator):
 
 
 class CounterActivation(_Accumulator):
-    """:class:`SorterActivation`'s function, bit for bit, as CMOS would build it: the ``n`` product bits
-    counted by an adder tree, the residual kept as a count ``r`` in ``[0, F]``. Output
-    ``[ones + r > (n + F) // 2]``; next ``r = clamp(ones + r - out - (n-1)/2, 0, F)``.
+    """:class:`SorterActivation`'s function, bit for bit, as CMOS would build it.
 
-    Members, latency and throughput as :class:`SorterActivation`.
+    The ``n`` product bits are counted by an adder tree and the residual kept
+    as a count ``r`` in ``[0, F]``: output ``[ones + r > (n + F) // 2]``, next
+    ``r = clamp(ones + r - out - (n-1)/2, 0, F)``.
+
+    Parameters
+    ----------
+    n : int
+        Product bits per cycle (odd).
+
+    Members
+    -------
+    products : In(n), enable : In(1), start : In(1), out : Out(1)
+        As :class:`SorterActivation`.
+
+    Latency
+    -------
+    1 cycle.
+
+    Throughput
+    ----------
+    One product vector per enabled cycle.
     """
 
     def elaborate(self, platform):
@@ -138,11 +188,39 @@ def sorter_step(m, products, feedback):
 
 
 class SCNeuronCycle(wiring.Component):
-    """One neuron's logic for one stream cycle, combinational — the circuit ``aqfp map`` prices in JJ.
+    """One neuron's logic for one stream cycle, combinational: the circuit ``aqfp map`` prices in JJ.
 
-    Members: ``words`` (In, ``2·n_in + 1`` random words of ``bits``), ``x``, ``w`` (In, ``n_in`` signed
-    words each), ``b`` (In), ``parity`` (In: the alternating stream's bit), ``feedback`` (In, F bits)
-    → ``out`` and ``feedback_next`` (Out). SNGs, XNORs and :func:`sorter_step`, as in :class:`SCLayer`.
+    SNGs, XNORs and :func:`sorter_step`, as in :class:`SCLayer`.
+
+    Parameters
+    ----------
+    n_in : int
+        Inputs of the neuron.
+    bits : int
+        SNG precision.
+
+    Members
+    -------
+    words : In((2·n_in + 1) · bits)
+        This cycle's random words.
+    x, w : In(n_in · bits)
+        The inputs and weights, ``n_in`` signed words each.
+    b : In(bits)
+        The bias.
+    parity : In(1)
+        The alternating stream's bit.
+    feedback : In(F)
+        The fed-back bits.
+    out : Out(1), feedback_next : Out(F)
+        The output bit and the next feedback.
+
+    Latency
+    -------
+    0 cycles (combinational; in AQFP its depth in phases is the mapped netlist's).
+
+    Throughput
+    ----------
+    One stream cycle per evaluation.
     """
 
     def __init__(self, *, n_in: int, bits: int):
@@ -172,10 +250,32 @@ class SCNeuronCycle(wiring.Component):
 
 
 class AveragePool(wiring.Component):
-    """SC average pooling of ``2**k`` streams: each enabled cycle passes the stream picked by a random
-    ``k``-bit word (its own LFSR column from ``seed``), so the output's value is the mean.
+    """SC average pooling of ``2**k`` streams.
 
-    Members: ``streams`` (In, 2**k bits), ``enable`` (In), ``out`` (Out, registered). Latency 1 cycle.
+    Each enabled cycle passes the stream picked by a random ``k``-bit word (its
+    own LFSR column from ``seed``), so the output's value is the mean.
+
+    Parameters
+    ----------
+    k : int
+        log2 of the number of streams.
+    seed : int
+        Seed of the selecting LFSR column.
+
+    Members
+    -------
+    streams : In(2**k)
+    enable : In(1)
+    out : Out(1)
+        Registered.
+
+    Latency
+    -------
+    1 cycle.
+
+    Throughput
+    ----------
+    One bit per enabled cycle.
     """
 
     def __init__(self, k: int, seed: int):
@@ -191,11 +291,34 @@ class AveragePool(wiring.Component):
 
 
 class MaxPool(wiring.Component):
-    """SC max pooling of ``k`` streams: during each ``segment`` of enabled cycles, pass the stream that
-    had the most ones in the previous segment (lowest index on a tie; stream 0 first).
+    """SC max pooling of ``k`` streams.
 
-    Members: ``streams`` (In, k bits), ``enable`` (In), ``out`` (Out, registered). Latency 1 cycle.
-    One counter of ``bits(segment)`` bits per stream and a comparator tree at the segment's end.
+    During each ``segment`` of enabled cycles it passes the stream that had the
+    most ones in the previous segment (lowest index on a tie; stream 0 first):
+    one counter of ``bits(segment)`` bits per stream and a comparator tree at
+    the segment's end.
+
+    Parameters
+    ----------
+    k : int
+        Number of streams.
+    segment : int
+        Enabled cycles per segment.
+
+    Members
+    -------
+    streams : In(k)
+    enable : In(1)
+    out : Out(1)
+        Registered.
+
+    Latency
+    -------
+    1 cycle.
+
+    Throughput
+    ----------
+    One bit per enabled cycle.
     """
 
     def __init__(self, k: int, segment: int):

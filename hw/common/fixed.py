@@ -52,7 +52,7 @@ def complex_layout(width: int) -> data.StructLayout:
 
 
 def delay(m, value, cycles: int, name: str) -> Signal:
-    """``value`` through ``cycles`` registers (``cycles >= 1``)."""
+    """``value`` through ``cycles`` registers named ``<name>_d1`` … (``cycles = 0``: ``value`` itself)."""
     for stage in range(cycles):
         register = Signal.like(value, name=f"{name}_d{stage + 1}") if isinstance(value, Signal) else \
             Signal(value.shape(), name=f"{name}_d{stage + 1}")
