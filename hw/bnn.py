@@ -18,15 +18,39 @@ __all__ = ["BayesianMLP", "PredictiveMoments"]
 class BayesianMLP(wiring.Component):
     """``n_in → hidden (ReLU) → n_out`` with weights ``μ + σ'·ε`` drawn per pass from an RLF-GRNG lane.
 
-    ``params_in`` takes, once after reset, ``mu1, sigma1`` (hidden × n_in),
-    ``b1``, ``mu2, sigma2`` (n_out × hidden), ``b2``, row-major (σ' in
-    Q(width).15, the rest Q(width, frac)). Then per image: ``n_in`` words on
-    ``x_in``; after ``passes`` sampled forward passes ``scores_out`` sends
-    ``n_out`` predictive means, then ``n_out`` variances (Q(width, frac)).
+    One multiply-accumulate lane, two stages: (ε, μ, σ', activation from block
+    RAM) → registered sampled weight → accumulate; the scores of the passes
+    gather in :class:`PredictiveMoments`.
 
-    One multiply-accumulate lane, two stages: (ε, μ, σ', activation from
-    block RAM) → registered sampled weight → accumulate. Cycles per image:
-    ``models.bnn.cycles_per_image`` (the GRNG is never the bottleneck).
+    Parameters
+    ----------
+    n_in, hidden, n_out : int
+        Layer sizes.
+    width, frac : int
+        ``Q(width, frac)`` of μ, biases, activations and scores (σ' is ``Q(width).15``).
+    passes : int
+        Sampled forward passes per image, a power of two.
+    seed : int
+        Seed of the GRNG.
+
+    Members
+    -------
+    params_in : In(stream.Signature(signed(width)))
+        Once after reset: ``mu1, sigma1`` (hidden × n_in), ``b1``, ``mu2, sigma2`` (n_out × hidden),
+        ``b2``, row-major.
+    x_in : In(stream.Signature(signed(width)))
+        ``n_in`` words per image.
+    scores_out : Out(stream.Signature(signed(width)))
+        Per image ``n_out`` predictive means, then ``n_out`` variances.
+
+    Latency
+    -------
+    ``models.bnn.cycles_per_image`` cycles from an image's first word to its last score (the GRNG is
+    never the bottleneck).
+
+    Throughput
+    ----------
+    One image at a time: the next image is taken after the last score is sent.
     """
 
     def __init__(self, *, n_in, hidden, n_out, width, frac, passes, seed):
@@ -177,8 +201,13 @@ class PredictiveMoments(wiring.Component):
     select : In(range(2 * n_out))
     value : Out(signed(width))
 
-    Latency: a score is in the sums the cycle after ``add``; ``value`` follows ``select`` in the same
-    cycle (combinational). Throughput: one score per cycle.
+    Latency
+    -------
+    A score is in the sums the cycle after ``add``; ``value`` follows ``select`` in the same cycle.
+
+    Throughput
+    ----------
+    One score per cycle.
     """
 
     def __init__(self, *, width: int, frac: int, n_out: int, passes: int):

@@ -65,10 +65,16 @@ class CirculantFC(wiring.Component):
     x_in : In(stream.Signature(signed(width)))
     y_out : Out(stream.Signature(signed(width)))
 
-    Latency and throughput: per vector, ``n_in`` forward cycles,
-    ``p · ceil((k/2+1)/P) · q`` MAC issues and ``n_out`` inverse cycles, each
-    stage overlapped with the others; the steady-state interval without stalls
-    is ``models.circulant.cycles_per_vector``.
+    Latency
+    -------
+    Per vector: ``n_in`` forward cycles, ``p · ceil((k/2+1)/P) · q`` MAC issues
+    (plus ``MAC_DRAIN``) and ``n_out`` inverse cycles, with the FFTs'
+    pipeline latencies.
+
+    Throughput
+    ----------
+    The three stages overlap across vectors: without stalls one vector every
+    ``models.circulant.cycles_per_vector`` cycles.
     """
 
     def __init__(self, *, n_in, n_out, k, width=16, frac=10, parallelism=1):

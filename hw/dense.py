@@ -46,11 +46,16 @@ class DenseFC(wiring.Component):
     y_out : Out(stream.Signature(signed(width)))
         Output vector words, ``y[0]`` first.
 
-    Latency and throughput (no stalls), per vector: ``n_in`` cycles to load
-    ``x``, then per group ``n_in`` issue cycles, ``DRAIN_CYCLES`` (4) pipeline
-    cycles and one cycle per output sent: ``models.dense.cycles_per_vector``.
-    Loading ``x`` does not overlap computing, so a new vector is accepted
-    right after the last output of the previous one is sent.
+    Latency
+    -------
+    Per vector (no stalls): ``n_in`` cycles to load ``x``, then per group
+    ``n_in`` issue cycles, ``DRAIN_CYCLES`` (4) pipeline cycles and one cycle
+    per output sent: ``models.dense.cycles_per_vector``.
+
+    Throughput
+    ----------
+    One vector at a time: loading ``x`` does not overlap computing, so a new
+    vector is accepted right after the last output of the previous one is sent.
     """
 
     def __init__(self, *, n_in, n_out, width=16, frac=10, parallelism=1):
@@ -209,8 +214,14 @@ class MACLanes(wiring.Component):
     last_done : Out(1)
         The pass's last product has been accumulated (``acc`` final) from the next cycle on.
 
-    Latency: a product reaches its accumulator ``DRAIN_CYCLES`` (4) cycles after its issue (RAM data,
-    operand registers, the multiplier's input and product registers). Throughput: one issue per cycle.
+    Latency
+    -------
+    A product reaches its accumulator ``DRAIN_CYCLES`` (4) cycles after its issue (RAM data, operand
+    registers, the multiplier's input and product registers).
+
+    Throughput
+    ----------
+    One issue per cycle.
     """
 
     def __init__(self, *, width: int, lanes: int, acc_width: int):

@@ -27,14 +27,28 @@ class BitReverseBuffer(wiring.Component):
     """Blocks of ``k`` words in natural order in, the same blocks in bit-reversed order out.
 
     Two banks of ``k`` words in distributed RAM (from k = 32 on yosys would
-    choose a block RAM, read without its output register): one fills while
-    the other drains. Latency ``k`` cycles (a block leaves once it is
-    complete); throughput one word per cycle.
+    choose a block RAM, read without its output register): one fills while the
+    other drains.
+
+    Parameters
+    ----------
+    k : int
+        Block size, a power of two.
+    shape : shape-castable
+        The word.
 
     Members
     -------
     input : In(stream.Signature(shape))
     output : Out(stream.Signature(shape))
+
+    Latency
+    -------
+    ``k`` cycles: a block leaves once it is complete.
+
+    Throughput
+    ----------
+    One word per cycle.
     """
 
     def __init__(self, *, k, shape):
@@ -144,9 +158,14 @@ class StreamingFFT(wiring.Component):
     result : Out(stream.Signature(complex_layout(width)))
         All ``k`` bins of each block in natural order.
 
-    Latency and throughput: one sample per cycle in and out;
+    Latency
+    -------
     ``models.fft.pipeline_latency(k)`` cycles through the butterflies and the
-    output buffer (plus ``k`` in the bit-reversal buffer). The pipeline has no
+    output buffer (plus ``k`` in the bit-reversal buffer).
+
+    Throughput
+    ----------
+    One sample per cycle in and out. The pipeline has no
     clock enable: once a block is admitted its samples move one stage per
     cycle, and it runs on (don't-care samples, tagged, never emitted) until
     nothing real is inside. A block is admitted at a block boundary when it

@@ -47,19 +47,38 @@ def _output_handshake(m, z_out):
 class RLFGRNG(wiring.Component):
     """RAM-based linear-feedback GRNG: ``lanes`` samples ``2S - n`` per cycle.
 
-    A ``rlf_columns(lanes, shuffle)``-bit wide, ``n``-deep RAM holds one
-    LFSR per column, bit-sliced; a pointer marks the oldest row. Each step
-    reads the oldest row and the tap row ``n - d`` further on, writes their
-    XOR over the oldest row and moves the pointer: one new bit per column.
-    Lane ``l`` keeps ``S_l += new_l - dropped_l``. With ``shuffle > 0`` each
-    lane passes its samples through a ``2**shuffle``-entry Bays–Durham buffer
-    addressed by ``shuffle`` more columns' new bits (read-before-write RAM).
+    A ``rlf_columns(lanes, shuffle)``-bit wide, ``n``-deep RAM holds one LFSR
+    per column, bit-sliced; a pointer marks the oldest row. Each step reads the
+    oldest row and the tap row ``n - d`` further on, writes their XOR over the
+    oldest row and moves the pointer: one new bit per column. Lane ``l`` keeps
+    ``S_l += new_l - dropped_l``. With ``shuffle > 0`` each lane passes its
+    samples through a ``2**shuffle``-entry Bays–Durham buffer addressed by
+    ``shuffle`` more columns' new bits (read-before-write RAM). Pipeline: RAM
+    read → XOR, register → popcount update and shuffle RAM.
 
-    Pipeline: RAM read → XOR, register → popcount update and shuffle RAM.
+    Parameters
+    ----------
+    n : int
+        LFSR length (a key of ``models.lfsr.LFSR_TAPS``).
+    lanes : int
+        Samples per cycle.
+    shuffle : int
+        log2 of each lane's shuffle buffer (0: none).
+    seed : int
+        Seed of the initial state (``models.lfsr.seed_windows``).
 
-    Members: ``z_out`` — ``lanes`` × ``signed(bits(n) + 1)`` samples.
-    Latency: the first sample is valid 3 cycles after reset.
-    Throughput: one sample per lane per cycle.
+    Members
+    -------
+    z_out : Out(stream.Signature(data.ArrayLayout(signed(bits(n) + 1), lanes)))
+        The samples.
+
+    Latency
+    -------
+    The first sample is valid 3 cycles after reset.
+
+    Throughput
+    ----------
+    One sample per lane per cycle.
     """
 
     def __init__(self, *, n, lanes, shuffle, seed):
@@ -149,16 +168,33 @@ class WallaceGRNG(wiring.Component):
     4 different banks), transforms each group of 4 with
     ``(t-a, t-b, c-t, d-t)``, ``t = (a+b+c+d+1) >> 1``, writes the results in
     order into the other half and emits them multiplied by the pass's χ² gain.
-    Stride and offset come from a per-unit xorshift32 stepped once a pass;
-    the next gain is ``1 + v·chi`` from the pass's last first-lane value.
+    Stride and offset come from a per-unit xorshift32 stepped once a pass; the
+    next gain is ``1 + v·chi`` from the pass's last first-lane value. Pipeline:
+    issue addresses → RAM → capture register → transform, write back and output
+    register (the capture register keeps RAM-to-RAM paths registered).
 
-    Pipeline: issue addresses → RAM → capture register → transform, write
-    back and output register (the capture register keeps RAM-to-RAM paths
-    registered).
+    Parameters
+    ----------
+    pool : int
+        Pool size per unit, a power of two.
+    lanes : int
+        Samples per cycle, a multiple of 4.
+    seed : int
+        Seed of the pools and the xorshift states.
 
-    Members: ``z_out`` — ``lanes`` × ``signed(16)`` samples in ``Q16.11``.
-    Latency: first sample 3 cycles after reset. Throughput: 4 samples per unit
-    per cycle, except ``PASS_BUBBLES`` idle cycles per pass (``pool/4 + 2`` cycles a pass).
+    Members
+    -------
+    z_out : Out(stream.Signature(data.ArrayLayout(signed(16), lanes)))
+        The samples, ``Q16.11``.
+
+    Latency
+    -------
+    The first sample 3 cycles after reset.
+
+    Throughput
+    ----------
+    4 samples per unit per cycle, except ``PASS_BUBBLES`` idle cycles per pass (``pool/4 + 2`` cycles a
+    pass).
     """
 
     def __init__(self, *, pool, lanes, seed):
@@ -269,13 +305,33 @@ class CLTGRNG(wiring.Component):
     """Central-limit GRNG baseline: ``lanes`` samples ``2Σu - terms(2**bits - 1)`` per cycle.
 
     Each lane has its own ``clt_lfsr(terms, bits)``-bit Fibonacci LFSR in
-    registers, advanced ``terms·bits`` bits per step (every new bit is one
-    XOR of two held bits), and sums ``terms`` uniforms of ``bits`` bits in a
+    registers, advanced ``terms·bits`` bits per step (every new bit is one XOR
+    of two held bits), and sums ``terms`` uniforms of ``bits`` bits in a
     balanced adder tree with a register after every level (``adder_levels``).
 
-    Members: ``z_out`` — ``lanes`` × ``signed(bits + bits(terms) + 1)`` samples.
-    Latency: first sample ``adder_levels + 2`` cycles after reset.
-    Throughput: one sample per lane per cycle.
+    Parameters
+    ----------
+    terms : int
+        Uniforms summed per sample.
+    bits : int
+        Bits per uniform.
+    lanes : int
+        Samples per cycle.
+    seed : int
+        Seed of the LFSRs.
+
+    Members
+    -------
+    z_out : Out(stream.Signature(data.ArrayLayout(signed(bits + bits(terms) + 1), lanes)))
+        The samples.
+
+    Latency
+    -------
+    The first sample ``adder_levels + 2`` cycles after reset.
+
+    Throughput
+    ----------
+    One sample per lane per cycle.
     """
 
     def __init__(self, *, terms, bits, lanes, seed):

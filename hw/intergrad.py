@@ -85,25 +85,48 @@ class Intergrad(wiring.Component):
 
     Flow: load ``w_in`` (if ``mode`` uses W), ``x_in`` (if it uses X) and
     ``delta_in``, row-major, into banked SRAMs; run every fold of
-    ``ceil(n_o/rows) × ceil(n_i/cols)``; send ``dx`` (``n_i × batch``,
-    if ``mode`` is ws or interleaved) then ``dw`` (``n_o × n_i``, if os or
+    ``ceil(n_o/rows) × ceil(n_i/cols)``; send ``dx`` (``n_i × batch``, if
+    ``mode`` is ws or interleaved) then ``dw`` (``n_o × n_i``, if os or
     interleaved) on ``result_out``, row-major. Then it waits for the next
     layer's operands.
 
-    Each PE(r, c) holds a stationary weight, an output-stationary
-    accumulator, a horizontal δ register and vertical partial-sum and x
-    registers; ``mode`` selects which products it forms (``w·δ`` into the
-    passing partial sum, ``δ·x`` into its accumulator, or both). Feeders skew
-    δ by row and x by column; partial sums leave at the bottom and are added
-    to the previous row fold's dx in SRAM. Per fold: weight load ``rows``
-    cycles (ws, interleaved), stream ``batch + rows + cols - 2`` cycles,
-    accumulator drain ``rows`` cycles (os, interleaved).
+    Each PE(r, c) holds a stationary weight, an output-stationary accumulator,
+    a horizontal δ register and vertical partial-sum and x registers; ``mode``
+    selects which products it forms (``w·δ`` into the passing partial sum,
+    ``δ·x`` into its accumulator, or both). Feeders skew δ by row and x by
+    column; partial sums leave at the bottom and are added to the previous row
+    fold's dx in SRAM.
 
-    Members: ``w_in``, ``x_in``, ``delta_in``: ``In(stream(signed(width)))``;
-    ``result_out``: ``Out(stream(signed(acc_width)))``; ``COUNTERS``:
-    ``Out(32)`` each, valid once the last result is sent (cycles counts the
-    load/stream/drain states only; SRAM counts are element accesses).
-    Throughput: one layer at a time, cycles as ``models.intergrad.counters``.
+    Parameters
+    ----------
+    rows, cols : int
+        PE array shape.
+    width, acc_width : int
+        Bits of ``w``, ``x``, ``δ`` and of the partial sums, ``dx``, ``dw`` (``acc_width ≥ 2·width``).
+    mode : str
+        ``"ws"`` (dX only), ``"os"`` (dW only) or ``"interleaved"`` (both in one pass).
+    n_o, n_i, batch : int
+        The layer shape.
+
+    Members
+    -------
+    w_in, x_in, delta_in : In(stream.Signature(signed(width)))
+        The operands, row-major; only those the mode uses are taken.
+    result_out : Out(stream.Signature(signed(acc_width)))
+        ``dx`` then ``dw``, row-major.
+    cycles, reads_w, reads_x, reads_delta, reads_dx, writes_dx, writes_dw : Out(32)
+        Counters (``COUNTERS``), valid once the last result is sent: ``cycles``
+        counts the load/stream/drain states only; SRAM counts are element accesses.
+
+    Latency
+    -------
+    Per fold: weight load ``rows`` cycles (ws, interleaved), stream ``batch + rows + cols - 2`` cycles,
+    accumulator drain ``rows`` cycles (os, interleaved); results follow the last fold
+    (``models.intergrad.counters``, equal to the RTL's counters).
+
+    Throughput
+    ----------
+    One layer at a time: loading, computing and sending do not overlap.
     """
 
     def __init__(self, *, rows, cols, width, acc_width, mode, n_o, n_i, batch):

@@ -96,7 +96,13 @@ class PWLActivation(wiring.Component):
     x_in : In(stream.Signature(signed(width)))
     y_out : Out(stream.Signature(signed(width)))
 
-    Latency ``PWL_LATENCY`` cycles; throughput one sample per cycle.
+    Latency
+    -------
+    ``PWL_LATENCY`` cycles.
+
+    Throughput
+    ----------
+    One sample per cycle (stalled as a whole while ``y_out`` waits).
     """
 
     def __init__(self, spec: PWLSpec, *, width=16, frac=10):

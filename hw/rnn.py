@@ -71,11 +71,17 @@ class CirculantRNN(wiring.Component):
     x_in : In(stream.Signature(signed(width)))
     h_out : Out(stream.Signature(signed(width)))
 
-    Throughput: per time step, one circulant product
-    (``models.circulant.cycles_per_vector(n_in + H, 4H, k, P)`` plus its pipeline
-    fill), ``4H + PWL_LATENCY + 2`` cycles of gate collection and ``H`` of
-    element issue (one element per cycle while ``h_out`` keeps up), then
-    ``ELEMENT_LATENCY`` cycles of drain that overlap the next ``x_t``.
+    Latency
+    -------
+    Per time step: one circulant product
+    (``models.circulant.cycles_per_vector(n_in + H, 4H, k, P)`` plus its
+    pipeline fill), ``4H + PWL_LATENCY + 2`` cycles of gate collection, ``H``
+    of element issue, and ``ELEMENT_LATENCY`` cycles to the last ``h``.
+
+    Throughput
+    ----------
+    One time step after another; the element pipeline takes one element per
+    cycle while ``h_out`` keeps up, and its drain overlaps the next ``x_t``.
     """
 
     def __init__(self, *, cell, n_in, hidden, k, width=16, frac=10, parallelism=1):
@@ -246,8 +252,14 @@ class GateActivation(wiring.Component):
     write_element : Out(range(hidden))
         The activated word and its address, ``LATENCY`` cycles later.
 
-    Latency ``LATENCY = PWL_LATENCY + 2`` cycles (the input words registered, their saturated sum
-    registered, the PWL pipeline); throughput one word per cycle, free running.
+    Latency
+    -------
+    ``LATENCY = PWL_LATENCY + 2`` cycles (the input words registered, their saturated sum registered,
+    the PWL pipeline).
+
+    Throughput
+    ----------
+    One word per cycle, free running.
     """
 
     LATENCY = PWL_LATENCY + 2
@@ -316,7 +328,13 @@ class ElementUpdate(wiring.Component):
     h : Out(signed(width)), h_valid : Out(1), h_element : Out(range(hidden))
         The new ``h``, ``ELEMENT_LATENCY`` cycles after its issue.
 
-    Latency ``ELEMENT_LATENCY = PWL_LATENCY + 7`` cycles to ``h``; throughput one element per cycle.
+    Latency
+    -------
+    ``ELEMENT_LATENCY = PWL_LATENCY + 7`` cycles from an issue to its ``h``.
+
+    Throughput
+    ----------
+    One element per cycle, free running.
     """
 
     def __init__(self, *, cell: str, fmt: FixedFormat, hidden: int):

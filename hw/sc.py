@@ -355,22 +355,43 @@ class MaxPool(wiring.Component):
 class SCLayer(wiring.Component):
     """``sc-layer``: a fully connected SC layer, ``n_out`` neurons over ``n_in`` bipolar inputs.
 
-    Members:
-
-    * ``w_in`` — stream of ``signed(bits)``: the ``n_out × n_in`` weights row by
-      row, then the ``n_out`` biases; taken once after reset.
-    * ``x_in`` — stream of ``signed(bits)``: ``n_in`` words per input vector.
-    * ``y_out`` — stream of ``n_out`` bits: ``length`` words per vector, bit
-      ``j`` the output stream of neuron ``j`` (its value ``2·ones/length - 1``).
-
     Per cycle: ``2·n_in + 1`` random words (``leap_lfsr`` columns), SNGs for
     ``x``, ``w`` and ``b``, XNOR products (plus an alternating zero-valued
     stream when ``n_in + 1`` is even) registered, then each neuron's adder —
-    :class:`SorterActivation`, :class:`CounterActivation` or a majority chain — into ``y_out``.
-    Latency: the vector's first output word 3 cycles after its last ``x``
-    word. Throughput: one output word per cycle while running; a vector costs
-    ``n_in + length`` cycles (loading ``x`` is not overlapped with the
-    previous vector's stream).
+    :class:`SorterActivation`, :class:`CounterActivation` or a majority chain —
+    into ``y_out``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Inputs per neuron, neurons.
+    length : int
+        Stream length ``L``: output words per input vector.
+    bits : int
+        SNG precision; ``x``, ``w``, ``b`` are signed ``bits``-bit values in [-1, 1).
+    seed : int
+        Seed of the random LFSR columns.
+    adder : str
+        ``"sorter"``, ``"counter"`` or ``"majority"``.
+
+    Members
+    -------
+    w_in : In(stream.Signature(signed(bits)))
+        The ``n_out × n_in`` weights row by row, then the ``n_out`` biases; taken once after reset.
+    x_in : In(stream.Signature(signed(bits)))
+        ``n_in`` words per input vector.
+    y_out : Out(stream.Signature(n_out))
+        ``length`` words per vector; bit ``j`` is neuron ``j``'s output stream (its value
+        ``2·ones/length - 1``).
+
+    Latency
+    -------
+    A vector's first output word 3 cycles after its last ``x`` word.
+
+    Throughput
+    ----------
+    One output word per cycle while running; a vector costs ``n_in + length`` cycles (loading ``x`` is
+    not overlapped with the previous vector's stream).
     """
 
     def __init__(self, *, n_in, n_out, length, bits, seed, adder):

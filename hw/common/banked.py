@@ -38,6 +38,20 @@ def block_ram_words(width: int) -> int:
 class BankedMemory(wiring.Component):
     """``depth`` words of ``shape``, one write and one read port, in banks of one block RAM each.
 
+    Parameters
+    ----------
+    shape : shape-castable
+        The word.
+    depth : int
+        Words (≥ 1).
+    bank_words : int
+        Words per bank, a power of two (default: the deepest DP16KD aspect ratio that holds a word).
+    attrs : dict
+        Attributes of every bank (``NO_COLLISIONS`` by default: the users write only what they do
+        not read).
+
+    Members
+    -------
     write : In(addr, data, en)
         Registered, then written: a word is in the memory one cycle after the
         edge that samples ``en``. Each bank takes its own registered enable
@@ -45,17 +59,23 @@ class BankedMemory(wiring.Component):
         identical copies), so no write path runs from the producer's logic
         through a decoder into block RAMs spread over the device.
     read : In(addr) / Out(data)
-        ``data`` is the word at ``addr`` ``READ_LATENCY`` (5) cycles later, from a
-        register: the memory's own address register (``keep``: several memories
-        read at one address each keep their copy, so no address net spans the
-        device), block RAM, each bank's reset-less read register (a DP16KD's
-        output register on ECP5), then two registered selects: among up to
-        four banks, then among those groups (``bank_count / 4`` wide, between
-        registers that placement can keep together). A memory of one bank has
-        the same latency (its selects are plain registers).
+        The word at ``addr``, from a register: the memory's own address register
+        (``keep``: several memories read at one address each keep their copy, so
+        no address net spans the device), block RAM, each bank's reset-less read
+        register (a DP16KD's output register on ECP5), then two registered
+        selects: among up to four banks, then among those groups
+        (``bank_count / 4`` wide, between registers that placement can keep
+        together). A memory of one bank has the same latency (its selects are
+        plain registers).
 
-    One read and one write per cycle. ``attrs`` go to every bank
-    (``NO_COLLISIONS`` by default: the users write only what they do not read).
+    Latency
+    -------
+    Read: ``READ_LATENCY`` (5) cycles from ``addr`` to ``data``. Write: the word is readable one cycle
+    after its ``en``.
+
+    Throughput
+    ----------
+    One read and one write per cycle.
     """
 
     def __init__(self, *, shape, depth: int, bank_words: int | None = None, attrs=NO_COLLISIONS):

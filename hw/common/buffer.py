@@ -31,18 +31,33 @@ def _advance(pointer, depth: int):
 
 
 class LutRamFIFO(wiring.Component):
-    """First-in first-out buffer of ``depth`` words (plus one in the output register).
+    """First-in first-out buffer of ``depth`` words (plus one in the output register), in LUT RAM.
 
+    The RAM carries ``ram_style = "distributed"``, so synthesis keeps it out of
+    block RAM.
+
+    Parameters
+    ----------
+    shape : shape-castable
+        The word.
+    depth : int
+        Words the RAM holds.
+
+    Members
+    -------
     input : In(stream.Signature(shape))
         ``ready`` is high while fewer than ``depth`` words wait in the RAM. A
         producer that counts its own credits may ignore it.
     output : Out(stream.Signature(shape))
         ``payload`` comes straight from a register.
 
-    Latency 3 cycles from an accepted input word to ``output.valid`` (input
-    register, RAM write, registered read); one word per cycle in and out. The
-    RAM carries ``ram_style = "distributed"``, so synthesis keeps it out of
-    block RAM.
+    Latency
+    -------
+    3 cycles from an accepted input word to ``output.valid`` (input register, RAM write, registered read).
+
+    Throughput
+    ----------
+    One word per cycle in and out.
     """
 
     def __init__(self, *, shape, depth: int):
@@ -81,16 +96,30 @@ class LutRamFIFO(wiring.Component):
 class SkidBuffer(wiring.Component):
     """A two-word register slice that cuts every combinational path through a stream.
 
+    A producer on one side of the device and a consumer on the other each see a
+    register-to-register route through it, where a plain stream carries the
+    consumer's ``ready`` across the device into the producer's enables.
+
+    Parameters
+    ----------
+    shape : shape-castable
+        The word.
+
+    Members
+    -------
     input : In(stream.Signature(shape))
         ``ready`` comes straight from a register (high while the skid word is empty).
     output : Out(stream.Signature(shape))
         ``valid`` and ``payload`` come straight from registers; ``ready`` reaches
         only this buffer's own registers.
 
-    Latency 1 cycle; one word per cycle in and out. A producer on one side of
-    the device and a consumer on the other each see a register-to-register
-    route through it, where a plain stream carries the consumer's ``ready``
-    across the device into the producer's enables.
+    Latency
+    -------
+    1 cycle.
+
+    Throughput
+    ----------
+    One word per cycle in and out.
     """
 
     def __init__(self, *, shape):
