@@ -17,9 +17,9 @@ import numpy as np
 
 from sim.runner import SimulatorError
 
-from . import __version__, design, designs, registry
+from . import __version__, aqfp_map, build, design, designs, sweep
 from .errors import UserError
-from .flows import aqfp, export, report, sweep, synthesize
+from .flows import aqfp, export, synthesize
 from .params import parse_assignments
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -180,27 +180,24 @@ def cmd_run(args):
 
 
 def cmd_sweep(args):
-    name = registry.get(args.design).name
-    if not 1 <= args.jobs <= 64:
-        raise UserError(f"--jobs={args.jobs} out of range [1, 64]")
-    points = sweep.grid(name, parse_assignments(args.params))
-    print(f"{name}: {len(points)} points on {args.scheduler or f'a LocalCluster of {args.jobs} workers'}",
-          file=sys.stderr, flush=True)
-    rows = sweep.run_sweep(name, points, target=args.target, with_sim=args.sim,
-                           scheduler=args.scheduler, jobs=args.jobs)
-    csv_path, png_path = sweep.write_results(name, rows, Path(args.out_dir))
+    def announce(points):
+        where = args.scheduler or f"a LocalCluster of {args.jobs} workers"
+        print(f"{args.design}: {len(points)} points on {where}", file=sys.stderr, flush=True)
+
+    _, csv_path, png_path = sweep(args.design, parse_assignments(args.params), out_dir=args.out_dir,
+                                  target=args.target, with_sim=args.sim, scheduler=args.scheduler, jobs=args.jobs,
+                                  on_start=announce)
     print(f"wrote {csv_path} and {png_path}")
 
 
 def cmd_aqfp(args):
-    netlist = aqfp.map_verilog(Path(args.netlist), args.top, sharing=not args.naive, majority=not args.no_majority)
-    aqfp.write_outputs(netlist, args.out, args.verilog)
+    netlist = aqfp_map(args.netlist, args.top, args.out, verilog=args.verilog, sharing=not args.naive,
+                       majority=not args.no_majority)
     print(aqfp.summary(netlist))
 
 
 def cmd_build(args):
-    entries = report.load_config(args.config)
-    passed = report.build(entries, Path(args.out_dir), args.target)
+    passed = build(args.config, args.out_dir, args.target)
     print(f"report: {Path(args.out_dir) / 'report.md'}")
     return 0 if passed else EXIT_FAILED
 
