@@ -39,7 +39,10 @@ def build(config=None, out_dir="rtl_out", target: str = "ecp5") -> bool:
     from pathlib import Path
 
     from .flows import report
-    return report.build(report.load_config(config), Path(out_dir), target)
+    from .flows.outputs import check_outputs
+    entries = report.load_config(config)
+    check_outputs([Path(out_dir) / "report.md", Path(out_dir) / "report.html"])
+    return report.build(entries, Path(out_dir), target)
 
 
 def sweep(name: str, values: dict, *, out_dir="rtl_out", target: str = "ecp5", with_sim: bool = False,
@@ -53,8 +56,10 @@ def sweep(name: str, values: dict, *, out_dir="rtl_out", target: str = "ecp5", w
     from .flows import sweep as flow
     if not 1 <= jobs <= 64:
         raise UserError(f"jobs={jobs} out of range [1, 64]")
+    from .flows.outputs import check_outputs
     name = registry.get(name).name
     points = flow.grid(name, values)
+    check_outputs(flow.result_paths(name, out_dir))
     if on_start:
         on_start(points)
     rows = flow.run_sweep(name, points, target=target, with_sim=with_sim, scheduler=scheduler, jobs=jobs)
@@ -68,6 +73,8 @@ def aqfp_map(netlist, top: str, out, *, verilog=None, sharing: bool = True, majo
     from pathlib import Path
 
     from .flows import aqfp
+    from .flows.outputs import check_outputs
+    check_outputs([out, verilog], inputs=[netlist])
     mapped = aqfp.map_verilog(Path(netlist), top, sharing=sharing, majority=majority)
     aqfp.write_outputs(mapped, out, verilog)
     return mapped

@@ -8,6 +8,7 @@ on stderr and exit status 2.
 import argparse
 import io
 import json
+import os
 import sys
 import time
 import zipfile
@@ -19,7 +20,8 @@ from sim.runner import SimulatorError
 
 from . import __version__, aqfp_map, build, design, designs, sweep
 from .errors import UserError
-from .flows import aqfp, export, synthesize
+from .flows import aqfp, synthesize
+from .flows.outputs import check_outputs, write_atomically
 from .params import parse_assignments
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -143,22 +145,35 @@ def cmd_sim(args):
 
 def cmd_synth(args):
     acc = _design(args)
+    if args.json_file != "-":
+        check_outputs([args.json_file])
     result = acc.synthesize(args.target, seeds=args.seeds)
     text = json.dumps(result, sort_keys=True) + "\n"
     if args.json_file == "-":
         sys.stdout.write(text)
         return
     if args.json_file:
-        export.write_atomically({args.json_file: text})
+        write_atomically({args.json_file: text})
     print(f"{acc.name}: {synthesize.summary(result)}")
 
 
 def _load_npz(path: str) -> dict:
+    """The arrays of an ``.npz`` archive; one line naming the file (and member) for anything else."""
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            return dict(arrays)
+        loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise UserError(f"cannot read {path}: {error}") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise UserError(f"{path} is not an .npz archive (numpy.savez writes one; a .npy holds a single array)")
+    with loaded:
+        try:
+            arrays = {name: loaded[name] for name in loaded.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+            raise UserError(f"cannot read {path}: {error}") from None
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):
+            raise UserError(f"{path}: member {name!r} is not a .npy array")
+    return arrays
 
 
 def _npz_bytes(arrays: dict) -> bytes:
@@ -171,11 +186,14 @@ def cmd_run(args):
     acc = _design(args)
     if acc.inputs() and not args.input:
         raise UserError(f"{acc.name} needs --input IN.npz with arrays {', '.join(acc.inputs())}")
+    if args.input and not acc.inputs():
+        raise UserError(f"{acc.name} takes no input arrays; drop --input {args.input}")
+    check_outputs([args.output, args.report], inputs=[args.input])
     outputs, counters = acc.run(_load_npz(args.input) if args.input else {}, simulator=args.simulator)
     files = {args.output: _npz_bytes(outputs)}
     if args.report:
         files[args.report] = json.dumps(counters, indent=2, sort_keys=True) + "\n"
-    export.write_atomically(files)
+    write_atomically(files)
     print(f"{acc.name}: wrote {args.output} ({', '.join(sorted(outputs))}); cycles={counters.get('cycles')}")
 
 
@@ -218,6 +236,9 @@ def main(argv=None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader left (`accelgen list | head -1`): stop quietly, as SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from amaranth.back import verilog
 from common import ROOT, progress, ratio, synth
 
 from accelgen.flows import aqfp
-from accelgen.flows.export import write_atomically
+from accelgen.flows.outputs import write_atomically
 from hw.sc import SCNeuronCycle
 from models.aqfp import E_JJ_JOULE, JJ
 from models.train.sc import sc_accuracy, train_sc_classifier

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from common import ROOT, progress, ratio, synth
 
-from accelgen.flows import export, plots
+from accelgen.flows import plots
+from accelgen.flows.outputs import write_atomically
 from models.circulant import cycles_per_vector as circulant_cycles
 from models.circulant import weight_storage_bits
 from models.dense import cycles_per_vector as dense_cycles
@@ -183,7 +184,7 @@ def main(argv=None):
     out = Path(args.out)
     plot = PLOT if out.name == "circulant-results.md" else f"{out.stem}-scaling.png"
     table = render(rows, time.perf_counter() - start, args.lanes, plot, command, args.seeds)
-    export.write_atomically({args.out: table,
+    write_atomically({args.out: table,
                              str(out.parent / plot): scaling_plot(args.k, args.lanes)})
     print(f"wrote {args.out}", file=sys.stderr)
 

@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from common import ROOT, progress
 
-from accelgen.flows import export
+from accelgen.flows.outputs import write_atomically
 from accelgen.flows.synthesize import critical_path, synthesize
 
 RAM_ADDRESS_BITS, RAM_WIDTH, MULTIPLIER_WIDTH = 10, 18, 18
@@ -166,7 +166,7 @@ def main():
         progress(f"{hop}: {block}")
         rows.append({"hop": hop, "block": block, **measure(kind(registered), f"hop{number}")})
     out = ROOT / "docs" / "ecp5-ceiling.md"
-    export.write_atomically({str(out): render(rows, time.perf_counter() - start)})
+    write_atomically({str(out): render(rows, time.perf_counter() - start)})
     progress(f"wrote {out.relative_to(ROOT)}")
 
 

@@ -21,7 +21,7 @@ import time
 
 from common import ROOT, progress, ratio, synth
 
-from accelgen.flows import export
+from accelgen.flows.outputs import write_atomically
 from accelgen.flows.synthesize import SynthesisError
 from models.intergrad import Layer, balanced_stages, baseline, conv_as_fc, counters
 
@@ -164,7 +164,7 @@ def main(argv=None):
     mlp = [Layer("fc1", 200, 784, 32), Layer("fc2", 200, 200, 32), Layer("fc3", 10, 200, 32)]
     layerpipe = layerpipe_table({"MLP 784-200-200-10, B = 32": mlp, "LeNet-5 convs + FC": [
         *CNN[:2], Layer("fc1", 120, 400, 1), Layer("fc2", 84, 120, 1), Layer("fc3", 10, 84, 1)]})
-    export.write_atomically({args.out: render(fc_rows, cnn_rows, synthesis, layerpipe, time.perf_counter() - start)})
+    write_atomically({args.out: render(fc_rows, cnn_rows, synthesis, layerpipe, time.perf_counter() - start)})
     progress(f"wrote {args.out}")
 
 

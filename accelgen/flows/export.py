@@ -10,8 +10,6 @@ in ``accelgen/families/``.
 
 import hashlib
 import json
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,10 +19,10 @@ from amaranth.hdl import Shape
 from hw.common.dsp import BEHAVIOURAL_VERILOG, MULTIPLIER_MODULE
 
 from .. import __version__
-from ..errors import UserError
 from .cache import cache_dir
+from .outputs import check_outputs, write_atomically
 
-__all__ = ["component_verilog", "elaborate", "manifest", "generate", "write_atomically", "verilog_hash"]
+__all__ = ["component_verilog", "elaborate", "manifest", "generate", "verilog_hash"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,37 +99,12 @@ def manifest(design, text: str, port_list: list[dict]) -> dict:
     }
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomically(files: dict):
-    """Write every ``{path: text or bytes}`` through a temporary file and a rename; nothing partial is left."""
-    staged = []
-    try:
-        for path, text in files.items():
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(handle, "wb" if isinstance(text, bytes) else "w") as stream:
-                stream.write(text)
-            os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
-            staged.append((temp, path))
-        for temp, path in staged:
-            os.replace(temp, path)
-    except OSError as error:
-        for temp, _ in staged:
-            Path(temp).unlink(missing_ok=True)
-        raise UserError(f"cannot write {error.filename}: {error.strerror}") from None
-
-
 def generate(design, out_dir=None) -> tuple[Path, Path]:
     """Write ``<out_dir>/<design>.v`` and ``.json``; default ``rtl_out/<design>/``."""
     out_dir = Path(out_dir if out_dir is not None else Path("rtl_out") / design.name)
+    v_path, json_path = out_dir / f"{design.name}.v", out_dir / f"{design.name}.json"
+    check_outputs([v_path, json_path])
     text, port_list = elaborate(design)
     info = manifest(design, text, port_list)
-    v_path, json_path = out_dir / f"{design.name}.v", out_dir / f"{design.name}.json"
     write_atomically({v_path: text, json_path: json.dumps(info, indent=2, sort_keys=True) + "\n"})
     return v_path, json_path

@@ -58,14 +58,19 @@ class Entry:
 
 
 def _line_of(text: str, table: str, key: str | None = None) -> int:
-    """1-based line of ``[table]`` (or of ``key = …`` inside it) in a TOML text; 0 if not found."""
-    in_table, header = False, 0
+    """1-based line of ``[table]`` (or of ``key = …`` inside it) in a TOML text; for a ``table`` that is a
+    top-level key (``name = …`` before any table), that line; 0 if not found."""
+    in_table, at_top, header = False, True, 0
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
+        assigned = stripped.split("=", 1)[0].strip().strip('"') if "=" in stripped else None
         if stripped.startswith("["):
+            at_top = False
             in_table = stripped.strip("[]").strip().strip('"') == table
             header = number if in_table else header
-        elif in_table and key is not None and stripped.split("=", 1)[0].strip().strip('"') == key:
+        elif at_top and assigned == table and not header:
+            header = number
+        elif in_table and key is not None and assigned == key:
             return number
     return header
 
@@ -104,10 +109,14 @@ def load_config(path: Path | None) -> list[Entry]:
         text = Path(path).read_text()
     except OSError as error:
         raise UserError(f"cannot read config {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"cannot read config {path}: not a UTF-8 text file (a TOML file is expected)") from None
     try:
         config = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: malformed TOML: {error}") from None
+    if not config:
+        raise UserError(f"{path}: no [design] table; name at least one design to build (see: accelgen list)")
     return [_entry(path, text, name, table) for name, table in config.items()]
 
 

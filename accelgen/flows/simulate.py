@@ -98,8 +98,10 @@ def prepare_inputs(design, arrays: dict) -> dict:
     allowed = sorted({*specs, *(f"{name}_raw" for name in specs)})
     for name in arrays:
         if name not in allowed:
-            raise UserError(f"unexpected array {name!r} for {design.name}; allowed: {', '.join(allowed)}")
+            raise UserError(f"unexpected array {name!r} for {design.name}; "
+                            + (f"allowed: {', '.join(allowed)}" if allowed else "it takes no input arrays"))
     raw, batch = {}, None
+    arrays = {name: np.asarray(value) for name, value in arrays.items()}
     for name, spec in specs.items():
         if name not in arrays and f"{name}_raw" not in arrays:
             raise UserError(f"missing array {name!r} (or {name}_raw) for {design.name}")
@@ -153,6 +155,10 @@ def simulate(design, *, job_dir=None, simulator="verilator", waves=False, stall=
     inputs = random_inputs(design, np.random.default_rng(seed), batch)
     job = _job(design, check=True, stall=stall, seed=seed)
     job_dir = Path(job_dir if job_dir is not None else Path("rtl_out") / design.name / "sim")
+    try:
+        job_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot use {job_dir} as the job directory: {error.strerror}") from None
     return _launch(design, inputs, job, job_dir, simulator, waves)
 
 

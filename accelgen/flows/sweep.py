@@ -22,9 +22,9 @@ from pathlib import Path
 from .. import design
 from ..errors import UserError
 from . import plots
-from .export import write_atomically
+from .outputs import write_atomically
 
-__all__ = ["grid", "evaluate", "run_sweep", "pareto", "write_results"]
+__all__ = ["grid", "evaluate", "run_sweep", "pareto", "result_paths", "write_results"]
 
 METRICS = ("lut", "ff", "dsp", "bram", "fmax_mhz")
 
@@ -125,8 +125,13 @@ def _plot_png(name: str, rows: list[dict], front: list[bool]) -> bytes:
     return plots.png_bytes(fig)
 
 
+def result_paths(name: str, out_dir) -> tuple[Path, Path]:
+    """Where a sweep of ``name`` writes its CSV and its Pareto plot."""
+    return Path(out_dir) / f"{name}-sweep.csv", Path(out_dir) / f"{name}-pareto.png"
+
+
 def write_results(name: str, rows: list[dict], out_dir: Path) -> tuple[Path, Path]:
     front = pareto(rows)
-    csv_path, png_path = Path(out_dir) / f"{name}-sweep.csv", Path(out_dir) / f"{name}-pareto.png"
+    csv_path, png_path = result_paths(name, out_dir)
     write_atomically({csv_path: _csv_text(rows, front), png_path: _plot_png(name, rows, front)})
     return csv_path, png_path

@@ -36,7 +36,8 @@ from hw.common.dsp import ECP5_VERILOG, MULTIPLIER_MODULE
 
 from .cache import cache_dir
 from .ecp5_netlist import absorb_read_registers
-from .export import verilog_hash, write_atomically
+from .export import verilog_hash
+from .outputs import write_atomically
 
 __all__ = ["TARGETS", "DEVICES", "SynthesisError", "synthesize", "critical_path", "summary"]
 
