@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.bnn import GRNG_N, GRNG_SHUFFLE, SIGMA_FRAC
+from models.bnn import GRNG_N, GRNG_SHUFFLE, sigma_frac
 
 from .common.fixed import requantize, round_shift, saturate
 from .common.memory import simple_ram
@@ -27,7 +27,7 @@ class BayesianMLP(wiring.Component):
     n_in, hidden, n_out : int
         Layer sizes.
     width, frac : int
-        ``Q(width, frac)`` of μ, biases, activations and scores (σ' is ``Q(width).15``).
+        ``Q(width, frac)`` of μ, biases, activations and scores (σ' is ``Q(width, width - 1)``).
     passes : int
         Sampled forward passes per image, a power of two.
     seed : int
@@ -103,7 +103,7 @@ class BayesianMLP(wiring.Component):
         issued = Signal()
         m.d.sync += issued.eq(issue)
         with m.If(issue):
-            m.d.sync += [sampled.eq(saturate(mu + round_shift(sigma * epsilon, SIGMA_FRAC - F), W)),
+            m.d.sync += [sampled.eq(saturate(mu + round_shift(sigma * epsilon, sigma_frac(W) - F), W)),
                          operand.eq(activation)]
         # Stage B: accumulate.
         acc = Signal(signed(acc_width))

@@ -2,7 +2,7 @@
 
 Every weight is drawn per forward pass as ``w = μ + σ·ε`` with ε from an
 ``rlf-grng`` lane (``models/grng.py``; ε = z_raw / √n). The hardware stores
-``σ' = σ/√n`` in ``SIGMA_FORMAT`` (Q·.15, so small σ keep their precision)
+``σ' = σ/√n`` in ``sigma_format(width)`` (Q(width, width − 1), so small σ keep their precision)
 and forms ``w = sat(μ + round_shift(σ'·z_raw, 15 − frac))`` — one multiply,
 no division. Each layer is ``requantize(Σ w·a + (b << frac))`` (round half
 up, saturate), ReLU after the hidden layer. Over ``passes`` (a power of two)
@@ -21,19 +21,23 @@ import numpy as np
 from .fixed import FixedFormat, requantize, round_shift, saturate
 from .grng import rlf_grng
 
-__all__ = ["GRNG_N", "GRNG_SHUFFLE", "SIGMA_FRAC", "sigma_format", "sample_weights", "bnn_mlp_raw",
+__all__ = ["GRNG_N", "GRNG_SHUFFLE", "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw",
            "cycles_per_image"]
 
 GRNG_N, GRNG_SHUFFLE = 63, 10  #: the rlf-grng lane that draws ε
-SIGMA_FRAC = 15
+
+
+def sigma_frac(width: int) -> int:
+    """Fractional bits of σ' (``width - 1``: σ' in [0, 1) uses every bit of the word)."""
+    return width - 1
 
 
 def sigma_format(width: int) -> FixedFormat:
-    return FixedFormat(width, SIGMA_FRAC)
+    return FixedFormat(width, sigma_frac(width))
 
 
 def sample_weights(mu_raw, sigma_raw, eps_raw, fmt: FixedFormat) -> np.ndarray:
-    spread = round_shift(np.asarray(sigma_raw, dtype=np.int64) * eps_raw, SIGMA_FRAC - fmt.frac)
+    spread = round_shift(np.asarray(sigma_raw, dtype=np.int64) * eps_raw, sigma_frac(fmt.width) - fmt.frac)
     return saturate(np.asarray(mu_raw, dtype=np.int64) + spread, fmt.width)
 
 

@@ -70,6 +70,12 @@ def test_rtl_equals_model_under_stalls(tmp_path):
     rtl_run("bnn-mlp", {}, tmp_path, stall=0.3, batch=1)  # the default build, shared with the run test
 
 
+def test_rtl_equals_model_at_8_bits(tmp_path):
+    """VIBNN's 8-bit words: σ' is Q8.7 (``sigma_frac = width - 1``), bit-exact under stalls."""
+    shape = {"n_in": 5, "hidden": 3, "n_out": 2, "width": 8, "frac": 4, "passes": 2}
+    rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
+
+
 def test_negative_sigma_and_bad_passes_exit_2(posterior, tmp_path, capsys):
     data, params = posterior
     broken = {**params, "x": data.x_test[:1]}

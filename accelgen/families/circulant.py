@@ -20,6 +20,9 @@ from ..params import Param
 from ..registry import register
 from .common import FRAC, WIDTH, check_format, measured, per_second, point, rate, times
 
+# The PWL tables need breakpoints 0.4 apart (frac >= 2) and ±5.5 in range (width - frac >= 4).
+PWL_WIDTH = Param("width", 16, "fixed-point word width in bits", lo=6, hi=24)
+PWL_FRAC = Param("frac", 10, "fractional bits (2 <= frac <= width - 4: the PWL tables need ±5.5)", lo=2, hi=20)
 K_FFT = Param("k", 16, "FFT size (block size of the circulant matrix)", lo=2, hi=64, power_of_two=True)
 
 
@@ -143,7 +146,7 @@ class PWL(Design):
     summary = "C-LSTM piecewise-linear sigmoid/tanh (22 segments), one sample per cycle"
     family = CIRCULANT
     testbench = "sim.tb_pwl"
-    parameters = (Param("function", "sigmoid", "activation", choices=("sigmoid", "tanh")), WIDTH, FRAC)
+    parameters = (Param("function", "sigmoid", "activation", choices=("sigmoid", "tanh")), PWL_WIDTH, PWL_FRAC)
 
     def check(self):
         check_format(self.params)
@@ -173,7 +176,7 @@ class CirculantRNN(Design):
         Param("n_in", 16, "input size per time step (multiple of k)", lo=2, hi=1024),
         Param("hidden", 16, "hidden size H (multiple of k)", lo=2, hi=1024),
         Param("k", 8, "block size of the circulant gate matrix", lo=2, hi=64, power_of_two=True),
-        WIDTH, FRAC,
+        PWL_WIDTH, PWL_FRAC,
         Param("parallelism", 2, "complex MAC lanes of the circulant engine (<= k/2+1)", lo=1, hi=33),
     )
 
