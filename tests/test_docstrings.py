@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("Parameters", "Members", "Latency", "Throughput")
 
 
-def _components():
+def _component_nodes():
     for path in sorted((ROOT / "hw").rglob("*.py")):
         for node in ast.parse(path.read_text()).body:
             bases = {getattr(base, "attr", getattr(base, "id", None)) for base in node.bases} \
@@ -19,7 +19,7 @@ def _components():
                 yield pytest.param(node, id=f"{path.relative_to(ROOT)}:{node.name}")
 
 
-@pytest.mark.parametrize("node", _components())
+@pytest.mark.parametrize("node", list(_component_nodes()))
 def test_component_docstring_has_every_section(node):
     doc = ast.get_docstring(node) or ""
     missing = [name for name in SECTIONS if f"\n{name}\n{'-' * len(name)}\n" not in doc]

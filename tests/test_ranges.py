@@ -35,7 +35,7 @@ def _refused_cleanly(error: accelgen.UserError):
 
 
 @pytest.mark.parametrize("name", accelgen.designs())
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=30, deadline=None, derandomize=True)
 @given(data=st.data())
 def test_every_advertised_value_is_accepted_or_refused_in_one_line(name, data):
     try:
@@ -45,7 +45,7 @@ def test_every_advertised_value_is_accepted_or_refused_in_one_line(name, data):
 
 
 @pytest.mark.parametrize("name", accelgen.designs())
-@settings(max_examples=4, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_accepted_small_values_generate_verilog_and_a_manifest(name, data):
     try:
