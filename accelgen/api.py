@@ -19,7 +19,7 @@ import numpy as np
 from models.fixed import FixedFormat, dequantize
 
 from .errors import UserError
-from .flows import export, simulate, synthesize
+from .flows import export, prove, simulate, synthesize
 from .params import Param, parse_values
 
 __all__ = ["ArraySpec", "Claim", "Family", "Design"]
@@ -228,6 +228,13 @@ class Design:
             raise UserError(f"seeds={seeds} out of range [1, {synthesize.MAX_SEEDS}]")
         text, port_list = export.elaborate(self)
         return synthesize.synthesize(text, self.toplevel, target, port_list, cached_only=cached_only, seeds=seeds)
+
+    def prove(self, *, depth: int = 24, work_dir=None) -> dict:
+        """Prove the stream contract of every output stream formally (``accelgen/flows/prove.py``):
+        ``{"design", "params", "properties": [{"name", "kind", "result", "depth", "engine", "seconds"}]}``;
+        a failed property also has ``"trace"`` (a VCD)."""
+        found = prove.prove_component(self.component, depth=depth, work_dir=work_dir, label=self.name)
+        return {"design": self.name, "params": self.params, "properties": found}
 
     def dequantized(self, raw: dict) -> dict:
         """Raw outputs plus their float values (``<name>`` = ``<name>_raw`` × LSB × scale) for each output."""

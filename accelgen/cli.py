@@ -97,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     aqfp_map.add_argument("--naive", action="store_true", help="baseline balancing (no buffer sharing)")
     aqfp_map.add_argument("--no-majority", action="store_true", help="map to AND2/OR2 only (no MAJ3 extraction)")
 
+    prove = commands.add_parser("prove", help="prove the stream contract of every output stream (SymbiYosys)")
+    _design_args(prove)
+    prove.add_argument("--depth", type=int, default=24, metavar="N",
+                       help="induction / BMC depth in cycles (default 24)")
+    prove.add_argument("--json", dest="json_file", metavar="FILE", help="also write the results as JSON to FILE")
+
     build = commands.add_parser("build", help="the main job: every design, generated, simulated, synthesized")
     build.add_argument("--config", help="TOML file: one [design] table of parameters each")
     build.add_argument("-o", dest="out_dir", default="rtl_out", help="output directory (default rtl_out/)")
@@ -214,6 +220,20 @@ def cmd_aqfp(args):
     print(aqfp.summary(netlist))
 
 
+def cmd_prove(args):
+    acc = _design(args)
+    if args.json_file:
+        check_outputs([args.json_file])
+    report = acc.prove(depth=args.depth)
+    if args.json_file:
+        write_atomically({args.json_file: json.dumps(report, indent=2, sort_keys=True) + "\n"})
+    for found in report["properties"]:
+        trace = f"; counterexample {found['trace']}" if "trace" in found else ""
+        print(f"{found['name']}: {found['result']} ({found['kind']}, depth {found['depth']}, "
+              f"{found['seconds']:.1f} s){trace}")
+    return 0 if all(found["result"] == "proved" for found in report["properties"]) else EXIT_FAILED
+
+
 def cmd_build(args):
     passed = build(args.config, args.out_dir, args.target)
     print(f"report: {Path(args.out_dir) / 'report.md'}")
@@ -221,7 +241,7 @@ def cmd_build(args):
 
 
 COMMANDS = {"list": cmd_list, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
-            "run": cmd_run, "sweep": cmd_sweep, "aqfp": cmd_aqfp, "build": cmd_build}
+            "run": cmd_run, "sweep": cmd_sweep, "aqfp": cmd_aqfp, "build": cmd_build, "prove": cmd_prove}
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,98 @@
+"""``accelgen prove``: the stream contract proved formally; a component that breaks it is caught, with a trace."""
+
+import json
+
+import pytest
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+import accelgen
+from accelgen.cli import main
+from accelgen.flows.prove import prove_component
+
+
+class RegisterSlice(wiring.Component):
+    """A one-word stream register; ``broken`` makes it break the rule while its consumer stalls:
+    ``"payload"`` changes the held word, ``"valid"`` drops it."""
+
+    input: In(stream.Signature(8))
+    output: Out(stream.Signature(8))
+
+    def __init__(self, broken: str | None = None):
+        self.broken = broken
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.input.ready.eq(~self.output.valid | self.output.ready)
+        with m.If(self.input.ready):
+            m.d.sync += [self.output.valid.eq(self.input.valid), self.output.payload.eq(self.input.payload)]
+        with m.Elif(self.broken == "payload"):
+            m.d.sync += self.output.payload.eq(self.output.payload + 1)
+        with m.Elif(self.broken == "valid"):
+            m.d.sync += self.output.valid.eq(0)
+        return m
+
+
+def _results(found):
+    return {entry["name"]: entry["result"] for entry in found}
+
+
+def test_a_correct_register_slice_is_proved_unbounded(tmp_path):
+    found = prove_component(RegisterSlice, depth=8, work_dir=tmp_path)
+    assert _results(found) == {"output: valid held while stalled": "proved",
+                               "output: payload held while stalled": "proved"}
+    assert all(entry["kind"] == "unbounded (k-induction)" for entry in found)
+
+
+@pytest.mark.parametrize("broken", ["payload", "valid"])
+def test_a_broken_register_slice_fails_with_a_trace(broken, tmp_path):
+    found = prove_component(lambda: RegisterSlice(broken), depth=8, work_dir=tmp_path)
+    by_name = {entry["name"]: entry for entry in found}
+    failed = by_name[f"output: {broken} held while stalled"]
+    assert failed["result"] == "failed" and failed["trace"].endswith(".vcd")
+    other = "valid" if broken == "payload" else "payload"
+    assert by_name[f"output: {other} held while stalled"]["result"] == "proved"
+
+
+def test_prove_dense_fc_from_the_command_line(tmp_path, capsys):
+    argv = ["prove", "dense-fc", "-p", "n_in=2", "-p", "n_out=2", "-p", "parallelism=1", "--json",
+            str(tmp_path / "proof.json")]
+    assert main(argv) == 0
+    report = json.loads((tmp_path / "proof.json").read_text())
+    assert report["design"] == "dense-fc" and report["params"]["n_in"] == 2
+    assert [p["result"] for p in report["properties"]] == ["proved", "proved"]
+    assert set(report["properties"][0]) >= {"name", "kind", "result", "depth", "engine", "seconds"}
+    assert "y_out: valid held while stalled: proved" in capsys.readouterr().out
+
+
+def test_prove_refuses_a_bad_depth():
+    with pytest.raises(accelgen.UserError, match=r"depth=0 out of range \[1, 200\]"):
+        accelgen.design("pwl").prove(depth=0)
+
+
+# Small points of every design (the proof is of the ports' protocol, which these shapes exercise fully).
+PROOF_POINTS = {
+    "bnn-mlp": dict(n_in=2, hidden=2, n_out=2, width=8, frac=4, passes=1),
+    "circulant-fc": dict(n_in=4, n_out=4, k=2, parallelism=1, width=8, frac=4),
+    "circulant-gru": dict(n_in=2, hidden=2, k=2, parallelism=1, width=8, frac=3),
+    "circulant-lstm": dict(n_in=2, hidden=2, k=2, parallelism=1, width=8, frac=3),
+    "clt-grng": dict(terms=2, bits=2, lanes=1),
+    "dense-fc": dict(n_in=2, n_out=2, parallelism=1),
+    "fft": dict(k=4, width=8, frac=4),
+    "intergrad": dict(rows=2, cols=2, width=4, acc_width=8, n_o=2, n_i=2, batch=1),
+    "pwl": dict(width=8, frac=3),
+    "rlf-grng": dict(n=31, lanes=1, shuffle=0),
+    "sc-layer": dict(n_in=1, n_out=1, length=4, bits=2),
+    "wallace-grng": dict(pool=64, lanes=4),
+}
+CHEAP = ("clt-grng", "fft", "pwl", "rlf-grng", "sc-layer")  # a few seconds each; the rest: -m slow
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=() if name in CHEAP else pytest.mark.slow) for name in sorted(PROOF_POINTS)])
+def test_every_design_proves_its_stream_contract(name, tmp_path):
+    assert sorted(PROOF_POINTS) == accelgen.designs()
+    report = accelgen.design(name, **PROOF_POINTS[name]).prove(work_dir=tmp_path)
+    assert report["properties"] and all(p["result"] == "proved" for p in report["properties"]), report
