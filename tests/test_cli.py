@@ -144,7 +144,8 @@ def test_circulant_run_rejects_wrong_weight_shape(tmp_path):
 
 @pytest.mark.parametrize("design, args, fragments", [
     ("pwl", ["-p", "width=6", "-p", "frac=4"], ["frac=4", "[2, 2]"]),
-    ("pwl", ["-p", "frac=1"], ["frac=1", "[2, 12]"]),
+    ("pwl", ["-p", "frac=1"], ["frac=1", "[2, 20]"]),
+    ("pwl", ["-p", "width=8", "-p", "frac=5"], ["frac=5", "[2, 4]", "width=8"]),
     ("circulant-lstm", ["-p", "hidden=12"], ["hidden=12", "multiple of k=8"]),
     ("pwl", ["-p", "function=relu"], ["function=relu", "{sigmoid, tanh}"]),
 ])
