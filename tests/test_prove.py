@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -13,8 +13,9 @@ from accelgen.flows.prove import prove_component
 
 
 class RegisterSlice(wiring.Component):
-    """A one-word stream register; ``broken`` makes it break the rule while its consumer stalls:
-    ``"payload"`` changes the held word, ``"valid"`` drops it."""
+    """A one-word stream register; ``broken`` makes it break the contract: while its consumer stalls
+    ``"payload"`` changes the held word and ``"valid"`` drops it; ``"eager"`` offers a word before any
+    input arrived."""
 
     input: In(stream.Signature(8))
     output: Out(stream.Signature(8))
@@ -25,13 +26,15 @@ class RegisterSlice(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.d.comb += self.input.ready.eq(~self.output.valid | self.output.ready)
+        valid, payload = Signal(init=self.broken == "eager"), Signal(8)
+        m.d.comb += [self.output.valid.eq(valid), self.output.payload.eq(payload),
+                     self.input.ready.eq(~valid | self.output.ready)]
         with m.If(self.input.ready):
-            m.d.sync += [self.output.valid.eq(self.input.valid), self.output.payload.eq(self.input.payload)]
+            m.d.sync += [valid.eq(self.input.valid), payload.eq(self.input.payload)]
         with m.Elif(self.broken == "payload"):
-            m.d.sync += self.output.payload.eq(self.output.payload + 1)
+            m.d.sync += payload.eq(payload + 1)
         with m.Elif(self.broken == "valid"):
-            m.d.sync += self.output.valid.eq(0)
+            m.d.sync += valid.eq(0)
         return m
 
 
@@ -42,18 +45,21 @@ def _results(found):
 def test_a_correct_register_slice_is_proved_unbounded(tmp_path):
     found = prove_component(RegisterSlice, depth=8, work_dir=tmp_path)
     assert _results(found) == {"output: valid held while stalled": "proved",
-                               "output: payload held while stalled": "proved"}
+                               "output: payload held while stalled": "proved",
+                               "output: no output before an input": "proved"}
     assert all(entry["kind"] == "unbounded (k-induction)" for entry in found)
 
 
-@pytest.mark.parametrize("broken", ["payload", "valid"])
-def test_a_broken_register_slice_fails_with_a_trace(broken, tmp_path):
+@pytest.mark.parametrize("broken, failing", [
+    ("payload", "output: payload held while stalled"),
+    ("valid", "output: valid held while stalled"),
+    ("eager", "output: no output before an input"),
+])
+def test_a_broken_register_slice_fails_with_a_trace(broken, failing, tmp_path):
     found = prove_component(lambda: RegisterSlice(broken), depth=8, work_dir=tmp_path)
     by_name = {entry["name"]: entry for entry in found}
-    failed = by_name[f"output: {broken} held while stalled"]
-    assert failed["result"] == "failed" and failed["trace"].endswith(".vcd")
-    other = "valid" if broken == "payload" else "payload"
-    assert by_name[f"output: {other} held while stalled"]["result"] == "proved"
+    assert by_name[failing]["result"] == "failed" and by_name[failing]["trace"].endswith(".vcd")
+    assert all(entry["result"] == "proved" for name, entry in by_name.items() if name != failing)
 
 
 def test_prove_dense_fc_from_the_command_line(tmp_path, capsys):
@@ -62,7 +68,7 @@ def test_prove_dense_fc_from_the_command_line(tmp_path, capsys):
     assert main(argv) == 0
     report = json.loads((tmp_path / "proof.json").read_text())
     assert report["design"] == "dense-fc" and report["params"]["n_in"] == 2
-    assert [p["result"] for p in report["properties"]] == ["proved", "proved"]
+    assert [p["result"] for p in report["properties"]] == ["proved", "proved", "proved"]
     assert set(report["properties"][0]) >= {"name", "kind", "result", "depth", "engine", "seconds"}
     assert "y_out: valid held while stalled: proved" in capsys.readouterr().out
 

@@ -3,7 +3,9 @@
 :class:`StreamContract` wraps a component and states, for every
 ``amaranth.lib.stream`` member, the valid/ready rule: once ``valid`` is high
 and ``ready`` low, ``valid`` stays high and ``payload`` stays stable in the
-next cycle. On the component's output streams that is asserted; on its input
+next cycle, and (where the component has input streams) no output word is
+offered before some input word was taken. On the component's output streams
+that is asserted; on its input
 streams it is assumed (the only thing assumed about the environment), as is
 a stable value on every other input port (``fft``'s ``scaled``) and reset
 low (registers start from their initial values, which are the reset
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import Assert, Assume, Module, ResetSignal, Signal, Value
+from amaranth.hdl import Assert, Assume, Cat, Module, ResetSignal, Signal, Value
 from amaranth.lib import stream, wiring
 
 from hw.common.dsp import BEHAVIOURAL_VERILOG, MULTIPLIER_MODULE
@@ -50,6 +52,8 @@ class Property:
 
     @property
     def name(self) -> str:
+        if self.rule == "causal":
+            return f"{self.stream}: no output before an input"
         return f"{self.stream}: {self.rule} held while stalled"
 
 
@@ -60,8 +64,10 @@ def _streams(component, flow: str) -> list[str]:
 
 
 def properties(component) -> list[Property]:
-    """The properties :func:`prove_component` proves: two per output stream."""
-    return [Property(name, rule) for name in _streams(component, "Out") for rule in ("valid", "payload")]
+    """The properties :func:`prove_component` proves: per output stream, ``valid`` and ``payload`` held
+    while stalled, and (for a component with input streams) no ``valid`` before some input was taken."""
+    rules = ("valid", "payload", "causal") if _streams(component, "In") else ("valid", "payload")
+    return [Property(name, rule) for name in _streams(component, "Out") for rule in rules]
 
 
 class StreamContract(wiring.Component):
@@ -97,6 +103,12 @@ class StreamContract(wiring.Component):
         started = Signal()  # past values exist from the second cycle on
         m.d.sync += started.eq(1)
         m.d.comb += Assume(~ResetSignal())
+        inputs = [getattr(self, name) for name in _streams(self, "In")]
+        taken = Signal()  # some input stream has transferred a word, in an earlier cycle or this one
+        received = Signal()
+        m.d.comb += taken.eq(received | Cat(port.valid & port.ready for port in inputs).any())
+        m.d.sync += received.eq(taken)
+        self._taken = taken
         for name, member in self.signature.members.items():
             outer, inner = getattr(self, name), getattr(dut, name)
             if member.is_signature and isinstance(member.signature, stream.Signature):
@@ -127,6 +139,8 @@ class StreamContract(wiring.Component):
                     m.d.comb += Assert(outer.valid)
                 if self.checked in (None, Property(name, "payload")):
                     m.d.comb += Assert(Value.cast(outer.payload) == Value.cast(was_payload))
+        if flow == "Out" and self.checked in (None, Property(name, "causal")) and _streams(self, "In"):
+            m.d.comb += Assert(~outer.valid | self._taken)
 
 
 def _sby_script(mode: str, depth: int, uses_multiplier: bool) -> str:
