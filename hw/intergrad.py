@@ -7,7 +7,7 @@ checked in ``tests/test_intergrad.py``).
 from dataclasses import dataclass
 
 from amaranth.hdl import Module, Mux, Signal, Value, signed
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.fixed import ceil_div
@@ -16,7 +16,7 @@ from models.intergrad import MODES
 from .common.fixed import delay
 from .common.memory import simple_ram
 
-__all__ = ["Intergrad", "COUNTERS"]
+__all__ = ["Intergrad", "PEArray", "COUNTERS"]
 
 #: Counter outputs: name -> meaning (all 32-bit).
 COUNTERS = ("cycles", "reads_w", "reads_x", "reads_delta", "reads_dx", "writes_dx", "writes_dw")
@@ -25,7 +25,8 @@ COUNTERS = ("cycles", "reads_w", "reads_x", "reads_delta", "reads_dx", "writes_d
 @dataclass
 class _Datapath:
     """The datapath signals the controller drives or reads: fold position, phase, state strobes,
-    accumulators, counters and the SRAM banks by operand (``[(write, read), …]`` each)."""
+    the PE array (to clear its accumulators), counters and the SRAM banks by operand
+    (``[(write, read), …]`` each)."""
 
     phase: Signal
     ro: Signal
@@ -36,7 +37,7 @@ class _Datapath:
     loading: Signal
     streaming: Signal
     draining: Signal
-    acc_reg: list
+    array: "PEArray"
     counters: dict
     sram: dict
 
@@ -174,12 +175,8 @@ class Intergrad(wiring.Component):
         col_valid = [co * C + c < n_i for c in range(C)]
         phase = Signal(range(max(R, T + R + C - 2) + 1))
 
-        # PE array registers.
-        w_reg = [[Signal(word, name=f"w_{r}_{c}") for c in range(C)] for r in range(R)]
-        d_reg = [[Signal(word, name=f"d_{r}_{c}") for c in range(C)] for r in range(R)]
-        x_reg = [[Signal(word, name=f"x_{r}_{c}") for c in range(C)] for r in range(R)]
-        ps_reg = [[Signal(acc, name=f"ps_{r}_{c}") for c in range(C)] for r in range(R)]
-        acc_reg = [[Signal(acc, name=f"acc_{r}_{c}") for c in range(C)] for r in range(R)]
+        m.submodules.array = array = PEArray(rows=R, cols=C, width=self.width, acc_width=self.acc_width,
+                                             uses_w=self.uses_w, uses_x=self.uses_x)
 
         # Feeders: δ row r and x column c enter zero outside the stream, delayed r (c) cycles.
         streaming = Signal()
@@ -190,22 +187,9 @@ class Intergrad(wiring.Component):
             m.d.comb += [read.addr.eq(ro * T + phase), d_feed[r].eq(Mux(feeding & row_valid[r], read.data, 0))]
         for c, (_, read) in enumerate(x_sram):
             m.d.comb += [read.addr.eq(co * T + phase), x_feed[c].eq(Mux(feeding & col_valid[c], read.data, 0))]
-        d_skewed = [delay(m, d_feed[r], r, f"d_skew{r}") for r in range(R)]
-        x_skewed = [delay(m, x_feed[c], c, f"x_skew{c}") for c in range(C)]
-
-        bottom = []
-        for r in range(R):
-            for c in range(C):
-                d_in = d_skewed[r] if c == 0 else d_reg[r][c - 1]
-                x_in = x_skewed[c] if r == 0 else x_reg[r - 1][c]
-                ps_in = 0 if r == 0 else ps_reg[r - 1][c]
-                ps_out = ps_in + w_reg[r][c] * d_in if self.uses_w else ps_in
-                m.d.sync += [d_reg[r][c].eq(d_in), x_reg[r][c].eq(x_in), ps_reg[r][c].eq(ps_out)]
-                if self.uses_x:
-                    with m.If(streaming):
-                        m.d.sync += acc_reg[r][c].eq(acc_reg[r][c] + d_in * x_in)
-                if r == R - 1:
-                    bottom.append(ps_out)
+        m.d.comb += [array.d_in[r].eq(delay(m, d_feed[r], r, f"d_skew{r}")) for r in range(R)]
+        m.d.comb += [array.x_in[c].eq(delay(m, x_feed[c], c, f"x_skew{c}")) for c in range(C)]
+        m.d.comb += array.accumulate.eq(streaming)
 
         # dx: column c's bottom output for batch column b appears at stream phase b + R - 1 + c.
         dx_reads, dx_writes = [], []
@@ -217,7 +201,7 @@ class Intergrad(wiring.Component):
                 captured.eq(self.uses_w & streaming & (b >= 0) & (b < T) & col_valid[c]),
                 read.addr.eq(co * T + b[:len(read.addr)]),
                 write.addr.eq(read.addr),
-                write.data.eq(bottom[c] + Mux(ro == 0, 0, read.data)),
+                write.data.eq(array.partial_sums[c] + Mux(ro == 0, 0, read.data)),
                 write.en.eq(captured),
             ]
             dx_reads.append(captured & (ro != 0))
@@ -225,11 +209,10 @@ class Intergrad(wiring.Component):
 
         # dw drain: row ``phase`` of accumulators to dw SRAM, then clear.
         draining = Signal()
+        m.d.comb += array.drain_row.eq(phase)
         dw_writes = []
         for c, (write, _) in enumerate(dw_sram):
-            row_acc = acc_reg[0][c]
-            for r in range(1, R):
-                row_acc = Mux(phase == r, acc_reg[r][c], row_acc)
+            row_acc = array.drained[c]
             drain_row = ro * R + phase
             enable = draining & (drain_row < n_o) & col_valid[c]
             m.d.comb += [write.addr.eq(drain_row * col_folds + co), write.data.eq(row_acc), write.en.eq(enable)]
@@ -241,11 +224,9 @@ class Intergrad(wiring.Component):
         load_row = ro * R + (R - 1 - phase)
         for c, (_, read) in enumerate(w_sram):
             valid = loading & (load_row < n_o) & col_valid[c]
-            m.d.comb += read.addr.eq(load_row * col_folds + co)
-            with m.If(loading):
-                m.d.sync += w_reg[0][c].eq(Mux(valid, read.data, 0))
-                m.d.sync += [w_reg[r][c].eq(w_reg[r - 1][c]) for r in range(1, R)]
+            m.d.comb += [read.addr.eq(load_row * col_folds + co), array.w_top[c].eq(Mux(valid, read.data, 0))]
             w_reads.append(valid)
+        m.d.comb += array.w_shift.eq(loading)
 
         with m.If(loading | streaming | draining):
             m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
@@ -261,7 +242,7 @@ class Intergrad(wiring.Component):
         # After the counters: the controller's reset of them must take priority.
         self._control(m, _Datapath(
             phase=phase, ro=ro, co=co, last_fold=last_fold, row_folds=row_folds, col_folds=col_folds,
-            loading=loading, streaming=streaming, draining=draining, acc_reg=acc_reg, counters=counters,
+            loading=loading, streaming=streaming, draining=draining, array=array, counters=counters,
             sram={"w": w_sram, "x": x_sram, "delta": d_sram, "dx": dx_sram, "dw": dw_sram}))
         return m
 
@@ -271,7 +252,7 @@ class Intergrad(wiring.Component):
         phase, ro, co, last_fold = path.phase, path.ro, path.co, path.last_fold
         col_folds, row_folds = path.col_folds, path.row_folds
         loading, streaming, draining = path.loading, path.streaming, path.draining
-        acc_reg, counters, sram = path.acc_reg, path.counters, path.sram
+        array, counters, sram = path.array, path.counters, path.sram
 
         w_walk = _Walk(m, "w_walk", n_o, n_i, C, "inner")
         x_walk = _Walk(m, "x_walk", n_i, T, C, "outer")
@@ -347,9 +328,98 @@ class Intergrad(wiring.Component):
                 m.d.comb += draining.eq(1)
                 m.d.sync += phase.eq(phase + 1)
                 with m.If(phase == R - 1):
-                    m.d.sync += [acc_reg[r][c].eq(0) for r in range(R) for c in range(C)]
+                    m.d.comb += array.clear.eq(1)
                     next_fold()
             with m.State("SEND_DX"):
                 send(dx_walk, sram["dx"], dx_walk.quotient * T + dx_walk.inner, after_dx)
             with m.State("SEND_DW"):
                 send(dw_walk, sram["dw"], dw_walk.outer * col_folds + dw_walk.quotient, first_load)
+
+
+class PEArray(wiring.Component):
+    """The ``rows × cols`` processing elements of the array, without memories or control.
+
+    PE(r, c) holds a stationary weight ``w``, an output-stationary accumulator,
+    a horizontal δ register (δ moves right) and vertical x and partial-sum
+    registers (x and partial sums move down). Each cycle it adds ``w·δ`` to
+    the partial sum passing down (``uses_w``) and, while ``accumulate``,
+    ``δ·x`` to its accumulator (``uses_x``).
+
+    Parameters
+    ----------
+    rows, cols : int
+        Array shape.
+    width, acc_width : int
+        Bits of ``w``, ``x``, ``δ`` and of partial sums and accumulators.
+    uses_w, uses_x : bool
+        Form the weight-stationary products (dX) and the output-stationary ones (dW).
+
+    Members
+    -------
+    d_in : In(data.ArrayLayout(signed(width), rows))
+        δ entering each row at the left.
+    x_in : In(data.ArrayLayout(signed(width), cols))
+        x entering each column at the top.
+    w_top : In(data.ArrayLayout(signed(width), cols)), w_shift : In(1)
+        While ``w_shift``, every column's weights move down a row and ``w_top`` enters row 0.
+    accumulate : In(1), clear : In(1)
+        Add this cycle's ``δ·x`` products; empty every accumulator (``clear`` wins).
+    drain_row : In(range(rows))
+        The accumulator row shown on ``drained`` (row 0 for any larger value).
+    partial_sums : Out(data.ArrayLayout(signed(acc_width), cols))
+        The bottom row's partial sums, ``w·δ`` of this cycle included.
+    drained : Out(data.ArrayLayout(signed(acc_width), cols))
+        Accumulator row ``drain_row``.
+
+    Latency
+    -------
+    One cycle per PE hop: δ reaches column ``c`` ``c`` cycles, x and partial sums row ``r`` ``r``
+    cycles after entering; ``partial_sums`` carry the last row's product combinationally.
+
+    Throughput
+    ----------
+    One δ per row and one x per column every cycle.
+    """
+
+    def __init__(self, *, rows: int, cols: int, width: int, acc_width: int, uses_w: bool, uses_x: bool):
+        self.rows, self.cols, self.uses_w, self.uses_x = rows, cols, uses_w, uses_x
+        word, acc = signed(width), signed(acc_width)
+        self._word, self._acc = word, acc
+        super().__init__({
+            "d_in": In(data.ArrayLayout(word, rows)), "x_in": In(data.ArrayLayout(word, cols)),
+            "w_top": In(data.ArrayLayout(word, cols)), "w_shift": In(1),
+            "accumulate": In(1), "clear": In(1), "drain_row": In(range(rows)),
+            "partial_sums": Out(data.ArrayLayout(acc, cols)), "drained": Out(data.ArrayLayout(acc, cols)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        R, C, word, acc = self.rows, self.cols, self._word, self._acc
+        w_reg = [[Signal(word, name=f"w_{r}_{c}") for c in range(C)] for r in range(R)]
+        d_reg = [[Signal(word, name=f"d_{r}_{c}") for c in range(C)] for r in range(R)]
+        x_reg = [[Signal(word, name=f"x_{r}_{c}") for c in range(C)] for r in range(R)]
+        ps_reg = [[Signal(acc, name=f"ps_{r}_{c}") for c in range(C)] for r in range(R)]
+        acc_reg = [[Signal(acc, name=f"acc_{r}_{c}") for c in range(C)] for r in range(R)]
+        for r in range(R):
+            for c in range(C):
+                d_in = self.d_in[r] if c == 0 else d_reg[r][c - 1]
+                x_in = self.x_in[c] if r == 0 else x_reg[r - 1][c]
+                ps_in = 0 if r == 0 else ps_reg[r - 1][c]
+                ps_out = ps_in + w_reg[r][c] * d_in if self.uses_w else ps_in
+                m.d.sync += [d_reg[r][c].eq(d_in), x_reg[r][c].eq(x_in), ps_reg[r][c].eq(ps_out)]
+                if self.uses_x:
+                    with m.If(self.clear):
+                        m.d.sync += acc_reg[r][c].eq(0)
+                    with m.Elif(self.accumulate):
+                        m.d.sync += acc_reg[r][c].eq(acc_reg[r][c] + d_in * x_in)
+                if r == R - 1:
+                    m.d.comb += self.partial_sums[c].eq(ps_out)
+        with m.If(self.w_shift):
+            for c in range(C):
+                m.d.sync += [w_reg[0][c].eq(self.w_top[c]), *(w_reg[r][c].eq(w_reg[r - 1][c]) for r in range(1, R))]
+        for c in range(C):
+            row = acc_reg[0][c]
+            for r in range(1, R):
+                row = Mux(self.drain_row == r, acc_reg[r][c], row)
+            m.d.comb += self.drained[c].eq(row)
+        return m
