@@ -115,6 +115,7 @@ class BayesianMLP(wiring.Component):
         result = Signal(word)
         m.d.comb += result.eq(requantize(acc + (bias << F), F, W))
         out_index = Signal(range(2 * O))
+        m.d.comb += [moments.score.eq(result), moments.index.eq(row), moments.select.eq(out_index)]
 
         def load_state(name, next_state):
             write, read = ports[name]
@@ -156,7 +157,7 @@ class BayesianMLP(wiring.Component):
                 with m.If(layer == 0):
                     m.d.comb += [h_buf[0].addr.eq(row), h_buf[0].data.eq(Mux(result[-1], 0, result)), h_buf[0].en.eq(1)]
                 with m.Else():
-                    m.d.comb += [moments.add.eq(1), moments.index.eq(row), moments.score.eq(result)]
+                    m.d.comb += moments.add.eq(1)
                 m.next = "MAC"
                 with m.If(row == rows - 1):
                     m.d.comb += [row_next.eq(0), index_next.eq(0)]
@@ -167,8 +168,7 @@ class BayesianMLP(wiring.Component):
                     with m.If(layer == 1):
                         m.d.sync += p.eq(p + 1)
             with m.State("EMIT"):
-                m.d.comb += [moments.select.eq(out_index), self.scores_out.valid.eq(1),
-                             self.scores_out.payload.eq(moments.value)]
+                m.d.comb += [self.scores_out.valid.eq(1), self.scores_out.payload.eq(moments.value)]
                 with m.If(self.scores_out.ready):
                     m.d.sync += out_index.eq(out_index + 1)
                     with m.If(out_index == 2 * O - 1):
