@@ -54,9 +54,9 @@ def sweep(name: str, values: dict, *, out_dir="rtl_out", target: str = "ecp5", w
     from pathlib import Path
 
     from .flows import sweep as flow
+    from .flows.outputs import check_outputs
     if not 1 <= jobs <= 64:
         raise UserError(f"jobs={jobs} out of range [1, 64]")
-    from .flows.outputs import check_outputs
     name = registry.get(name).name
     points = flow.grid(name, values)
     check_outputs(flow.result_paths(name, out_dir))

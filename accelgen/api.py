@@ -135,10 +135,6 @@ class Design:
         given = ", ".join(f"{key}={value!r}" for key, value in self.params.items())
         return f"accelgen.design({self.name!r}, {given})"
 
-    @classmethod
-    def defaults(cls) -> dict:
-        return {param.name: param.default for param in cls.parameters}
-
     @property
     def toplevel(self) -> str:
         """Verilog module name: the design name with ``_`` for ``-``."""
@@ -211,7 +207,7 @@ class Design:
     def simulate(self, *, seed: int = 1, stall: float = 0.3, batch: int | None = None, job_dir=None,
                  simulator: str = "verilator", waves: bool = False) -> "simulate.SimulationResult":
         """Random inputs through the RTL under random valid/ready stalls, checked word for word
-        against :meth:`golden`; ``job_dir`` (default a temporary directory) keeps the log and waves."""
+        against :meth:`golden`; ``job_dir`` (default ``rtl_out/<name>/sim/``) keeps the inputs, log and waves."""
         if not 0.0 <= stall < 1.0:
             raise UserError(f"stall={stall} out of range [0, 1)")
         if not 0 <= seed < 2**32:

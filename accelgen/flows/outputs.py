@@ -25,7 +25,6 @@ from .cache import cache_dir
 __all__ = ["check_outputs", "write_atomically"]
 
 
-
 def check_outputs(paths, *, inputs=()):
     """Refuse (``UserError``) any output path that cannot be written: a directory, a path under a file,
     an unwritable directory, the same path twice, or one of ``inputs``."""

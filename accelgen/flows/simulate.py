@@ -133,8 +133,8 @@ def _job(design, *, check: bool, stall: float, seed: int) -> dict:
 
 
 def _launch(design, inputs: dict, job: dict, job_dir: Path, simulator: str, waves: bool) -> SimulationResult:
-    """Run the testbench on ``inputs``; when the job checks, compare with ``design.golden(inputs)``."""
-    job_dir.mkdir(parents=True, exist_ok=True)
+    """Run the testbench on ``inputs`` in the existing ``job_dir``; when the job checks, compare with
+    ``design.golden(inputs)``."""
     np.savez(job_dir / "inputs.npz", **inputs)
     run = run_job(verilog=elaborate(design)[0], toplevel=design.toplevel, test_module=design.testbench,
                   job=job, job_dir=job_dir, build_cache=cache_dir() / "sim", simulator=simulator, waves=waves)
