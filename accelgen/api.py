@@ -103,6 +103,13 @@ class Design:
         The bit-exact model: raw input arrays (``<name>_raw``) to raw outputs.
     check_inputs(raw)
         Data-dependent limits of ``run`` (``ValueError``); default none.
+    files() -> dict
+        Parameter name → sha256 of each file the design reads (``Param.path``); default none.
+    check_target(target)
+        Resources the design needs beyond what ``target`` has (``ValueError``, before synthesis);
+        default none.
+    report_lines(entry) -> list of str
+        Markdown lines for the build report's family section; default none.
 
     Attributes
     ----------
@@ -165,6 +172,17 @@ class Design:
     def check_inputs(self, raw: dict):
         """Raise ``ValueError`` for input data the hardware cannot take (beyond shapes and formats)."""
 
+    def files(self) -> dict:
+        """``{parameter: sha256}`` of the files the design reads: part of its identity (cache keys, manifest)."""
+        return {}
+
+    def check_target(self, target: str):
+        """Raise ``ValueError`` when the design cannot fit ``target`` (checked before synthesis)."""
+
+    def report_lines(self, entry) -> list[str]:
+        """Markdown lines about one build result (``accelgen.flows.report.Entry``) for the report."""
+        return []
+
     # -- operations ---------------------------------------------------------------------------------------------------
 
     def verilog(self) -> str:
@@ -222,6 +240,10 @@ class Design:
             raise UserError(f"target={target!r} not allowed; allowed: {', '.join(synthesize.TARGETS)}")
         if not 1 <= seeds <= synthesize.MAX_SEEDS:
             raise UserError(f"seeds={seeds} out of range [1, {synthesize.MAX_SEEDS}]")
+        try:
+            self.check_target(target)
+        except ValueError as error:
+            raise UserError(f"{self.name}: {error}") from None
         text, port_list = export.elaborate(self)
         return synthesize.synthesize(text, self.toplevel, target, port_list, cached_only=cached_only, seeds=seeds)
 

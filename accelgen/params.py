@@ -7,6 +7,7 @@ names the bad key or value and the allowed range.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import UserError
 
@@ -15,10 +16,12 @@ __all__ = ["Param", "parse_values", "parse_assignments"]
 
 @dataclass(frozen=True)
 class Param:
-    """One integer or choice parameter.
+    """One integer, choice or file parameter.
 
     ``lo``/``hi`` bound integers (inclusive); ``power_of_two`` further
-    restricts them; ``choices`` makes a string parameter.
+    restricts them; ``choices`` makes a string parameter; ``path`` makes a
+    file parameter: an existing file, or one of ``choices`` (built-ins the
+    design resolves itself).
     """
 
     name: str
@@ -28,9 +31,12 @@ class Param:
     hi: int | None = None
     power_of_two: bool = False
     choices: tuple[str, ...] | None = None
+    path: bool = False
 
     def allowed(self) -> str:
         """The allowed range as ``accelgen list`` prints it."""
+        if self.path:
+            return "a file path" + (" or one of {" + ", ".join(self.choices) + "}" if self.choices else "")
         if self.choices is not None:
             return "{" + ", ".join(self.choices) + "}"
         span = f"[{self.lo}, {self.hi}]"
@@ -38,6 +44,8 @@ class Param:
 
     def parse(self, value) -> int | str:
         """Convert ``value`` (a string from the command line or a TOML value) and check it."""
+        if self.path:
+            return self._parse_path(value)
         if self.choices is not None:
             text = str(value)
             if text not in self.choices:
@@ -53,6 +61,14 @@ class Param:
         if not in_range or (self.power_of_two and number & (number - 1)):
             raise UserError(f"{self.name}={number} out of range; allowed: {self.allowed()}")
         return number
+
+    def _parse_path(self, value) -> str:
+        text = str(value)
+        if text in (self.choices or ()):
+            return text
+        if not Path(text).is_file():
+            raise UserError(f"{self.name}={text}: no such file; allowed: {self.allowed()}")
+        return text
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

@@ -2,13 +2,14 @@
 
 import operator
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
+import numpy as np
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.circulant import MAC_DRAIN, z_bank_count
+from models.circulant import MAC_DRAIN, spectrum_load_order, z_bank_count
 from models.fft import bit_reverse, forward_width, inverse_width, log2
-from models.fixed import accumulator_width, ceil_div
+from models.fixed import FixedFormat, accumulator_width, ceil_div
 
 from .common.banked import READ_LATENCY, BankedMemory
 from .common.buffer import LutRamFIFO, SkidBuffer
@@ -46,7 +47,9 @@ class CirculantFC(wiring.Component):
     Weight spectra (``Wf = FFT(w)``, computed offline, ``Q(width + 1, frac)``)
     are loaded once after reset through ``w_in``, in the order
     ``r, g, c, lane`` where bin ``b = g·parallelism + lane``; bins past
-    ``k/2`` (padding of the last group) are sent as zeros.
+    ``k/2`` (padding of the last group) are sent as zeros. Given ``weights``
+    (the first columns), the spectra are computed here and baked into the
+    memories instead, and there is no ``w_in``.
 
     Parameters
     ----------
@@ -58,10 +61,13 @@ class CirculantFC(wiring.Component):
         ``Q(width, frac)`` of ``x`` and ``y``.
     parallelism : int
         Complex MAC lanes, ``1 ≤ parallelism ≤ k/2 + 1``.
+    weights : array of int, optional
+        Raw first columns ``w`` (``p × q × k``, ``Q(width, frac)``) baked into the weight memories.
 
     Members
     -------
     w_in : In(stream.Signature(complex_layout(width + 1)))
+        Absent with ``weights``.
     x_in : In(stream.Signature(signed(width)))
     y_out : Out(stream.Signature(signed(width)))
 
@@ -77,14 +83,18 @@ class CirculantFC(wiring.Component):
     ``models.circulant.cycles_per_vector`` cycles.
     """
 
-    def __init__(self, *, n_in, n_out, k, width=16, frac=10, parallelism=1):
+    def __init__(self, *, n_in, n_out, k, width=16, frac=10, parallelism=1, weights=None):
         self.k = operator.index(k)
         self.n_in, self.n_out = operator.index(n_in), operator.index(n_out)
         self.width, self.frac = operator.index(width), operator.index(frac)
         self.parallelism = operator.index(parallelism)
         self.check_shape(n_in=self.n_in, n_out=self.n_out, k=self.k, parallelism=self.parallelism)
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.int64)
+        if self.weights is not None and self.weights.shape != (self.p, self.q, self.k):
+            raise ValueError(f"weights have shape {self.weights.shape}; expected ({self.p}, {self.q}, {self.k})")
+        loaded = {} if self.weights is not None else {"w_in": In(stream.Signature(complex_layout(self.width + 1)))}
         super().__init__({
-            "w_in": In(stream.Signature(complex_layout(self.width + 1))),
+            **loaded,
             "x_in": In(stream.Signature(signed(self.width))),
             "y_out": Out(stream.Signature(signed(self.width))),
         })
@@ -129,7 +139,8 @@ class CirculantFC(wiring.Component):
         # Deep weight memories span several block RAMs: banked, each read through its own register.
         word = complex_layout(self.width + 1)
         x_banks = [BankedMemory(shape=word, depth=2 * self.x_words) for _ in range(self.parallelism)]
-        w_banks = [BankedMemory(shape=word, depth=self.p * self.x_words) for _ in range(self.parallelism)]
+        w_banks = [BankedMemory(shape=word, depth=self.p * self.x_words, init=self._baked_spectra(lane))
+                   for lane in range(self.parallelism)]
         for lane, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
             m.submodules[f"x_bank{lane}"], m.submodules[f"w_bank{lane}"] = x_bank, w_bank
         x_full = Array([Signal(name="x_full0"), Signal(name="x_full1")])  # a bank holds a whole vector's spectra
@@ -157,9 +168,19 @@ class CirculantFC(wiring.Component):
         """Words per lane of one vector's spectra (and of one output block's weights): ``groups · q``."""
         return self.groups * self.q
 
+    def _baked_spectra(self, lane: int) -> list[dict]:
+        """Lane ``lane``'s weight words when ``weights`` are baked (word ``(r·groups + g)·q + c``)."""
+        if self.weights is None:
+            return []
+        re, im = spectrum_load_order(self.weights, FixedFormat(self.width, self.frac), self.parallelism)
+        return [{"re": int(a), "im": int(b)} for a, b in zip(re[lane::self.parallelism], im[lane::self.parallelism])]
+
     def _load_weights(self, m, w_banks):
         """Accept ``p · groups · q · parallelism`` weight words after reset; return "all in the memories"
-        (a cycle after the last word is accepted: the banked memories register their writes)."""
+        (a cycle after the last word is accepted: the banked memories register their writes). Baked
+        weights are there from the start."""
+        if self.weights is not None:
+            return Const(1)
         lanes = self.parallelism
         loaded, lane, address = Signal(), Signal(range(lanes)), Signal(range(self.p * self.x_words))
         m.d.comb += self.w_in.ready.eq(~loaded)

@@ -2,6 +2,7 @@
 
 import operator
 
+import numpy as np
 from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -23,7 +24,8 @@ class DenseFC(wiring.Component):
     ``W[o, i]``, ``n_out * n_in`` words) into one block RAM bank per lane;
     lane ``l`` owns the output rows ``o ≡ l (mod parallelism)``. A ``w_in``
     word that arrives while the engine waits for the first word of a vector
-    starts a full reload. Then each vector ``x`` (``n_in`` words) is buffered
+    starts a full reload. Given ``weights``, the banks are initialized with
+    them instead (a ROM in the bitstream) and there is no ``w_in``. Then each vector ``x`` (``n_in`` words) is buffered
     and the lanes compute ``ceil(n_out / parallelism)`` groups of outputs;
     each output is ``sum_i W[o,i] x[i]`` exactly, rounded half up by ``frac``
     bits and saturated to ``width`` bits (``models/dense.py``).
@@ -36,11 +38,13 @@ class DenseFC(wiring.Component):
         Fixed-point format ``Q(width, frac)`` of ``W``, ``x`` and ``y``.
     parallelism : int
         Number of MAC lanes (one multiplier each), ``1 ≤ parallelism ≤ n_out``.
+    weights : array of int, optional
+        Raw ``W`` (``n_out × n_in``) baked into the banks.
 
     Members
     -------
     w_in : In(stream.Signature(signed(width)))
-        Weight words, only accepted while loading.
+        Weight words, only accepted while loading (absent with ``weights``).
     x_in : In(stream.Signature(signed(width)))
         Input vector words, ``x[0]`` first.
     y_out : Out(stream.Signature(signed(width)))
@@ -58,7 +62,7 @@ class DenseFC(wiring.Component):
     vector is accepted right after the last output of the previous one is sent.
     """
 
-    def __init__(self, *, n_in, n_out, width=16, frac=10, parallelism=1):
+    def __init__(self, *, n_in, n_out, width=16, frac=10, parallelism=1, weights=None):
         self.n_in = operator.index(n_in)
         self.n_out = operator.index(n_out)
         self.width = operator.index(width)
@@ -66,8 +70,12 @@ class DenseFC(wiring.Component):
         self.parallelism = operator.index(parallelism)
         if not 1 <= self.parallelism <= self.n_out:
             raise ValueError(f"parallelism={parallelism} out of range [1, {n_out}] (at most n_out)")
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.int64)
+        if self.weights is not None and self.weights.shape != (self.n_out, self.n_in):
+            raise ValueError(f"weights have shape {self.weights.shape}; expected ({self.n_out}, {self.n_in})")
+        loaded = {} if self.weights is not None else {"w_in": In(stream.Signature(signed(self.width)))}
         super().__init__({
-            "w_in": In(stream.Signature(signed(self.width))),
+            **loaded,
             "x_in": In(stream.Signature(signed(self.width))),
             "y_out": Out(stream.Signature(signed(self.width))),
         })
@@ -76,6 +84,14 @@ class DenseFC(wiring.Component):
     def groups(self) -> int:
         """Output groups per vector, ``ceil(n_out / parallelism)``."""
         return ceil_div(self.n_out, self.parallelism)
+
+    def bank_init(self, lane: int) -> list[int]:
+        """Lane ``lane``'s bank as baked: word ``g · n_in + i`` is ``W[g · parallelism + lane, i]`` (0 past ``n_out``)."""
+        if self.weights is None:
+            return []
+        rows = np.zeros((self.groups * self.parallelism, self.n_in), dtype=np.int64)
+        rows[:self.n_out] = self.weights
+        return [int(word) for word in rows[lane::self.parallelism].reshape(-1)]
 
     @property
     def acc_width(self) -> int:
@@ -90,11 +106,13 @@ class DenseFC(wiring.Component):
         # Each memory is written in its load state and read (by an issued MAC) only in COMPUTE.
         m.submodules.x_buf = x_buf = memory.Memory(shape=word, depth=n_in, init=[], attrs=NO_COLLISIONS)
         x_write, x_read = x_buf.write_port(), x_buf.read_port()
-        banks = [memory.Memory(shape=word, depth=groups * n_in, init=[], attrs=NO_COLLISIONS) for _ in range(lanes)]
+        banks = [memory.Memory(shape=word, depth=groups * n_in, init=self.bank_init(lane), attrs=NO_COLLISIONS)
+                 for lane in range(lanes)]
         w_writes, w_reads = [], []
         for lane, bank in enumerate(banks):
             m.submodules[f"w_bank{lane}"] = bank
-            w_writes.append(bank.write_port())
+            if self.weights is None:
+                w_writes.append(bank.write_port())
             w_reads.append(bank.read_port())
 
         # Counters: input index, lane within a group, group, and group * n_in.
@@ -120,25 +138,27 @@ class DenseFC(wiring.Component):
         def next_index_or_wrap():
             m.d.sync += index.eq(Mux(last_index, 0, index + 1))
 
-        with m.FSM(init="LOAD_W"):
-            with m.State("LOAD_W"):
-                m.d.comb += self.w_in.ready.eq(1)
-                for l, w_write in enumerate(w_writes):
-                    m.d.comb += [
-                        w_write.addr.eq(row_base + index),
-                        w_write.data.eq(self.w_in.payload),
-                        w_write.en.eq(self.w_in.valid & (lane == l)),
-                    ]
-                with m.If(self.w_in.valid):
-                    next_index_or_wrap()
-                    with m.If(last_index):
-                        with m.If(last_lane & last_group):
-                            m.d.sync += [lane.eq(0), group.eq(0), row_base.eq(0)]
-                            m.next = "LOAD_X"
-                        with m.Elif(lane == lanes - 1):
-                            m.d.sync += [lane.eq(0), group.eq(group + 1), row_base.eq(row_base + n_in)]
-                        with m.Else():
-                            m.d.sync += lane.eq(lane + 1)
+        baked = self.weights is not None
+        with m.FSM(init="LOAD_X" if baked else "LOAD_W"):
+            if not baked:
+                with m.State("LOAD_W"):
+                    m.d.comb += self.w_in.ready.eq(1)
+                    for l, w_write in enumerate(w_writes):
+                        m.d.comb += [
+                            w_write.addr.eq(row_base + index),
+                            w_write.data.eq(self.w_in.payload),
+                            w_write.en.eq(self.w_in.valid & (lane == l)),
+                        ]
+                    with m.If(self.w_in.valid):
+                        next_index_or_wrap()
+                        with m.If(last_index):
+                            with m.If(last_lane & last_group):
+                                m.d.sync += [lane.eq(0), group.eq(0), row_base.eq(0)]
+                                m.next = "LOAD_X"
+                            with m.Elif(lane == lanes - 1):
+                                m.d.sync += [lane.eq(0), group.eq(group + 1), row_base.eq(row_base + n_in)]
+                            with m.Else():
+                                m.d.sync += lane.eq(lane + 1)
 
             with m.State("LOAD_X"):
                 m.d.comb += [
@@ -151,8 +171,9 @@ class DenseFC(wiring.Component):
                     next_index_or_wrap()
                     with m.If(last_index):
                         m.next = "COMPUTE"
-                with m.Elif(self.w_in.valid & (index == 0)):
-                    m.next = "LOAD_W"
+                if not baked:
+                    with m.Elif(self.w_in.valid & (index == 0)):
+                        m.next = "LOAD_W"
 
             with m.State("COMPUTE"):
                 m.d.comb += [issue.eq(1), issue_first.eq(index == 0), issue_last.eq(last_index)]

@@ -29,7 +29,7 @@ from .fixed import FixedFormat, ceil_div, dequantize, quantize, requantize, satu
 __all__ = [
     "block_circulant", "project_block_circulant", "circulant_matvec",
     "spectrum_format", "weight_spectrum_raw", "circulant_fc_raw", "circulant_fc_float",
-    "LANE_READ_LATENCY", "MAC_DRAIN", "cycles_per_vector", "z_bank_count", "weight_storage_bits",
+    "spectrum_load_order", "LANE_READ_LATENCY", "MAC_DRAIN", "cycles_per_vector", "z_bank_count", "weight_storage_bits",
 ]
 
 #: Cycles from a lane memory's read address to its data: address register -> block RAM -> its output register ->
@@ -84,6 +84,21 @@ def weight_spectrum_raw(w_raw: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray
     spectrum = np.fft.rfft(dequantize(w_raw, fmt), axis=-1)
     out = spectrum_format(fmt.width, fmt.frac)
     return quantize(spectrum.real, out), quantize(spectrum.imag, out)
+
+
+def spectrum_load_order(w_raw: np.ndarray, fmt: FixedFormat, parallelism: int) -> tuple[np.ndarray, np.ndarray]:
+    """The weight spectra as ``hw/circulant.py`` stores them: flat ``(re, im)`` in the order ``r, g, c, lane``
+    (bin ``g·parallelism + lane``; zeros for the padding bins past ``k/2``)."""
+    re, im = weight_spectrum_raw(w_raw, fmt)  # p × q × bins
+    p, q, bins = re.shape
+    groups = ceil_div(bins, parallelism)
+
+    def ordered(part):
+        padded = np.zeros((p, q, groups * parallelism), dtype=np.int64)
+        padded[..., :bins] = part
+        return padded.reshape(p, q, groups, parallelism).transpose(0, 2, 1, 3).reshape(-1)
+
+    return ordered(re), ordered(im)
 
 
 def circulant_fc_raw(w_raw: np.ndarray, x_raw: np.ndarray, fmt: FixedFormat) -> np.ndarray:

@@ -40,6 +40,7 @@ class Job:
     directory: Path
     design: str
     params: dict
+    outputs: dict  # output name → shape, None for the batch axis
     check: bool
     stall: float
     seed: int
@@ -52,7 +53,7 @@ class Job:
 def load_job() -> Job:
     path = Path(os.environ["ACCELGEN_JOB"])
     spec = json.loads(path.read_text())
-    return Job(directory=path.parent, design=spec["design"], params=spec["params"],
+    return Job(directory=path.parent, design=spec["design"], params=spec["params"], outputs=spec["outputs"],
                check=spec["check"], stall=spec["stall"], seed=spec["seed"])
 
 

@@ -2,7 +2,7 @@
 
 Inputs: ``w_raw`` (p × q × k first columns, ``Q(width, frac)``) and ``x_raw``
 (batch × n_in). The testbench computes the offline weight spectra with the
-model (``weight_spectrum_raw``), sends them in the RTL's order
+model (``spectrum_load_order``), sends them in the RTL's order
 (``r, g, c, lane``), then the vectors. Outputs: ``y_raw`` (batch × n_out).
 Counters: ``cycles`` (first ``x`` word to last ``y`` word, all vectors),
 ``load_cycles``, ``vectors``.
@@ -11,8 +11,8 @@ Counters: ``cycles`` (first ``x`` word to last ``y`` word, all vectors),
 import cocotb
 import numpy as np
 
-from models.circulant import weight_spectrum_raw
-from models.fixed import FixedFormat, ceil_div
+from models.circulant import spectrum_load_order
+from models.fixed import FixedFormat
 
 from . import harness
 from .drivers import pack
@@ -20,16 +20,8 @@ from .drivers import pack
 
 def spectrum_words(w_raw, params) -> np.ndarray:
     """Weight spectra in load order ``r, g, c, lane`` (bin ``g·lanes + lane``; zero past ``k/2``)."""
-    fmt = FixedFormat(params["width"], params["frac"])
-    re, im = weight_spectrum_raw(w_raw, fmt)  # p × q × B
-    p, q, bins = re.shape
-    lanes = params["parallelism"]
-    groups = ceil_div(bins, lanes)
-    padded_re = np.zeros((p, q, groups * lanes), dtype=np.int64)
-    padded_im = np.zeros_like(padded_re)
-    padded_re[..., :bins], padded_im[..., :bins] = re, im
-    order = lambda a: a.reshape(p, q, groups, lanes).transpose(0, 2, 1, 3).reshape(-1)  # noqa: E731
-    return pack([order(padded_re), order(padded_im)], params["width"] + 1)
+    re, im = spectrum_load_order(w_raw, FixedFormat(params["width"], params["frac"]), params["parallelism"])
+    return pack([re, im], params["width"] + 1)
 
 
 async def drive(dut, job, inputs):

@@ -42,7 +42,8 @@ def verilog_hash(text: str) -> str:
 
 
 def _params_key(design) -> str:
-    spec = json.dumps({"design": design.name, "params": design.params, "src": _sources_hash()}, sort_keys=True)
+    spec = json.dumps({"design": design.name, "params": design.params, "files": design.files(),
+                       "src": _sources_hash()}, sort_keys=True)
     return hashlib.sha256(spec.encode()).hexdigest()[:24]
 
 
@@ -92,6 +93,7 @@ def manifest(design, text: str, port_list: list[dict]) -> dict:
         "design": design.name,
         "top": design.toplevel,
         "parameters": design.params,
+        "files": design.files(),
         "ports": port_list,
         "formats": formats,
         "verilog_sha256": verilog_hash(text),

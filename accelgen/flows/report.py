@@ -236,6 +236,8 @@ def render_markdown(entries: list[Entry], target: str) -> str:
         lines += ["", f"## {family.title}", "", f"Docs: {family.docs}. Paper vs here:", ""]
         lines += _markdown_table(CLAIM_COLUMNS, paper_vs_here(family, entries))
         lines += [""] + _markdown_table(COLUMNS, [_row(entry) for entry in members])
+        for entry in members:
+            lines += entry.acc.report_lines(entry)
     failures = [entry for entry in entries if not entry.passed]
     if failures:
         lines += ["", "## Failures", ""] + [f"- {entry.name}: {entry.error}" for entry in failures]

@@ -129,7 +129,11 @@ class SimulationResult:
 
 
 def _job(design, *, check: bool, stall: float, seed: int) -> dict:
-    return {"design": design.name, "params": design.params, "check": check, "stall": stall, "seed": seed}
+    """The job file: the design, its parameters, its outputs' shapes (``None`` for the batch axis) and the run's
+    settings."""
+    shapes = {name: list(spec.shape) for name, spec in design.outputs().items()}
+    return {"design": design.name, "params": design.params, "outputs": shapes, "check": check, "stall": stall,
+            "seed": seed}
 
 
 def _launch(design, inputs: dict, job: dict, job_dir: Path, simulator: str, waves: bool) -> SimulationResult:

@@ -49,6 +49,8 @@ class BankedMemory(wiring.Component):
     attrs : dict
         Attributes of every bank (``NO_COLLISIONS`` by default: the users write only what they do
         not read).
+    init : sequence, optional
+        Initial words (a ROM in the bitstream when nothing writes them); zeros past its end.
 
     Members
     -------
@@ -78,8 +80,8 @@ class BankedMemory(wiring.Component):
     One read and one write per cycle.
     """
 
-    def __init__(self, *, shape, depth: int, bank_words: int | None = None, attrs=NO_COLLISIONS):
-        self.shape, self.depth, self.attrs = shape, int(depth), attrs
+    def __init__(self, *, shape, depth: int, bank_words: int | None = None, attrs=NO_COLLISIONS, init=()):
+        self.shape, self.depth, self.attrs, self.init = shape, int(depth), attrs, list(init)
         self.bank_words = int(bank_words or block_ram_words(Shape.cast(shape).width))
         if self.depth < 1 or self.bank_words & (self.bank_words - 1):
             raise ValueError(f"depth={depth} must be ≥ 1 and bank_words={bank_words} a power of two")
@@ -106,9 +108,10 @@ class BankedMemory(wiring.Component):
         m.d.sync += read_address.eq(self.read.addr)
         banks = []
         for number in range(self.bank_count):
-            words = min(self.bank_words, self.depth - number * self.bank_words)
-            m.submodules[f"bank{number}"] = bank = memory.Memory(shape=self.shape, depth=words, init=[],
-                                                                 attrs=self.attrs)
+            first = number * self.bank_words
+            words = min(self.bank_words, self.depth - first)
+            m.submodules[f"bank{number}"] = bank = memory.Memory(
+                shape=self.shape, depth=words, init=self.init[first:first + words], attrs=self.attrs)
             write, read = bank.write_port(), bank.read_port()
             here = self.write.addr[low_bits:] == number if self.bank_count > 1 else 1
             m.d.sync += [write.addr.eq(self.write.addr[:low_bits]), write.data.eq(self.write.data),

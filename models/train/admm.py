@@ -45,31 +45,46 @@ def load_split(seed: int = 0, test_fraction: float = 0.25) -> Digits:
 
 
 class MLP:
-    """Two-layer perceptron with plain NumPy forward/backward and Adam."""
+    """Perceptron ``sizes[0] → … → sizes[-1]`` (ReLU hidden layers, softmax output) with plain NumPy
+    forward/backward and Adam; parameters ``w1, b1, …, wL, bL`` (``w`` is ``out × in``)."""
 
-    def __init__(self, n_in: int, hidden: int, n_out: int, rng: np.random.Generator):
-        self.params = {
-            "w1": rng.normal(0, np.sqrt(2 / n_in), (hidden, n_in)), "b1": np.zeros(hidden),
-            "w2": rng.normal(0, np.sqrt(1 / hidden), (n_out, hidden)), "b2": np.zeros(n_out),
-        }
+    def __init__(self, sizes: tuple, rng: np.random.Generator):
+        self.params = {}
+        for layer, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+            gain = 1 if layer == len(sizes) - 1 else 2  # He for the ReLU layers, LeCun for the output
+            self.params[f"w{layer}"] = rng.normal(0, np.sqrt(gain / n_in), (n_out, n_in))
+            self.params[f"b{layer}"] = np.zeros(n_out)
         self._moments = {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in self.params.items()}
         self._step = 0
 
-    def forward(self, x):
-        h = np.maximum(x @ self.params["w1"].T + self.params["b1"], 0)
-        return h, h @ self.params["w2"].T + self.params["b2"]
+    @property
+    def depth(self) -> int:
+        return len(self.params) // 2
+
+    def forward(self, x) -> tuple[list, np.ndarray]:
+        """The hidden layers' outputs (after ReLU) and the logits."""
+        hidden = []
+        for layer in range(1, self.depth):
+            x = np.maximum(x @ self.params[f"w{layer}"].T + self.params[f"b{layer}"], 0)
+            hidden.append(x)
+        return hidden, x @ self.params[f"w{self.depth}"].T + self.params[f"b{self.depth}"]
 
     def predict(self, x) -> np.ndarray:
         return self.forward(x)[1].argmax(axis=1)
 
     def gradients(self, x, y) -> dict:
-        h, logits = self.forward(x)
+        hidden, logits = self.forward(x)
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
         probs[np.arange(len(y)), y] -= 1
-        d_logits = probs / len(y)
-        d_h = (d_logits @ self.params["w2"]) * (h > 0)
-        return {"w2": d_logits.T @ h, "b2": d_logits.sum(0), "w1": d_h.T @ x, "b1": d_h.sum(0)}
+        delta = probs / len(y)
+        inputs = [x, *hidden]
+        grads = {}
+        for layer in range(self.depth, 0, -1):
+            grads[f"w{layer}"], grads[f"b{layer}"] = delta.T @ inputs[layer - 1], delta.sum(0)
+            if layer > 1:
+                delta = (delta @ self.params[f"w{layer}"]) * (inputs[layer - 1] > 0)
+        return grads
 
     def adam(self, grads: dict, lr: float, beta1=0.9, beta2=0.999, eps=1e-8):
         self._step += 1
@@ -82,13 +97,15 @@ class MLP:
 
 
 def _epochs(model: MLP, data: Digits, epochs: int, rng, lr: float, extra_grad=None, after_step=None):
+    """``extra_grad(params)`` returns terms to add to some gradients (ADMM's penalty)."""
     for _ in range(epochs):
         order = rng.permutation(len(data.y_train))
         for start in range(0, len(order), 64):
             batch = order[start:start + 64]
             grads = model.gradients(data.x_train[batch], data.y_train[batch])
             if extra_grad is not None:
-                grads["w1"] = grads["w1"] + extra_grad(model.params["w1"])
+                for name, term in extra_grad(model.params).items():
+                    grads[name] = grads[name] + term
             model.adam(grads, lr)
             if after_step is not None:
                 after_step(model)
@@ -99,36 +116,47 @@ def evaluate(model: MLP, data: Digits) -> float:
     return float((model.predict(data.x_test) == data.y_test).mean())
 
 
-def train_dense(data: Digits, hidden: int = 64, epochs: int = 60, seed: int = 0, lr: float = 3e-3) -> MLP:
+def train_dense(data: Digits, hidden=64, epochs: int = 60, seed: int = 0, lr: float = 3e-3) -> MLP:
+    """``hidden``: one hidden layer's size or a tuple of sizes."""
     rng = np.random.default_rng(seed)
-    model = MLP(data.x_train.shape[1], hidden, 10, rng)
+    hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+    model = MLP((data.x_train.shape[1], *hidden, 10), rng)
     _epochs(model, data, epochs, rng, lr)
     return model
 
 
-def train_block_circulant(dense: MLP, data: Digits, k: int, *, rho: float = 1e-2, rounds: int = 8,
+def train_block_circulant(dense: MLP, data: Digits, k: int, *, layers=("w1",), rho: float = 1e-2, rounds: int = 8,
                           epochs_per_round: int = 4, finetune_epochs: int = 30, seed: int = 0,
-                          lr: float = 2e-3) -> tuple[MLP, np.ndarray]:
-    """ADMM from the dense model, then projected fine-tuning; returns the model and ``w`` (p × q × k)."""
+                          lr: float = 2e-3):
+    """ADMM from the dense model on the matrices ``layers``, then projected fine-tuning.
+
+    Returns the model and the first columns (``p × q × k``) of the first
+    constrained matrix, or a dict name → first columns when ``layers`` has several.
+    """
     rng = np.random.default_rng(seed + k)
-    model = MLP(1, 1, 1, rng)
+    model = MLP((1, 1, 1), rng)  # placeholder (its two draws keep the seeded sequence); parameters copied below
     model.params = {name: value.copy() for name, value in dense.params.items()}
     model._moments = {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in model.params.items()}
-    w = model.params["w1"]
-    z = block_circulant(project_block_circulant(w, k))
-    u = np.zeros_like(w)
+
+    def projected(params):
+        return {name: block_circulant(project_block_circulant(params[name], k)) for name in layers}
+
+    z = projected(model.params)
+    u = {name: np.zeros_like(model.params[name]) for name in layers}
     for _ in range(rounds):
         _epochs(model, data, epochs_per_round, rng, lr,
-                extra_grad=lambda w1, z=z, u=u: rho * (w1 - z + u))
-        z = block_circulant(project_block_circulant(model.params["w1"] + u, k))
-        u = u + model.params["w1"] - z
-    model.params["w1"] = z.copy()
+                extra_grad=lambda params, z=z, u=u: {name: rho * (params[name] - z[name] + u[name])
+                                                     for name in layers})
+        z = projected({name: model.params[name] + u[name] for name in layers})
+        u = {name: u[name] + model.params[name] - z[name] for name in layers}
+    model.params.update({name: z[name].copy() for name in layers})
 
     def project(m):
-        m.params["w1"] = block_circulant(project_block_circulant(m.params["w1"], k))
+        m.params.update(projected(m.params))
 
     _epochs(model, data, finetune_epochs, rng, lr, after_step=project)
-    return model, project_block_circulant(model.params["w1"], k)
+    columns = {name: project_block_circulant(model.params[name], k) for name in layers}
+    return model, (columns if len(layers) > 1 else columns[layers[0]])
 
 
 def accuracy_table(ks=(1, 2, 4, 8, 16), hidden: int = 64, seed: int = 0) -> list[dict]:

@@ -26,7 +26,7 @@ def train_bnn(data: Digits, hidden: int = 16, epochs: int = 80, seed: int = 0, l
               prior: float = 0.5) -> dict:
     """Posterior parameters ``mu1, sigma1, b1, mu2, sigma2, b2`` (float arrays)."""
     rng = np.random.default_rng(seed)
-    net = MLP(data.x_train.shape[1], hidden, 10, rng)
+    net = MLP((data.x_train.shape[1], hidden, 10), rng)
     rho = {name: np.full_like(net.params[name], -4.0) for name in ("w1", "w2")}
     means = {name: net.params[name].copy() for name in net.params}
     moments = {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in [*means.items(),
