@@ -22,7 +22,7 @@ from . import __version__, aqfp_map, build, design, designs, sweep
 from .errors import UserError
 from .flows import aqfp, synthesize
 from .flows.outputs import check_outputs, write_atomically
-from .params import parse_assignments
+from .params import Param, parse_assignments
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 DESCRIPTION = ("Generate Verilog for FPGA neural-network accelerators from a few parameters, check it bit for bit "
@@ -122,8 +122,11 @@ def cmd_list(args):
     for name in designs():
         acc = design(name)
         print(f"{name}: {acc.summary}")
+        widths = [max([minimum, *(len(text(param)) for param in acc.parameters)])
+                  for minimum, text in ((12, lambda p: p.name), (8, lambda p: str(p.default)), (28, Param.allowed))]
         for param in acc.parameters:
-            print(f"    {param.name:<12} default {param.default!s:<8} {param.allowed():<28} {param.help}")
+            print(f"    {param.name:<{widths[0]}} default {param.default!s:<{widths[1]}} "
+                  f"{param.allowed():<{widths[2]}} {param.help}")
         print(f"    run arrays at the defaults: in {_array_names(acc.inputs()) or 'none'}; "
               f"out {_array_names(acc.outputs())}")
 

@@ -36,7 +36,7 @@ class Param:
     def allowed(self) -> str:
         """The allowed range as ``accelgen list`` prints it."""
         if self.path:
-            return "a file path" + (" or one of {" + ", ".join(self.choices) + "}" if self.choices else "")
+            return "a file" + (" or {" + ", ".join(self.choices) + "}" if self.choices else "")
         if self.choices is not None:
             return "{" + ", ".join(self.choices) + "}"
         span = f"[{self.lo}, {self.hi}]"

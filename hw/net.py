@@ -9,7 +9,7 @@ from models.net import FixedLayer
 from models.pwl import FUNCTIONS
 
 from .circulant import CirculantFC
-from .common.buffer import LutRamFIFO
+from .common.buffer import LutRamFIFO, SkidBuffer
 from .common.fixed import delay, saturate
 from .dense import DenseFC
 from .pwl import PWL_LATENCY, pwl_pipeline
@@ -88,8 +88,8 @@ class Network(wiring.Component):
     """A chain of fully connected layers, each its engine and its :class:`Epilogue`, overlapped across inputs.
 
     Layer ``l`` is a :class:`DenseFC` or :class:`CirculantFC` with its weights
-    baked into its memories (no weight port), then an :class:`Epilogue` (bias,
-    activation); between layers a LUT-RAM FIFO holds a whole vector, so a
+    baked into its memories (no weight port), a skid buffer, then an
+    :class:`Epilogue` (bias, activation); between layers a LUT-RAM FIFO holds a whole vector, so a
     layer hands its outputs over and starts on the next input while the next
     layer is still busy with the previous one. Arithmetic is
     ``models.net.network_raw`` bit for bit.
@@ -111,7 +111,8 @@ class Network(wiring.Component):
     Latency
     -------
     Per vector, the sum of the engines' latencies (``models.dense.cycles_per_vector``,
-    the circulant stages), the epilogues' (:func:`epilogue_latency`) and three cycles per FIFO.
+    the circulant stages), one cycle per skid buffer, the epilogues' (:func:`epilogue_latency`)
+    and three cycles per FIFO.
 
     Throughput
     ----------
@@ -137,8 +138,11 @@ class Network(wiring.Component):
             engine = m.submodules[f"layer{number}"] = self._engine(layer)
             epilogue = m.submodules[f"epilogue{number}"] = Epilogue(
                 bias=layer.bias_raw, activation=layer.activation, width=self.width, frac=self.frac)
+            # The skid buffer registers the engine's output (its rounding and saturation) before the bias adder.
+            result = m.submodules[f"result{number}"] = SkidBuffer(shape=signed(self.width))
             wiring.connect(m, source, engine.x_in)
-            wiring.connect(m, engine.y_out, epilogue.x_in)
+            wiring.connect(m, engine.y_out, result.input)
+            wiring.connect(m, result.output, epilogue.x_in)
             source = epilogue.y_out
             if number < len(self.layers) - 1:
                 fifo = m.submodules[f"fifo{number}"] = LutRamFIFO(shape=signed(self.width), depth=layer.n_out)

@@ -53,7 +53,7 @@ class Job:
 def load_job() -> Job:
     path = Path(os.environ["ACCELGEN_JOB"])
     spec = json.loads(path.read_text())
-    return Job(directory=path.parent, design=spec["design"], params=spec["params"], outputs=spec["outputs"],
+    return Job(directory=path.parent, design=spec["design"], params=spec["params"], outputs=spec.get("outputs", {}),
                check=spec["check"], stall=spec["stall"], seed=spec["seed"])
 
 

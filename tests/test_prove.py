@@ -1,6 +1,7 @@
 """``accelgen prove``: the stream contract proved formally; a component that breaks it is caught, with a trace."""
 
 import json
+from pathlib import Path
 
 import pytest
 from amaranth.hdl import Module, Signal
@@ -88,6 +89,8 @@ PROOF_POINTS = {
     "dense-fc": dict(n_in=2, n_out=2, parallelism=1),
     "fft": dict(k=4, width=8, frac=4),
     "intergrad": dict(rows=2, cols=2, width=4, acc_width=8, n_o=2, n_i=2, batch=1),
+    "net": dict(model=str(Path(__file__).parent / "data" / "net_pinned.onnx"), width=8, frac=3,
+                target_interval=10**6),
     "pwl": dict(width=8, frac=3),
     "rlf-grng": dict(n=31, lanes=1, shuffle=0),
     "sc-layer": dict(n_in=1, n_out=1, length=4, bits=2),

@@ -74,8 +74,8 @@ class Net(Design):
     testbench = "sim.tb_net"
     sim_batch = 4
     parameters = (
-        Param("model", "digits-dense", "ONNX file of the network (docs/network.md lists the ops), or a built-in "
-              "digits MLP trained here", path=True, choices=BUILTIN),
+        Param("model", "digits-dense", "ONNX file (ops: docs/network.md) or a built-in digits MLP trained here",
+              path=True, choices=BUILTIN),
         Param("width", 16, "fixed-point word width in bits", lo=4, hi=24),
         Param("frac", 9, "fractional bits of the fixed-point format (< width)", lo=0, hi=23),
         Param("engine", "dense", "layer engine: dense, circulant (every layer), hybrid (circulant where k "
