@@ -22,6 +22,7 @@ SHARED_POINTS = {
     "circulant-gru": {},                                             # tests/test_rnn.py
     "circulant-lstm": {},
     "clt-grng": {"terms": 3, "bits": 5, "lanes": 2, "seed": 4, "samples": 40},  # tests/test_grng.py
+    "conv": {},                                                      # tests/test_conv.py
     "dense-fc": {"n_in": 8, "n_out": 4, "parallelism": 2},           # tests/test_flow.py (build)
     "fft": {"k": 16},                                                # tests/test_circulant.py
     "intergrad": {},                                                 # tests/test_intergrad.py

@@ -86,6 +86,7 @@ PROOF_POINTS = {
     "circulant-gru": dict(n_in=2, hidden=2, k=2, parallelism=1, width=8, frac=3),
     "circulant-lstm": dict(n_in=2, hidden=2, k=2, parallelism=1, width=8, frac=3),
     "clt-grng": dict(terms=2, bits=2, lanes=1),
+    "conv": dict(c_in=1, c_out=1, size=2, kernel=2, engine="dense", parallelism=1, width=8, frac=4),
     "dense-fc": dict(n_in=2, n_out=2, parallelism=1),
     "fft": dict(k=4, width=8, frac=4),
     "intergrad": dict(rows=2, cols=2, width=4, acc_width=8, n_o=2, n_i=2, batch=1),

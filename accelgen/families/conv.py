@@ -1,0 +1,57 @@
+# amaranth: UnusedElaboratable=no
+# (Design.__init__ builds each component once to check its parameters; that one is never elaborated.)
+"""``conv``: CirCNN's convolution layer, dense or block-circulant (``hw/conv.py``, ``models/conv.py``)."""
+
+import hw.conv
+from models.conv import conv_raw, output_size
+
+from ..api import ArraySpec, Design
+from ..params import Param
+from ..registry import register
+from .circulant import CIRCULANT
+from .common import FRAC, WIDTH, check_format
+
+
+@register
+class Conv(Design):
+    name = "conv"
+    summary = "valid 2-D convolution, stride 1: line buffer -> dense or block-circulant (FFT) matrix engine"
+    family = CIRCULANT
+    docs = "docs/conv.md"
+    testbench = "sim.tb_conv"
+    sim_batch = 2
+    parameters = (
+        Param("c_in", 8, "input channels (multiple of k for circulant)", lo=1, hi=512),
+        Param("c_out", 8, "output channels (multiple of k for circulant)", lo=1, hi=512),
+        Param("size", 8, "input height = width", lo=1, hi=256),
+        Param("kernel", 3, "kernel size r (<= size)", lo=1, hi=11),
+        Param("engine", "circulant", "matrix engine", choices=("dense", "circulant")),
+        Param("k", 8, "block size of the circulant weights", lo=2, hi=64, power_of_two=True),
+        WIDTH, FRAC,
+        Param("parallelism", 5, "MAC lanes: dense <= c_out, circulant complex lanes <= k/2+1", lo=1, hi=256),
+    )
+
+    def check(self):
+        check_format(self.params)
+
+    def component(self):
+        return hw.conv.Conv2D(**self.params)
+
+    @property
+    def out(self) -> int:
+        return output_size(self.params["size"], self.params["kernel"])
+
+    def inputs(self):
+        p = self.params
+        r = p["kernel"]
+        if p["engine"] == "circulant":
+            w = ArraySpec((p["c_out"] // p["k"], p["c_in"] // p["k"], r, r, p["k"]), self.fmt)
+        else:
+            w = ArraySpec((p["c_out"], p["c_in"], r, r), self.fmt)
+        return {"w": w, "x": ArraySpec((None, p["c_in"], p["size"], p["size"]), self.fmt)}
+
+    def outputs(self):
+        return {"y": ArraySpec((None, self.params["c_out"], self.out, self.out), self.fmt)}
+
+    def golden(self, raw):
+        return {"y_raw": conv_raw(self.params["engine"], raw["w_raw"], raw["x_raw"], self.fmt)}

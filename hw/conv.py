@@ -1,0 +1,222 @@
+"""``conv``: valid 2-D convolution, stride 1 — a line buffer of sliding windows feeding a matrix engine."""
+
+import operator
+
+import numpy as np
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from models.conv import circulant_columns, dense_matrix, output_size
+
+from .circulant import CirculantFC
+from .common.buffer import NO_COLLISIONS
+from .common.fixed import complex_layout
+from .dense import DenseFC
+
+__all__ = ["LineBuffer", "Conv2D"]
+
+
+class LineBuffer(wiring.Component):
+    """Sliding ``r × r`` windows over images streamed pixel by pixel.
+
+    Pixels arrive in the order rows, columns, channels (``NHWC``), ``c_in``
+    words each. The buffer holds ``r + 1`` image rows in one memory, used as a
+    ring of row slots: while the windows of output row ``a`` are read from the
+    ``r`` rows ``a … a + r − 1``, the next row is written into the free slot.
+    For every output pixel ``(a, b)`` of an image, in raster order, it sends
+    the window ``x[a + u, b + v, i]`` in the order ``(u, v, i)`` — the input
+    vector of the layer's matrix engine (``models/conv.py``). After an output
+    row it frees its first row slot; after an image's last output row, all
+    ``r`` of them (the next image's rows are already arriving behind them).
+
+    Parameters
+    ----------
+    c_in, size, kernel : int
+        Channels, image height and width, kernel size ``r`` (``1 ≤ r ≤ size``).
+    width : int
+        Bits of a word (signed).
+
+    Members
+    -------
+    x_in : In(stream.Signature(signed(width)))
+        Pixels, ``size² · c_in`` words per image.
+    windows : Out(stream.Signature(signed(width)))
+        Windows, ``r² · c_in`` words per output pixel, ``out² = (size − r + 1)²`` windows per image.
+
+    Latency
+    -------
+    An output row starts once its ``r`` input rows are in the buffer; a window word leaves one cycle
+    after its read (the memory's read register).
+
+    Throughput
+    ----------
+    One word per cycle in and out; per image ``size² · c_in`` cycles in and ``out² · r² · c_in`` out,
+    overlapped.
+    """
+
+    def __init__(self, *, c_in, size, kernel, width):
+        self.c_in, self.size, self.kernel = operator.index(c_in), operator.index(size), operator.index(kernel)
+        self.width = operator.index(width)
+        if not 1 <= self.kernel <= self.size:
+            raise ValueError(f"kernel={kernel} out of range [1, {size}] (at most size)")
+        super().__init__({"x_in": In(stream.Signature(signed(self.width))),
+                          "windows": Out(stream.Signature(signed(self.width)))})
+
+    @property
+    def row_words(self) -> int:
+        return self.size * self.c_in
+
+    @property
+    def depth(self) -> int:
+        return (self.kernel + 1) * self.row_words
+
+    def elaborate(self, platform):
+        m = Module()
+        r = self.kernel
+        m.submodules.rows = rows = memory.Memory(shape=signed(self.width), depth=self.depth, init=[],
+                                                 attrs=NO_COLLISIONS)
+        write, read = rows.write_port(), rows.read_port()
+        filled = Signal(range(r + 2))  # complete rows in the buffer, not yet freed by the reader
+        row_done, freed = self._write_rows(m, write, filled), Signal(range(r + 1))
+        m.d.sync += filled.eq(filled + row_done - freed)
+        self._read_windows(m, read, filled, freed)
+        return m
+
+    def _write_rows(self, m, write, filled):
+        """Accept pixels into the ring while a row slot is free; return "a row is complete" (a strobe)."""
+        address, in_row = Signal(range(self.depth)), Signal(range(self.row_words))
+        accepted = self.x_in.valid & self.x_in.ready
+        m.d.comb += [self.x_in.ready.eq(filled <= self.kernel), write.addr.eq(address),
+                     write.data.eq(self.x_in.payload), write.en.eq(accepted)]
+        with m.If(accepted):
+            m.d.sync += [address.eq(Mux(address == self.depth - 1, 0, address + 1)),
+                         in_row.eq(Mux(in_row == self.row_words - 1, 0, in_row + 1))]
+        return accepted & (in_row == self.row_words - 1)
+
+    def _read_windows(self, m, read, filled, freed):
+        """Read each output pixel's window, ``(u, v, i)`` order, under one enable that holds while the
+        output waits; free row slots at the end of each output row."""
+        r, c_in, out, row_words = self.kernel, self.c_in, output_size(self.size, self.kernel), self.row_words
+        base = Signal(range(self.depth))  # first word of output row a's first input row
+        slot = Signal(range(self.depth))  # first word of input row a + u
+        column = Signal(range(self.size * c_in))  # (b + v)·c_in + i within the row
+        pixel = Signal(range(self.size * c_in))  # b·c_in
+        a, b = Signal(range(out)), Signal(range(out))
+        u, span = Signal(range(r)), Signal(range(r * c_in))  # span = v·c_in + i
+        active = Signal()  # the output row's r input rows are in the buffer
+        advance = ~self.windows.valid | self.windows.ready
+        issue = active & advance
+
+        def wrapped(value):
+            return Mux(value >= self.depth, value - self.depth, value)
+
+        m.d.comb += [read.addr.eq(wrapped(slot + column)), read.en.eq(advance), freed.eq(0)]
+        with m.If(advance):
+            m.d.sync += self.windows.valid.eq(issue)
+        m.d.comb += self.windows.payload.eq(read.data)
+        with m.If(~active & (filled >= r)):
+            m.d.sync += active.eq(1)
+        with m.If(issue):
+            m.d.sync += [span.eq(span + 1), column.eq(column + 1)]
+            with m.If(span == r * c_in - 1):  # the end of one window row (all v, i)
+                m.d.sync += [span.eq(0), u.eq(u + 1), column.eq(pixel), slot.eq(wrapped(slot + row_words))]
+                with m.If(u == r - 1):  # the window is complete: next output pixel
+                    m.d.sync += [u.eq(0), b.eq(b + 1), pixel.eq(pixel + c_in), column.eq(pixel + c_in),
+                                 slot.eq(base)]
+                    with m.If(b == out - 1):  # the output row is complete: free its rows
+                        last_row = a == out - 1
+                        next_base = wrapped(base + Mux(last_row, r * row_words, row_words))
+                        m.d.comb += freed.eq(Mux(last_row, r, 1))
+                        m.d.sync += [active.eq(0), b.eq(0), pixel.eq(0), column.eq(0), base.eq(next_base),
+                                     slot.eq(next_base), a.eq(Mux(last_row, 0, a + 1))]
+        return m
+
+
+class Conv2D(wiring.Component):
+    """Valid 2-D convolution, stride 1: a :class:`LineBuffer` feeding a matrix engine.
+
+    Each output pixel is the window vector (``r² · c_in`` words) times the
+    ``c_out × r²·c_in`` matrix ``M`` of ``models/conv.py``: on
+    :class:`~hw.dense.DenseFC` (``engine="dense"``) or, block-circulant, on
+    :class:`~hw.circulant.CirculantFC` (``engine="circulant"``: at each
+    kernel position the ``c_out × c_in`` matrix is circulant in blocks of
+    ``k``). Weights load through ``w_in`` as the engine's do (``M`` row-major,
+    or the spectra of ``M``'s first columns), or are baked in with ``weights``.
+
+    Parameters
+    ----------
+    c_in, c_out, size, kernel : int
+        Channels in and out, image size, kernel size ``r``.
+    engine : str
+        ``dense`` or ``circulant``.
+    k : int
+        Block size (``circulant``; divides ``c_in`` and ``c_out``).
+    width, frac : int
+        ``Q(width, frac)`` of every word.
+    parallelism : int
+        MAC lanes of the engine.
+    weights : array of int, optional
+        Raw ``W`` (``c_out × c_in × r × r``) or ``w`` (``c_out/k × c_in/k × r × r × k``), baked in.
+
+    Members
+    -------
+    w_in : In(stream.Signature(...))
+        The engine's weight port (absent with ``weights``).
+    x_in : In(stream.Signature(signed(width)))
+        Pixels, ``NHWC`` order.
+    y_out : Out(stream.Signature(signed(width)))
+        Output pixels in raster order, ``c_out`` words each.
+
+    Latency
+    -------
+    The line buffer's (``r`` input rows), then the engine's per window.
+
+    Throughput
+    ----------
+    One output pixel per engine interval (``models.net.layer_interval`` with ``n_in = r²·c_in``,
+    ``n_out = c_out``), the line buffer overlapped with the engine.
+    """
+
+    def __init__(self, *, c_in, c_out, size, kernel, engine="dense", k=8, width=16, frac=10, parallelism=1,
+                 weights=None):
+        self.c_in, self.c_out, self.size, self.kernel = c_in, c_out, size, kernel
+        self.engine, self.k, self.width, self.frac, self.parallelism = engine, k, width, frac, parallelism
+        if engine not in ("dense", "circulant"):
+            raise ValueError(f"engine={engine!r} not allowed; allowed: dense, circulant")
+        if engine == "circulant":
+            for name, channels in (("c_in", c_in), ("c_out", c_out)):
+                if channels % k:
+                    raise ValueError(f"{name}={channels} is not a multiple of k={k}")
+        if not 1 <= kernel <= size:
+            raise ValueError(f"kernel={kernel} out of range [1, {size}] (at most size)")
+        if engine == "circulant":
+            CirculantFC.check_shape(n_in=kernel ** 2 * c_in, n_out=c_out, k=k, parallelism=parallelism)
+        elif not 1 <= parallelism <= c_out:
+            raise ValueError(f"parallelism={parallelism} out of range [1, {c_out}] (at most c_out)")
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.int64)
+        ports = {"x_in": In(stream.Signature(signed(width))), "y_out": Out(stream.Signature(signed(width)))}
+        if weights is None:
+            word = complex_layout(width + 1) if engine == "circulant" else signed(width)
+            ports["w_in"] = In(stream.Signature(word))
+        super().__init__(ports)
+
+    def _engine(self):
+        shape = dict(n_in=self.kernel ** 2 * self.c_in, n_out=self.c_out, width=self.width, frac=self.frac,
+                     parallelism=self.parallelism)
+        if self.engine == "circulant":
+            baked = None if self.weights is None else circulant_columns(self.weights)
+            return CirculantFC(k=self.k, weights=baked, **shape)
+        return DenseFC(weights=None if self.weights is None else dense_matrix(self.weights), **shape)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.line_buffer = line_buffer = LineBuffer(c_in=self.c_in, size=self.size, kernel=self.kernel,
+                                                            width=self.width)
+        m.submodules.engine = engine = self._engine()
+        wiring.connect(m, wiring.flipped(self.x_in), line_buffer.x_in)
+        wiring.connect(m, line_buffer.windows, engine.x_in)
+        wiring.connect(m, engine.y_out, wiring.flipped(self.y_out))
+        if self.weights is None:
+            wiring.connect(m, wiring.flipped(self.w_in), engine.w_in)
+        return m
