@@ -7,14 +7,14 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.conv import circulant_columns, dense_matrix, output_size
+from models.conv import POOLS, circulant_columns, dense_matrix, output_size
 
 from .circulant import CirculantFC
-from .common.buffer import NO_COLLISIONS
+from .common.buffer import DISTRIBUTED, NO_COLLISIONS
 from .common.fixed import complex_layout
 from .dense import DenseFC
 
-__all__ = ["LineBuffer", "Conv2D"]
+__all__ = ["LineBuffer", "Conv2D", "Pool2D"]
 
 
 class LineBuffer(wiring.Component):
@@ -219,4 +219,86 @@ class Conv2D(wiring.Component):
         wiring.connect(m, engine.y_out, wiring.flipped(self.y_out))
         if self.weights is None:
             wiring.connect(m, wiring.flipped(self.w_in), engine.w_in)
+        return m
+
+
+class Pool2D(wiring.Component):
+    """2×2 pooling, stride 2, on images streamed pixel by pixel (``NHWC``, ``channels`` words a pixel).
+
+    At an even column a pixel's words wait in a channel register file; at the
+    odd column each pairs with its neighbour (``max``, or the sum); at an even
+    row the pairs wait in a row buffer (``size // 2 × channels`` words, LUT
+    RAM); at the odd row each meets its pair above and leaves: the largest of
+    four, or ``(sum + 2) >> 2`` (``models.conv.pool_raw``). An odd last row
+    and column are consumed and dropped.
+
+    Parameters
+    ----------
+    channels, size : int
+        Words per pixel; image height and width (``≥ 2``).
+    kind : str
+        ``max`` or ``avg``.
+    width : int
+        Bits of a word (signed).
+
+    Members
+    -------
+    x_in : In(stream.Signature(signed(width)))
+        ``size² · channels`` words per image.
+    y_out : Out(stream.Signature(signed(width)))
+        ``(size // 2)² · channels`` words per image, the same order.
+
+    Latency
+    -------
+    1 cycle from the fourth word of a block to its result.
+
+    Throughput
+    ----------
+    One input word per cycle.
+    """
+
+    def __init__(self, *, channels, size, kind="max", width=16):
+        self.channels, self.size, self.kind, self.width = channels, size, kind, width
+        if kind not in POOLS:
+            raise ValueError(f"kind={kind!r} not allowed; allowed: {', '.join(POOLS)}")
+        if size < 2:
+            raise ValueError(f"size={size} out of range: at least 2 for 2×2 pooling")
+        super().__init__({"x_in": In(stream.Signature(signed(width))), "y_out": Out(stream.Signature(signed(width)))})
+
+    def _combine(self, a, b):
+        return Mux(a > b, a, b) if self.kind == "max" else a + b
+
+    def elaborate(self, platform):
+        m = Module()
+        half, channels = self.size // 2, self.channels
+        pair_shape = signed(self.width + (0 if self.kind == "max" else 1))
+        m.submodules.held = held = memory.Memory(shape=signed(self.width), depth=channels, init=[],
+                                                 attrs=DISTRIBUTED)
+        m.submodules.pairs = pairs = memory.Memory(shape=pair_shape, depth=half * channels, init=[],
+                                                   attrs=DISTRIBUTED)
+        held_write, held_read = held.write_port(), held.read_port(domain="comb")
+        pairs_write, pairs_read = pairs.write_port(), pairs.read_port(domain="comb")
+        channel, column, row = Signal(range(channels)), Signal(range(self.size)), Signal(range(self.size))
+        pair_address = Signal(range(half * channels))  # (column // 2)·channels + channel
+        inside = (column < 2 * half) & (row < 2 * half)  # an odd last row or column is dropped
+        advance = ~self.y_out.valid | self.y_out.ready
+        accepted = self.x_in.valid & advance
+        pair = Signal(pair_shape)
+        m.d.comb += [self.x_in.ready.eq(advance), held_read.addr.eq(channel), held_write.addr.eq(channel),
+                     held_write.data.eq(self.x_in.payload), pairs_read.addr.eq(pair_address),
+                     pairs_write.addr.eq(pair_address), pairs_write.data.eq(pair),
+                     pair.eq(self._combine(held_read.data, self.x_in.payload))]
+        m.d.comb += [held_write.en.eq(accepted & ~column[0]), pairs_write.en.eq(accepted & column[0] & ~row[0] & inside)]
+        total = self._combine(pairs_read.data, pair)
+        with m.If(advance):
+            m.d.sync += self.y_out.valid.eq(accepted & column[0] & row[0] & inside)
+            m.d.sync += self.y_out.payload.eq(total if self.kind == "max" else (total + 2) >> 2)
+        with m.If(accepted):
+            m.d.sync += channel.eq(Mux(channel == channels - 1, 0, channel + 1))
+            with m.If(column[0] & inside):
+                m.d.sync += pair_address.eq(pair_address + 1)
+            with m.If(channel == channels - 1):
+                m.d.sync += column.eq(Mux(column == self.size - 1, 0, column + 1))
+                with m.If(column == self.size - 1):
+                    m.d.sync += [row.eq(Mux(row == self.size - 1, 0, row + 1)), pair_address.eq(0)]
         return m

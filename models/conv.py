@@ -25,7 +25,10 @@ from .dense import dense_fc_raw
 from .fixed import FixedFormat
 
 __all__ = ["output_size", "windows", "dense_matrix", "circulant_columns", "dense_weights",
-           "conv_raw", "conv_float"]
+           "conv_raw", "conv_float", "POOLS", "pool_raw", "pool_float"]
+
+#: 2×2 pooling, stride 2: ``max`` or ``avg`` (the sum of four, rounded half up by two bits).
+POOLS = ("max", "avg")
 
 
 def output_size(size: int, kernel: int) -> int:
@@ -88,3 +91,26 @@ def conv_float(w: np.ndarray, x: np.ndarray) -> np.ndarray:
         for v in range(r):
             y += np.einsum("oi,niab->noab", w[:, :, u, v], x[:, :, u:u + out, v:v + out])
     return y
+
+
+def _quads(x: np.ndarray) -> np.ndarray:
+    """``x`` (batch × c × size × size) as its 2×2 blocks (batch × c × size//2 × size//2 × 4); an odd last
+    row and column are dropped (ONNX's ``ceil_mode = 0``)."""
+    x = np.asarray(x)
+    half = x.shape[-1] // 2
+    x = x[..., :2 * half, :2 * half]
+    return x.reshape(*x.shape[:2], half, 2, half, 2).transpose(0, 1, 2, 4, 3, 5).reshape(*x.shape[:2], half, half, 4)
+
+
+def pool_raw(kind: str, x_raw: np.ndarray) -> np.ndarray:
+    """Bit-exact 2×2 pooling: the largest of four, or ``(sum + 2) >> 2`` (the mean rounded half up)."""
+    quads = _quads(np.asarray(x_raw, dtype=np.int64))
+    return quads.max(axis=-1) if kind == "max" else (quads.sum(axis=-1) + 2) >> 2
+
+
+def pool_float(kind: str, x: np.ndarray) -> np.ndarray:
+    """Float reference by explicit slicing of the four corners."""
+    x = np.asarray(x, dtype=np.float64)
+    half = x.shape[-1] // 2
+    corners = [x[..., dy:2 * half:2, dx:2 * half:2] for dy in (0, 1) for dx in (0, 1)]
+    return np.maximum.reduce(corners) if kind == "max" else sum(corners) / 4

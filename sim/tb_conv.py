@@ -1,10 +1,13 @@
-"""cocotb testbench of ``conv`` (``hw/conv.py``) against ``models/conv.py``.
+"""cocotb testbench of ``conv`` and ``pool`` (``hw/conv.py``) against ``models/conv.py``.
 
 Inputs: ``w_raw`` (dense ``c_out × c_in × r × r``; circulant ``c_out/k × c_in/k × r × r × k``) and
 ``x_raw`` (batch × c_in × size × size). The weights go in as the engine takes them (``M`` row-major;
 the spectra of ``M``'s first columns), then the images pixel by pixel (``NHWC``). Outputs: ``y_raw``
 (batch × c_out × out × out). Counters: ``cycles`` (first pixel word to last output word, all images),
 ``load_cycles``, ``vectors`` (images), ``pixels`` (output pixels).
+
+``pool``: ``x_raw`` (batch × channels × size × size) in, ``y_raw`` (batch × channels × size/2 × size/2)
+out, both ``NHWC`` on the wire; counters ``cycles``, ``vectors``, ``pixels``.
 """
 
 import cocotb
@@ -15,20 +18,42 @@ from . import harness
 from .tb_circulant import spectrum_words
 
 
-async def drive(dut, job, inputs):
+def nhwc(images):
+    """``batch × c × h × w`` to one row of words per image, pixel by pixel."""
+    return images.transpose(0, 2, 3, 1).reshape(len(images), -1)
+
+
+def nchw(words, shape):
+    """Rows of ``NHWC`` words back to ``batch × c × h × w`` (``shape`` without the batch)."""
+    channels, height, width = shape
+    return words.reshape(-1, height, width, channels).transpose(0, 3, 1, 2)
+
+
+async def drive_pool(dut, job, inputs):
+    x_raw = inputs["x_raw"]
+    shape = job.outputs["y"][1:]
+    count = len(x_raw) * shape[0] * shape[1] * shape[2]
+    y, cycles = await harness.stream_through(dut, job, "x_in", "y_out", nhwc(x_raw), count)
+    return {"y_raw": nchw(y, shape)}, {"cycles": cycles, "vectors": len(x_raw),
+                                       "pixels": len(x_raw) * shape[1] * shape[2]}
+
+
+async def drive_conv(dut, job, inputs):
     w_raw, x_raw = inputs["w_raw"], inputs["x_raw"]
     batch, c_out, out = len(x_raw), *job.outputs["y"][1:3]
     if job.params["engine"] == "circulant":
         w_words = spectrum_words(circulant_columns(w_raw), job.params)
     else:
         w_words = dense_matrix(w_raw).reshape(-1)
-    pixels = x_raw.transpose(0, 2, 3, 1).reshape(batch, -1)
-    y, counters = await harness.weights_then_vectors(dut, job, w_words, pixels, out * out * c_out)
-    y = y.reshape(batch, out, out, c_out).transpose(0, 3, 1, 2)
-    return {"y_raw": y}, {**counters, "pixels": batch * out * out}
+    y, counters = await harness.weights_then_vectors(dut, job, w_words, nhwc(x_raw), out * out * c_out)
+    return {"y_raw": nchw(y, (c_out, out, out))}, {**counters, "pixels": batch * out * out}
+
+
+async def drive(dut, job, inputs):
+    return await (drive_pool if job.design == "pool" else drive_conv)(dut, job, inputs)
 
 
 @cocotb.test()
 async def conv(dut):
-    """Weights, then a batch of images; outputs bit-exact with the model."""
+    """``conv``: weights, then a batch of images; ``pool``: a batch of images. Outputs bit-exact with the model."""
     await harness.run(dut, drive)

@@ -27,6 +27,7 @@ SHARED_POINTS = {
     "fft": {"k": 16},                                                # tests/test_circulant.py
     "intergrad": {},                                                 # tests/test_intergrad.py
     "net": {},                                                       # tests/test_net.py
+    "pool": {},                                                      # tests/test_conv.py
     "pwl": {"function": "tanh"},                                     # tests/test_pwl.py
     "rlf-grng": {"n": 31, "lanes": 3, "shuffle": 4, "seed": 77, "samples": 40},
     "sc-layer": {"n_in": 5, "n_out": 3, "length": 16, "bits": 6},    # tests/test_sc.py

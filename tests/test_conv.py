@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.signal import correlate
 
-from models.conv import circulant_columns, conv_float, conv_raw, dense_matrix, dense_weights, output_size, windows
+from models.conv import (circulant_columns, conv_float, conv_raw, dense_matrix, dense_weights, output_size, pool_float,
+                         pool_raw, windows)
 from models.fixed import FixedFormat, dequantize, quantize
 
 from .conftest import rtl_run
@@ -92,3 +93,32 @@ def test_rtl_equals_model_on_random_shapes_under_stalls(tmp_path, shape, engine,
              "c_out": c_out * (k if engine == "circulant" else 1), "size": size, "kernel": min(kernel, size),
              "k": k, "parallelism": data.draw(st.integers(1, 2 if engine == "circulant" else c_out))}
     rtl_run("conv", point, tmp_path, stall=0.3, seed=data.draw(st.integers(1, 1000)), batch=2)
+
+
+# -- pooling ----------------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.tuples(st.integers(1, 3), st.integers(2, 7), st.integers(1, 2)), seed=st.integers(0, 2**16))
+def test_pool_model_equals_an_explicit_loop_and_avg_is_the_rounded_mean(shape, seed):
+    channels, size, batch = shape
+    x_raw = np.random.default_rng(seed).integers(-2**15, 2**15, (batch, channels, size, size))
+    half = size // 2
+    for kind in ("max", "avg"):
+        loop = np.zeros((batch, channels, half, half))
+        for n, c, a, b in np.ndindex(loop.shape):
+            block = x_raw[n, c, 2 * a:2 * a + 2, 2 * b:2 * b + 2]
+            loop[n, c, a, b] = block.max() if kind == "max" else block.mean()
+        assert np.allclose(pool_float(kind, x_raw), loop)
+        raw = pool_raw(kind, x_raw)
+        if kind == "max":
+            assert np.array_equal(raw, loop)
+        else:
+            assert np.all((raw - loop > -0.5) & (raw - loop <= 0.5)), "the mean rounded half up"
+
+
+@pytest.mark.parametrize("point", [{}, {"kind": "avg", "channels": 3, "size": 5},
+                                   {"kind": "max", "channels": 1, "size": 3, "width": 8, "frac": 3}],
+                         ids=["default-max", "avg-odd-size", "max-one-channel"])
+def test_pool_rtl_equals_model_under_stalls(point, tmp_path):
+    rtl_run("pool", point, tmp_path, stall=0.3, batch=3)

@@ -92,12 +92,13 @@ PROOF_POINTS = {
     "intergrad": dict(rows=2, cols=2, width=4, acc_width=8, n_o=2, n_i=2, batch=1),
     "net": dict(model=str(Path(__file__).parent / "data" / "net_pinned.onnx"), width=8, frac=3,
                 target_interval=10**6),
+    "pool": dict(channels=1, size=2, width=4, frac=1),
     "pwl": dict(width=8, frac=3),
     "rlf-grng": dict(n=31, lanes=1, shuffle=0),
     "sc-layer": dict(n_in=1, n_out=1, length=4, bits=2),
     "wallace-grng": dict(pool=64, lanes=4),
 }
-CHEAP = ("clt-grng", "fft", "pwl", "rlf-grng", "sc-layer")  # a few seconds each; the rest: -m slow
+CHEAP = ("clt-grng", "fft", "pool", "pwl", "rlf-grng", "sc-layer")  # a few seconds each; the rest: -m slow
 
 
 @pytest.mark.parametrize("name", [

@@ -1,9 +1,10 @@
 # amaranth: UnusedElaboratable=no
 # (Design.__init__ builds each component once to check its parameters; that one is never elaborated.)
-"""``conv``: CirCNN's convolution layer, dense or block-circulant (``hw/conv.py``, ``models/conv.py``)."""
+"""``conv`` and ``pool``: CirCNN's convolution layer, dense or block-circulant, and 2×2 pooling
+(``hw/conv.py``, ``models/conv.py``)."""
 
 import hw.conv
-from models.conv import conv_raw, output_size
+from models.conv import POOLS, conv_raw, output_size, pool_raw
 
 from ..api import ArraySpec, Design
 from ..params import Param
@@ -55,3 +56,37 @@ class Conv(Design):
 
     def golden(self, raw):
         return {"y_raw": conv_raw(self.params["engine"], raw["w_raw"], raw["x_raw"], self.fmt)}
+
+
+@register
+class Pool(Design):
+    name = "pool"
+    summary = "2x2 max or average pooling, stride 2, on images streamed pixel by pixel (NHWC)"
+    family = CIRCULANT
+    docs = "docs/conv.md"
+    testbench = "sim.tb_conv"
+    sim_batch = 2
+    parameters = (
+        Param("channels", 8, "words per pixel", lo=1, hi=512),
+        Param("size", 8, "input height = width (an odd last row and column are dropped)", lo=2, hi=256),
+        Param("kind", "max", "pooling", choices=POOLS),
+        WIDTH, FRAC,
+    )
+
+    def check(self):
+        check_format(self.params)
+
+    def component(self):
+        p = self.params
+        return hw.conv.Pool2D(channels=p["channels"], size=p["size"], kind=p["kind"], width=p["width"])
+
+    def inputs(self):
+        p = self.params
+        return {"x": ArraySpec((None, p["channels"], p["size"], p["size"]), self.fmt)}
+
+    def outputs(self):
+        p = self.params
+        return {"y": ArraySpec((None, p["channels"], p["size"] // 2, p["size"] // 2), self.fmt)}
+
+    def golden(self, raw):
+        return {"y_raw": pool_raw(self.params["kind"], raw["x_raw"])}
