@@ -21,9 +21,12 @@ class LineBuffer(wiring.Component):
     """Sliding ``r × r`` windows over images streamed pixel by pixel.
 
     Pixels arrive in the order rows, columns, channels (``NHWC``), ``c_in``
-    words each. The buffer holds ``r + 1`` image rows in one memory, used as a
+    words each. The buffer holds ``2r`` image rows in one memory, used as a
     ring of row slots: while the windows of output row ``a`` are read from the
-    ``r`` rows ``a … a + r − 1``, the next row is written into the free slot.
+    ``r`` rows ``a … a + r − 1``, the next rows are written into the free
+    slots — ``r`` of them, so that the next image's first ``r`` rows arrive
+    while the last output row of this one is read, and the windows never wait
+    at an image boundary.
     For every output pixel ``(a, b)`` of an image, in raster order, it sends
     the window ``x[a + u, b + v, i]`` in the order ``(u, v, i)`` — the input
     vector of the layer's matrix engine (``models/conv.py``). After an output
@@ -68,8 +71,12 @@ class LineBuffer(wiring.Component):
         return self.size * self.c_in
 
     @property
+    def slots(self) -> int:
+        return 2 * self.kernel
+
+    @property
     def depth(self) -> int:
-        return (self.kernel + 1) * self.row_words
+        return self.slots * self.row_words
 
     def elaborate(self, platform):
         m = Module()
@@ -77,7 +84,7 @@ class LineBuffer(wiring.Component):
         m.submodules.rows = rows = memory.Memory(shape=signed(self.width), depth=self.depth, init=[],
                                                  attrs=NO_COLLISIONS)
         write, read = rows.write_port(), rows.read_port()
-        filled = Signal(range(r + 2))  # complete rows in the buffer, not yet freed by the reader
+        filled = Signal(range(self.slots + 1))  # complete rows in the buffer, not yet freed by the reader
         row_done, freed = self._write_rows(m, write, filled), Signal(range(r + 1))
         m.d.sync += filled.eq(filled + row_done - freed)
         self._read_windows(m, read, filled, freed)
@@ -87,7 +94,7 @@ class LineBuffer(wiring.Component):
         """Accept pixels into the ring while a row slot is free; return "a row is complete" (a strobe)."""
         address, in_row = Signal(range(self.depth)), Signal(range(self.row_words))
         accepted = self.x_in.valid & self.x_in.ready
-        m.d.comb += [self.x_in.ready.eq(filled <= self.kernel), write.addr.eq(address),
+        m.d.comb += [self.x_in.ready.eq(filled < self.slots), write.addr.eq(address),
                      write.data.eq(self.x_in.payload), write.en.eq(accepted)]
         with m.If(accepted):
             m.d.sync += [address.eq(Mux(address == self.depth - 1, 0, address + 1)),
@@ -128,7 +135,8 @@ class LineBuffer(wiring.Component):
                         last_row = a == out - 1
                         next_base = wrapped(base + Mux(last_row, r * row_words, row_words))
                         m.d.comb += freed.eq(Mux(last_row, r, 1))
-                        m.d.sync += [active.eq(0), b.eq(0), pixel.eq(0), column.eq(0), base.eq(next_base),
+                        # Straight on to the next output row when its rows are already in: no bubble.
+                        m.d.sync += [active.eq(filled - freed >= r), b.eq(0), pixel.eq(0), column.eq(0), base.eq(next_base),
                                      slot.eq(next_base), a.eq(Mux(last_row, 0, a + 1))]
         return m
 

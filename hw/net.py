@@ -11,6 +11,7 @@ from models.pwl import FUNCTIONS
 from .circulant import CirculantFC
 from .common.buffer import LutRamFIFO, SkidBuffer
 from .common.fixed import delay, saturate
+from .conv import Conv2D, Pool2D
 from .dense import DenseFC
 from .pwl import PWL_LATENCY, pwl_pipeline
 
@@ -85,14 +86,16 @@ class Epilogue(wiring.Component):
 
 
 class Network(wiring.Component):
-    """A chain of fully connected layers, each its engine and its :class:`Epilogue`, overlapped across inputs.
+    """A chain of layers, each its engine and its :class:`Epilogue`, overlapped across inputs.
 
-    Layer ``l`` is a :class:`DenseFC` or :class:`CirculantFC` with its weights
-    baked into its memories (no weight port), a skid buffer, then an
-    :class:`Epilogue` (bias, activation); between layers a LUT-RAM FIFO holds a whole vector, so a
-    layer hands its outputs over and starts on the next input while the next
-    layer is still busy with the previous one. Arithmetic is
-    ``models.net.network_raw`` bit for bit.
+    A fully connected layer is a :class:`DenseFC` or :class:`CirculantFC`, a
+    convolution a :class:`~hw.conv.Conv2D` (line buffer and either engine),
+    each with its weights baked into its memories (no weight port), then a
+    skid buffer and an :class:`Epilogue` (bias, activation); a pooling layer
+    is a :class:`~hw.conv.Pool2D`. Between layers a LUT-RAM FIFO holds one
+    output vector of the engine (:meth:`handover_words`), so a layer hands
+    its outputs over and goes on while the next layer is still busy.
+    Arithmetic is ``models.net.network_raw`` bit for bit.
 
     Parameters
     ----------
@@ -104,9 +107,9 @@ class Network(wiring.Component):
     Members
     -------
     x_in : In(stream.Signature(signed(width)))
-        Input vectors, ``n_in`` words each, ``x[0]`` first.
+        Input vectors, ``n_in`` words each, ``x[0]`` first (images pixel by pixel, ``NHWC``).
     y_out : Out(stream.Signature(signed(width)))
-        Output vectors, ``n_out`` words each.
+        Output vectors, ``n_out`` words each (images ``NHWC``).
 
     Latency
     -------
@@ -127,25 +130,46 @@ class Network(wiring.Component):
         super().__init__({"x_in": In(stream.Signature(signed(width))), "y_out": Out(stream.Signature(signed(width)))})
 
     def _engine(self, layer: FixedLayer):
-        shape = dict(n_in=layer.n_in, n_out=layer.n_out, width=self.width, frac=self.frac,
-                     parallelism=layer.parallelism, weights=layer.weight_raw)
-        return CirculantFC(k=layer.k, **shape) if layer.engine == "circulant" else DenseFC(**shape)
+        """The layer's engine: a matrix engine (``fc``), a convolution or a pooling unit."""
+        if layer.op == "pool":
+            return Pool2D(channels=layer.channels, size=layer.size, kind=layer.kind, width=self.width)
+        common = dict(width=self.width, frac=self.frac, parallelism=layer.parallelism, weights=layer.weight_raw)
+        if layer.op == "conv":
+            c_out, c_in, kernel = layer.conv_shape
+            return Conv2D(c_in=c_in, c_out=c_out, size=layer.size, kernel=kernel, engine=layer.engine,
+                          k=layer.k or 2, **common)
+        if layer.engine == "circulant":
+            return CirculantFC(n_in=layer.n_in, n_out=layer.n_out, k=layer.k, **common)
+        return DenseFC(n_in=layer.n_in, n_out=layer.n_out, **common)
+
+    @staticmethod
+    def handover_words(layer: FixedLayer) -> int:
+        """Depth of the FIFO after a layer: one output vector of its engine (``n_out``; a convolution's
+        ``c_out`` per pixel; a pooled row)."""
+        if layer.op == "conv":
+            return layer.conv_shape[0]
+        if layer.op == "pool":
+            return layer.channels * (layer.size // 2)
+        return layer.n_out
 
     def elaborate(self, platform):
         m = Module()
         source = wiring.flipped(self.x_in)
         for number, layer in enumerate(self.layers):
             engine = m.submodules[f"layer{number}"] = self._engine(layer)
-            epilogue = m.submodules[f"epilogue{number}"] = Epilogue(
-                bias=layer.bias_raw, activation=layer.activation, width=self.width, frac=self.frac)
-            # The skid buffer registers the engine's output (its rounding and saturation) before the bias adder.
-            result = m.submodules[f"result{number}"] = SkidBuffer(shape=signed(self.width))
             wiring.connect(m, source, engine.x_in)
-            wiring.connect(m, engine.y_out, result.input)
-            wiring.connect(m, result.output, epilogue.x_in)
-            source = epilogue.y_out
+            source = engine.y_out
+            if layer.op != "pool":
+                # The skid buffer registers the engine's output (its rounding and saturation) before the bias.
+                result = m.submodules[f"result{number}"] = SkidBuffer(shape=signed(self.width))
+                epilogue = m.submodules[f"epilogue{number}"] = Epilogue(
+                    bias=layer.bias_raw, activation=layer.activation, width=self.width, frac=self.frac)
+                wiring.connect(m, source, result.input)
+                wiring.connect(m, result.output, epilogue.x_in)
+                source = epilogue.y_out
             if number < len(self.layers) - 1:
-                fifo = m.submodules[f"fifo{number}"] = LutRamFIFO(shape=signed(self.width), depth=layer.n_out)
+                fifo = m.submodules[f"fifo{number}"] = LutRamFIFO(shape=signed(self.width),
+                                                                  depth=max(2, self.handover_words(layer)))
                 wiring.connect(m, source, fifo.input)
                 source = fifo.output
         wiring.connect(m, source, wiring.flipped(self.y_out))

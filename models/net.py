@@ -1,12 +1,19 @@
-"""Whole networks: fully connected layers on the dense or the block-circulant engine, bit-exact.
+"""Whole networks: fully connected and convolution layers on the dense or the block-circulant engine,
+and 2×2 pooling, bit-exact.
 
-A network is a chain of layers ``y = act(W x + b)`` (docs/network.md). Each
-layer runs on one engine:
+A network is a chain of layers ``y = act(W x + b)`` (``fc``), ``y = act(W ⊛ x + b)``
+(``conv``, valid, stride 1, ``models/conv.py``) and 2×2 pooling (``pool``),
+docs/network.md. Between convolution layers the activations are images
+(batch × channels × size × size); they stream pixel by pixel (``NHWC``), so
+a fully connected layer after them takes its input in that order — its
+weight columns are in stream order (``models/onnx_import.py`` permutes
+ONNX's ``NCHW`` flattening). Each ``fc`` or ``conv`` layer runs on one engine:
 
 - ``dense``: ``hw/dense.py``, ``W`` is ``n_out × n_in`` in ``Q(width, frac)``;
 - ``circulant``: ``hw/circulant.py``, ``W`` is the nearest block-circulant
   matrix (``models.circulant.project_block_circulant``), given by its first
-  columns ``p × q × k``.
+  columns ``p × q × k`` (a convolution: at each kernel position,
+  ``p × q × r × r × k``).
 
 Bit-exact arithmetic per layer (``hw/net.py``), all words ``Q(width, frac)``:
 
@@ -22,16 +29,16 @@ input vector, :func:`layer_interval`) is at most the network's
 overlap across inputs, so the network's interval is its slowest layer's.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import circulant, dense
+from . import circulant, conv, dense
 from .fixed import FixedFormat, dequantize, quantize, saturate
 from .pwl import FUNCTIONS, pwl_raw
 
 __all__ = ["ACTIVATIONS", "ENGINES", "Layer", "FixedLayer", "max_parallelism", "layer_interval", "fold",
-           "quantize_network", "layer_raw", "network_raw", "network_float", "error_bound"]
+           "quantize_network", "project_weights", "expand_columns", "stream_order", "layer_raw", "network_raw", "network_float", "error_bound"]
 
 ACTIVATIONS = ("none", "relu", "sigmoid", "tanh")
 #: ``hybrid``: circulant where ``k`` divides both sizes of a layer, dense elsewhere (e.g. a 10-way classifier).
@@ -40,29 +47,56 @@ ENGINES = ("dense", "circulant", "hybrid")
 
 @dataclass(frozen=True)
 class Layer:
-    """A float fully connected layer as the ONNX file gives it: ``y = act(weight @ x + bias)``."""
+    """A float layer as the ONNX file gives it.
+
+    ``op`` ``fc``: ``weight`` ``n_out × n_in`` (columns in stream order), ``bias`` ``n_out``;
+    ``conv``: ``weight`` ``c_out × c_in × r × r``, ``bias`` ``c_out``, ``size`` the input's height and width;
+    ``pool``: ``kind`` (``max``, ``avg``), ``channels`` and ``size``; no weights.
+    """
 
     name: str
-    weight: np.ndarray  # n_out × n_in
-    bias: np.ndarray  # n_out
+    weight: np.ndarray
+    bias: np.ndarray
     activation: str = "none"
+    op: str = "fc"
+    size: int = 0
+    kind: str = ""
+    channels: int = 0
+
+    @property
+    def out_shape(self) -> tuple:
+        """The output of one input: ``(n_out,)`` or ``(channels, height, width)``."""
+        if self.op == "conv":
+            out = conv.output_size(self.size, self.weight.shape[2])
+            return (self.weight.shape[0], out, out)
+        if self.op == "pool":
+            return (self.channels, self.size // 2, self.size // 2)
+        return (self.weight.shape[0],)
 
     @property
     def n_in(self) -> int:
+        """Words of one input."""
+        if self.op == "conv":
+            return self.weight.shape[1] * self.size ** 2
+        if self.op == "pool":
+            return self.channels * self.size ** 2
         return self.weight.shape[1]
 
     @property
     def n_out(self) -> int:
-        return self.weight.shape[0]
+        """Words of one output."""
+        return int(np.prod(self.out_shape))
 
 
 @dataclass(frozen=True)
 class FixedLayer:
-    """One layer as the hardware holds it: engine, raw weights and bias, activation, parallelism.
+    """One layer as the hardware holds it: op, engine, raw weights and bias, activation, parallelism.
 
-    ``weight_raw`` is ``n_out × n_in`` (dense) or the first columns ``p × q × k``
-    (circulant); ``projection_error`` is ``‖W − P(W)‖_F / ‖W‖_F`` of the
-    projection onto block-circulant matrices (0 for dense layers).
+    ``weight_raw`` is ``n_out × n_in`` (dense ``fc``), the first columns
+    ``p × q × k`` (circulant ``fc``), ``c_out × c_in × r × r`` (dense ``conv``)
+    or ``p × q × r × r × k`` (circulant ``conv``); ``projection_error`` is
+    ``‖W − P(W)‖_F / ‖W‖_F`` of the projection onto block-circulant matrices
+    (0 for dense layers). ``pool`` layers have no engine (``engine`` is ``pool``).
     """
 
     name: str
@@ -75,19 +109,47 @@ class FixedLayer:
     parallelism: int
     k: int = 0
     projection_error: float = 0.0
+    op: str = "fc"
+    size: int = 0
+    kind: str = ""
+    channels: int = 0
+
+    @property
+    def matrix_shape(self) -> tuple[int, int]:
+        """``(n_in, n_out)`` of the engine's matrix: the layer's, or one window's (``r²·c_in``, ``c_out``)."""
+        if self.op == "conv":
+            c_out, c_in, r = self.conv_shape
+            return r * r * c_in, c_out
+        return self.n_in, self.n_out
+
+    @property
+    def conv_shape(self) -> tuple[int, int, int]:
+        """``(c_out, c_in, r)`` of a convolution layer."""
+        w = self.weight_raw
+        if self.engine == "circulant":
+            return w.shape[0] * w.shape[4], w.shape[1] * w.shape[4], w.shape[2]
+        return w.shape[0], w.shape[1], w.shape[2]
+
+    @property
+    def windows(self) -> int:
+        """Engine vectors per input: output pixels of a convolution, else 1."""
+        return conv.output_size(self.size, self.conv_shape[2]) ** 2 if self.op == "conv" else 1
 
     @property
     def interval(self) -> int:
-        return layer_interval(self.engine, self.n_in, self.n_out, self.k, self.parallelism)
+        if self.op == "pool":
+            return self.n_in
+        return self.windows * layer_interval(self.engine, *self.matrix_shape, self.k, self.parallelism)
 
     def weight_bits(self, width: int) -> int:
         """Bits of weight memory this layer's engine holds."""
+        n_in, n_out = self.matrix_shape
         if self.engine == "circulant":
-            return circulant.weight_storage_bits(self.n_in, self.n_out, self.k, width, self.parallelism)
-        return self.n_in * self.n_out * width
+            return circulant.weight_storage_bits(n_in, n_out, self.k, width, self.parallelism)
+        return 0 if self.op == "pool" else n_in * n_out * width
 
     def matrix(self, fmt: FixedFormat) -> np.ndarray:
-        """The float matrix the hardware multiplies by (``n_out × n_in``)."""
+        """The float matrix the hardware multiplies by (``n_out × n_in``; fully connected layers)."""
         values = dequantize(self.weight_raw, fmt)
         return circulant.block_circulant(values) if self.engine == "circulant" else values
 
@@ -114,30 +176,55 @@ def fold(engine: str, n_in: int, n_out: int, k: int, target_interval: int) -> in
 
 
 def _engine_of(layer: Layer, engine: str, k: int) -> str:
-    fits = layer.n_in % k == 0 and layer.n_out % k == 0
+    """The engine of an ``fc`` or ``conv`` layer: its channel (or vector) sizes must be multiples of ``k``
+    for a circulant one."""
+    outputs, inputs = layer.weight.shape[:2]
+    fits = inputs % k == 0 and outputs % k == 0
     if engine == "circulant" and not fits:
-        raise ValueError(f"layer {layer.name!r} is {layer.n_out}×{layer.n_in}: not multiples of k={k} for "
+        raise ValueError(f"layer {layer.name!r} is {outputs}×{inputs}: not multiples of k={k} for "
                          "engine=circulant (engine=hybrid keeps such layers dense)")
     return "circulant" if engine == "circulant" or (engine == "hybrid" and fits) else "dense"
 
 
+def project_weights(weight: np.ndarray, k: int, op: str) -> np.ndarray:
+    """Nearest block-circulant weights: the first columns of the matrix (``fc``) or of each kernel
+    position's ``c_out × c_in`` matrix (``conv``, ``p × q × r × r × k``)."""
+    if op == "fc":
+        return circulant.project_block_circulant(weight, k)
+    r = weight.shape[2]
+    columns = [[circulant.project_block_circulant(weight[:, :, u, v], k) for v in range(r)] for u in range(r)]
+    return np.array(columns).transpose(2, 3, 0, 1, 4)
+
+
+def expand_columns(columns: np.ndarray, op: str) -> np.ndarray:
+    """The dense weights of first columns (``fc``: the matrix; ``conv``: ``c_out × c_in × r × r``)."""
+    return circulant.block_circulant(columns) if op == "fc" else conv.dense_weights(columns)
+
+
+def _fixed_layer(layer: Layer, fmt: FixedFormat, engine: str, k: int, target_interval: int) -> FixedLayer:
+    shape = dict(name=layer.name, n_in=layer.n_in, n_out=layer.n_out, activation=layer.activation, op=layer.op,
+                 size=layer.size, kind=layer.kind, channels=layer.channels)
+    if layer.op == "pool":
+        return FixedLayer(engine="pool", weight_raw=np.zeros(0, np.int64), bias_raw=np.zeros(0, np.int64),
+                          parallelism=1, **shape)
+    chosen = _engine_of(layer, engine, k)
+    weight, error = layer.weight, 0.0
+    if chosen == "circulant":
+        weight = project_weights(layer.weight, k, layer.op)
+        norm = np.linalg.norm(layer.weight)
+        error = float(np.linalg.norm(layer.weight - expand_columns(weight, layer.op)) / norm) if norm else 0.0
+    draft = FixedLayer(engine=chosen, weight_raw=quantize(weight, fmt), bias_raw=quantize(layer.bias, fmt),
+                       parallelism=1, k=k if chosen == "circulant" else 0, projection_error=error, **shape)
+    per_window = max(1, target_interval // draft.windows)
+    lanes = fold(chosen, *draft.matrix_shape, k, per_window)
+    return replace(draft, parallelism=lanes)
+
+
 def quantize_network(layers: list[Layer], fmt: FixedFormat, engine: str, k: int,
                      target_interval: int) -> list[FixedLayer]:
-    """The float layers on their engines: weights projected (circulant) and quantized, parallelism folded."""
-    fixed = []
-    for layer in layers:
-        chosen = _engine_of(layer, engine, k)
-        weight, error = layer.weight, 0.0
-        if chosen == "circulant":
-            weight = circulant.project_block_circulant(layer.weight, k)
-            norm = np.linalg.norm(layer.weight)
-            error = float(np.linalg.norm(layer.weight - circulant.block_circulant(weight)) / norm) if norm else 0.0
-        fixed.append(FixedLayer(
-            name=layer.name, engine=chosen, n_in=layer.n_in, n_out=layer.n_out,
-            weight_raw=quantize(weight, fmt), bias_raw=quantize(layer.bias, fmt), activation=layer.activation,
-            parallelism=fold(chosen, layer.n_in, layer.n_out, k, target_interval),
-            k=k if chosen == "circulant" else 0, projection_error=error))
-    return fixed
+    """The float layers on their engines: weights projected (circulant) and quantized, parallelism folded
+    (a convolution's per window: ``target_interval`` over its output pixels)."""
+    return [_fixed_layer(layer, fmt, engine, k, target_interval) for layer in layers]
 
 
 def activation_raw(activation: str, x_raw: np.ndarray, fmt: FixedFormat) -> np.ndarray:
@@ -149,13 +236,27 @@ def activation_raw(activation: str, x_raw: np.ndarray, fmt: FixedFormat) -> np.n
     return np.asarray(x_raw, dtype=np.int64)
 
 
+def stream_order(values: np.ndarray) -> np.ndarray:
+    """Inputs as the hardware streams them, one row each: images (batch × c × h × w) pixel by pixel
+    (``NHWC``), any other shape in C order."""
+    values = np.asarray(values)
+    if values.ndim == 4:
+        values = values.transpose(0, 2, 3, 1)
+    return values.reshape(len(values), -1)
+
+
 def layer_raw(layer: FixedLayer, x_raw: np.ndarray, fmt: FixedFormat) -> np.ndarray:
-    """Bit-exact output (batch × n_out) of one layer on raw inputs (batch × n_in)."""
-    if layer.engine == "circulant":
-        product = circulant.circulant_fc_raw(layer.weight_raw, x_raw, fmt)
+    """Bit-exact output of one layer on raw inputs: batch × n_in (``fc``; images are taken in stream
+    order) or batch × c × size × size (``conv``, ``pool``)."""
+    if layer.op == "pool":
+        return conv.pool_raw(layer.kind, x_raw)
+    if layer.op == "conv":
+        product, bias = conv.conv_raw(layer.engine, layer.weight_raw, x_raw, fmt), layer.bias_raw[:, None, None]
+    elif layer.engine == "circulant":
+        product, bias = circulant.circulant_fc_raw(layer.weight_raw, stream_order(x_raw), fmt), layer.bias_raw
     else:
-        product = dense.dense_fc_raw(layer.weight_raw, x_raw, fmt)
-    return activation_raw(layer.activation, saturate(product + layer.bias_raw, fmt.width), fmt)
+        product, bias = dense.dense_fc_raw(layer.weight_raw, stream_order(x_raw), fmt), layer.bias_raw
+    return activation_raw(layer.activation, saturate(product + bias, fmt.width), fmt)
 
 
 def network_raw(layers: list[FixedLayer], x_raw: np.ndarray, fmt: FixedFormat) -> np.ndarray:
@@ -180,7 +281,13 @@ def network_float(layers: list[Layer], x: np.ndarray) -> list[np.ndarray]:
     """Float64 forward pass of the ONNX layers; every layer's output, the network's last."""
     outputs, values = [], np.asarray(x, dtype=np.float64)
     for layer in layers:
-        values = _activation_float(layer.activation, values @ layer.weight.T + layer.bias)
+        if layer.op == "pool":
+            values = conv.pool_float(layer.kind, values)
+        elif layer.op == "conv":
+            values = _activation_float(layer.activation, conv.conv_float(layer.weight, values)
+                                       + layer.bias[:, None, None])
+        else:
+            values = _activation_float(layer.activation, stream_order(values) @ layer.weight.T + layer.bias)
         outputs.append(values)
     return outputs
 
@@ -206,8 +313,10 @@ def error_bound(layers: list[Layer], fixed: list[FixedLayer], x: np.ndarray, fmt
     ``e_out ≤ L_act · (|W_q| e_in + |W − W_q| (|x| + e_in) + engine + |b − b_q|) + pwl``
 
     with ``pwl`` the table's deviation plus 2 LSB of its rounding, ``W_q`` the hardware's matrix (projected and quantized) and ``x`` the float network's
-    activations. Valid while nothing saturates.
+    activations. Valid while nothing saturates. Fully connected networks only.
     """
+    if any(layer.op != "fc" for layer in layers):
+        raise ValueError("error_bound covers fully connected networks only")
     x = np.asarray(x, dtype=np.float64)
     error = np.abs(dequantize(quantize(x, fmt), fmt) - x)
     floats = [x, *network_float(layers, x)]

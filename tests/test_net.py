@@ -57,9 +57,9 @@ def test_import_matches_onnxruntime_on_gemm_chains(tmp_path, sizes, data):
     rng = np.random.default_rng(len(sizes))
     layers = random_layers(rng, sizes, activations)
     path = write_onnx(tmp_path / "m.onnx", layers)
-    imported, n_in = load_layers(path)
+    imported, input_shape = load_layers(path)
     x = rng.uniform(-2, 2, (5, sizes[0]))
-    assert n_in == sizes[0] and [layer.activation for layer in imported] == activations
+    assert input_shape == (sizes[0],) and [layer.activation for layer in imported] == activations
     assert np.abs(network_float(imported, x)[-1] - onnxruntime_output(path, x)).max() < 1e-4
 
 
@@ -82,9 +82,9 @@ def test_import_matmul_add_transb0_alpha_beta_flatten_reshape_identity(tmp_path)
     graph = helper.make_graph(nodes, "spellings", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])], init)
     path = save(graph, tmp_path / "m.onnx")
-    layers, n_in = load_layers(path)
+    layers, input_shape = load_layers(path)
     x = rng.uniform(-1, 1, (3, 2, 4))
-    assert n_in == 8 and [layer.activation for layer in layers] == ["tanh", "sigmoid"]
+    assert input_shape == (2, 4) and [layer.activation for layer in layers] == ["tanh", "sigmoid"]
     assert np.abs(network_float(layers, x.reshape(3, 8))[-1] - onnxruntime_output(path, x)).max() < 1e-5
 
 
@@ -207,19 +207,26 @@ def test_manifest_records_the_model_files_sha256(tmp_path):
 
 def _bad_models(tmp_path) -> dict:
     (tmp_path / "text.onnx").write_text("not a model\n")
-    conv = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv1")], "conv",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, 4, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1, 2, 2])],
-        [numpy_helper.from_array(np.ones((1, 1, 3, 3), np.float32), "w")])
-    save(conv, tmp_path / "conv.onnx")
+    image = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, 4, 4])
+    weight = [numpy_helper.from_array(np.ones((1, 1, 3, 3), np.float32), "w")]
+    for stem, node, out in (("softmax", helper.make_node("Softmax", ["x"], ["y"], name="soft1"), [1, 4, 4]),
+                            ("padded", helper.make_node("Conv", ["x", "w"], ["y"], name="conv1", pads=[1, 1, 1, 1]),
+                             [1, 4, 4]),
+                            ("pool3", helper.make_node("MaxPool", ["x"], ["y"], name="pool1", kernel_shape=[3, 3],
+                                                       strides=[3, 3]), [1, 1, 1])):
+        graph = helper.make_graph([node], stem, [image], [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                                                            ["n", *out])],
+                                  weight if node.op_type == "Conv" else [])
+        save(graph, tmp_path / f"{stem}.onnx")
     layer = random_layers(np.random.default_rng(0), [6, 5], ["relu"])
     dynamic = onnx.load(str(write_onnx(tmp_path / "ok.onnx", layer)))
     dynamic.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "features"
     (tmp_path / "dynamic.onnx").write_bytes(dynamic.SerializeToString())
     write_onnx(tmp_path / "odd.onnx", random_layers(np.random.default_rng(0), [8, 6], ["none"]))
     write_onnx(tmp_path / "huge.onnx", [Layer("big", np.zeros((512, 512)), np.zeros(512))])
-    return {"text": "not an ONNX file", "conv": "unsupported op Conv at node 'conv1'",
+    return {"text": "not an ONNX file", "softmax": "unsupported op Softmax at node 'soft1'",
+            "padded": "Conv node 'conv1': pads=[1, 1, 1, 1] is not supported",
+            "pool3": "MaxPool node 'pool1': kernel_shape=[3, 3]; only 2×2",
             "dynamic": "axis 1 is dynamic ('features')", "odd": "not multiples of k=4"}
 
 

@@ -92,7 +92,7 @@ class Net(Design):
 
     @cached_property
     def float_layers(self):
-        """The ONNX file's float layers and input features."""
+        """The ONNX file's float layers and the shape of one input."""
         return load_layers(self.model_path)
 
     @cached_property
@@ -113,10 +113,10 @@ class Net(Design):
         return hw.net.Network(layers=self.layers, width=self.params["width"], frac=self.params["frac"])
 
     def inputs(self):
-        return {"x": ArraySpec((None, self.float_layers[1]), self.fmt)}
+        return {"x": ArraySpec((None, *self.float_layers[1]), self.fmt)}
 
     def outputs(self):
-        return {"y": ArraySpec((None, self.layers[-1].n_out), self.fmt)}
+        return {"y": ArraySpec((None, *self.float_layers[0][-1].out_shape), self.fmt)}
 
     def golden(self, raw):
         return {"y_raw": network_raw(self.layers, raw["x_raw"], self.fmt)}
@@ -163,9 +163,10 @@ class Net(Design):
         from models.train.admm import load_split
 
         data = load_split(0)
-        model_y = network_raw(self.layers, quantize(data.x_test, self.fmt), self.fmt)
-        rtl_y = self.run({"x": data.x_test[:rtl_images]})[0]["y_raw"] if rtl_images else None
-        return {"float": float((self.reference(data.x_test).argmax(1) == data.y_test).mean()),
+        x = data.x_test.reshape(-1, *self.float_layers[1])  # the MLPs take rows, the CNNs 1×8×8 images
+        model_y = network_raw(self.layers, quantize(x, self.fmt), self.fmt)
+        rtl_y = self.run({"x": x[:rtl_images]})[0]["y_raw"] if rtl_images else None
+        return {"float": float((self.reference(x).argmax(1) == data.y_test).mean()),
                 "model": float((model_y.argmax(1) == data.y_test).mean()),
                 "rtl": None if rtl_y is None else float((rtl_y.argmax(1) == data.y_test[:rtl_images]).mean()),
                 "rtl_images": rtl_images, "test_images": len(data.y_test),
