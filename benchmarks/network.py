@@ -1,11 +1,12 @@
-"""The built-in digits networks end to end, side by side in one run; writes docs/network-results.md.
+"""The built-in digits networks (MLPs and CNNs) end to end, side by side in one run; writes
+docs/network-results.md.
 
     python benchmarks/network.py                   # both networks, 32 test images through the RTL
     python benchmarks/network.py --rtl-images 450  # every test image through the RTL (slow)
     python benchmarks/network.py --cached-only     # synthesis from the cache only
 
-For ``digits-dense`` on dense engines and ``digits-circulant`` (ADMM, k = 8)
-on the hybrid engines: digits test accuracy (onnxruntime float, the bit-exact
+For ``digits-dense`` and ``digits-cnn`` on dense engines and ``digits-circulant``,
+``digits-cnn-circulant`` (ADMM, k = 8) on the hybrid engines: digits test accuracy (onnxruntime float, the bit-exact
 model on all 450 test images, the RTL on the first ``--rtl-images``), each
 layer's engine, lanes and interval (``models.net.layer_interval``), the
 network's steady-state interval measured by the RTL (``sim/tb_net.py``,
@@ -23,7 +24,8 @@ from common import ROOT, progress
 import accelgen
 from accelgen.flows.outputs import write_atomically
 
-POINTS = (("digits-dense", "dense"), ("digits-circulant", "hybrid"))
+POINTS = (("digits-dense", "dense"), ("digits-circulant", "hybrid"), ("digits-cnn", "dense"),
+          ("digits-cnn-circulant", "hybrid"))
 
 
 def measure(model: str, engine: str, rtl_images: int, cached_only: bool) -> dict:
@@ -45,7 +47,7 @@ def _per_second(synth: dict, cycles: int) -> str:
 
 
 def render(rows: list[dict], rtl_images: int) -> str:
-    lines = ["# Networks: the built-in digits MLPs end to end", "",
+    lines = ["# Networks: the built-in digits networks end to end", "",
              "Regenerate with `python benchmarks/network.py` (docs/network.md explains the design). "
              "Q16.9 words, `target_interval=512`, ECP5 LFE5U-85F, nextpnr seed 1.", "",
              "| network | engines | float acc. | model acc. (450) | RTL acc. (first "

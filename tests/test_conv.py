@@ -122,3 +122,31 @@ def test_pool_model_equals_an_explicit_loop_and_avg_is_the_rounded_mean(shape, s
                          ids=["default-max", "avg-odd-size", "max-one-channel"])
 def test_pool_rtl_equals_model_under_stalls(point, tmp_path):
     rtl_run("pool", point, tmp_path, stall=0.3, batch=3)
+
+
+# -- the CNN's training ------------------------------------------------------------------------------------------------
+
+
+def test_cnn_gradients_match_finite_differences():
+    from models.train.cnn import CNN
+
+    rng = np.random.default_rng(0)
+    model = CNN(rng)
+    data, labels = rng.uniform(0, 1, (4, 64)), rng.integers(0, 10, 4)
+
+    def loss():
+        logits = model.forward(data.reshape(-1, 1, 8, 8))[0]
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        return -(shifted[np.arange(4), labels] - np.log(np.exp(shifted).sum(axis=1))).mean()
+
+    grads = model.gradients(data, labels)
+    for name in ("conv1", "conv2", "fc", "conv2_b"):
+        flat = model.params[name].reshape(-1)
+        for index in rng.choice(flat.size, 3, replace=False):
+            saved = flat[index]
+            flat[index] = saved + 1e-6
+            up = loss()
+            flat[index] = saved - 1e-6
+            down = loss()
+            flat[index] = saved
+            assert abs((up - down) / 2e-6 - grads[name].reshape(-1)[index]) < 1e-5, (name, index)

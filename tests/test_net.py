@@ -245,3 +245,64 @@ def test_weights_beyond_the_block_ram_are_refused_before_synthesis(tmp_path):
     result = cli("synth", "net", "-p", "model=huge.onnx", "-p", "target_interval=10000000", "--target", "ice40",
                  cwd=tmp_path)
     assert_usage_error(result, "block RAMs", "iCE40UP5K")
+
+
+# -- convolutional networks ---------------------------------------------------------------------------------------
+
+
+def random_cnn(rng, c_in, size, kernel, c_out, pool, activation, classes=5) -> list[Layer]:
+    out = size - kernel + 1
+    layers = [Layer("conv", rng.uniform(-0.5, 0.5, (c_out, c_in, kernel, kernel)).astype(np.float32).astype(float),
+                    rng.uniform(-0.2, 0.2, c_out).astype(np.float32).astype(float), activation, op="conv", size=size)]
+    if pool:
+        layers.append(Layer("pool", np.zeros((0, 0)), np.zeros(0), op="pool", kind=pool, channels=c_out, size=out))
+        out //= 2
+    features = c_out * out * out
+    layers.append(Layer("fc", rng.uniform(-0.5, 0.5, (classes, features)).astype(np.float32).astype(float),
+                        rng.uniform(-0.2, 0.2, classes).astype(np.float32).astype(float)))
+    return layers
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=st.tuples(st.integers(1, 3), st.integers(2, 8), st.integers(1, 3), st.integers(1, 4)),
+       pool=st.sampled_from([None, "max", "avg"]), activation=st.sampled_from(ACTIVATIONS))
+def test_cnn_import_matches_onnxruntime(tmp_path, shape, pool, activation):
+    """Conv, pooling and a fully connected layer after the flattened image (NCHW in ONNX, NHWC on the wire)."""
+    c_in, size, kernel, c_out = shape
+    kernel = min(kernel, size)
+    if pool and size - kernel + 1 < 2:
+        pool = None
+    rng = np.random.default_rng(size * 7 + kernel)
+    path = write_onnx(tmp_path / "cnn.onnx", random_cnn(rng, c_in, size, kernel, c_out, pool, activation), "cnn",
+                      input_shape=(c_in, size, size))
+    layers, input_shape = load_layers(path)
+    x = rng.uniform(-1, 1, (3, c_in, size, size))
+    assert input_shape == (c_in, size, size)
+    assert np.abs(network_float(layers, x)[-1] - onnxruntime_output(path, x)).max() < 1e-4
+
+
+@pytest.mark.parametrize("engine", ["hybrid", pytest.param("dense", marks=pytest.mark.slow)])
+def test_cnn_rtl_equals_model_under_stalls_and_runs_at_its_slowest_layer(tmp_path, engine):
+    """A circulant (k = 2) convolution, 2×2 max pooling and a dense classifier on the RTL."""
+    rng = np.random.default_rng(11)
+    path = write_onnx(tmp_path / "cnn.onnx", random_cnn(rng, 2, 6, 3, 4, "max", "relu"), "cnn", input_shape=(2, 6, 6))
+    acc = accelgen.design("net", model=str(path), engine=engine, k=2, width=16, frac=10, target_interval=200)
+    assert [layer.engine for layer in acc.layers] == [engine.replace("hybrid", "circulant"), "pool", "dense"]
+    stalled = acc.simulate(job_dir=tmp_path / "stalled", stall=0.3, batch=3)
+    assert stalled.passed, stalled.reason
+    steady = acc.simulate(job_dir=tmp_path / "steady", stall=0.0, batch=6)
+    assert steady.passed, steady.reason
+    slowest = max(layer.interval for layer in acc.layers)
+    assert slowest <= steady.counters["interval"] <= 1.05 * slowest
+
+
+def test_digits_cnn_circulant_within_two_points_of_its_dense_twin():
+    """CirCNN's claim at k = 8 on the built-in CNNs: the bit-exact model of the ADMM-circulant CNN
+    (conv2 block-circulant) against the dense CNN's float accuracy."""
+    dense = accelgen.design("net", model="digits-cnn").digits_accuracy(rtl_images=0)
+    circulant_net = accelgen.design("net", model="digits-cnn-circulant", engine="hybrid")
+    circulant = circulant_net.digits_accuracy(rtl_images=0)
+    assert dense["float"] > 0.95
+    assert circulant["model"] >= dense["float"] - 0.02
+    assert [layer.engine for layer in circulant_net.layers] == ["dense", "circulant", "pool", "dense"]
+    assert circulant_net.layers[1].projection_error < 1e-6

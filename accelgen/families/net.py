@@ -69,12 +69,12 @@ NETWORKS = Family(
 @register
 class Net(Design):
     name = "net"
-    summary = "a trained ONNX MLP (Gemm/MatMul, Relu/Sigmoid/Tanh) as one accelerator: layer engines chained by FIFOs"
+    summary = "a trained ONNX MLP or CNN (Gemm, Conv, 2x2 pools, ReLU/sigmoid/tanh) as one accelerator, layers overlapped"
     family = NETWORKS
     testbench = "sim.tb_net"
     sim_batch = 4
     parameters = (
-        Param("model", "digits-dense", "ONNX file (ops: docs/network.md) or a built-in digits MLP trained here",
+        Param("model", "digits-dense", "ONNX file (ops: docs/network.md) or a built-in digits network trained here",
               path=True, choices=BUILTIN),
         Param("width", 16, "fixed-point word width in bits", lo=4, hi=24),
         Param("frac", 9, "fractional bits of the fixed-point format (< width)", lo=0, hi=23),
