@@ -42,11 +42,32 @@ def measure(model: str, engine: str, rtl_images: int, cached_only: bool) -> dict
     return {"acc": acc, "accuracy": accuracy, "interval": result.counters["interval"], "synth": synth}
 
 
+def cnn_accuracy_vs_k(ks=(2, 4, 8)) -> list[dict]:
+    """The digits CNN with ``conv2`` block-circulant at each ``k`` (ADMM from the same dense CNN): float
+    accuracy (onnxruntime) and the bit-exact model's, on all test images; ``k = 1`` is the dense twin."""
+    from models.train.admm import load_split
+    from models.train.cnn import cnn_layers, train_circulant_cnn, train_cnn
+    from models.train.digits_onnx import write_onnx
+
+    data = load_split(0)
+    dense = train_cnn(data)
+    rows = []
+    with tempfile.TemporaryDirectory() as directory:
+        for k in (1, *ks):
+            model = dense if k == 1 else train_circulant_cnn(dense, data, k)
+            path = write_onnx(Path(directory) / f"cnn{k}.onnx", cnn_layers(model), "cnn", input_shape=(1, 8, 8))
+            acc = accelgen.design("net", model=str(path), engine="dense" if k == 1 else "hybrid", k=max(k, 2))
+            progress(f"digits CNN at k={k}")
+            rows.append({"k": k, **acc.digits_accuracy(rtl_images=0),
+                         "conv2_weights": 16 * 8 * 9 // k})
+    return rows
+
+
 def _per_second(synth: dict, cycles: int) -> str:
     return f"{synth['fmax_mhz'] * 1e3 / cycles:.1f}" if synth.get("fmax_mhz") else "–"
 
 
-def render(rows: list[dict], rtl_images: int) -> str:
+def render(rows: list[dict], rtl_images: int, by_k: list[dict]) -> str:
     lines = ["# Networks: the built-in digits networks end to end", "",
              "Regenerate with `python benchmarks/network.py` (docs/network.md explains the design). "
              "Q16.9 words, `target_interval=512`, ECP5 LFE5U-85F, nextpnr seed 1.", "",
@@ -70,6 +91,10 @@ def render(rows: list[dict], rtl_images: int) -> str:
             lines.append(f"| {row['acc'].params['model']} | {layer['name']} | {layer['engine']} | "
                          f"{layer['n_out']}×{layer['n_in']} | {layer['parallelism']} | {layer['interval']} | "
                          f"{layer['activation']} | {layer['projection_error']:.4f} |")
+    lines += ["", "The digits CNN with `conv2` block-circulant at each k (ADMM from the same dense CNN; k = 1 is "
+              "the dense twin), all 450 test images:", "",
+              "| k | conv2 weights | float acc. | model acc. |", "|---|---|---|---|"]
+    lines += [f"| {row['k']} | {row['conv2_weights']} | {row['float']:.4f} | {row['model']:.4f} |" for row in by_k]
     return "\n".join(lines) + "\n"
 
 
@@ -80,7 +105,7 @@ def main():
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "network-results.md")
     args = parser.parse_args()
     rows = [measure(model, engine, args.rtl_images, args.cached_only) for model, engine in POINTS]
-    write_atomically({args.out: render(rows, args.rtl_images)})
+    write_atomically({args.out: render(rows, args.rtl_images, cnn_accuracy_vs_k())})
     print(args.out)
 
 

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..circulant import block_circulant, project_block_circulant
 
-__all__ = ["Digits", "load_split", "MLP", "evaluate", "train_dense", "train_block_circulant", "accuracy_table"]
+__all__ = ["Digits", "load_split", "AdamModel", "MLP", "train_epochs", "evaluate", "train_dense",
+           "train_block_circulant", "accuracy_table"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,28 @@ def load_split(seed: int = 0, test_fraction: float = 0.25) -> Digits:
     return Digits(x[:cut], y[:cut], x[cut:], y[cut:])
 
 
-class MLP:
+class AdamModel:
+    """A model trained by Adam: subclasses set ``params`` (name → array), call :meth:`start_adam`, and give
+    ``gradients(x, y)`` (name → array) and ``predict(x)``."""
+
+    params: dict
+
+    def start_adam(self):
+        """Fresh moments for the current parameters."""
+        self._moments = {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in self.params.items()}
+        self._step = 0
+
+    def adam(self, grads: dict, lr: float, beta1=0.9, beta2=0.999, eps=1e-8):
+        self._step += 1
+        for name, grad in grads.items():
+            m, v = self._moments[name]
+            m[:] = beta1 * m + (1 - beta1) * grad
+            v[:] = beta2 * v + (1 - beta2) * grad**2
+            m_hat, v_hat = m / (1 - beta1**self._step), v / (1 - beta2**self._step)
+            self.params[name] -= lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+class MLP(AdamModel):
     """Perceptron ``sizes[0] → … → sizes[-1]`` (ReLU hidden layers, softmax output) with plain NumPy
     forward/backward and Adam; parameters ``w1, b1, …, wL, bL`` (``w`` is ``out × in``)."""
 
@@ -54,8 +76,7 @@ class MLP:
             gain = 1 if layer == len(sizes) - 1 else 2  # He for the ReLU layers, LeCun for the output
             self.params[f"w{layer}"] = rng.normal(0, np.sqrt(gain / n_in), (n_out, n_in))
             self.params[f"b{layer}"] = np.zeros(n_out)
-        self._moments = {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in self.params.items()}
-        self._step = 0
+        self.start_adam()
 
     @property
     def depth(self) -> int:
@@ -86,18 +107,10 @@ class MLP:
                 delta = (delta @ self.params[f"w{layer}"]) * (inputs[layer - 1] > 0)
         return grads
 
-    def adam(self, grads: dict, lr: float, beta1=0.9, beta2=0.999, eps=1e-8):
-        self._step += 1
-        for name, grad in grads.items():
-            m, v = self._moments[name]
-            m[:] = beta1 * m + (1 - beta1) * grad
-            v[:] = beta2 * v + (1 - beta2) * grad**2
-            m_hat, v_hat = m / (1 - beta1**self._step), v / (1 - beta2**self._step)
-            self.params[name] -= lr * m_hat / (np.sqrt(v_hat) + eps)
 
-
-def _epochs(model: MLP, data: Digits, epochs: int, rng, lr: float, extra_grad=None, after_step=None):
-    """``extra_grad(params)`` returns terms to add to some gradients (ADMM's penalty)."""
+def train_epochs(model: AdamModel, data: Digits, epochs: int, rng, lr: float, extra_grad=None, after_step=None):
+    """Adam over shuffled batches of 64; ``extra_grad(params)`` returns terms to add to some gradients
+    (ADMM's penalty), ``after_step(model)`` runs after each step (a projection)."""
     for _ in range(epochs):
         order = rng.permutation(len(data.y_train))
         for start in range(0, len(order), 64):
@@ -121,7 +134,7 @@ def train_dense(data: Digits, hidden=64, epochs: int = 60, seed: int = 0, lr: fl
     rng = np.random.default_rng(seed)
     hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
     model = MLP((data.x_train.shape[1], *hidden, 10), rng)
-    _epochs(model, data, epochs, rng, lr)
+    train_epochs(model, data, epochs, rng, lr)
     return model
 
 
@@ -136,7 +149,7 @@ def train_block_circulant(dense: MLP, data: Digits, k: int, *, layers=("w1",), r
     rng = np.random.default_rng(seed + k)
     model = MLP((1, 1, 1), rng)  # placeholder (its two draws keep the seeded sequence); parameters copied below
     model.params = {name: value.copy() for name, value in dense.params.items()}
-    model._moments = {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in model.params.items()}
+    model.start_adam()
 
     def projected(params):
         return {name: block_circulant(project_block_circulant(params[name], k)) for name in layers}
@@ -144,7 +157,7 @@ def train_block_circulant(dense: MLP, data: Digits, k: int, *, layers=("w1",), r
     z = projected(model.params)
     u = {name: np.zeros_like(model.params[name]) for name in layers}
     for _ in range(rounds):
-        _epochs(model, data, epochs_per_round, rng, lr,
+        train_epochs(model, data, epochs_per_round, rng, lr,
                 extra_grad=lambda params, z=z, u=u: {name: rho * (params[name] - z[name] + u[name])
                                                      for name in layers})
         z = projected({name: model.params[name] + u[name] for name in layers})
@@ -154,7 +167,7 @@ def train_block_circulant(dense: MLP, data: Digits, k: int, *, layers=("w1",), r
     def project(m):
         m.params.update(projected(m.params))
 
-    _epochs(model, data, finetune_epochs, rng, lr, after_step=project)
+    train_epochs(model, data, finetune_epochs, rng, lr, after_step=project)
     columns = {name: project_block_circulant(model.params[name], k) for name in layers}
     return model, (columns if len(layers) > 1 else columns[layers[0]])
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..conv import dense_matrix, output_size, windows
 from ..net import Layer, expand_columns, project_weights
-from .admm import Digits
+from .admm import AdamModel, Digits, train_epochs
 
 __all__ = ["CNN", "train_cnn", "train_circulant_cnn", "cnn_accuracy", "cnn_layers"]
 
@@ -54,7 +54,7 @@ def _conv_backward(delta: np.ndarray, cols: np.ndarray, w: np.ndarray, x_shape: 
     return d_w, d.sum(0), d_x.transpose(0, 3, 1, 2)
 
 
-class CNN:
+class CNN(AdamModel):
     """The LeNet-like digits CNN: parameters ``conv1``, ``conv2`` (``c_out × c_in × r × r``), ``fc``
     (10 × 64) and their biases; Adam."""
 
@@ -65,8 +65,7 @@ class CNN:
         self.params = {"conv1": he(CONV1, 1, KERNEL, KERNEL), "conv1_b": np.zeros(CONV1),
                        "conv2": he(CONV2, CONV1, KERNEL, KERNEL), "conv2_b": np.zeros(CONV2),
                        "fc": rng.normal(0, np.sqrt(1 / 64), (CLASSES, 64)), "fc_b": np.zeros(CLASSES)}
-        self._moments = {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in self.params.items()}
-        self._step = 0
+        self.start_adam()
 
     def forward(self, images: np.ndarray):
         p = self.params
@@ -100,32 +99,12 @@ class CNN:
         grads["conv1"], grads["conv1_b"], _ = _conv_backward(d_h1 * (a1 > 0), cols1, p["conv1"], images.shape)
         return grads
 
-    def adam(self, grads: dict, lr: float, beta1=0.9, beta2=0.999, eps=1e-8):
-        self._step += 1
-        for name, grad in grads.items():
-            m, v = self._moments[name]
-            m[:] = beta1 * m + (1 - beta1) * grad
-            v[:] = beta2 * v + (1 - beta2) * grad**2
-            self.params[name] -= lr * (m / (1 - beta1**self._step)) / (np.sqrt(v / (1 - beta2**self._step)) + eps)
-
-
-def _epochs(model: CNN, data: Digits, epochs: int, rng, lr: float, extra_grad=None, after_step=None):
-    for _ in range(epochs):
-        order = rng.permutation(len(data.y_train))
-        for start in range(0, len(order), 64):
-            batch = order[start:start + 64]
-            grads = model.gradients(data.x_train[batch], data.y_train[batch])
-            for name, term in (extra_grad(model.params) if extra_grad else {}).items():
-                grads[name] = grads[name] + term
-            model.adam(grads, lr)
-            if after_step is not None:
-                after_step(model)
 
 
 def train_cnn(data: Digits, epochs: int = 40, seed: int = 0, lr: float = 3e-3) -> CNN:
     rng = np.random.default_rng(seed)
     model = CNN(rng)
-    _epochs(model, data, epochs, rng, lr)
+    train_epochs(model, data, epochs, rng, lr)
     return model
 
 
@@ -143,7 +122,7 @@ def train_circulant_cnn(dense: CNN, data: Digits, k: int = 8, *, rho: float = 1e
     z = _projected(model.params["conv2"], k)
     u = np.zeros_like(z)
     for _ in range(rounds):
-        _epochs(model, data, epochs_per_round, rng, lr,
+        train_epochs(model, data, epochs_per_round, rng, lr,
                 extra_grad=lambda params, z=z, u=u: {"conv2": rho * (params["conv2"] - z + u)})
         z = _projected(model.params["conv2"] + u, k)
         u = u + model.params["conv2"] - z
@@ -152,7 +131,7 @@ def train_circulant_cnn(dense: CNN, data: Digits, k: int = 8, *, rho: float = 1e
     def project(m):
         m.params["conv2"] = _projected(m.params["conv2"], k)
 
-    _epochs(model, data, finetune_epochs, rng, lr, after_step=project)
+    train_epochs(model, data, finetune_epochs, rng, lr, after_step=project)
     return model
 
 
