@@ -93,3 +93,16 @@ def test_progress_bar_fills_with_the_steps(terminal):
     bars = [line[1:25] for line in lines if line]
     assert bars[0] == "." * 24 and bars[4] == "#" * 12 + "." * 12 and bars[-1] == "#" * 24
     assert " 50% " in lines[-5] and text.endswith("step 8\n")
+
+
+def test_net_section_has_its_layers_images_per_second_accuracy_and_the_overlap_claim():
+    """The RTL part of the accuracy line reuses the default net's Verilator build (tests/test_net.py)."""
+    net = _entry("net", {"cycles": 3573, "vectors": 6, "interval": 468}, {"lut": 4652, "dsp": 28, "fmax_mhz": 72.0})
+    text = render_markdown([net], "ecp5")
+    assert "| fc1 | dense | 64×64 | – | 13 | 468 | relu | 0.0000 |" in text
+    assert "Measured interval 468 cycles per image (slowest layer 468); 153.8 k images/s at 72.0 MHz." in text
+    assert "Digits test accuracy: onnxruntime float 0.9911, bit-exact model 0.9911 (450 images)" in text
+    assert "(equal to the model: True)" in text
+    sequential = sum(layer.interval for layer in net.acc.layers)
+    assert _here([net], "net") == [f"{sequential / 468:.2f}× images/s over the same layers run one after another "
+                                   "(154 k images/s at 72.0 MHz)"]
