@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from models.conv import POOLS, circulant_columns, dense_matrix, output_size
 
 from .circulant import CirculantFC
-from .common.buffer import DISTRIBUTED, NO_COLLISIONS
+from .common.buffer import DISTRIBUTED, NO_COLLISIONS, SkidBuffer
 from .common.fixed import complex_layout
 from .dense import DenseFC
 
@@ -144,7 +144,8 @@ class LineBuffer(wiring.Component):
 class Conv2D(wiring.Component):
     """Valid 2-D convolution, stride 1: a :class:`LineBuffer` feeding a matrix engine.
 
-    Each output pixel is the window vector (``r² · c_in`` words) times the
+    Each output pixel is the window vector (``r² · c_in`` words, through a
+    skid buffer that registers the line buffer's block RAM output) times the
     ``c_out × r²·c_in`` matrix ``M`` of ``models/conv.py``: on
     :class:`~hw.dense.DenseFC` (``engine="dense"``) or, block-circulant, on
     :class:`~hw.circulant.CirculantFC` (``engine="circulant"``: at each
@@ -178,7 +179,7 @@ class Conv2D(wiring.Component):
 
     Latency
     -------
-    The line buffer's (``r`` input rows), then the engine's per window.
+    The line buffer's (``r`` input rows), a skid buffer (1 cycle), then the engine's per window.
 
     Throughput
     ----------
@@ -221,9 +222,13 @@ class Conv2D(wiring.Component):
         m = Module()
         m.submodules.line_buffer = line_buffer = LineBuffer(c_in=self.c_in, size=self.size, kernel=self.kernel,
                                                             width=self.width)
+        # A register between the line buffer's block RAM (no output register: its read holds while the engine
+        # waits) and the engine's first logic.
+        m.submodules.window_slice = window_slice = SkidBuffer(shape=signed(self.width))
         m.submodules.engine = engine = self._engine()
         wiring.connect(m, wiring.flipped(self.x_in), line_buffer.x_in)
-        wiring.connect(m, line_buffer.windows, engine.x_in)
+        wiring.connect(m, line_buffer.windows, window_slice.input)
+        wiring.connect(m, window_slice.output, engine.x_in)
         wiring.connect(m, engine.y_out, wiring.flipped(self.y_out))
         if self.weights is None:
             wiring.connect(m, wiring.flipped(self.w_in), engine.w_in)

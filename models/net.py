@@ -137,6 +137,7 @@ class FixedLayer:
 
     @property
     def interval(self) -> int:
+        """Cycles per input of this layer alone in steady state (a convolution: per image)."""
         if self.op == "pool":
             return self.n_in
         return self.windows * layer_interval(self.engine, *self.matrix_shape, self.k, self.parallelism)
