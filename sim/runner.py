@@ -8,7 +8,11 @@ asked for and found on ``PATH``.
 Builds are cached under the caller's ``build_cache`` directory, keyed by the hash of the Verilog,
 the top module, the simulator and the waves flag: a second run of the same
 design skips compilation. A build is complete only when its ``.built`` marker
-exists; an interrupted build is redone from scratch.
+exists; an interrupted build is redone from scratch. Verilator's runtime
+objects (``verilated*.o``: they depend on its include tree alone, not on the
+design) are compiled once per toolchain and waves flag, kept beside the
+builds, and copied into each new build, whose ``make`` then finds them up to
+date — about half the compile work of a small design.
 
 A run is described by a *job* (a JSON file handed to the test module through
 ``ACCELGEN_JOB``, see ``sim/harness.py``); outputs come back as files in the
@@ -22,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -105,6 +110,51 @@ def _first_line(command: list[str]) -> str:
     return (result.stdout or result.stderr).splitlines()[0] if (result.stdout or result.stderr) else command[0]
 
 
+#: Verilator's runtime, compiled the same for every design (``make`` rebuilds one whose ``.d`` sources changed).
+RUNTIME_OBJECTS = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
+
+
+def _runtime_dir(build_cache: Path, waves: bool) -> Path:
+    key = hashlib.sha256(f"{int(waves)}\0{toolchain_fingerprint('verilator')}".encode()).hexdigest()[:20]
+    return Path(build_cache) / f"verilator-runtime-{key}"
+
+
+def _runtime_files(directory: Path) -> list[Path]:
+    return [directory / f"{stem}{suffix}" for stem in RUNTIME_OBJECTS for suffix in (".o", ".d")]
+
+
+#: Seconds ahead of now that reused runtime objects are dated: Verilator's makefile makes them depend on the
+#: ``Vtop.mk`` it writes at the start of the build, so they must look newer than that (make notes the skew).
+RUNTIME_AHEAD_S = 3600
+
+
+def _reuse_runtime(build_cache: Path, build_dir: Path, waves: bool):
+    """Copy the compiled runtime into a fresh build directory, dated ahead so that ``make`` skips them."""
+    runtime = _runtime_dir(build_cache, waves)
+    if (runtime / ".complete").exists():
+        ahead = time.time() + RUNTIME_AHEAD_S
+        for path in _runtime_files(runtime):
+            shutil.copy2(path, build_dir / path.name)
+            os.utime(build_dir / path.name, (ahead, ahead))
+
+
+def _keep_runtime(build_cache: Path, build_dir: Path, waves: bool):
+    """After a build: keep its runtime objects for the next ones (written aside, then renamed as one unit)."""
+    runtime = _runtime_dir(build_cache, waves)
+    if (runtime / ".complete").exists() or not all(path.exists() for path in _runtime_files(build_dir)):
+        return
+    partial = runtime.with_name(f"{runtime.name}.{os.getpid()}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for path in _runtime_files(build_dir):
+        shutil.copy2(path, partial / path.name)
+    (partial / ".complete").touch()
+    try:
+        partial.rename(runtime)
+    except OSError:  # another build kept it first
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 def _build_dir(build_cache: Path, verilog: str, toplevel: str, simulator: str, waves: bool) -> Path:
     environment = toolchain_fingerprint(simulator)
     key = hashlib.sha256(f"{simulator}\0{toplevel}\0{int(waves)}\0{environment}\0{verilog}".encode()).hexdigest()[:20]
@@ -124,6 +174,8 @@ def _build(runner, build_cache: Path, verilog: str, toplevel: str, simulator: st
     source = build_dir / f"{toplevel}.v"
     source.write_text(verilog)
     log = build_dir / "build.log"
+    if simulator == "verilator":
+        _reuse_runtime(build_cache, build_dir, waves)
     try:
         runner.build(
             sources=[source],
@@ -136,6 +188,8 @@ def _build(runner, build_cache: Path, verilog: str, toplevel: str, simulator: st
         )
     except Exception as error:
         raise SimulatorError(f"{simulator} build of {toplevel} failed, see {log}") from error
+    if simulator == "verilator":
+        _keep_runtime(build_cache, build_dir, waves)
     marker.touch()
     return build_dir, False
 
