@@ -10,18 +10,24 @@ from amaranth.lib.wiring import In, Out
 from models.conv import POOLS, circulant_columns, dense_matrix, output_size
 
 from .circulant import CirculantFC
-from .common.buffer import DISTRIBUTED, NO_COLLISIONS, SkidBuffer
-from .common.fixed import complex_layout
+from .common.banked import READ_LATENCY, BankedMemory
+from .common.buffer import DISTRIBUTED, LutRamFIFO
+from .common.fixed import complex_layout, delay
 from .dense import DenseFC
 
 __all__ = ["LineBuffer", "Conv2D", "Pool2D"]
+
+#: Words of the FIFO after the line buffer's reads: the credit round trip (read latency, FIFO latency, the late
+#: credit) with margin, so that the reads run at one per cycle.
+WINDOW_FIFO_DEPTH = READ_LATENCY + 6
 
 
 class LineBuffer(wiring.Component):
     """Sliding ``r × r`` windows over images streamed pixel by pixel.
 
     Pixels arrive in the order rows, columns, channels (``NHWC``), ``c_in``
-    words each. The buffer holds ``2r`` image rows in one memory, used as a
+    words each. The buffer holds ``2r`` image rows in one banked memory
+    (``hw/common/banked.py``: each block RAM read into its own register), used as a
     ring of row slots: while the windows of output row ``a`` are read from the
     ``r`` rows ``a … a + r − 1``, the next rows are written into the free
     slots — ``r`` of them, so that the next image's first ``r`` rows arrive
@@ -32,6 +38,8 @@ class LineBuffer(wiring.Component):
     vector of the layer's matrix engine (``models/conv.py``). After an output
     row it frees its first row slot; after an image's last output row, all
     ``r`` of them (the next image's rows are already arriving behind them).
+    Reads run free, one address per cycle while the window FIFO after them has
+    a credit, so no block RAM output waits on the consumer's ``ready``.
 
     Parameters
     ----------
@@ -49,8 +57,8 @@ class LineBuffer(wiring.Component):
 
     Latency
     -------
-    An output row starts once its ``r`` input rows are in the buffer; a window word leaves one cycle
-    after its read (the memory's read register).
+    An output row starts once its ``r`` input rows are in the buffer; a window word reaches the output
+    ``READ_LATENCY + 3`` cycles after its address (banked read, FIFO).
 
     Throughput
     ----------
@@ -81,13 +89,15 @@ class LineBuffer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         r = self.kernel
-        m.submodules.rows = rows = memory.Memory(shape=signed(self.width), depth=self.depth, init=[],
-                                                 attrs=NO_COLLISIONS)
-        write, read = rows.write_port(), rows.read_port()
+        # Banked block RAMs, each read into its own (absorbed) output register: the reads run free and land
+        # in a FIFO that the reader holds credits for, so no block RAM output waits on the engine's ready.
+        m.submodules.rows = rows = BankedMemory(shape=signed(self.width), depth=self.depth)
+        m.submodules.words = words = LutRamFIFO(shape=signed(self.width), depth=WINDOW_FIFO_DEPTH)
+        wiring.connect(m, words.output, wiring.flipped(self.windows))
         filled = Signal(range(self.slots + 1))  # complete rows in the buffer, not yet freed by the reader
-        row_done, freed = self._write_rows(m, write, filled), Signal(range(r + 1))
+        row_done, freed = self._write_rows(m, rows.write, filled), Signal(range(r + 1))
         m.d.sync += filled.eq(filled + row_done - freed)
-        self._read_windows(m, read, filled, freed)
+        self._read_windows(m, rows.read, words, filled, freed)
         return m
 
     def _write_rows(self, m, write, filled):
@@ -101,9 +111,10 @@ class LineBuffer(wiring.Component):
                          in_row.eq(Mux(in_row == self.row_words - 1, 0, in_row + 1))]
         return accepted & (in_row == self.row_words - 1)
 
-    def _read_windows(self, m, read, filled, freed):
-        """Read each output pixel's window, ``(u, v, i)`` order, under one enable that holds while the
-        output waits; free row slots at the end of each output row."""
+    def _read_windows(self, m, read, words, filled, freed):
+        """Read each output pixel's window, ``(u, v, i)`` order, one address per cycle while the window FIFO
+        has a credit (a word's place reserved at its read, returned a cycle after it leaves); free row slots
+        at the end of each output row."""
         r, c_in, out, row_words = self.kernel, self.c_in, output_size(self.size, self.kernel), self.row_words
         base = Signal(range(self.depth))  # first word of output row a's first input row
         slot = Signal(range(self.depth))  # first word of input row a + u
@@ -112,16 +123,17 @@ class LineBuffer(wiring.Component):
         a, b = Signal(range(out)), Signal(range(out))
         u, span = Signal(range(r)), Signal(range(r * c_in))  # span = v·c_in + i
         active = Signal()  # the output row's r input rows are in the buffer
-        advance = ~self.windows.valid | self.windows.ready
-        issue = active & advance
+        credits = Signal(range(WINDOW_FIFO_DEPTH + 1), init=WINDOW_FIFO_DEPTH)
+        issue = active & (credits != 0)
+        left = delay(m, words.output.valid & words.output.ready, 1, "word_left")  # a cycle late: never too many
+        m.d.sync += credits.eq(credits - issue + left)
 
         def wrapped(value):
             return Mux(value >= self.depth, value - self.depth, value)
 
-        m.d.comb += [read.addr.eq(wrapped(slot + column)), read.en.eq(advance), freed.eq(0)]
-        with m.If(advance):
-            m.d.sync += self.windows.valid.eq(issue)
-        m.d.comb += self.windows.payload.eq(read.data)
+        m.d.comb += [read.addr.eq(wrapped(slot + column)), freed.eq(0),
+                     words.input.valid.eq(delay(m, issue, READ_LATENCY, "read_valid")),
+                     words.input.payload.eq(read.data)]
         with m.If(~active & (filled >= r)):
             m.d.sync += active.eq(1)
         with m.If(issue):
@@ -144,8 +156,7 @@ class LineBuffer(wiring.Component):
 class Conv2D(wiring.Component):
     """Valid 2-D convolution, stride 1: a :class:`LineBuffer` feeding a matrix engine.
 
-    Each output pixel is the window vector (``r² · c_in`` words, through a
-    skid buffer that registers the line buffer's block RAM output) times the
+    Each output pixel is the window vector (``r² · c_in`` words) times the
     ``c_out × r²·c_in`` matrix ``M`` of ``models/conv.py``: on
     :class:`~hw.dense.DenseFC` (``engine="dense"``) or, block-circulant, on
     :class:`~hw.circulant.CirculantFC` (``engine="circulant"``: at each
@@ -179,7 +190,7 @@ class Conv2D(wiring.Component):
 
     Latency
     -------
-    The line buffer's (``r`` input rows), a skid buffer (1 cycle), then the engine's per window.
+    The line buffer's (``r`` input rows), then the engine's per window.
 
     Throughput
     ----------
@@ -222,13 +233,9 @@ class Conv2D(wiring.Component):
         m = Module()
         m.submodules.line_buffer = line_buffer = LineBuffer(c_in=self.c_in, size=self.size, kernel=self.kernel,
                                                             width=self.width)
-        # A register between the line buffer's block RAM (no output register: its read holds while the engine
-        # waits) and the engine's first logic.
-        m.submodules.window_slice = window_slice = SkidBuffer(shape=signed(self.width))
         m.submodules.engine = engine = self._engine()
         wiring.connect(m, wiring.flipped(self.x_in), line_buffer.x_in)
-        wiring.connect(m, line_buffer.windows, window_slice.input)
-        wiring.connect(m, window_slice.output, engine.x_in)
+        wiring.connect(m, line_buffer.windows, engine.x_in)
         wiring.connect(m, engine.y_out, wiring.flipped(self.y_out))
         if self.weights is None:
             wiring.connect(m, wiring.flipped(self.w_in), engine.w_in)
