@@ -17,6 +17,7 @@ LUT, circulant over dense; weight bits each engine stores.
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 from common import ROOT, progress, ratio, synth
@@ -49,9 +50,9 @@ def per(row: dict, resource: str):
     return row["pixels_per_s"] / row[resource] if row.get("pixels_per_s") and row.get(resource) else None
 
 
-def render(rows: list[dict], seeds: int) -> str:
+def render(rows: list[dict], seeds: int, command: str) -> str:
     lines = ["# Convolution: circulant vs dense", "",
-             f"Regenerate with `python benchmarks/conv.py{' --seeds ' + str(seeds) if seeds > 1 else ''}`. "
+             f"Regenerate with `{command}`. "
              f"Each point: `conv` c → c channels, {KERNEL}×{KERNEL} kernel, {SIZE}×{SIZE} input, Q{WIDTH}.{FRAC}, "
              "ECP5 LFE5U-85F; Fmax " + ("the median of the placement seeds" if seeds > 1 else "placement seed 1")
              + "; cycles per output pixel from the engines' interval models. Ratios: circulant over the dense "
@@ -87,7 +88,8 @@ def main():
             if channels % k == 0:
                 lanes = fold("circulant", KERNEL ** 2 * channels, channels, k, KERNEL ** 2 * channels)
                 rows.append(measure(point(channels, "circulant", k, lanes), args.seeds, args.cached_only))
-    write_atomically({args.out: render(rows, args.seeds)})
+    command = " ".join(["python benchmarks/conv.py", *(arg for arg in sys.argv[1:] if arg != "--cached-only")])
+    write_atomically({args.out: render(rows, args.seeds, command)})
     print(args.out)
 
 
