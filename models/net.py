@@ -41,8 +41,12 @@ __all__ = ["ACTIVATIONS", "ENGINES", "Layer", "FixedLayer", "max_parallelism", "
            "quantize_network", "project_weights", "expand_columns", "stream_order", "layer_raw", "network_raw", "network_float", "error_bound"]
 
 ACTIVATIONS = ("none", "relu", "sigmoid", "tanh")
-#: ``hybrid``: circulant where ``k`` divides both sizes of a layer, dense elsewhere (e.g. a 10-way classifier).
-ENGINES = ("dense", "circulant", "hybrid")
+#: ``hybrid``: circulant where ``k`` divides both sizes of a layer, dense elsewhere (e.g. a 10-way classifier);
+#: ``auto``: circulant where the weights already are block-circulant at ``k`` (ADMM-trained), dense elsewhere.
+ENGINES = ("dense", "circulant", "hybrid", "auto")
+#: Relative projection error below which ``auto`` takes a layer's weights for block-circulant (float32 storage of
+#: an exactly block-circulant matrix projects back exactly).
+ALREADY_CIRCULANT = 1e-6
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,16 @@ def _engine_of(layer: Layer, engine: str, k: int) -> str:
     if engine == "circulant" and not fits:
         raise ValueError(f"layer {layer.name!r} is {outputs}×{inputs}: not multiples of k={k} for "
                          "engine=circulant (engine=hybrid keeps such layers dense)")
+    if engine == "auto" and fits:
+        return "circulant" if _projection_error(layer, k) < ALREADY_CIRCULANT else "dense"
     return "circulant" if engine == "circulant" or (engine == "hybrid" and fits) else "dense"
+
+
+def _projection_error(layer: Layer, k: int) -> float:
+    """``‖W − P(W)‖_F / ‖W‖_F`` of the projection onto block-circulant weights (0 for a zero ``W``)."""
+    norm = np.linalg.norm(layer.weight)
+    projected = expand_columns(project_weights(layer.weight, k, layer.op), layer.op)
+    return float(np.linalg.norm(layer.weight - projected) / norm) if norm else 0.0
 
 
 def project_weights(weight: np.ndarray, k: int, op: str) -> np.ndarray:
@@ -211,9 +224,7 @@ def _fixed_layer(layer: Layer, fmt: FixedFormat, engine: str, k: int, target_int
     chosen = _engine_of(layer, engine, k)
     weight, error = layer.weight, 0.0
     if chosen == "circulant":
-        weight = project_weights(layer.weight, k, layer.op)
-        norm = np.linalg.norm(layer.weight)
-        error = float(np.linalg.norm(layer.weight - expand_columns(weight, layer.op)) / norm) if norm else 0.0
+        weight, error = project_weights(layer.weight, k, layer.op), _projection_error(layer, k)
     draft = FixedLayer(engine=chosen, weight_raw=quantize(weight, fmt), bias_raw=quantize(layer.bias, fmt),
                        parallelism=1, k=k if chosen == "circulant" else 0, projection_error=error, **shape)
     per_window = max(1, target_interval // draft.windows)

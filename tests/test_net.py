@@ -125,6 +125,11 @@ def test_admm_weights_pass_the_projection_exactly_and_dense_ones_do_not():
     assert [layer.engine for layer in circulant] == ["circulant", "circulant", "dense"]
     assert max(layer.projection_error for layer in circulant) < 1e-6
     assert min(layer.projection_error for layer in dense[:2]) > 0.5
+    # engine=auto: circulant exactly where the weights already are (k = 2 divides the 10-way layer too)
+    auto = accelgen.design("net", model="digits-circulant", engine="auto", k=2).layers
+    assert [layer.engine for layer in auto] == ["dense", "dense", "dense"]
+    auto = accelgen.design("net", model="digits-circulant", engine="auto").layers
+    assert [layer.engine for layer in auto] == ["circulant", "circulant", "dense"]
 
 
 # -- the RTL ----------------------------------------------------------------------------------------------------------

@@ -79,7 +79,8 @@ class Net(Design):
         Param("width", 16, "fixed-point word width in bits", lo=4, hi=24),
         Param("frac", 9, "fractional bits of the fixed-point format (< width)", lo=0, hi=23),
         Param("engine", "dense", "layer engine: dense, circulant (every layer), hybrid (circulant where k "
-              "divides both sizes)", choices=ENGINES),
+              "divides both sizes), auto (circulant where the weights already are, e.g. ADMM-trained)",
+              choices=ENGINES),
         Param("k", 8, "block size of circulant layers", lo=2, hi=64, power_of_two=True),
         Param("target_interval", 512, "cycles per input; each layer gets the fewest MAC lanes that meet it",
               lo=1, hi=10**7),
