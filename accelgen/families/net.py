@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import hw.net
-from models.fixed import FixedFormat, ceil_div, quantize
+from models.fixed import ceil_div, quantize
 from models.net import ENGINES, network_raw, quantize_network
 from models.onnx_import import load_layers
 from models.pwl import FUNCTIONS
