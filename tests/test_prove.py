@@ -98,7 +98,7 @@ PROOF_POINTS = {
     "sc-layer": dict(n_in=1, n_out=1, length=4, bits=2),
     "wallace-grng": dict(pool=64, lanes=4),
 }
-CHEAP = ("clt-grng", "fft", "pool", "pwl", "rlf-grng", "sc-layer")  # a few seconds each; the rest: -m slow
+CHEAP = ("clt-grng", "conv", "fft", "net", "pool", "pwl", "rlf-grng", "sc-layer")  # seconds each; the rest: -m slow
 
 
 @pytest.mark.parametrize("name", [
