@@ -139,7 +139,8 @@ class CirculantFC(wiring.Component):
         # Deep weight memories span several block RAMs: banked, each read through its own register.
         word = complex_layout(self.width + 1)
         x_banks = [BankedMemory(shape=word, depth=2 * self.x_words) for _ in range(self.parallelism)]
-        w_banks = [BankedMemory(shape=word, depth=self.p * self.x_words, init=self._baked_spectra(lane))
+        baked = self._baked_spectra()
+        w_banks = [BankedMemory(shape=word, depth=self.p * self.x_words, init=baked[lane])
                    for lane in range(self.parallelism)]
         for lane, (x_bank, w_bank) in enumerate(zip(x_banks, w_banks)):
             m.submodules[f"x_bank{lane}"], m.submodules[f"w_bank{lane}"] = x_bank, w_bank
@@ -168,12 +169,14 @@ class CirculantFC(wiring.Component):
         """Words per lane of one vector's spectra (and of one output block's weights): ``groups · q``."""
         return self.groups * self.q
 
-    def _baked_spectra(self, lane: int) -> list[dict]:
-        """Lane ``lane``'s weight words when ``weights`` are baked (word ``(r·groups + g)·q + c``)."""
+    def _baked_spectra(self) -> list[list[dict]]:
+        """Each lane's weight words when ``weights`` are baked (word ``(r·groups + g)·q + c``), else empty."""
+        lanes = self.parallelism
         if self.weights is None:
-            return []
-        re, im = spectrum_load_order(self.weights, FixedFormat(self.width, self.frac), self.parallelism)
-        return [{"re": int(a), "im": int(b)} for a, b in zip(re[lane::self.parallelism], im[lane::self.parallelism])]
+            return [[] for _ in range(lanes)]
+        re, im = spectrum_load_order(self.weights, FixedFormat(self.width, self.frac), lanes)
+        return [[{"re": int(a), "im": int(b)} for a, b in zip(re[lane::lanes], im[lane::lanes])]
+                for lane in range(lanes)]
 
     def _load_weights(self, m, w_banks):
         """Accept ``p · groups · q · parallelism`` weight words after reset; return "all in the memories"

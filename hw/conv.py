@@ -204,16 +204,15 @@ class Conv2D(wiring.Component):
         self.engine, self.k, self.width, self.frac, self.parallelism = engine, k, width, frac, parallelism
         if engine not in ("dense", "circulant"):
             raise ValueError(f"engine={engine!r} not allowed; allowed: dense, circulant")
+        if not 1 <= kernel <= size:
+            raise ValueError(f"kernel={kernel} out of range [1, {size}] (at most size)")
         if engine == "circulant":
             for name, channels in (("c_in", c_in), ("c_out", c_out)):
                 if channels % k:
                     raise ValueError(f"{name}={channels} is not a multiple of k={k}")
-        if not 1 <= kernel <= size:
-            raise ValueError(f"kernel={kernel} out of range [1, {size}] (at most size)")
-        if engine == "circulant":
             CirculantFC.check_shape(n_in=kernel ** 2 * c_in, n_out=c_out, k=k, parallelism=parallelism)
-        elif not 1 <= parallelism <= c_out:
-            raise ValueError(f"parallelism={parallelism} out of range [1, {c_out}] (at most c_out)")
+        else:
+            DenseFC.check_parallelism(parallelism, c_out, "c_out")
         self.weights = None if weights is None else np.asarray(weights, dtype=np.int64)
         ports = {"x_in": In(stream.Signature(signed(width))), "y_out": Out(stream.Signature(signed(width)))}
         if weights is None:

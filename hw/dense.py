@@ -25,8 +25,8 @@ class DenseFC(wiring.Component):
     lane ``l`` owns the output rows ``o ≡ l (mod parallelism)``. A ``w_in``
     word that arrives while the engine waits for the first word of a vector
     starts a full reload. Given ``weights``, the banks are initialized with
-    them instead (a ROM in the bitstream) and there is no ``w_in``. Then each vector ``x`` (``n_in`` words) is buffered
-    and the lanes compute ``ceil(n_out / parallelism)`` groups of outputs;
+    them instead (a ROM in the bitstream) and there is no ``w_in``. Then
+    each vector ``x`` (``n_in`` words) is buffered and the lanes compute ``ceil(n_out / parallelism)`` groups of outputs;
     each output is ``sum_i W[o,i] x[i]`` exactly, rounded half up by ``frac``
     bits and saturated to ``width`` bits (``models/dense.py``).
 
@@ -68,8 +68,7 @@ class DenseFC(wiring.Component):
         self.width = operator.index(width)
         self.frac = operator.index(frac)
         self.parallelism = operator.index(parallelism)
-        if not 1 <= self.parallelism <= self.n_out:
-            raise ValueError(f"parallelism={parallelism} out of range [1, {n_out}] (at most n_out)")
+        self.check_parallelism(self.parallelism, self.n_out)
         self.weights = None if weights is None else np.asarray(weights, dtype=np.int64)
         if self.weights is not None and self.weights.shape != (self.n_out, self.n_in):
             raise ValueError(f"weights have shape {self.weights.shape}; expected ({self.n_out}, {self.n_in})")
@@ -79,6 +78,12 @@ class DenseFC(wiring.Component):
             "x_in": In(stream.Signature(signed(self.width))),
             "y_out": Out(stream.Signature(signed(self.width))),
         })
+
+    @staticmethod
+    def check_parallelism(parallelism: int, n_out: int, outputs: str = "n_out"):
+        """Raise ``ValueError`` unless ``1 ≤ parallelism ≤ n_out`` (``outputs`` names ``n_out`` in the message)."""
+        if not 1 <= parallelism <= n_out:
+            raise ValueError(f"parallelism={parallelism} out of range [1, {n_out}] (at most {outputs})")
 
     @property
     def groups(self) -> int:

@@ -5,7 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.fixed import FixedFormat
-from models.net import FixedLayer
+from models.net import ACTIVATIONS, FixedLayer
 from models.pwl import FUNCTIONS
 
 from .circulant import CirculantFC
@@ -57,8 +57,8 @@ class Epilogue(wiring.Component):
         self.bias = [int(value) for value in bias]
         self.activation = activation
         self.fmt = FixedFormat(width, frac)
-        if activation not in ("none", "relu", *FUNCTIONS):
-            raise ValueError(f"activation={activation!r} not allowed; allowed: none, relu, {', '.join(FUNCTIONS)}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation={activation!r} not allowed; allowed: {', '.join(ACTIVATIONS)}")
         super().__init__({"x_in": In(stream.Signature(signed(width))), "y_out": Out(stream.Signature(signed(width)))})
 
     def elaborate(self, platform):
@@ -137,7 +137,7 @@ class Network(wiring.Component):
         if layer.op == "conv":
             c_out, c_in, kernel = layer.conv_shape
             return Conv2D(c_in=c_in, c_out=c_out, size=layer.size, kernel=kernel, engine=layer.engine,
-                          k=layer.k or 2, **common)
+                          k=layer.k, **common)
         if layer.engine == "circulant":
             return CirculantFC(n_in=layer.n_in, n_out=layer.n_out, k=layer.k, **common)
         return DenseFC(n_in=layer.n_in, n_out=layer.n_out, **common)

@@ -184,7 +184,7 @@ def _pool(chain: _Chain, node, name: str, label: str):
     attributes = _attributes(node)
     if list(attributes.get("kernel_shape", [])) != [2, 2]:
         raise ValueError(f"{label}: kernel_shape={attributes.get('kernel_shape')}; only 2×2 pooling is supported")
-    _require(attributes, label, strides=[2, 2], pads=None, ceil_mode=0, dilations=[1, 1])
+    _require(attributes, label, pads=None, ceil_mode=0, dilations=[1, 1])
     if list(attributes.get("strides", [1, 1])) != [2, 2]:
         raise ValueError(f"{label}: strides={attributes.get('strides', [1, 1])}; only strides=[2, 2] is supported")
     if size < 2:

@@ -13,14 +13,10 @@ out, both ``NHWC`` on the wire; counters ``cycles``, ``vectors``, ``pixels``.
 import cocotb
 
 from models.conv import circulant_columns, dense_matrix
+from models.net import stream_order
 
 from . import harness
 from .tb_circulant import spectrum_words
-
-
-def nhwc(images):
-    """``batch × c × h × w`` to one row of words per image, pixel by pixel."""
-    return images.transpose(0, 2, 3, 1).reshape(len(images), -1)
 
 
 def nchw(words, shape):
@@ -33,7 +29,7 @@ async def drive_pool(dut, job, inputs):
     x_raw = inputs["x_raw"]
     shape = job.outputs["y"][1:]
     count = len(x_raw) * shape[0] * shape[1] * shape[2]
-    y, cycles = await harness.stream_through(dut, job, "x_in", "y_out", nhwc(x_raw), count)
+    y, cycles = await harness.stream_through(dut, job, "x_in", "y_out", stream_order(x_raw), count)
     return {"y_raw": nchw(y, shape)}, {"cycles": cycles, "vectors": len(x_raw),
                                        "pixels": len(x_raw) * shape[1] * shape[2]}
 
@@ -45,7 +41,7 @@ async def drive_conv(dut, job, inputs):
         w_words = spectrum_words(circulant_columns(w_raw), job.params)
     else:
         w_words = dense_matrix(w_raw).reshape(-1)
-    y, counters = await harness.weights_then_vectors(dut, job, w_words, nhwc(x_raw), out * out * c_out)
+    y, counters = await harness.weights_then_vectors(dut, job, w_words, stream_order(x_raw), out * out * c_out)
     return {"y_raw": nchw(y, (c_out, out, out))}, {**counters, "pixels": batch * out * out}
 
 

@@ -107,8 +107,12 @@ class Net(Design):
         if any(layer.activation in FUNCTIONS for layer in self.layers):
             check_pwl_format(self.fmt)
 
+    @cached_property
+    def _model_sha256(self) -> str:
+        return hashlib.sha256(self.model_path.read_bytes()).hexdigest()
+
     def files(self):
-        return {"model": hashlib.sha256(self.model_path.read_bytes()).hexdigest()}
+        return {"model": self._model_sha256}
 
     def component(self):
         return hw.net.Network(layers=self.layers, width=self.params["width"], frac=self.params["frac"])
