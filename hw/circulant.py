@@ -22,6 +22,11 @@ __all__ = ["CirculantFC"]
 FEED_SLACK = 8  # FIFO words beyond a block: the credit round trip (head register, FIFO, late count) and margin
 
 
+def _next_is_last(counter, size: int):
+    """Whether a counter that wraps after ``size - 1`` holds its last value after one step from ``counter``."""
+    return (counter == size - 2) | Const(size == 1)
+
+
 class CirculantFC(wiring.Component):
     """``y = W x`` for a block-circulant ``W`` of ``p × q`` blocks of size ``k``.
 
@@ -246,21 +251,31 @@ class CirculantFC(wiring.Component):
         bank, column, group, offset = Signal(), Signal(range(q)), Signal(range(groups)), Signal(range(self.x_words))
         block = Signal(range(self.p))
         w_address = Signal(range(self.p * self.x_words))
+        # The issue decision sees registers only: "at a counter's last value" and "a Z bank is unclaimed" are
+        # flags kept beside the counters, not comparisons of them, so the issue enable is two LUT levels deep.
+        last_column, last_group, last_block = (Signal(init=size == 1, name=f"last_{name}") for name, size in
+                                               (("column", q), ("group", groups), ("block", self.p)))
+        block_start = Signal(init=1)  # column and group are both 0
         unclaimed = Signal(range(bank_count + 1), init=bank_count)  # Z banks no block has claimed
-        block_start = (column == 0) & (group == 0)
+        any_unclaimed = Signal(init=1)  # unclaimed != 0
         issue = Signal()
-        m.d.comb += issue.eq(x_full[bank] & weights_loaded & (~block_start | (unclaimed != 0)))
+        m.d.comb += issue.eq(x_full[bank] & weights_loaded & (~block_start | any_unclaimed))
         returned = delay(m, z_freed, 1, "z_returned")  # a register: the inverse's ready stays out of the count
-        m.d.sync += unclaimed.eq(unclaimed - (issue & block_start) + returned)
-        last_column, last_group, last_block = column == q - 1, group == groups - 1, block == self.p - 1
+        claimed = issue & block_start
+        m.d.sync += unclaimed.eq(unclaimed - claimed + returned)
+        with m.If(returned):
+            m.d.sync += any_unclaimed.eq(1)
+        with m.Elif(claimed):
+            m.d.sync += any_unclaimed.eq(unclaimed != 1)
         with m.If(issue):
-            m.d.sync += [column.eq(Mux(last_column, 0, column + 1)),
+            m.d.sync += [column.eq(Mux(last_column, 0, column + 1)), last_column.eq(_next_is_last(column, q)),
                          offset.eq(Mux(last_column & last_group, 0, offset + 1)),
-                         w_address.eq(Mux(last_column & last_group & last_block, 0, w_address + 1))]
+                         w_address.eq(Mux(last_column & last_group & last_block, 0, w_address + 1)),
+                         block_start.eq(last_column & last_group)]
             with m.If(last_column):
-                m.d.sync += group.eq(Mux(last_group, 0, group + 1))
+                m.d.sync += [group.eq(Mux(last_group, 0, group + 1)), last_group.eq(_next_is_last(group, groups))]
                 with m.If(last_group):
-                    m.d.sync += block.eq(Mux(last_block, 0, block + 1))
+                    m.d.sync += [block.eq(Mux(last_block, 0, block + 1)), last_block.eq(_next_is_last(block, self.p))]
                     with m.If(last_block):
                         m.d.sync += [x_full[bank].eq(0), bank.eq(~bank)]
 

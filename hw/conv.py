@@ -251,6 +251,12 @@ class Pool2D(wiring.Component):
     four, or ``(sum + 2) >> 2`` (``models.conv.pool_raw``). An odd last row
     and column are consumed and dropped.
 
+    Three stages, each one register deep, advance together whenever the output
+    register is free: (1) the word and both RAM reads are registered, (2) the
+    word meets its neighbour, (3) the pair meets the pair above. A pair is
+    written to the row buffer from stage 2; it is read a whole row later, so the
+    write lagging the read of stage 1 never matters.
+
     Parameters
     ----------
     channels, size : int
@@ -269,7 +275,7 @@ class Pool2D(wiring.Component):
 
     Latency
     -------
-    1 cycle from the fourth word of a block to its result.
+    3 cycles from the fourth word of a block to its result.
 
     Throughput
     ----------
@@ -302,16 +308,26 @@ class Pool2D(wiring.Component):
         inside = (column < 2 * half) & (row < 2 * half)  # an odd last row or column is dropped
         advance = ~self.y_out.valid | self.y_out.ready
         accepted = self.x_in.valid & advance
-        pair = Signal(pair_shape)
         m.d.comb += [self.x_in.ready.eq(advance), held_read.addr.eq(channel), held_write.addr.eq(channel),
-                     held_write.data.eq(self.x_in.payload), pairs_read.addr.eq(pair_address),
-                     pairs_write.addr.eq(pair_address), pairs_write.data.eq(pair),
-                     pair.eq(self._combine(held_read.data, self.x_in.payload))]
-        m.d.comb += [held_write.en.eq(accepted & ~column[0]), pairs_write.en.eq(accepted & column[0] & ~row[0] & inside)]
-        total = self._combine(pairs_read.data, pair)
+                     held_write.data.eq(self.x_in.payload), held_write.en.eq(accepted & ~column[0]),
+                     pairs_read.addr.eq(pair_address)]
+        # Stage 1: the word, its neighbour, the pair above, and what to do with them.
+        word, neighbour = Signal(signed(self.width)), Signal(signed(self.width))
+        above, stores, emits = Signal(pair_shape), Signal(), Signal()
+        store_address = Signal.like(pair_address)
+        # Stage 2: the pair. Stage 3 is the output register.
+        pair, pair_above, pair_emits = Signal(pair_shape), Signal(pair_shape), Signal()
+        m.d.comb += [pairs_write.addr.eq(store_address), pairs_write.data.eq(self._combine(neighbour, word)),
+                     pairs_write.en.eq(advance & stores)]
+        total = self._combine(pair_above, pair)
         with m.If(advance):
-            m.d.sync += self.y_out.valid.eq(accepted & column[0] & row[0] & inside)
-            m.d.sync += self.y_out.payload.eq(total if self.kind == "max" else (total + 2) >> 2)
+            m.d.sync += [word.eq(self.x_in.payload), neighbour.eq(held_read.data), above.eq(pairs_read.data),
+                         store_address.eq(pair_address),
+                         stores.eq(accepted & column[0] & ~row[0] & inside),
+                         emits.eq(accepted & column[0] & row[0] & inside),
+                         pair.eq(self._combine(neighbour, word)), pair_above.eq(above), pair_emits.eq(emits),
+                         self.y_out.valid.eq(pair_emits),
+                         self.y_out.payload.eq(total if self.kind == "max" else (total + 2) >> 2)]
         with m.If(accepted):
             m.d.sync += channel.eq(Mux(channel == channels - 1, 0, channel + 1))
             with m.If(column[0] & inside):

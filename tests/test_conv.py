@@ -124,6 +124,14 @@ def test_pool_rtl_equals_model_under_stalls(point, tmp_path):
     rtl_run("pool", point, tmp_path, stall=0.3, batch=3)
 
 
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(channels=st.integers(1, 4), size=st.integers(2, 7), kind=st.sampled_from(["max", "avg"]), data=st.data())
+def test_pool_rtl_equals_model_on_random_shapes_under_stalls(tmp_path, channels, size, kind, data):
+    point = {"channels": channels, "size": size, "kind": kind}
+    rtl_run("pool", point, tmp_path, stall=data.draw(st.sampled_from([0.1, 0.5, 0.8])),
+            seed=data.draw(st.integers(1, 1000)), batch=2)
+
+
 # -- the CNN's training ------------------------------------------------------------------------------------------------
 
 

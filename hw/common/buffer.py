@@ -83,7 +83,9 @@ class LutRamFIFO(wiring.Component):
         with m.If(written):
             m.d.sync += write.addr.eq(_advance(write.addr, depth))
 
-        reading = (stored != 0) & (~self.output.valid | self.output.ready)
+        holding = Signal()  # stored != 0, kept as a flag so the read enable is one LUT after the registers
+        reading = holding & (~self.output.valid | self.output.ready)
+        m.d.sync += holding.eq(written | Mux(reading, stored != 1, holding))
         m.d.comb += [read.en.eq(reading), self.output.payload.eq(read.data)]
         with m.If(reading):
             m.d.sync += [read.addr.eq(_advance(read.addr, depth)), self.output.valid.eq(1)]
