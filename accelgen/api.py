@@ -110,6 +110,9 @@ class Design:
         default none.
     report_lines(entry) -> list of str
         Markdown lines for the build report's family section; default none.
+    stream_plan(raw) -> accelgen.flows.link.StreamPlan
+        How ``run``'s raw arrays travel through the design's streams (the board link,
+        docs/board.md); default: not on the link.
 
     Attributes
     ----------
@@ -182,6 +185,11 @@ class Design:
     def report_lines(self, entry) -> list[str]:
         """Markdown lines about one build result (``accelgen.flows.report.Entry``) for the report."""
         return []
+
+    def stream_plan(self, raw: dict):
+        """Raw input arrays as words for each input stream, in order, and the output words to expect
+        (``accelgen.flows.link.StreamPlan``)."""
+        raise NotImplementedError(f"{self.name} does not run over the board link yet")
 
     # -- operations ---------------------------------------------------------------------------------------------------
 

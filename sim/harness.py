@@ -44,6 +44,7 @@ class Job:
     check: bool
     stall: float
     seed: int
+    extra: dict  # what one testbench alone reads (e.g. the board link's settings)
 
     def stream_args(self, offset: int = 0) -> dict:
         """Keyword arguments for a stream driver: stall probability and its own seed."""
@@ -54,7 +55,7 @@ def load_job() -> Job:
     path = Path(os.environ["ACCELGEN_JOB"])
     spec = json.loads(path.read_text())
     return Job(directory=path.parent, design=spec["design"], params=spec["params"], outputs=spec.get("outputs", {}),
-               check=spec["check"], stall=spec["stall"], seed=spec["seed"])
+               check=spec["check"], stall=spec["stall"], seed=spec["seed"], extra=spec.get("extra", {}))
 
 
 async def reset(dut, cycles: int = 2):

@@ -6,6 +6,7 @@ import hw.dense
 from models.dense import dense_fc_raw
 
 from ..api import ArraySpec, Design
+from ..flows.link import weights_then_vectors
 from ..params import Param
 from ..registry import register
 from .circulant import CIRCULANT
@@ -42,3 +43,6 @@ class DenseFC(Design):
 
     def golden(self, raw):
         return {"y_raw": dense_fc_raw(raw["w_raw"], raw["x_raw"], self.fmt)}
+
+    def stream_plan(self, raw):
+        return weights_then_vectors(raw["w_raw"], raw["x_raw"], self.params["n_out"])
