@@ -24,9 +24,10 @@ FFT unit's rounding):
 import numpy as np
 
 from .fft import irfft_raw, log2, rfft_raw
-from .fixed import FixedFormat, ceil_div, dequantize, quantize, requantize, saturate
+from .fixed import FixedFormat, ceil_div, dequantize, pack, quantize, requantize, saturate
 
 __all__ = [
+    "spectrum_words",
     "block_circulant", "project_block_circulant", "circulant_matvec",
     "spectrum_format", "weight_spectrum_raw", "circulant_fc_raw", "circulant_fc_float",
     "spectrum_load_order", "LANE_READ_LATENCY", "MAC_DRAIN", "cycles_per_vector", "z_bank_count", "weight_storage_bits",
@@ -151,3 +152,10 @@ def weight_storage_bits(n_in: int, n_out: int, k: int, width: int, parallelism: 
     """Bits of weight-spectrum RAM: ``p·q·ceil((k/2+1)/P)·P`` complex words of ``width + 1`` bits."""
     groups = ceil_div(k // 2 + 1, parallelism)
     return (n_out // k) * (n_in // k) * groups * parallelism * 2 * (width + 1)
+
+
+def spectrum_words(w_raw, params: dict) -> np.ndarray:
+    """Weight spectra as ``w_in`` words (``hw.circulant.CirculantFC``): load order ``r, g, c, lane`` (bin
+    ``g·lanes + lane``, zero past ``k/2``), real part in the low ``width + 1`` bits, imaginary above."""
+    re, im = spectrum_load_order(w_raw, FixedFormat(params["width"], params["frac"]), params["parallelism"])
+    return pack([re, im], params["width"] + 1)

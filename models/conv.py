@@ -20,11 +20,11 @@ per pixel, ``c_out`` channels each. ``run`` arrays are ``NCHW``.
 
 import numpy as np
 
-from .circulant import block_circulant, circulant_fc_raw
+from .circulant import block_circulant, circulant_fc_raw, spectrum_words
 from .dense import dense_fc_raw
 from .fixed import FixedFormat
 
-__all__ = ["output_size", "windows", "dense_matrix", "circulant_columns", "dense_weights",
+__all__ = ["output_size", "weight_words", "windows", "dense_matrix", "circulant_columns", "dense_weights",
            "conv_raw", "conv_float", "POOLS", "pool_raw", "pool_float"]
 
 #: 2×2 pooling, stride 2: ``max`` or ``avg`` (the sum of four, rounded half up by two bits).
@@ -114,3 +114,11 @@ def pool_float(kind: str, x: np.ndarray) -> np.ndarray:
     half = x.shape[-1] // 2
     corners = [x[..., dy:2 * half:2, dx:2 * half:2] for dy in (0, 1) for dx in (0, 1)]
     return np.maximum.reduce(corners) if kind == "max" else sum(corners) / 4
+
+
+def weight_words(w_raw, params: dict) -> np.ndarray:
+    """``w_in``'s words for ``hw.conv.Conv2D`` with ``params``: the dense matrix row by row, or the circulant
+    weight spectra (``models.circulant.spectrum_words``)."""
+    if params["engine"] == "circulant":
+        return spectrum_words(circulant_columns(w_raw), params)
+    return dense_matrix(w_raw).reshape(-1)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "pack", "unpack",
     "FixedFormat",
     "quantize",
     "dequantize",
@@ -127,3 +128,24 @@ def accumulator_width(width: int, terms: int) -> int:
 def ceil_div(a: int, b: int) -> int:
     """``ceil(a / b)`` in integers (``b > 0``): groups, folds and banks of ``b`` that hold ``a`` items."""
     return -(-a // b)
+
+
+def pack(fields, width: int) -> np.ndarray:
+    """Struct payloads from equal-width signed fields, first field in the low bits (``amaranth.lib.data.StructLayout`` order)."""
+    mask = (1 << width) - 1
+    words = np.zeros(np.shape(fields[0]), dtype=object)
+    for position, field in enumerate(fields):
+        words = words | ((np.asarray(field, dtype=object) & mask) << (position * width))
+    return words
+
+
+def unpack(words, width: int, count: int) -> list[np.ndarray]:
+    """Inverse of :func:`pack`: ``count`` signed fields of ``width`` bits from unsigned words."""
+    words = np.asarray(words, dtype=object)
+    mask, sign = (1 << width) - 1, 1 << (width - 1)
+    fields = []
+    for position in range(count):
+        raw = (words >> (position * width)) & mask
+        fields.append(np.array([int(v) - (1 << width) if v & sign else int(v) for v in raw.reshape(-1)],
+                               dtype=np.int64).reshape(words.shape))
+    return fields

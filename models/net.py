@@ -248,6 +248,13 @@ def activation_raw(activation: str, x_raw: np.ndarray, fmt: FixedFormat) -> np.n
     return np.asarray(x_raw, dtype=np.int64)
 
 
+def nchw(words, shape) -> np.ndarray:
+    """Streamed ``NHWC`` words back to ``batch × c × h × w`` (``shape`` without the batch): the inverse of
+    :func:`stream_order` for images."""
+    channels, height, width = shape
+    return np.asarray(words).reshape(-1, height, width, channels).transpose(0, 3, 1, 2)
+
+
 def stream_order(values: np.ndarray) -> np.ndarray:
     """Inputs as the hardware streams them, one row each: images (batch × c × h × w) pixel by pixel
     (``NHWC``), any other shape in C order."""

@@ -20,7 +20,7 @@ import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
 
-__all__ = ["IDLE_LIMIT", "StreamTimeoutError", "StreamSource", "StreamSink", "span_cycles", "pack", "unpack"]
+__all__ = ["IDLE_LIMIT", "StreamTimeoutError", "StreamSource", "StreamSink", "span_cycles"]
 
 IDLE_LIMIT = 1_000_000  # cycles without a transfer on one stream end before its test fails
 
@@ -110,24 +110,3 @@ class StreamSink(_StreamEnd):
 def span_cycles(first_ns: int, last_ns: int, period_ns: int) -> int:
     """Cycles from one transfer to another, both counted."""
     return (last_ns - first_ns) // period_ns + 1
-
-
-def pack(fields, width: int) -> np.ndarray:
-    """Struct payloads from equal-width signed fields, first field in the low bits (``data.StructLayout`` order)."""
-    mask = (1 << width) - 1
-    words = np.zeros(np.shape(fields[0]), dtype=object)
-    for position, field in enumerate(fields):
-        words = words | ((np.asarray(field, dtype=object) & mask) << (position * width))
-    return words
-
-
-def unpack(words, width: int, count: int) -> list[np.ndarray]:
-    """Inverse of :func:`pack`: ``count`` signed fields of ``width`` bits from unsigned words."""
-    words = np.asarray(words, dtype=object)
-    mask, sign = (1 << width) - 1, 1 << (width - 1)
-    fields = []
-    for position in range(count):
-        raw = (words >> (position * width)) & mask
-        fields.append(np.array([int(v) - (1 << width) if v & sign else int(v) for v in raw.reshape(-1)],
-                               dtype=np.int64).reshape(words.shape))
-    return fields

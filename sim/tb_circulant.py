@@ -9,19 +9,10 @@ Counters: ``cycles`` (first ``x`` word to last ``y`` word, all vectors),
 """
 
 import cocotb
-import numpy as np
 
-from models.circulant import spectrum_load_order
-from models.fixed import FixedFormat
+from models.circulant import spectrum_words
 
 from . import harness
-from .drivers import pack
-
-
-def spectrum_words(w_raw, params) -> np.ndarray:
-    """Weight spectra in load order ``r, g, c, lane`` (bin ``g·lanes + lane``; zero past ``k/2``)."""
-    re, im = spectrum_load_order(w_raw, FixedFormat(params["width"], params["frac"]), params["parallelism"])
-    return pack([re, im], params["width"] + 1)
 
 
 async def drive(dut, job, inputs):

@@ -12,17 +12,10 @@ out, both ``NHWC`` on the wire; counters ``cycles``, ``vectors``, ``pixels``.
 
 import cocotb
 
-from models.conv import circulant_columns, dense_matrix
-from models.net import stream_order
+from models.conv import weight_words
+from models.net import nchw, stream_order
 
 from . import harness
-from .tb_circulant import spectrum_words
-
-
-def nchw(words, shape):
-    """Rows of ``NHWC`` words back to ``batch × c × h × w`` (``shape`` without the batch)."""
-    channels, height, width = shape
-    return words.reshape(-1, height, width, channels).transpose(0, 3, 1, 2)
 
 
 async def drive_pool(dut, job, inputs):
@@ -37,11 +30,8 @@ async def drive_pool(dut, job, inputs):
 async def drive_conv(dut, job, inputs):
     w_raw, x_raw = inputs["w_raw"], inputs["x_raw"]
     batch, c_out, out = len(x_raw), *job.outputs["y"][1:3]
-    if job.params["engine"] == "circulant":
-        w_words = spectrum_words(circulant_columns(w_raw), job.params)
-    else:
-        w_words = dense_matrix(w_raw).reshape(-1)
-    y, counters = await harness.weights_then_vectors(dut, job, w_words, stream_order(x_raw), out * out * c_out)
+    y, counters = await harness.weights_then_vectors(dut, job, weight_words(w_raw, job.params), stream_order(x_raw),
+                                                     out * out * c_out)
     return {"y_raw": nchw(y, (c_out, out, out))}, {**counters, "pixels": batch * out * out}
 
 

@@ -11,9 +11,9 @@ import cocotb
 import numpy as np
 
 from models.fft import hermitian_input, inverse_width, irfft_raw
+from models.fixed import pack, unpack
 
 from . import harness
-from .drivers import pack, unpack
 
 
 async def transform(dut, job, re, im, *, scaled: bool):

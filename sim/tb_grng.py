@@ -8,8 +8,10 @@ job's ready stalls. Outputs: ``z_raw`` (samples × lanes). Counters:
 import cocotb
 import numpy as np
 
+from models.fixed import unpack
+
 from . import harness
-from .drivers import StreamSink, span_cycles, unpack
+from .drivers import StreamSink, span_cycles
 
 
 def _lane_width(dut, lanes: int) -> int:

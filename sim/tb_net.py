@@ -12,11 +12,10 @@ for a batch of one.
 import cocotb
 import numpy as np
 
-from models.net import stream_order
+from models.net import nchw, stream_order
 
 from . import harness
 from .drivers import StreamSink, StreamSource, span_cycles
-from .tb_conv import nchw
 
 
 def steady_interval(last_word_ns: list[int], period_ns: int) -> int:

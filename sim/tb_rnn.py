@@ -10,9 +10,10 @@ words: the element-wise pass's cycles per element when ``h_out`` is always ready
 import cocotb
 import numpy as np
 
+from models.circulant import spectrum_words
+
 from . import harness
 from .drivers import StreamSink, StreamSource, span_cycles
-from .tb_circulant import spectrum_words
 
 
 async def drive(dut, job, inputs):

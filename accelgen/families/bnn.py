@@ -10,6 +10,7 @@ import hw.bnn
 from models.bnn import GRNG_N, bnn_mlp_raw, sigma_format
 
 from ..api import ArraySpec, Design
+from ..flows.link import stream_through
 from ..params import Param
 from ..registry import register
 from .common import FRAC, WIDTH, check_format
@@ -71,3 +72,14 @@ class BayesianMLP(Design):
         weights = {name: raw[f"{name}_raw"] for name in self.inputs() if name != "x"}
         mean, var = bnn_mlp_raw(weights, raw["x_raw"], self.fmt, self.params["passes"], self.params["seed"])
         return {"mean_raw": mean, "var_raw": var}
+
+    def stream_plan(self, raw):
+        """``params_in``: every weight array in ``inputs()`` order; then the images; scores come back per
+        image as ``n_out`` means, then ``n_out`` variances."""
+        batch, n_out = len(raw["x_raw"]), self.params["n_out"]
+        weights = np.concatenate([raw[f"{name}_raw"].reshape(-1) for name in self.inputs() if name != "x"])
+
+        def unpack(words):
+            scores = words.reshape(batch, 2, n_out)
+            return {"mean_raw": scores[:, 0], "var_raw": scores[:, 1]}
+        return stream_through([("params_in", weights), ("x_in", raw["x_raw"])], batch * 2 * n_out, unpack)

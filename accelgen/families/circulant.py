@@ -8,7 +8,7 @@ import hw.circulant
 import hw.fft
 import hw.pwl
 import hw.rnn
-from models.circulant import circulant_fc_raw, weight_storage_bits
+from models.circulant import circulant_fc_raw, spectrum_words, weight_storage_bits
 from models.fft import forward_width, inverse_width, rfft_raw
 from models.fixed import FixedFormat
 from models.pwl import FUNCTIONS, pwl_raw
@@ -16,6 +16,7 @@ from models.pwl import check_format as check_pwl_format
 from models.rnn import gate_shape, gru_raw, lstm_raw
 
 from ..api import ArraySpec, Claim, Design, Family
+from ..flows.link import stream_through, weights_then_vectors
 from ..params import Param
 from ..registry import register
 from .common import FRAC, WIDTH, check_format, measured, per_second, point, rate, times
@@ -140,6 +141,9 @@ class CirculantFC(Design):
     def golden(self, raw):
         return {"y_raw": circulant_fc_raw(raw["w_raw"], raw["x_raw"], self.fmt)}
 
+    def stream_plan(self, raw):
+        return weights_then_vectors(spectrum_words(raw["w_raw"], self.params), raw["x_raw"], self.params["n_out"])
+
 
 @register
 class PWL(Design):
@@ -164,6 +168,9 @@ class PWL(Design):
 
     def golden(self, raw):
         return {"y_raw": pwl_raw(FUNCTIONS[self.params["function"]], raw["x_raw"], self.fmt)}
+
+    def stream_plan(self, raw):
+        return stream_through([("x_in", raw["x_raw"])], raw["x_raw"].size, lambda words: {"y_raw": words})
 
 
 class CirculantRNN(Design):
@@ -203,6 +210,11 @@ class CirculantRNN(Design):
     def golden(self, raw):
         model = {"lstm": lstm_raw, "gru": gru_raw}[self.cell]
         return {"h_raw": model(raw["w_raw"], raw["b_raw"], raw["x_raw"], self.fmt)}
+
+    def stream_plan(self, raw):
+        steps, hidden = len(raw["x_raw"]), self.params["hidden"]
+        sends = [("w_in", spectrum_words(raw["w_raw"], self.params)), ("b_in", raw["b_raw"]), ("x_in", raw["x_raw"])]
+        return stream_through(sends, steps * hidden, lambda words: {"h_raw": words.reshape(steps, hidden)})
 
 
 @register

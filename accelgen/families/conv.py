@@ -3,10 +3,14 @@
 """``conv`` and ``pool``: CirCNN's convolution layer, dense or block-circulant, and 2×2 pooling
 (``hw/conv.py``, ``models/conv.py``)."""
 
+import numpy as np
+
 import hw.conv
-from models.conv import POOLS, conv_raw, output_size, pool_raw
+from models.conv import POOLS, conv_raw, output_size, pool_raw, weight_words
+from models.net import nchw, stream_order
 
 from ..api import ArraySpec, Design
+from ..flows.link import stream_through
 from ..params import Param
 from ..registry import register
 from .circulant import CIRCULANT
@@ -57,6 +61,12 @@ class Conv(Design):
     def golden(self, raw):
         return {"y_raw": conv_raw(self.params["engine"], raw["w_raw"], raw["x_raw"], self.fmt)}
 
+    def stream_plan(self, raw):
+        shape = (self.params["c_out"], self.out, self.out)
+        sends = [("w_in", weight_words(raw["w_raw"], self.params)), ("x_in", stream_order(raw["x_raw"]))]
+        return stream_through(sends, len(raw["x_raw"]) * int(np.prod(shape)),
+                              lambda words: {"y_raw": nchw(words, shape)})
+
 
 @register
 class Pool(Design):
@@ -90,3 +100,9 @@ class Pool(Design):
 
     def golden(self, raw):
         return {"y_raw": pool_raw(self.params["kind"], raw["x_raw"])}
+
+    def stream_plan(self, raw):
+        half = self.params["size"] // 2
+        shape = (self.params["channels"], half, half)
+        return stream_through([("x_in", stream_order(raw["x_raw"]))], len(raw["x_raw"]) * int(np.prod(shape)),
+                              lambda words: {"y_raw": nchw(words, shape)})

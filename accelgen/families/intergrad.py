@@ -2,11 +2,14 @@
 # (Design.__init__ builds each component once to check its parameters; that one is never elaborated.)
 """``intergrad``: the gradient-interleaved systolic array (``hw/intergrad.py``, ``models/intergrad.py``)."""
 
+import numpy as np
+
 import hw.intergrad
 from models.fixed import FixedFormat
 from models.intergrad import MODES, baseline, check_fits, gradients
 
 from ..api import ArraySpec, Claim, Design, Family
+from ..flows.link import stream_through
 from ..params import Param
 from ..registry import register
 from .common import point, times
@@ -83,3 +86,15 @@ class Intergrad(Design):
     def golden(self, raw):
         result = gradients(raw["w_raw"], raw["x_raw"], raw["delta_raw"])
         return {f"{name}_raw": result[name] for name in self.computes()}
+
+    def stream_plan(self, raw):
+        """The operands this mode reads (``w``, ``x``, ``delta``), in that order; ``dx`` then ``dw`` come back
+        on ``result_out``."""
+        reads = {"ws": ("w", "delta"), "os": ("x", "delta"), "interleaved": ("w", "x", "delta")}[self.params["mode"]]
+        shapes = {name: spec.shape for name, spec in self.outputs().items()}
+        sizes = [int(np.prod(shape)) for shape in shapes.values()]
+
+        def unpack(words):
+            parts = np.split(words, np.cumsum(sizes)[:-1])
+            return {f"{name}_raw": part.reshape(shape) for (name, shape), part in zip(shapes.items(), parts)}
+        return stream_through([(f"{name}_in", raw[f"{name}_raw"]) for name in reads], sum(sizes), unpack)

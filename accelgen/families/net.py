@@ -11,7 +11,7 @@ import numpy as np
 
 import hw.net
 from models.fixed import ceil_div, quantize
-from models.net import ENGINES, network_raw, quantize_network
+from models.net import ENGINES, nchw, network_raw, quantize_network, stream_order
 from models.onnx_import import load_layers
 from models.pwl import FUNCTIONS
 from models.pwl import check_format as check_pwl_format
@@ -19,6 +19,7 @@ from models.train.digits_onnx import BUILTIN, write_builtin
 
 from ..api import ArraySpec, Claim, Design, Family
 from ..flows.cache import cache_dir
+from ..flows.link import stream_through
 from ..flows.synthesize import DEVICES
 from ..params import Param
 from ..registry import register
@@ -125,6 +126,14 @@ class Net(Design):
 
     def golden(self, raw):
         return {"y_raw": network_raw(self.layers, raw["x_raw"], self.fmt)}
+
+    def stream_plan(self, raw):
+        batch, shape = len(raw["x_raw"]), self.float_layers[0][-1].out_shape
+        size = int(np.prod(shape))
+
+        def unpack(words):
+            return {"y_raw": nchw(words, shape) if len(shape) == 3 else words.reshape(batch, size)}
+        return stream_through([("x_in", stream_order(raw["x_raw"]))], batch * size, unpack)
 
     # -- network-level views ----------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from models.fixed import FixedFormat
 from models.sc import ADDERS, sc_layer
 
 from ..api import ArraySpec, Claim, Design, Family
+from ..flows.link import stream_through
 from ..params import Param
 from ..registry import register
 
@@ -64,3 +65,15 @@ class SCLayer(Design):
         bits = sc_layer(raw["w_raw"], raw["b_raw"], raw["x_raw"], bits=p["bits"], length=p["length"],
                         seed=p["seed"], adder=p["adder"]).astype(np.int64)
         return {"y_bits_raw": bits, "y_raw": 2 * bits.sum(axis=1) - p["length"]}
+
+    def stream_plan(self, raw):
+        """``w_in``: the weights row by row, then the biases; per vector ``length`` words of ``n_out`` stream
+        bits come back."""
+        p = self.params
+        batch, length = len(raw["x_raw"]), p["length"]
+
+        def unpack(words):
+            bits = ((words[:, None] >> np.arange(p["n_out"])) & 1).reshape(batch, length, p["n_out"])
+            return {"y_bits_raw": bits, "y_raw": 2 * bits.sum(axis=1) - length}
+        sends = [("w_in", np.concatenate([raw["w_raw"].reshape(-1), raw["b_raw"]])), ("x_in", raw["x_raw"])]
+        return stream_through(sends, batch * length, unpack)

@@ -1,7 +1,6 @@
 """On the board: a design behind the host link, simulated (``simulate_link``) or placed, packed and
 programmed for a real ECP5 board (``deploy``); docs/board.md."""
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from sim.runner import run_job
 from ..errors import UserError
 from .cache import cache_dir
 from .export import component_verilog
-from .outputs import write_atomically
 
 __all__ = ["SIM_DIVISOR", "LINK_TOP", "simulate_link"]
 

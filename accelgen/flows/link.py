@@ -227,3 +227,12 @@ def weights_then_vectors(w_words, x_raw, n_out: int, *, output: str = "y_raw") -
 
 
 __all__ += ["weights_then_vectors"]
+
+
+def stream_through(sends: list, receive: int, unpack) -> StreamPlan:
+    """A plan from its parts: ``sends`` ``(stream, words)`` in order (words flattened, C order)."""
+    return StreamPlan(sends=[(name, np.asarray(words).reshape(-1)) for name, words in sends], receive=receive,
+                      unpack=unpack)
+
+
+__all__ += ["stream_through"]
