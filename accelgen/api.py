@@ -19,7 +19,7 @@ import numpy as np
 from models.fixed import FixedFormat, dequantize
 
 from .errors import UserError
-from .flows import export, prove, simulate, synthesize
+from .flows import export, link, prove, simulate, synthesize
 from .params import Param, parse_values
 
 __all__ = ["ArraySpec", "Claim", "Family", "Design"]
@@ -186,6 +186,11 @@ class Design:
         """Markdown lines about one build result (``accelgen.flows.report.Entry``) for the report."""
         return []
 
+    @property
+    def on_link(self) -> bool:
+        """Whether the design runs over the board link (it has a :meth:`stream_plan`)."""
+        return type(self).stream_plan is not Design.stream_plan
+
     def stream_plan(self, raw: dict):
         """Raw input arrays as words for each input stream, in order, and the output words to expect
         (``accelgen.flows.link.StreamPlan``)."""
@@ -222,13 +227,27 @@ class Design:
         raw = self.golden(self.prepare(arrays or {}))
         return self.dequantized(raw)
 
-    def run(self, arrays: dict | None = None, *, simulator: str = "verilator") -> tuple[dict, dict]:
+    def run(self, arrays: dict | None = None, *, simulator: str = "verilator", board: str | None = None,
+            baud: int = link.BAUD) -> tuple[dict, dict]:
         """The arrays through the RTL in simulation, no stalls: ``(outputs, report)`` as ``accelgen run`` writes.
 
-        ``report`` holds ``cycles`` and the testbench's other counters.
+        ``report`` holds ``cycles`` and the testbench's other counters. With ``board`` (a serial port, e.g.
+        ``/dev/ttyUSB0``) the arrays go through a board programmed by :meth:`deploy` instead, over the host
+        link at ``baud``; ``report`` then holds the link's counts and seconds.
         """
-        raw_outputs, counters = simulate.run_arrays(self, self.prepare(arrays or {}), simulator=simulator)
+        raw = self.prepare(arrays or {})
+        if board is not None:
+            raw_outputs, counters = link.run_on_port(self, raw, board, baud=baud)
+        else:
+            raw_outputs, counters = simulate.run_arrays(self, raw, simulator=simulator)
         return self.dequantized(raw_outputs), counters
+
+    def deploy(self, board: str, out_dir, *, program: bool = False, baud: int = link.BAUD) -> dict:
+        """A bitstream of this design behind the host link for ``board`` (``accelgen.flows.board.BOARDS``):
+        writes ``<out_dir>/<name>.bit`` and ``<name>-board.json``, returns that manifest; ``program`` loads it
+        with openFPGALoader (docs/board.md)."""
+        from .flows.board import deploy
+        return deploy(self, board, out_dir, baud=baud, program=program)
 
     def simulate(self, *, seed: int = 1, stall: float = 0.3, batch: int | None = None, job_dir=None,
                  simulator: str = "verilator", waves: bool = False) -> "simulate.SimulationResult":

@@ -20,7 +20,7 @@ from sim.runner import SimulatorError
 
 from . import __version__, aqfp_map, build, design, designs, sweep
 from .errors import UserError
-from .flows import aqfp, synthesize
+from .flows import aqfp, board, link, synthesize
 from .flows.outputs import check_outputs, write_atomically
 from .params import Param, parse_assignments
 
@@ -76,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, help=".npz to write the outputs to")
     run.add_argument("--report", help="JSON file for cycles and counters")
     run.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    run.add_argument("--board", metavar="PORT", help="run on a deployed board over serial PORT instead")
+    run.add_argument("--baud", type=int, default=link.BAUD, help=f"the link's baud rate (default {link.BAUD})")
+
+    deploy = commands.add_parser("deploy", help="a bitstream for a real ECP5 board, behind a UART host link")
+    _design_args(deploy)
+    deploy.add_argument("--board", required=True, help=f"one of: {', '.join(sorted(board.BOARDS))}")
+    deploy.add_argument("-o", dest="out_dir", required=True, help="output directory")
+    deploy.add_argument("--program", action="store_true", help="load the bitstream with openFPGALoader")
+    deploy.add_argument("--baud", type=int, default=link.BAUD, help=f"the link's baud rate (default {link.BAUD})")
 
     sweep_ = commands.add_parser("sweep", help="a parameter grid, generated and synthesized in parallel on Dask")
     sweep_.add_argument("design", help="design name (see: accelgen list)")
@@ -198,12 +207,22 @@ def cmd_run(args):
     if args.input and not acc.inputs():
         raise UserError(f"{acc.name} takes no input arrays; drop --input {args.input}")
     check_outputs([args.output, args.report], inputs=[args.input])
-    outputs, counters = acc.run(_load_npz(args.input) if args.input else {}, simulator=args.simulator)
+    outputs, counters = acc.run(_load_npz(args.input) if args.input else {}, simulator=args.simulator,
+                                board=args.board, baud=args.baud)
     files = {args.output: _npz_bytes(outputs)}
     if args.report:
         files[args.report] = json.dumps(counters, indent=2, sort_keys=True) + "\n"
     write_atomically(files)
-    print(f"{acc.name}: wrote {args.output} ({', '.join(sorted(outputs))}); cycles={counters.get('cycles')}")
+    where = f"board on {args.board}, {counters.get('seconds')} s" if args.board else f"cycles={counters.get('cycles')}"
+    print(f"{acc.name}: wrote {args.output} ({', '.join(sorted(outputs))}); {where}")
+
+
+def cmd_deploy(args):
+    acc = _design(args)
+    manifest = acc.deploy(args.board, args.out_dir, program=args.program, baud=args.baud)
+    print(f"{acc.name}: wrote {Path(args.out_dir) / manifest['bitstream']} for {args.board} at "
+          f"{manifest['clock_mhz']:g} MHz (on-board Fmax {manifest['fmax_on_board_mhz']} MHz), "
+          f"link {manifest['link']['baud']} baud" + ("; programmed" if args.program else ""))
 
 
 def cmd_sweep(args):
@@ -244,7 +263,8 @@ def cmd_build(args):
 
 
 COMMANDS = {"list": cmd_list, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
-            "run": cmd_run, "sweep": cmd_sweep, "aqfp": cmd_aqfp, "build": cmd_build, "prove": cmd_prove}
+            "run": cmd_run, "sweep": cmd_sweep, "aqfp": cmd_aqfp, "build": cmd_build, "prove": cmd_prove,
+            "deploy": cmd_deploy}
 
 
 def main(argv=None) -> int:
@@ -254,7 +274,7 @@ def main(argv=None) -> int:
     except UserError as error:
         print(f"accelgen: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (SimulatorError, synthesize.SynthesisError) as error:
+    except (SimulatorError, synthesize.SynthesisError, link.LinkError) as error:
         print(f"accelgen: failed: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

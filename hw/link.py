@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 from .common.buffer import DISTRIBUTED
 
 __all__ = ["SOF", "REPLY_CHANNEL", "STATUS", "UARTReceiver", "UARTTransmitter", "crc16_update", "HostLink",
-           "stream_members"]
+           "stream_members", "link_streams", "word_bytes"]
 
 SOF = 0xA5
 REPLY_CHANNEL = 0xFF
@@ -60,6 +60,17 @@ def stream_members(component) -> tuple[list[str], list[str]]:
         if member.is_signature and isinstance(member.signature, stream.Signature):
             (inputs if member.flow == In else outputs).append(name)
     return inputs, outputs
+
+
+def link_streams(component) -> tuple[list[str], str]:
+    """``component``'s input streams and its one output stream, as the link carries them; ``ValueError``
+    when it has no input stream, more than 255, or not exactly one output stream."""
+    inputs, outputs = stream_members(component)
+    if len(outputs) != 1:
+        raise ValueError(f"the host link carries one output stream; the design has {len(outputs)}")
+    if not 1 <= len(inputs) <= REPLY_CHANNEL:
+        raise ValueError(f"the host link carries 1 to {REPLY_CHANNEL} input streams; the design has {len(inputs)}")
+    return inputs, outputs[0]
 
 
 def word_bytes(shape) -> int:
@@ -186,13 +197,7 @@ class HostLink(wiring.Component):
     def __init__(self, design, *, divisor: int, buffer_bytes: int = 256, out_words: int = 64):
         self.design, self.divisor = design, divisor
         self.buffer_bytes, self.out_words = buffer_bytes, out_words
-        self.inputs, outputs = stream_members(design)
-        if len(outputs) != 1:
-            raise ValueError(f"the host link carries one output stream; the design has {len(outputs)}")
-        if not 1 <= len(self.inputs) <= REPLY_CHANNEL:
-            raise ValueError(f"the host link carries 1 to {REPLY_CHANNEL} input streams; "
-                             f"the design has {len(self.inputs)}")
-        self.output = outputs[0]
+        self.inputs, self.output = link_streams(design)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "frames": Out(1), "error": Out(1)})
 
     @property

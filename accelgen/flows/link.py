@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.link import REPLY_CHANNEL, SOF, STATUS, stream_members, word_bytes
+from hw.link import REPLY_CHANNEL, SOF, STATUS, link_streams
+
+from ..errors import UserError
 
 __all__ = ["LinkError", "StreamPlan", "LinkSpec", "frame", "FrameParser", "HostSession", "run_on_port",
            "MAX_RETRIES", "BUFFER_BYTES", "BAUD"]
@@ -52,12 +54,10 @@ class LinkSpec:
 
     @classmethod
     def of(cls, component) -> "LinkSpec":
-        inputs, outputs = stream_members(component)
-        if len(outputs) != 1:
-            raise ValueError(f"the host link carries one output stream; the design has {len(outputs)}")
+        inputs, output = link_streams(component)
         widths = tuple(_shape(getattr(component, name)).width for name in inputs)
-        out = _shape(getattr(component, outputs[0]))
-        return cls(tuple(inputs), widths, outputs[0], out.width, out.signed)
+        out = _shape(getattr(component, output))
+        return cls(tuple(inputs), widths, output, out.width, out.signed)
 
     def word_bytes(self, width: int) -> int:
         return (width + 7) // 8
@@ -194,9 +194,17 @@ def run_on_port(design, raw: dict, port: str, *, baud: int = BAUD, timeout_s: fl
 
     import serial
 
-    session = HostSession(LinkSpec.of(design.component()), design.stream_plan(raw))
+    try:
+        plan = design.stream_plan(raw)
+    except NotImplementedError as error:
+        raise UserError(str(error)) from None
+    session = HostSession(LinkSpec.of(design.component()), plan)
+    try:
+        line = serial.Serial(port, baud, timeout=0.05, exclusive=True)
+    except (serial.SerialException, ValueError) as error:
+        raise UserError(f"cannot open serial port {port}: {error}") from None
     started = time.monotonic()
-    with serial.Serial(port, baud, timeout=0.05) as line:
+    with line:
         quiet_since = time.monotonic()
         while not session.done:
             data = session.next_frame()
@@ -215,7 +223,7 @@ def run_on_port(design, raw: dict, port: str, *, baud: int = BAUD, timeout_s: fl
                                "bytes_in": len(session.output)}
 
 
-__all__ += ["pack_words", "unpack_words", "word_bytes"]
+__all__ += ["pack_words", "unpack_words"]
 
 
 def weights_then_vectors(w_words, x_raw, n_out: int, *, output: str = "y_raw") -> StreamPlan:
