@@ -4,7 +4,8 @@ host link on the board's UART and status LEDs (docs/board.md)."""
 from dataclasses import dataclass
 
 from amaranth.hdl import ClockDomain, Instance, Module, Signal
-from amaranth.lib import wiring
+from amaranth.build import ResourceError
+from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 
 from .link import HostLink
@@ -77,25 +78,26 @@ class BoardTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        oscillator = platform.request(self.clock, 0)
+        m.submodules.oscillator = oscillator = io.Buffer("i", platform.request(self.clock, 0, dir="-"))
         locked = Signal()
         m.domains.sync = sync = ClockDomain("sync")
         m.submodules.pll = self._pll(oscillator.i, sync.clk, locked)
-        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
-        platform.add_clock_constraint(sync.clk, self.pll.f_out_mhz * 1e6)
+        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")  # nextpnr takes the clock from the PLL
 
         m.submodules.link = link = HostLink(self.design, divisor=self.divisor)
-        uart = platform.request("uart", 0)
-        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx, m.submodules.uart_tx = rx, tx = io.Buffer("i", uart.rx), io.Buffer("o", uart.tx)
+        m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx)]
         heartbeat = Signal(range(int(self.pll.f_out_mhz * 1e6 / 2) + 1))
         beat = Signal()
         m.d.sync += heartbeat.eq(heartbeat + 1)
         with m.If(heartbeat == int(self.pll.f_out_mhz * 1e6 / 2)):
             m.d.sync += [heartbeat.eq(0), beat.eq(~beat)]
         for number, level in enumerate([link.frames, link.error, locked, beat]):
-            led = _led(platform, number)
-            if led is not None:
-                m.d.comb += led.eq(level)
+            pin = _led(platform, number)
+            if pin is not None:
+                m.submodules[f"led{number}"] = led = io.Buffer("o", pin)
+                m.d.comb += led.o.eq(level)
         return m
 
     def _pll(self, clock_in, clock_out, locked):
@@ -115,13 +117,12 @@ class BoardTop(wiring.Component):
 
 
 def _led(platform, number):
-    """LED ``number``'s output, a plain LED or the red of an RGB one; ``None`` when the board has no more."""
-    from amaranth.build import ResourceError
+    """LED ``number``'s pin, a plain LED or the red of an RGB one; ``None`` when the board has no more."""
     try:
-        return platform.request("led", number).o
+        return platform.request("led", number, dir="-")
     except ResourceError:
         pass
     try:
-        return platform.request("rgb_led", number).r.o
+        return platform.request("rgb_led", number, dir="-").r
     except ResourceError:
         return None

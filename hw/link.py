@@ -17,7 +17,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .common.buffer import DISTRIBUTED
+from .common.buffer import DISTRIBUTED, SkidBuffer
 
 __all__ = ["SOF", "REPLY_CHANNEL", "STATUS", "UARTReceiver", "UARTTransmitter", "crc16_update", "HostLink",
            "stream_members", "link_streams", "word_bytes"]
@@ -205,25 +205,33 @@ class HostLink(wiring.Component):
         """Two byte times and a bit: a line this long without a byte has ended its frame."""
         return 24 * self.divisor
 
-    def _stream(self, name):
-        return getattr(self.design, name)
-
     def elaborate(self, platform):
         m = Module()
         m.submodules.design = self.design
+        # Register slices at the design's edges: no path runs from the design's logic into the link's.
+        ends = {}  # stream name → the link's side of its slice
+        for name in [*self.inputs, self.output]:
+            end = getattr(self.design, name)
+            m.submodules[f"{name}_slice"] = slice_ = SkidBuffer(shape=Value.cast(end.payload).shape())
+            if name == self.output:
+                wiring.connect(m, end, slice_.input)
+                ends[name] = slice_.output
+            else:
+                wiring.connect(m, slice_.output, end)
+                ends[name] = slice_.input
         m.submodules.receiver = receiver = UARTReceiver(self.divisor)
         m.submodules.transmitter = transmitter = UARTTransmitter(self.divisor)
         m.d.comb += [receiver.rx.eq(self.rx), self.tx.eq(transmitter.tx)]
         reply, reply_status, replied = Signal(), Signal(8), Signal()
-        self._receive(m, receiver.data, reply, reply_status, replied)
-        self._transmit(m, transmitter.data, reply, reply_status, replied)
+        self._receive(m, receiver.data, [ends[name] for name in self.inputs], reply, reply_status, replied)
+        self._transmit(m, transmitter.data, ends[self.output], reply, reply_status, replied)
         return m
 
     # -- host → device ------------------------------------------------------------------------------------------------
 
-    def _receive(self, m, data, reply, reply_status, replied):
+    def _receive(self, m, data, targets, reply, reply_status, replied):
         """Parse, store and check a host frame; deliver its words; ask the transmitter for the reply."""
-        sizes = [word_bytes(Value.cast(self._stream(name).payload).shape()) for name in self.inputs]
+        sizes = [word_bytes(Value.cast(target.payload).shape()) for target in targets]
         m.submodules.frame = frame = memory.Memory(shape=8, depth=self.buffer_bytes, init=[])
         write, read = frame.write_port(), frame.read_port(domain="sync")
         channel, length, index = Signal(8), Signal(16), Signal(16)
@@ -314,8 +322,7 @@ class HostLink(wiring.Component):
                     m.d.sync += place.eq(place + 1)
                     m.next = "fetch"
             with m.State("deliver"):
-                for number, name in enumerate(self.inputs):
-                    target = self._stream(name)
+                for number, target in enumerate(targets):
                     width = Value.cast(target.payload).shape().width
                     m.d.comb += Value.cast(target.payload).eq(word[:width])
                     with m.If(channel == number):
@@ -335,9 +342,8 @@ class HostLink(wiring.Component):
 
     # -- device → host ------------------------------------------------------------------------------------------------
 
-    def _transmit(self, m, data, reply, reply_status, replied):
+    def _transmit(self, m, data, source, reply, reply_status, replied):
         """Gather output words; send a data frame when full or quiet, a reply frame when asked."""
-        source = self._stream(self.output)
         shape = Value.cast(source.payload).shape()
         size = word_bytes(shape)
         m.submodules.outgoing = outgoing = memory.Memory(shape=8 * size, depth=self.out_words, init=[],

