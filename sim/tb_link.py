@@ -1,21 +1,21 @@
 """cocotb testbench of a design behind the board link (``hw/link.py``): a host on the UART pins.
 
-The host is ``accelgen.flows.link.HostSession`` — the code ``accelgen run --board`` runs — on the
-design's ``stream_plan`` of the job's inputs; this file only moves its bytes over ``rx`` and ``tx``
-bit by bit at ``extra["divisor"]`` cycles per bit. ``extra["corrupt"]`` lists frames whose first
-sending is corrupted. Outputs: the design's raw outputs. Counters: ``cycles`` (first start bit to the
-last output byte), ``frames``, ``rejected`` (frames the device answered with an error, retried) and
-``statuses`` (their reasons).
+The host is ``sim.host_link.HostSession`` — the code ``accelgen run --board`` runs — on the design's
+stream plan, handed over in the job (``accelgen/flows/board.py`` ``simulate_link``): ``inputs.npz``
+holds ``send<n>``, the words of the n-th send; ``extra`` names their streams (``sends``), the output
+words to expect (``receive``), the design's streams (``spec``), the clock cycles per UART bit
+(``divisor``) and the frames whose first sending is corrupted (``corrupt``). This file only moves the
+session's bytes over ``rx`` and ``tx`` bit by bit. Output: ``words``, the output words received.
+Counters: ``cycles`` (first start bit to the last output byte), ``frames``, ``rejected`` (frames the
+device answered with an error, then sent again), ``statuses`` (their reasons) and ``error_led``.
 """
 
 import cocotb
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 from cocotb.utils import get_sim_time
 
-import accelgen
-from accelgen.flows.link import HostSession, LinkSpec
-
 from . import harness
+from .host_link import HostSession, LinkSpec, StreamPlan
 
 WAIT_LIMIT = 2_000_000  # cycles without a reply or the last output before the test fails
 
@@ -43,10 +43,13 @@ async def listen(dut, divisor: int, session: HostSession):
 
 
 async def drive(dut, job, inputs):
-    design = accelgen.design(job.design, **job.params)
-    session = HostSession(LinkSpec.of(design.component()), design.stream_plan(inputs),
-                          corrupt=tuple(job.extra.get("corrupt", ())))
-    divisor = job.extra["divisor"]
+    extra = job.extra
+    sends = [(name, inputs[f"send{number}"]) for number, name in enumerate(extra["sends"])]
+    session = HostSession(LinkSpec(**{key: tuple(value) if isinstance(value, list) else value
+                                      for key, value in extra["spec"].items()}),
+                          StreamPlan(sends=sends, receive=extra["receive"], unpack=None),
+                          corrupt=tuple(extra["corrupt"]))
+    divisor = extra["divisor"]
     dut.rx.value = 1
     await ClockCycles(dut.clk, 4)
     listener = cocotb.start_soon(listen(dut, divisor, session))
@@ -68,7 +71,7 @@ async def drive(dut, job, inputs):
     counters = {"cycles": cycles, "frames": len(session.frames), "rejected": len(session.rejected),
                 "statuses": sorted({status for _, status in session.rejected}),
                 "error_led": int(dut.error.value)}
-    return session.outputs(), counters
+    return {"words": session.words()}, counters
 
 
 @cocotb.test()

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import accelgen
 from accelgen.flows.board import simulate_link
-from accelgen.flows.link import (BUFFER_BYTES, FrameParser, HostSession, LinkError, LinkSpec, frame, pack_words,
-                                 unpack_words)
+from sim.host_link import (BUFFER_BYTES, FrameParser, HostSession, LinkError, LinkSpec, frame, pack_words,
+                           unpack_words)
 from accelgen.flows.simulate import random_inputs
 from hw.link import REPLY_CHANNEL, STATUS, HostLink, crc16_update
 

@@ -1,6 +1,7 @@
 """On the board: a design behind the host link, simulated (``simulate_link``) or placed, packed and
 programmed for a real ECP5 board (``deploy``); docs/board.md."""
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -14,12 +15,14 @@ import numpy as np
 from hw.board import pll_config
 from hw.common.dsp import ECP5_VERILOG
 from hw.link import HostLink, link_streams
-from sim.runner import run_job
+from sim.host_link import BUFFER_BYTES, LinkSpec
+from sim.runner import SimulatorError, run_job
 
 from ..errors import UserError
 from .cache import cache_dir
 from .export import component_verilog
-from .link import BAUD, BUFFER_BYTES
+from .link import BAUD
+from .simulate import failure_reason
 from .outputs import write_atomically
 
 __all__ = ["SIM_DIVISOR", "LINK_TOP", "simulate_link", "BOARDS", "deploy", "check_bitstream"]
@@ -32,20 +35,23 @@ def simulate_link(design, raw: dict, *, corrupt=(), divisor: int = SIM_DIVISOR) 
     """``raw`` through ``design`` behind the host link in Verilator, driven by the host's own session:
     ``(raw outputs, counters)``. ``corrupt`` frames are sent damaged first (then again, intact)."""
     try:
-        design.stream_plan(raw)
+        plan = design.stream_plan(raw)
     except NotImplementedError as error:
         raise UserError(str(error)) from None
-    verilog = component_verilog(HostLink(design.component(), divisor=divisor), LINK_TOP)
+    component = design.component()
+    verilog = component_verilog(HostLink(component, divisor=divisor), LINK_TOP)
+    extra = {"divisor": divisor, "corrupt": list(corrupt), "sends": [name for name, _ in plan.sends],
+             "receive": plan.receive, "spec": dataclasses.asdict(LinkSpec.of(component))}
     job = {"design": design.name, "params": design.params, "outputs": {}, "check": False, "stall": 0.0,
-           "seed": 0, "extra": {"divisor": divisor, "corrupt": list(corrupt)}}
+           "seed": 0, "extra": extra}
     with tempfile.TemporaryDirectory(prefix="accelgen-link-") as directory:
-        np.savez(Path(directory) / "inputs.npz", **raw)
+        np.savez(Path(directory) / "inputs.npz",
+                 **{f"send{n}": np.asarray(words).astype(np.int64) for n, (_, words) in enumerate(plan.sends)})
         run = run_job(verilog=verilog, toplevel=LINK_TOP, test_module="sim.tb_link", job=job,
                       job_dir=Path(directory), build_cache=cache_dir() / "sim")
         if not run.passed:
-            from .simulate import failure_reason
-            raise RuntimeError(f"link simulation of {design.name} failed: {failure_reason(run.log)}")
-        return run.outputs(), run.counters()
+            raise SimulatorError(f"link simulation of {design.name} failed: {failure_reason(run.log)}")
+        return plan.unpack(run.outputs()["words"]), run.counters()
 
 
 # -- real boards ------------------------------------------------------------------------------------------------------
