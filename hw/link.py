@@ -13,6 +13,8 @@ is the host's side of the same protocol.
   leaves when the buffer is full or the stream has been quiet for two byte times.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -24,6 +26,8 @@ __all__ = ["SOF", "REPLY_CHANNEL", "STATUS", "UARTReceiver", "UARTTransmitter", 
 
 SOF = 0xA5
 REPLY_CHANNEL = 0xFF
+TAKE = "take"  # a generator's one channel: 32-bit counts of output words the host asks for
+TAKE_WIDTH = 32
 STATUS = {"ok": 0, "crc": 1, "channel": 2, "length": 3, "truncated": 4}
 
 
@@ -63,14 +67,15 @@ def stream_members(component) -> tuple[list[str], list[str]]:
 
 
 def link_streams(component) -> tuple[list[str], str]:
-    """``component``'s input streams and its one output stream, as the link carries them; ``ValueError``
-    when it has no input stream, more than 255, or not exactly one output stream."""
+    """The link's input channels and ``component``'s one output stream: its input streams, or for a
+    generator (no input stream) the one channel :data:`TAKE`. ``ValueError`` when it has more than 255
+    input streams or not exactly one output stream."""
     inputs, outputs = stream_members(component)
     if len(outputs) != 1:
         raise ValueError(f"the host link carries one output stream; the design has {len(outputs)}")
-    if not 1 <= len(inputs) <= REPLY_CHANNEL:
-        raise ValueError(f"the host link carries 1 to {REPLY_CHANNEL} input streams; the design has {len(inputs)}")
-    return inputs, outputs[0]
+    if len(inputs) > REPLY_CHANNEL:
+        raise ValueError(f"the host link carries at most {REPLY_CHANNEL} input streams; the design has {len(inputs)}")
+    return inputs or [TAKE], outputs[0]
 
 
 def word_bytes(shape) -> int:
@@ -171,7 +176,9 @@ class HostLink(wiring.Component):
     Parameters
     ----------
     design : wiring.Component
-        Its input streams become channels ``0 …``; it must have exactly one output stream.
+        Its input streams become channels ``0 …``; it must have exactly one output stream. A generator
+        (no input stream) gets channel 0, :data:`TAKE`: each 32-bit word there lets that many more output
+        words leave.
     divisor : int
         Clock cycles per UART bit (``f_clk / baud``).
     buffer_bytes : int
@@ -210,7 +217,14 @@ class HostLink(wiring.Component):
         m.submodules.design = self.design
         # Register slices at the design's edges: no path runs from the design's logic into the link's.
         ends = {}  # stream name → the link's side of its slice
+        allowed, moved = Const(1), Signal()  # the output may move; it moves
+        if self.inputs == [TAKE]:  # a generator: its words leave only as many as the host has asked for
+            ends[TAKE] = take = SimpleNamespace(payload=Signal(TAKE_WIDTH, name="take_count"),
+                                                valid=Signal(name="take_valid"), ready=Const(1))
+            allowed = self._budget(m, take, moved)
         for name in [*self.inputs, self.output]:
+            if name == TAKE:
+                continue
             end = getattr(self.design, name)
             m.submodules[f"{name}_slice"] = slice_ = SkidBuffer(shape=Value.cast(end.payload).shape())
             if name == self.output:
@@ -224,8 +238,14 @@ class HostLink(wiring.Component):
         m.d.comb += [receiver.rx.eq(self.rx), self.tx.eq(transmitter.tx)]
         reply, reply_status, replied = Signal(), Signal(8), Signal()
         self._receive(m, receiver.data, [ends[name] for name in self.inputs], reply, reply_status, replied)
-        self._transmit(m, transmitter.data, ends[self.output], reply, reply_status, replied)
+        self._transmit(m, transmitter.data, ends[self.output], allowed, moved, reply, reply_status, replied)
         return m
+
+    def _budget(self, m, take, moved):
+        """Output words asked for and not yet ``moved`` (a register); returns "the output may move"."""
+        budget = Signal(TAKE_WIDTH + 1, name="take_budget")
+        m.d.sync += budget.eq(budget + Mux(take.valid, take.payload, 0) - moved)
+        return budget != 0
 
     # -- host → device ------------------------------------------------------------------------------------------------
 
@@ -342,7 +362,7 @@ class HostLink(wiring.Component):
 
     # -- device → host ------------------------------------------------------------------------------------------------
 
-    def _transmit(self, m, data, source, reply, reply_status, replied):
+    def _transmit(self, m, data, source, allowed, moved, reply, reply_status, replied):
         """Gather output words; send a data frame when full or quiet, a reply frame when asked."""
         shape = Value.cast(source.payload).shape()
         size = word_bytes(shape)
@@ -353,8 +373,9 @@ class HostLink(wiring.Component):
         quiet = Signal(range(self.quiet_cycles + 1))
         sending = Signal()
         extended = Value.cast(source.payload).as_signed() if shape.signed else Value.cast(source.payload)
-        m.d.comb += [source.ready.eq(~sending & (held < self.out_words)), store.addr.eq(held),
+        m.d.comb += [source.ready.eq(~sending & (held < self.out_words) & allowed), store.addr.eq(held),
                      store.data.eq(extended), store.en.eq(source.valid & source.ready)]
+        m.d.comb += moved.eq(source.valid & source.ready)
         with m.If(source.valid & source.ready):
             m.d.sync += [held.eq(held + 1), quiet.eq(0)]
         with m.Elif(quiet != self.quiet_cycles):

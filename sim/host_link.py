@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.link import REPLY_CHANNEL, SOF, STATUS, link_streams
+from hw.link import REPLY_CHANNEL, SOF, STATUS, TAKE, TAKE_WIDTH, link_streams
 
 __all__ = ["LinkError", "StreamPlan", "LinkSpec", "frame", "pack_words", "unpack_words", "FrameParser", "HostSession",
            "BUFFER_BYTES", "MAX_RETRIES"]
@@ -52,7 +52,7 @@ class LinkSpec:
     @classmethod
     def of(cls, component) -> "LinkSpec":
         inputs, output = link_streams(component)
-        widths = tuple(_shape(getattr(component, name)).width for name in inputs)
+        widths = tuple(TAKE_WIDTH if name == TAKE else _shape(getattr(component, name)).width for name in inputs)
         out = _shape(getattr(component, output))
         return cls(tuple(inputs), widths, output, out.width, out.signed)
 
@@ -83,7 +83,7 @@ def unpack_words(data: bytes, width: int, signed: bool) -> np.ndarray:
     words = [int.from_bytes(data[n:n + size], "little") & ((1 << width) - 1) for n in range(0, len(data), size)]
     if signed:
         words = [word - (1 << width) if word >> (width - 1) else word for word in words]
-    return np.array(words, dtype=np.int64)
+    return np.array(words, dtype=np.int64 if width < 64 else object)
 
 
 class FrameParser:
@@ -180,9 +180,13 @@ class HostSession:
             raise LinkError(f"frame {self.position} rejected {self.attempts} times "
                             f"({STATUS_NAMES.get(status, status)})")
 
+    def received(self) -> bytes:
+        """The output stream's bytes, as many as the plan expects."""
+        return bytes(self.output[:self.out_bytes])
+
     def words(self) -> np.ndarray:
-        """The output words received (int64)."""
-        return unpack_words(bytes(self.output[:self.out_bytes]), self.spec.output_width, self.spec.output_signed)
+        """The output words received (int64; Python ints from 64 bits up)."""
+        return unpack_words(self.received(), self.spec.output_width, self.spec.output_signed)
 
     def outputs(self) -> dict:
         return self.plan.unpack(self.words())

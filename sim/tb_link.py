@@ -5,12 +5,13 @@ stream plan, handed over in the job (``accelgen/flows/board.py`` ``simulate_link
 holds ``send<n>``, the words of the n-th send; ``extra`` names their streams (``sends``), the output
 words to expect (``receive``), the design's streams (``spec``), the clock cycles per UART bit
 (``divisor``) and the frames whose first sending is corrupted (``corrupt``). This file only moves the
-session's bytes over ``rx`` and ``tx`` bit by bit. Output: ``words``, the output words received.
+session's bytes over ``rx`` and ``tx`` bit by bit. Output: ``received``, the output stream's bytes.
 Counters: ``cycles`` (first start bit to the last output byte), ``frames``, ``rejected`` (frames the
 device answered with an error, then sent again), ``statuses`` (their reasons) and ``error_led``.
 """
 
 import cocotb
+import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 from cocotb.utils import get_sim_time
 
@@ -71,7 +72,7 @@ async def drive(dut, job, inputs):
     counters = {"cycles": cycles, "frames": len(session.frames), "rejected": len(session.rejected),
                 "statuses": sorted({status for _, status in session.rejected}),
                 "error_led": int(dut.error.value)}
-    return {"words": session.words()}, counters
+    return {"received": np.frombuffer(session.received(), dtype=np.uint8)}, counters
 
 
 @cocotb.test()

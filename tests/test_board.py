@@ -80,7 +80,7 @@ def test_deploy_on_ecpix5(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["deploy", "dense-fc", "--board", "nexys"], "board='nexys' not known"),
-    (["deploy", "rlf-grng", "--board", "ulx3s-85f"], "does not run over the board link"),
+    (["deploy", "fft", "--board", "ulx3s-85f"], "does not run over the board link"),
     (["run", "pool", "--output", "OUT", "--board", "/dev/accelgen-no-such-port", "--input", "IN"],
      "cannot open serial port /dev/accelgen-no-such-port"),
 ])

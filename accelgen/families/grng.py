@@ -9,12 +9,17 @@ the RTL emits) and ``z = z_raw × scale``, the standard-normal values.
 
 import math
 
+import numpy as np
+from amaranth.hdl import Value
+
 import hw.grng
-from models.fixed import FixedFormat
+from hw.link import TAKE
+from models.fixed import FixedFormat, unpack
 from models.grng import WALLACE_FORMAT, clt_grng, clt_scale, rlf_columns, rlf_grng, wallace_grng
 from models.lfsr import LFSR_TAPS
 
 from ..api import ArraySpec, Claim, Design, Family
+from ..flows.link import stream_through
 from ..params import Param
 from ..registry import register
 from .common import SEED, measured, per_second, point, times
@@ -74,6 +79,13 @@ class GaussianGenerator(Design):
 
     def sample_format(self) -> tuple[FixedFormat, float]:
         raise NotImplementedError
+
+    def stream_plan(self, raw):
+        """Ask the link for ``samples`` words (channel ``take``); each word holds one sample per lane."""
+        samples, lanes = self.params["samples"], self.params["lanes"]
+        lane_width = Value.cast(self.component().z_out.payload).shape().width // lanes
+        return stream_through([(TAKE, [samples])], samples,
+                              lambda words: {"z_raw": np.stack(unpack(words, lane_width, lanes), axis=1)})
 
 
 @register

@@ -15,7 +15,7 @@ import numpy as np
 from hw.board import pll_config
 from hw.common.dsp import ECP5_VERILOG
 from hw.link import HostLink, link_streams
-from sim.host_link import BUFFER_BYTES, LinkSpec
+from sim.host_link import BUFFER_BYTES, LinkSpec, unpack_words
 from sim.runner import SimulatorError, run_job
 
 from ..errors import UserError
@@ -39,9 +39,10 @@ def simulate_link(design, raw: dict, *, corrupt=(), divisor: int = SIM_DIVISOR) 
     except NotImplementedError as error:
         raise UserError(str(error)) from None
     component = design.component()
+    spec = LinkSpec.of(component)
     verilog = component_verilog(HostLink(component, divisor=divisor), LINK_TOP)
     extra = {"divisor": divisor, "corrupt": list(corrupt), "sends": [name for name, _ in plan.sends],
-             "receive": plan.receive, "spec": dataclasses.asdict(LinkSpec.of(component))}
+             "receive": plan.receive, "spec": dataclasses.asdict(spec)}
     job = {"design": design.name, "params": design.params, "outputs": {}, "check": False, "stall": 0.0,
            "seed": 0, "extra": extra}
     with tempfile.TemporaryDirectory(prefix="accelgen-link-") as directory:
@@ -51,7 +52,8 @@ def simulate_link(design, raw: dict, *, corrupt=(), divisor: int = SIM_DIVISOR) 
                       job_dir=Path(directory), build_cache=cache_dir() / "sim")
         if not run.passed:
             raise SimulatorError(f"link simulation of {design.name} failed: {failure_reason(run.log)}")
-        return plan.unpack(run.outputs()["words"]), run.counters()
+        received = run.outputs()["received"].tobytes()
+        return plan.unpack(unpack_words(received, spec.output_width, spec.output_signed)), run.counters()
 
 
 # -- real boards ------------------------------------------------------------------------------------------------------
