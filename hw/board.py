@@ -66,6 +66,19 @@ class BoardTop(wiring.Component):
         The UART's bits per second; the link divides the PLL clock by ``round(f_out / baud)``.
     clock : str
         The board's oscillator resource.
+
+    Members
+    -------
+    None: the top level talks to the board's pins (``platform.request``).
+
+    Latency
+    -------
+    The design's, plus :class:`~hw.link.HostLink`'s; the design starts when the PLL locks (reset held
+    until then, released synchronously).
+
+    Throughput
+    ----------
+    :class:`~hw.link.HostLink`'s (docs/board.md).
     """
 
     def __init__(self, design, *, pll: PLLConfig, baud: int, clock: str):

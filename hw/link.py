@@ -86,6 +86,11 @@ def word_bytes(shape) -> int:
 class UARTReceiver(wiring.Component):
     """8N1 receiver: ``rx`` (idle high) sampled mid-bit at ``divisor`` clock cycles per bit.
 
+    Parameters
+    ----------
+    divisor : int
+        Clock cycles per bit, at least 4.
+
     Members
     -------
     rx : In(1)
@@ -97,6 +102,10 @@ class UARTReceiver(wiring.Component):
     -------
     A byte is out about ``9.5 · divisor + 3`` cycles after its start bit's falling edge. A start bit
     that is high again in its middle is a glitch and ignored.
+
+    Throughput
+    ----------
+    One byte per ``10 · divisor`` cycles (the line's rate).
     """
 
     def __init__(self, divisor: int):
@@ -142,12 +151,25 @@ class UARTReceiver(wiring.Component):
 class UARTTransmitter(wiring.Component):
     """8N1 transmitter at ``divisor`` clock cycles per bit.
 
+    Parameters
+    ----------
+    divisor : int
+        Clock cycles per bit.
+
     Members
     -------
     data : In(stream.Signature(8))
-        ``ready`` while the line is idle; a byte takes ``10 · divisor`` cycles.
+        ``ready`` while the line is idle.
     tx : Out(1)
         Idle high, from a register.
+
+    Latency
+    -------
+    The start bit goes out one cycle after a byte is accepted.
+
+    Throughput
+    ----------
+    One byte per ``10 · divisor`` cycles.
     """
 
     def __init__(self, divisor: int):
@@ -194,6 +216,12 @@ class HostLink(wiring.Component):
         Toggles with each frame delivered (an activity LED).
     error : Out(1)
         Stays high after the first rejected frame.
+
+    Latency
+    -------
+    A host frame's words reach the design after its last byte, its CRC check and two cycles a byte; its
+    reply follows the last word's delivery. Output words leave in a frame when ``out_words`` wait or two
+    byte times after the last one.
 
     Throughput
     ----------

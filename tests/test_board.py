@@ -95,3 +95,13 @@ def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, argv, me
     assert message in error and len(error.splitlines()) == 1
     assert not (tmp_path / "bits").exists() and not (tmp_path / "out.npz").exists()
     assert accelgen.design("pool").on_link
+
+
+def test_a_clock_that_never_closes_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    import accelgen.flows.board as board
+    monkeypatch.setattr(board, "CLOCK_MARGIN", 10.0)  # start at the 200 MHz ceiling, and try only that
+    monkeypatch.setattr(board, "CLOCK_TRIES", 1)
+    assert main(["deploy", "pool", "--board", "ulx3s-85f", "-o", str(tmp_path / "bits")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "does not close timing on ulx3s-85f at any PLL clock tried (200.00 MHz" in error
+    assert len(error.splitlines()) == 1 and not (tmp_path / "bits").exists()
