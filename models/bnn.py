@@ -21,7 +21,7 @@ import numpy as np
 from .fixed import FixedFormat, requantize, round_shift, saturate
 from .grng import rlf_grng
 
-__all__ = ["GRNG_N", "GRNG_SHUFFLE", "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw",
+__all__ = ["POSTERIOR", "posterior_words", "scores_from_words", "GRNG_N", "GRNG_SHUFFLE", "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw",
            "cycles_per_image"]
 
 GRNG_N, GRNG_SHUFFLE = 63, 10  #: the rlf-grng lane that draws ε
@@ -78,3 +78,17 @@ def cycles_per_image(n_in: int, hidden: int, n_out: int, passes: int) -> int:
     finalize), ``2·n_out`` outputs.
     """
     return n_in + passes * (hidden * (n_in + 2) + n_out * (hidden + 2)) + 2 * n_out
+
+
+POSTERIOR = ("mu1", "sigma1", "b1", "mu2", "sigma2", "b2")  # ``params_in``'s order (hw.bnn.BayesianMLP)
+
+
+def posterior_words(raw: dict) -> np.ndarray:
+    """The raw posterior arrays (``<name>_raw``) as ``params_in``'s words: :data:`POSTERIOR` order, row-major."""
+    return np.concatenate([np.asarray(raw[f"{name}_raw"]).reshape(-1) for name in POSTERIOR])
+
+
+def scores_from_words(words: np.ndarray, images: int, n_out: int) -> dict:
+    """``scores_out``'s words (per image ``n_out`` means, then ``n_out`` variances) as ``mean_raw``, ``var_raw``."""
+    scores = np.asarray(words).reshape(images, 2, n_out)
+    return {"mean_raw": scores[:, 0], "var_raw": scores[:, 1]}

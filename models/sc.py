@@ -32,6 +32,7 @@ import numpy as np
 from .lfsr import lfsr_words
 
 __all__ = [
+    "layer_outputs", "bits_from_words",
     "RANDOM_LFSR", "ADDERS", "level", "sng", "xnor", "majority_chain", "majority_chain_value",
     "sorter_size", "feedback_bits", "sorter_activate", "average_pool", "max_pool",
     "random_columns", "neuron_inputs", "sc_layer", "bipolar_value", "sc_layer_exact",
@@ -197,3 +198,14 @@ def sc_layer_exact(w, b, x, adder: str) -> np.ndarray:
             inputs = list(row * w[j]) + [b[j]] + ([0.0] if (len(row) + 1) % 2 == 0 else [])
             values[v, j] = majority_chain_value(inputs)
     return values
+
+
+def layer_outputs(bits: np.ndarray) -> dict:
+    """``sc-layer``'s raw outputs from its stream bits (batch × length × n_out): the bits, and per neuron
+    the bipolar count ``2·ones − length``."""
+    return {"y_bits_raw": bits, "y_raw": 2 * bits.sum(axis=1) - bits.shape[1]}
+
+
+def bits_from_words(words: np.ndarray, batch: int, length: int, n_out: int) -> np.ndarray:
+    """``y_out`` words (one bit per neuron, neuron 0 lowest) as stream bits, batch × length × n_out."""
+    return ((np.asarray(words)[:, None] >> np.arange(n_out)) & 1).reshape(batch, length, n_out)

@@ -6,22 +6,19 @@ first image word to the last score, ``images``.
 """
 
 import cocotb
-import numpy as np
+
+from models.bnn import posterior_words, scores_from_words
 
 from . import harness
 from .drivers import StreamSource
 
-WEIGHTS = ("mu1", "sigma1", "b1", "mu2", "sigma2", "b2")
-
 
 async def drive(dut, job, inputs):
     n_out = job.params["n_out"]
-    words = np.concatenate([inputs[f"{name}_raw"].reshape(-1) for name in WEIGHTS])
-    await StreamSource(dut, "params_in", **job.stream_args(0)).send(words)
+    await StreamSource(dut, "params_in", **job.stream_args(0)).send(posterior_words(inputs))
     x = inputs["x_raw"]
     scores, cycles = await harness.stream_through(dut, job, "x_in", "scores_out", x, len(x) * 2 * n_out, offset=1)
-    scores = scores.reshape(len(x), 2, n_out)
-    return {"mean_raw": scores[:, 0], "var_raw": scores[:, 1]}, {"cycles": cycles, "images": len(x)}
+    return scores_from_words(scores, len(x), n_out), {"cycles": cycles, "images": len(x)}
 
 
 @cocotb.test()

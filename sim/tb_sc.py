@@ -10,6 +10,8 @@ stream bit) and ``y_raw`` (batch × n_out, ``2·ones - length``). Counters:
 import cocotb
 import numpy as np
 
+from models.sc import bits_from_words, layer_outputs
+
 from . import harness
 from .drivers import StreamSource
 
@@ -21,8 +23,8 @@ async def drive(dut, job, inputs):
     await StreamSource(dut, "w_in", **job.stream_args(0)).send(np.concatenate([w_raw.reshape(-1), b_raw]))
     words, cycles = await harness.stream_through(dut, job, "x_in", "y_out", x_raw, batch * length, offset=1,
                                                  sink_signed=False)
-    bits = ((words[:, None] >> np.arange(p["n_out"])) & 1).reshape(batch, length, p["n_out"])
-    return {"y_bits_raw": bits, "y_raw": 2 * bits.sum(axis=1) - length}, {"cycles": cycles, "vectors": batch}
+    bits = bits_from_words(words, batch, length, p["n_out"])
+    return layer_outputs(bits), {"cycles": cycles, "vectors": batch}
 
 
 @cocotb.test()

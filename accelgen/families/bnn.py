@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 import hw.bnn
-from models.bnn import GRNG_N, bnn_mlp_raw, sigma_format
+from models.bnn import GRNG_N, bnn_mlp_raw, posterior_words, scores_from_words, sigma_format
 
 from ..api import ArraySpec, Design
 from ..flows.link import stream_through
@@ -77,9 +77,5 @@ class BayesianMLP(Design):
         """``params_in``: every weight array in ``inputs()`` order; then the images; scores come back per
         image as ``n_out`` means, then ``n_out`` variances."""
         batch, n_out = len(raw["x_raw"]), self.params["n_out"]
-        weights = np.concatenate([raw[f"{name}_raw"].reshape(-1) for name in self.inputs() if name != "x"])
-
-        def unpack(words):
-            scores = words.reshape(batch, 2, n_out)
-            return {"mean_raw": scores[:, 0], "var_raw": scores[:, 1]}
-        return stream_through([("params_in", weights), ("x_in", raw["x_raw"])], batch * 2 * n_out, unpack)
+        return stream_through([("params_in", posterior_words(raw)), ("x_in", raw["x_raw"])], batch * 2 * n_out,
+                              lambda words: scores_from_words(words, batch, n_out))

@@ -157,8 +157,8 @@ class Net(Design):
         name = session.get_inputs()[0].name
         return session.run(None, {name: np.asarray(x, dtype=np.float32)})[0].reshape(len(x), -1)
 
-    def run(self, arrays=None, *, simulator="verilator"):
-        outputs, report = super().run(arrays, simulator=simulator)
+    def run(self, arrays=None, **options):
+        outputs, report = super().run(arrays, **options)
         return outputs, {**report, "layers": self.layer_table()}
 
     def block_rams(self, target: str) -> int:

@@ -6,7 +6,7 @@ import numpy as np
 
 import hw.sc
 from models.fixed import FixedFormat
-from models.sc import ADDERS, sc_layer
+from models.sc import ADDERS, bits_from_words, layer_outputs, sc_layer
 
 from ..api import ArraySpec, Claim, Design, Family
 from ..flows.link import stream_through
@@ -64,7 +64,7 @@ class SCLayer(Design):
         p = self.params
         bits = sc_layer(raw["w_raw"], raw["b_raw"], raw["x_raw"], bits=p["bits"], length=p["length"],
                         seed=p["seed"], adder=p["adder"]).astype(np.int64)
-        return {"y_bits_raw": bits, "y_raw": 2 * bits.sum(axis=1) - p["length"]}
+        return layer_outputs(bits)
 
     def stream_plan(self, raw):
         """``w_in``: the weights row by row, then the biases; per vector ``length`` words of ``n_out`` stream
@@ -73,7 +73,6 @@ class SCLayer(Design):
         batch, length = len(raw["x_raw"]), p["length"]
 
         def unpack(words):
-            bits = ((words[:, None] >> np.arange(p["n_out"])) & 1).reshape(batch, length, p["n_out"])
-            return {"y_bits_raw": bits, "y_raw": 2 * bits.sum(axis=1) - length}
+            return layer_outputs(bits_from_words(words, batch, length, p["n_out"]))
         sends = [("w_in", np.concatenate([raw["w_raw"].reshape(-1), raw["b_raw"]])), ("x_in", raw["x_raw"])]
         return stream_through(sends, batch * length, unpack)
