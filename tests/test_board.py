@@ -105,3 +105,50 @@ def test_a_clock_that_never_closes_is_one_line_exit_2(tmp_path, capsys, monkeypa
     error = capsys.readouterr().err.strip()
     assert "does not close timing on ulx3s-85f at any PLL clock tried (200.00 MHz" in error
     assert len(error.splitlines()) == 1 and not (tmp_path / "bits").exists()
+
+
+def test_run_on_board_over_a_serial_url_with_an_emulated_device(tmp_path):
+    """`run --board` end to end through pyserial, against a stand-in device on a socket that speaks the
+    protocol: it rejects the first frame (CRC), answers the rest, and returns the model's outputs."""
+    import socket
+    import threading
+
+    import numpy as np
+
+    from accelgen.flows.simulate import random_inputs
+    from hw.link import REPLY_CHANNEL, STATUS
+    from sim.host_link import FrameParser, frame, pack_words, unpack_words
+
+    design = accelgen.design("dense-fc", n_in=8, n_out=4, parallelism=2)
+    raw = random_inputs(design, np.random.default_rng(3), 3)
+    expected = design.golden(raw)["y_raw"]
+    server = socket.create_server(("127.0.0.1", 0))
+    received = {0: b"", 1: b""}
+
+    def device():
+        connection, _ = server.accept()
+        parser, answered = FrameParser(), 0
+        with connection:
+            while len(received[1]) < raw["x_raw"].size * 2:
+                for channel, payload in parser.feed(connection.recv(4096)):
+                    status = STATUS["crc"] if answered == 0 else STATUS["ok"]
+                    if status == STATUS["ok"]:
+                        received[channel] += payload
+                    connection.sendall(frame(REPLY_CHANNEL, bytes([status])))
+                    answered += 1
+            connection.sendall(frame(0, pack_words(expected.reshape(-1), 16)))
+            while connection.recv(4096):  # until the host closes the line
+                pass
+
+    thread = threading.Thread(target=device, daemon=True)
+    thread.start()
+    np.savez(tmp_path / "in.npz", w_raw=raw["w_raw"], x_raw=raw["x_raw"])
+    port = f"socket://127.0.0.1:{server.getsockname()[1]}"
+    assert main(["run", "dense-fc", "-p", "n_in=8", "-p", "n_out=4", "-p", "parallelism=2", "--input",
+                 str(tmp_path / "in.npz"), "--output", str(tmp_path / "out.npz"), "--board", port,
+                 "--report", str(tmp_path / "report.json")]) == 0
+    thread.join(timeout=5)
+    assert np.array_equal(np.load(tmp_path / "out.npz")["y_raw"], expected)
+    assert np.array_equal(unpack_words(received[0], 16, True), raw["w_raw"].reshape(-1))
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["rejected"] == 1 and report["frames"] == 2

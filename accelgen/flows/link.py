@@ -14,7 +14,7 @@ BAUD = 1_000_000  # the link's default bits per second
 
 
 def run_on_port(design, raw: dict, port: str, *, baud: int = BAUD, timeout_s: float = 10.0) -> tuple[dict, dict]:
-    """``raw`` through the board on serial ``port``: ``(raw outputs, report)``."""
+    """``raw`` through the board on serial ``port`` (a device or a pyserial URL): ``(raw outputs, report)``."""
     import time
 
     import serial
@@ -24,8 +24,8 @@ def run_on_port(design, raw: dict, port: str, *, baud: int = BAUD, timeout_s: fl
     except NotImplementedError as error:
         raise UserError(str(error)) from None
     session = HostSession(LinkSpec.of(design.component()), plan)
-    try:
-        line = serial.Serial(port, baud, timeout=0.05, exclusive=True)
+    try:  # a device path, or a pyserial URL (socket://host:port reaches a board behind a network bridge)
+        line = serial.serial_for_url(port, baud, timeout=0.05, exclusive=True)
     except (serial.SerialException, ValueError) as error:
         raise UserError(f"cannot open serial port {port}: {error}") from None
     started = time.monotonic()
@@ -33,9 +33,12 @@ def run_on_port(design, raw: dict, port: str, *, baud: int = BAUD, timeout_s: fl
         quiet_since = time.monotonic()
         while not session.done:
             data = session.next_frame()
-            if data is not None:
-                line.write(data)
-            received = line.read(4096)
+            try:
+                if data is not None:
+                    line.write(data)
+                received = line.read(4096)
+            except serial.SerialException as error:
+                raise LinkError(f"{port}: {error} (frame {session.position} of {len(session.frames)})") from None
             if received:
                 session.receive(received)
                 quiet_since = time.monotonic()
