@@ -21,13 +21,15 @@ from amaranth.lib.wiring import In, Out
 
 from .common.buffer import DISTRIBUTED, SkidBuffer
 
-__all__ = ["SOF", "REPLY_CHANNEL", "STATUS", "UARTReceiver", "UARTTransmitter", "crc16_update", "HostLink",
+__all__ = ["SOF", "REPLY_CHANNEL", "STATUS", "TAKE", "TAKE_WIDTH", "BUFFER_BYTES", "OUT_WORDS", "UARTReceiver", "UARTTransmitter", "crc16_update", "HostLink",
            "stream_members", "link_streams", "word_bytes"]
 
 SOF = 0xA5
 REPLY_CHANNEL = 0xFF
 TAKE = "take"  # a generator's one channel: 32-bit counts of output words the host asks for
 TAKE_WIDTH = 32
+BUFFER_BYTES = 256  # the largest host payload the device stores: one frame
+OUT_WORDS = 64  # output words per device frame at most
 STATUS = {"ok": 0, "crc": 1, "channel": 2, "length": 3, "truncated": 4}
 
 
@@ -229,7 +231,7 @@ class HostLink(wiring.Component):
     reply per frame (docs/board.md).
     """
 
-    def __init__(self, design, *, divisor: int, buffer_bytes: int = 256, out_words: int = 64):
+    def __init__(self, design, *, divisor: int, buffer_bytes: int = BUFFER_BYTES, out_words: int = OUT_WORDS):
         self.design, self.divisor = design, divisor
         self.buffer_bytes, self.out_words = buffer_bytes, out_words
         self.inputs, self.output = link_streams(design)

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.link import REPLY_CHANNEL, SOF, STATUS, TAKE, TAKE_WIDTH, link_streams
+from hw.link import BUFFER_BYTES, REPLY_CHANNEL, SOF, STATUS, TAKE, TAKE_WIDTH, link_streams
 
 __all__ = ["LinkError", "StreamPlan", "LinkSpec", "frame", "pack_words", "unpack_words", "FrameParser", "HostSession",
            "BUFFER_BYTES", "MAX_RETRIES"]
 
-BUFFER_BYTES = 256  # the device's frame buffer (hw.link.HostLink buffer_bytes)
 MAX_RETRIES = 3  # a rejected frame is sent again this many times before the run fails
 STATUS_NAMES = {code: name for name, code in STATUS.items()}
 
