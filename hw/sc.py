@@ -16,9 +16,12 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.lfsr import seed_windows
+from models.fixed import ceil_div
 from models.sc import RANDOM_LFSR, feedback_bits, neuron_inputs, random_columns, sorter_size
 
 from .common.lfsr import leap_lfsr
+
+COUNT_LEVELS_PER_STAGE = 3  # sc-layer's counter form: adder levels of its popcount between registers
 
 __all__ = ["AveragePool", "CounterActivation", "MaxPool", "SCLayer", "SCNeuronCycle", "SorterActivation", "bitonic_sort", "majority_chain",
            "sng_bit", "sorter_step"]
@@ -75,10 +78,10 @@ class _Accumulator(wiring.Component):
         As :class:`SorterActivation`.
     """
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, *, products=None):
         assert n % 2 == 1, f"the accumulator adds an odd number of products, not {n}"
         self.n, self.f = n, feedback_bits(n)
-        super().__init__({"products": In(n), "enable": In(1), "start": In(1), "out": Out(1)})
+        super().__init__({"products": products or In(n), "enable": In(1), "start": In(1), "out": Out(1)})
 
 
 class SorterActivation(_Accumulator):
@@ -133,6 +136,9 @@ class CounterActivation(_Accumulator):
     ----------
     n : int
         Product bits per cycle (odd).
+    counted : bool
+        ``products`` carries the count of ones (``In(range(n + 1))``, from a pipelined :func:`popcount`
+        upstream) instead of the bits: only the residual update is left in the loop.
 
     Members
     -------
@@ -148,12 +154,17 @@ class CounterActivation(_Accumulator):
     One product vector per enabled cycle.
     """
 
+    def __init__(self, n: int, *, counted: bool = False):
+        self.counted = counted
+        super().__init__(n, products=In(range(n + 1)) if counted else In(n))
+
     def elaborate(self, platform):
         m = Module()
         n, f = self.n, self.f
         residual = Signal(range(f + 1), init=f // 2)
         total = Signal(range(n + f + 1))
-        m.d.comb += total.eq(popcount(m, [self.products[i] for i in range(n)]) + Mux(self.start, f // 2, residual))
+        ones = self.products if self.counted else popcount(m, [self.products[i] for i in range(n)])
+        m.d.comb += total.eq(ones + Mux(self.start, f // 2, residual))
         output = total > (n + f) // 2
         remainder = Signal(signed(total.shape().width + 2))
         m.d.comb += remainder.eq(total - output - (n - 1) // 2)
@@ -163,18 +174,33 @@ class CounterActivation(_Accumulator):
         return m
 
 
-def popcount(m, bits: list):
-    """Number of ones in ``bits``: a balanced adder tree, each level a named signal."""
+def popcount(m, bits: list, *, advance=None, levels_per_stage: int = 0, name: str = "popcount"):
+    """Number of ones in ``bits``: a balanced adder tree, each level a named signal.
+
+    With ``levels_per_stage`` > 0 every that many levels (and the last) end in registers that load on
+    ``advance``: the count of the bits of ``advance``'s cycle comes out :func:`popcount_stages` advances later.
+    """
     terms, level = list(bits), 0
     while len(terms) > 1:
         pairs = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+        level += 1
+        registered = levels_per_stage and (level % levels_per_stage == 0 or len(pairs) == 1)
         terms = []
         for index, expression in enumerate(pairs):
-            node = Signal(len(expression), name=f"popcount{level}_{index}")
-            m.d.comb += node.eq(expression)
+            node = Signal(len(expression), name=f"{name}{level - 1}_{index}")
+            if registered:
+                with m.If(advance):
+                    m.d.sync += node.eq(expression)
+            else:
+                m.d.comb += node.eq(expression)
             terms.append(node)
-        level += 1
     return terms[0]
+
+
+def popcount_stages(n: int, levels_per_stage: int) -> int:
+    """Register stages of :func:`popcount` over ``n`` bits (``levels_per_stage`` > 0)."""
+    levels = max(1, (n - 1).bit_length())
+    return ceil_div(levels, levels_per_stage)
 
 
 def sorter_step(m, products, feedback):
@@ -386,7 +412,9 @@ class SCLayer(wiring.Component):
 
     Latency
     -------
-    A vector's first output word 3 cycles after its last ``x`` word.
+    A vector's first output word 3 cycles after its last ``x`` word; the counter form adds its
+    popcount's register stages (:func:`popcount_stages` of ``neuron_inputs(n_in)`` bits, a register every
+    :data:`COUNT_LEVELS_PER_STAGE` adder levels), so only the residual update is left in its loop.
 
     Throughput
     ----------
@@ -428,6 +456,8 @@ class SCLayer(wiring.Component):
                 m.d.sync += running.eq(0)
 
         products, first, valid = self._products(m, weights, x, t, issue, advance)
+        if self.adder == "counter":
+            products, first, valid = self._count(m, products, first, valid, advance)
         with m.If(self.y_out.ready):
             m.d.sync += self.y_out.valid.eq(0)
         with m.If(advance):
@@ -466,6 +496,18 @@ class SCLayer(wiring.Component):
                 m.d.sync += products[j].eq(Cat(*row))
         return products, first, valid
 
+    def _count(self, m, products, first, valid, advance):
+        """Register stages 2 … 1 + S of the counter form: each neuron's ones counted by a popcount with a
+        register every :data:`COUNT_LEVELS_PER_STAGE` adder levels; ``first`` and ``valid`` delayed alike."""
+        counts = [popcount(m, [row[i] for i in range(len(row))], advance=advance,
+                           levels_per_stage=COUNT_LEVELS_PER_STAGE, name=f"ones{j}_") for j, row in enumerate(products)]
+        for stage in range(popcount_stages(len(products[0]), COUNT_LEVELS_PER_STAGE)):
+            first_next, valid_next = Signal(name=f"first_s{stage}"), Signal(name=f"valid_s{stage}")
+            with m.If(advance):
+                m.d.sync += [first_next.eq(first), valid_next.eq(valid)]
+            first, valid = first_next, valid_next
+        return counts, first, valid
+
     def _adder(self, m, products, first, enable, j):
         """Neuron ``j``'s output bit (registered): sorter with feedback, its counter form, or a majority chain."""
         if self.adder == "majority":
@@ -473,7 +515,10 @@ class SCLayer(wiring.Component):
             with m.If(enable):
                 m.d.sync += out.eq(majority_chain([products[i] for i in range(len(products))]))
             return out
-        sorter = (CounterActivation if self.adder == "counter" else SorterActivation)(len(products))
+        if self.adder == "counter":
+            sorter = CounterActivation(neuron_inputs(self.n_in), counted=True)
+        else:
+            sorter = SorterActivation(len(products))
         m.submodules[f"{self.adder}{j}"] = sorter
         m.d.comb += [sorter.products.eq(products), sorter.enable.eq(enable), sorter.start.eq(first)]
         return sorter.out
