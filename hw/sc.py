@@ -78,10 +78,10 @@ class _Accumulator(wiring.Component):
         As :class:`SorterActivation`.
     """
 
-    def __init__(self, n: int, *, products=None):
+    def __init__(self, n: int, *, inputs=None):
         assert n % 2 == 1, f"the accumulator adds an odd number of products, not {n}"
         self.n, self.f = n, feedback_bits(n)
-        super().__init__({"products": products or In(n), "enable": In(1), "start": In(1), "out": Out(1)})
+        super().__init__({**(inputs or {"products": In(n)}), "enable": In(1), "start": In(1), "out": Out(1)})
 
 
 class SorterActivation(_Accumulator):
@@ -137,13 +137,16 @@ class CounterActivation(_Accumulator):
     n : int
         Product bits per cycle (odd).
     counted : bool
-        ``products`` carries the count of ones (``In(range(n + 1))``, from a pipelined :func:`popcount`
-        upstream) instead of the bits: only the residual update is left in the loop.
+        The count is made upstream (a pipelined :func:`popcount`) and arrives as ``above`` and ``step``
+        (:meth:`loop_inputs`) instead of ``products``: the loop is one comparison and one add,
+        ``out = [r > above]``, ``r' = clamp(r + step - out, 0, F)``.
 
     Members
     -------
     products : In(n), enable : In(1), start : In(1), out : Out(1)
         As :class:`SorterActivation`.
+    above, step : In(signed(bits(n) + 2))
+        With ``counted``, in place of ``products``.
 
     Latency
     -------
@@ -156,18 +159,27 @@ class CounterActivation(_Accumulator):
 
     def __init__(self, n: int, *, counted: bool = False):
         self.counted = counted
-        super().__init__(n, products=In(range(n + 1)) if counted else In(n))
+        word = signed(n.bit_length() + 2)
+        super().__init__(n, inputs={"above": In(word), "step": In(word)} if counted else None)
+
+    @staticmethod
+    def loop_inputs(ones, n: int):
+        """``(above, step)`` for a count of ``ones`` among ``n`` products: ``(n + F) // 2 - ones`` (the output
+        is 1 when the residual exceeds it) and ``ones - (n - 1) // 2`` (what the residual gains, less the output)."""
+        return (n + feedback_bits(n)) // 2 - ones, ones - (n - 1) // 2
 
     def elaborate(self, platform):
         m = Module()
         n, f = self.n, self.f
         residual = Signal(range(f + 1), init=f // 2)
-        total = Signal(range(n + f + 1))
-        ones = self.products if self.counted else popcount(m, [self.products[i] for i in range(n)])
-        m.d.comb += total.eq(ones + Mux(self.start, f // 2, residual))
-        output = total > (n + f) // 2
-        remainder = Signal(signed(total.shape().width + 2))
-        m.d.comb += remainder.eq(total - output - (n - 1) // 2)
+        start_residual = Mux(self.start, f // 2, residual)
+        if self.counted:
+            above, step = self.above, self.step
+        else:
+            above, step = self.loop_inputs(popcount(m, [self.products[i] for i in range(n)]), n)
+        output = start_residual > above  # unsigned against signed: Amaranth compares the values
+        remainder = Signal(signed(max(len(step), len(start_residual) + 1) + 2))
+        m.d.comb += remainder.eq(start_residual + step - output)
         with m.If(self.enable):
             m.d.sync += [self.out.eq(output),
                          residual.eq(Mux(remainder < 0, 0, Mux(remainder > f, f, remainder)))]
@@ -497,16 +509,25 @@ class SCLayer(wiring.Component):
         return products, first, valid
 
     def _count(self, m, products, first, valid, advance):
-        """Register stages 2 … 1 + S of the counter form: each neuron's ones counted by a popcount with a
-        register every :data:`COUNT_LEVELS_PER_STAGE` adder levels; ``first`` and ``valid`` delayed alike."""
-        counts = [popcount(m, [row[i] for i in range(len(row))], advance=advance,
-                           levels_per_stage=COUNT_LEVELS_PER_STAGE, name=f"ones{j}_") for j, row in enumerate(products)]
-        for stage in range(popcount_stages(len(products[0]), COUNT_LEVELS_PER_STAGE)):
+        """Register stages 2 … 2 + S of the counter form: each neuron's ones counted by a popcount with a
+        register every :data:`COUNT_LEVELS_PER_STAGE` adder levels, then its accumulator's ``above`` and
+        ``step`` registered (:meth:`CounterActivation.loop_inputs`); ``first`` and ``valid`` delayed alike."""
+        n = len(products[0])
+        loop_inputs = []
+        for j, row in enumerate(products):
+            ones = popcount(m, [row[i] for i in range(n)], advance=advance, levels_per_stage=COUNT_LEVELS_PER_STAGE,
+                            name=f"ones{j}_")
+            word = signed(n.bit_length() + 2)
+            above, step = Signal(word, name=f"above{j}"), Signal(word, name=f"step{j}")
+            with m.If(advance):
+                m.d.sync += [a.eq(b) for a, b in zip((above, step), CounterActivation.loop_inputs(ones, n))]
+            loop_inputs.append((above, step))
+        for stage in range(popcount_stages(n, COUNT_LEVELS_PER_STAGE) + 1):
             first_next, valid_next = Signal(name=f"first_s{stage}"), Signal(name=f"valid_s{stage}")
             with m.If(advance):
                 m.d.sync += [first_next.eq(first), valid_next.eq(valid)]
             first, valid = first_next, valid_next
-        return counts, first, valid
+        return loop_inputs, first, valid
 
     def _adder(self, m, products, first, enable, j):
         """Neuron ``j``'s output bit (registered): sorter with feedback, its counter form, or a majority chain."""
@@ -516,9 +537,10 @@ class SCLayer(wiring.Component):
                 m.d.sync += out.eq(majority_chain([products[i] for i in range(len(products))]))
             return out
         if self.adder == "counter":
-            sorter = CounterActivation(neuron_inputs(self.n_in), counted=True)
+            m.submodules[f"counter{j}"] = sorter = CounterActivation(neuron_inputs(self.n_in), counted=True)
+            m.d.comb += [sorter.above.eq(products[0]), sorter.step.eq(products[1])]
         else:
-            sorter = SorterActivation(len(products))
-        m.submodules[f"{self.adder}{j}"] = sorter
-        m.d.comb += [sorter.products.eq(products), sorter.enable.eq(enable), sorter.start.eq(first)]
+            m.submodules[f"sorter{j}"] = sorter = SorterActivation(len(products))
+            m.d.comb += sorter.products.eq(products)
+        m.d.comb += [sorter.enable.eq(enable), sorter.start.eq(first)]
         return sorter.out

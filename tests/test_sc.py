@@ -191,3 +191,37 @@ def test_sc_layer_counter_form_equals_the_sorter_model(tmp_path, n_in):
     assert popcount_stages(neuron_inputs(n_in), COUNT_LEVELS_PER_STAGE) == (1 if n_in == 6 else 2)
     rtl_run("sc-layer", {"n_in": n_in, "n_out": 3, "length": 16, "adder": "counter", "bits": 5}, tmp_path,
             stall=0.3, batch=3)
+
+
+@pytest.mark.parametrize("counted", [False, True], ids=["products", "counted"])
+def test_counter_activation_equals_the_sorter_model_on_random_products(counted):
+    """Both forms of the counter (product bits in, or the count's above/step from upstream) against
+    models.sc.sorter_activate, one vector of 60 cycles per n."""
+    from amaranth.sim import Simulator
+
+    from hw.sc import CounterActivation
+    from models.sc import sorter_activate
+
+    rng = np.random.default_rng(5)
+    for n in (3, 7, 21):
+        products = rng.integers(0, 2, (60, n))
+        dut, found = CounterActivation(n, counted=counted), []
+
+        async def bench(ctx):
+            for cycle, row in enumerate(products):
+                if counted:
+                    above, step = CounterActivation.loop_inputs(int(row.sum()), n)
+                    ctx.set(dut.above, above)
+                    ctx.set(dut.step, step)
+                else:
+                    ctx.set(dut.products, int("".join(map(str, row[::-1])), 2))
+                ctx.set(dut.start, cycle == 0)
+                ctx.set(dut.enable, 1)
+                await ctx.tick()
+                found.append(ctx.get(dut.out))
+
+        sim = Simulator(dut)
+        sim.add_clock(1e-8)
+        sim.add_testbench(bench)
+        sim.run()
+        assert found == sorter_activate(products).tolist(), f"n={n}"
