@@ -11,8 +11,8 @@ bits count only when it is high), so a stalled stream freezes them:
 Random words come from :func:`hw.common.lfsr.leap_lfsr` columns, seeded like the model.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.lfsr import seed_windows
@@ -137,15 +137,16 @@ class CounterActivation(_Accumulator):
     n : int
         Product bits per cycle (odd).
     counted : bool
-        The count is made upstream (a pipelined :func:`popcount`) and arrives as ``above`` and ``step``
-        (:meth:`loop_inputs`) instead of ``products``: the loop is one comparison and one add,
-        ``out = [r > above]``, ``r' = clamp(r + step - out, 0, F)``.
+        The count is made upstream (a pipelined :func:`popcount`) and arrives as ``loop``
+        (:meth:`loop_inputs`) instead of ``products``. Then ``out = [r > above]`` and both candidates
+        ``clamp(r + step_o, 0, F)`` for ``o`` = 0, 1 (``step_1 = step_0 - 1``; the upper clamp decided by
+        ``r > limit_o = F - step_o``) are computed side by side: the loop is one carry chain and a mux deep.
 
     Members
     -------
     products : In(n), enable : In(1), start : In(1), out : Out(1)
         As :class:`SorterActivation`.
-    above, step : In(signed(bits(n) + 2))
+    loop : In(:func:`loop_layout` (n))
         With ``counted``, in place of ``products``.
 
     Latency
@@ -159,31 +160,39 @@ class CounterActivation(_Accumulator):
 
     def __init__(self, n: int, *, counted: bool = False):
         self.counted = counted
-        word = signed(n.bit_length() + 2)
-        super().__init__(n, inputs={"above": In(word), "step": In(word)} if counted else None)
+        super().__init__(n, inputs={"loop": In(loop_layout(n))} if counted else None)
 
     @staticmethod
-    def loop_inputs(ones, n: int):
-        """``(above, step)`` for a count of ``ones`` among ``n`` products: ``(n + F) // 2 - ones`` (the output
-        is 1 when the residual exceeds it) and ``ones - (n - 1) // 2`` (what the residual gains, less the output)."""
-        return (n + feedback_bits(n)) // 2 - ones, ones - (n - 1) // 2
+    def loop_inputs(ones, n: int) -> dict:
+        """The loop's inputs for a count of ``ones`` among ``n`` products (field → expression): ``above``
+        ``= (n + F) // 2 - ones`` (the output is 1 when the residual exceeds it), ``step0 = ones - (n - 1) // 2``
+        and ``step1 = step0 - 1`` (what the residual gains for output 0 and 1), ``limit0/1 = F - step0/1``."""
+        f = feedback_bits(n)
+        step0 = ones - (n - 1) // 2
+        return {"above": (n + f) // 2 - ones, "step0": step0, "step1": step0 - 1, "limit0": f - step0,
+                "limit1": f - step0 + 1}
 
     def elaborate(self, platform):
         m = Module()
         n, f = self.n, self.f
         residual = Signal(range(f + 1), init=f // 2)
-        start_residual = Mux(self.start, f // 2, residual)
-        if self.counted:
-            above, step = self.above, self.step
-        else:
-            above, step = self.loop_inputs(popcount(m, [self.products[i] for i in range(n)]), n)
-        output = start_residual > above  # unsigned against signed: Amaranth compares the values
-        remainder = Signal(signed(max(len(step), len(start_residual) + 1) + 2))
-        m.d.comb += remainder.eq(start_residual + step - output)
+        r = Mux(self.start, f // 2, residual)
+        loop = self.loop if self.counted else self.loop_inputs(popcount(m, [self.products[i] for i in range(n)]), n)
+        output = r > loop["above"]  # unsigned against signed: Amaranth compares the values
+        candidates = []
+        for o in (0, 1):
+            gained = Signal(signed(len(r) + len(Value.cast(loop[f"step{o}"])) + 1), name=f"gained{o}")
+            m.d.comb += gained.eq(r + loop[f"step{o}"])
+            candidates.append(Mux(r > loop[f"limit{o}"], f, Mux(gained < 0, 0, gained)))
         with m.If(self.enable):
-            m.d.sync += [self.out.eq(output),
-                         residual.eq(Mux(remainder < 0, 0, Mux(remainder > f, f, remainder)))]
+            m.d.sync += [self.out.eq(output), residual.eq(Mux(output, candidates[1], candidates[0]))]
         return m
+
+
+def loop_layout(n: int) -> data.StructLayout:
+    """:class:`CounterActivation`'s ``loop`` input: the fields of :meth:`CounterActivation.loop_inputs`."""
+    word = signed(n.bit_length() + 3)
+    return data.StructLayout({name: word for name in ("above", "step0", "step1", "limit0", "limit1")})
 
 
 def popcount(m, bits: list, *, advance=None, levels_per_stage: int = 0, name: str = "popcount"):
@@ -517,11 +526,10 @@ class SCLayer(wiring.Component):
         for j, row in enumerate(products):
             ones = popcount(m, [row[i] for i in range(n)], advance=advance, levels_per_stage=COUNT_LEVELS_PER_STAGE,
                             name=f"ones{j}_")
-            word = signed(n.bit_length() + 2)
-            above, step = Signal(word, name=f"above{j}"), Signal(word, name=f"step{j}")
+            loop = Signal(loop_layout(n), name=f"loop{j}")
             with m.If(advance):
-                m.d.sync += [a.eq(b) for a, b in zip((above, step), CounterActivation.loop_inputs(ones, n))]
-            loop_inputs.append((above, step))
+                m.d.sync += [loop[name].eq(value) for name, value in CounterActivation.loop_inputs(ones, n).items()]
+            loop_inputs.append(loop)
         for stage in range(popcount_stages(n, COUNT_LEVELS_PER_STAGE) + 1):
             first_next, valid_next = Signal(name=f"first_s{stage}"), Signal(name=f"valid_s{stage}")
             with m.If(advance):
@@ -538,7 +546,7 @@ class SCLayer(wiring.Component):
             return out
         if self.adder == "counter":
             m.submodules[f"counter{j}"] = sorter = CounterActivation(neuron_inputs(self.n_in), counted=True)
-            m.d.comb += [sorter.above.eq(products[0]), sorter.step.eq(products[1])]
+            m.d.comb += sorter.loop.eq(products)
         else:
             m.submodules[f"sorter{j}"] = sorter = SorterActivation(len(products))
             m.d.comb += sorter.products.eq(products)

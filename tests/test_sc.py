@@ -195,7 +195,7 @@ def test_sc_layer_counter_form_equals_the_sorter_model(tmp_path, n_in):
 
 @pytest.mark.parametrize("counted", [False, True], ids=["products", "counted"])
 def test_counter_activation_equals_the_sorter_model_on_random_products(counted):
-    """Both forms of the counter (product bits in, or the count's above/step from upstream) against
+    """Both forms of the counter (product bits in, or the count's loop inputs from upstream) against
     models.sc.sorter_activate, one vector of 60 cycles per n."""
     from amaranth.sim import Simulator
 
@@ -210,9 +210,7 @@ def test_counter_activation_equals_the_sorter_model_on_random_products(counted):
         async def bench(ctx):
             for cycle, row in enumerate(products):
                 if counted:
-                    above, step = CounterActivation.loop_inputs(int(row.sum()), n)
-                    ctx.set(dut.above, above)
-                    ctx.set(dut.step, step)
+                    ctx.set(dut.loop, CounterActivation.loop_inputs(int(row.sum()), n))
                 else:
                     ctx.set(dut.products, int("".join(map(str, row[::-1])), 2))
                 ctx.set(dut.start, cycle == 0)
