@@ -55,8 +55,8 @@ def test_bitstream_check_rejects_what_is_not_one():
         check_bitstream(header + bytes(2048), BOARDS["ecpix5-85f"].idcode)
 
 
-def deploy_and_check(name: str, board: str, out_dir) -> dict:
-    assert main(["deploy", name, "--board", board, "-o", str(out_dir)]) == 0
+def deploy_and_check(name: str, board: str, out_dir, params=()) -> dict:
+    assert main(["deploy", name, *(f"-p{p}" for p in params), "--board", board, "-o", str(out_dir)]) == 0
     manifest = json.loads((out_dir / f"{name}-board.json").read_text())
     bitstream = (out_dir / f"{name}.bit").read_bytes()
     check_bitstream(bitstream, BOARDS[board].idcode)
@@ -69,7 +69,8 @@ def deploy_and_check(name: str, board: str, out_dir) -> dict:
 
 
 def test_deploy_dense_fc_on_ulx3s_writes_a_checked_bitstream(tmp_path):
-    manifest = deploy_and_check("dense-fc", "ulx3s-85f", tmp_path)
+    """A small dense-fc (the default one takes three placements, about a minute: docs/board.md, "Measured")."""
+    manifest = deploy_and_check("dense-fc", "ulx3s-85f", tmp_path, ["n_in=16", "n_out=8", "parallelism=2"])
     assert manifest["device"] == "LFE5U-85F" and manifest["oscillator_mhz"] == 25.0
 
 
