@@ -21,8 +21,8 @@ from amaranth.lib.wiring import In, Out
 
 from .common.buffer import DISTRIBUTED, SkidBuffer
 
-__all__ = ["SOF", "REPLY_CHANNEL", "STATUS", "TAKE", "TAKE_WIDTH", "BUFFER_BYTES", "OUT_WORDS", "UARTReceiver", "UARTTransmitter", "crc16_update", "HostLink",
-           "stream_members", "link_streams", "word_bytes"]
+__all__ = ["SOF", "REPLY_CHANNEL", "STATUS", "TAKE", "TAKE_WIDTH", "BUFFER_BYTES", "OUT_WORDS", "UARTReceiver",
+           "UARTTransmitter", "crc16_update", "HostLink", "stream_members", "link_streams", "word_bytes", "uart_bits"]
 
 SOF = 0xA5
 REPLY_CHANNEL = 0xFF
@@ -80,9 +80,14 @@ def link_streams(component) -> tuple[list[str], str]:
     return inputs or [TAKE], outputs[0]
 
 
-def word_bytes(shape) -> int:
-    """Payload bytes of one word of ``shape``."""
-    return (Value.cast(Signal(shape)).shape().width + 7) // 8
+def word_bytes(width: int) -> int:
+    """Payload bytes of one ``width``-bit word."""
+    return (width + 7) // 8
+
+
+def uart_bits(value: int) -> list[int]:
+    """The line levels of one 8N1 byte: start bit, data least significant first, stop bit."""
+    return [0, *((value >> n) & 1 for n in range(8)), 1]
 
 
 class UARTReceiver(wiring.Component):
@@ -281,7 +286,7 @@ class HostLink(wiring.Component):
 
     def _receive(self, m, data, targets, reply, reply_status, replied):
         """Parse, store and check a host frame; deliver its words; ask the transmitter for the reply."""
-        sizes = [word_bytes(Value.cast(target.payload).shape()) for target in targets]
+        sizes = [word_bytes(Value.cast(target.payload).shape().width) for target in targets]
         m.submodules.frame = frame = memory.Memory(shape=8, depth=self.buffer_bytes, init=[])
         write, read = frame.write_port(), frame.read_port(domain="sync")
         channel, length, index = Signal(8), Signal(16), Signal(16)
@@ -299,26 +304,28 @@ class HostLink(wiring.Component):
         m.d.comb += [write.addr.eq(index), write.data.eq(data.payload), read.addr.eq(index)]
         word = Signal(8 * max(sizes))
         place = Signal(range(max(sizes)))
+
+        def or_truncated():
+            """A frame's line gone quiet before its end: answer "truncated"."""
+            with m.Elif(gone_quiet):
+                m.d.sync += status.eq(STATUS["truncated"])
+                m.next = "answer"
+
         with m.FSM():
             with m.State("hunt"):
                 m.d.sync += crc.eq(0xFFFF)
                 with m.If(got & (data.payload == SOF)):
                     m.next = "channel"
-            for state, target, nxt in (("channel", channel, "length0"), ("length0", length[:8], "length1")):
+            for state, taken, nxt in (("channel", [channel.eq(data.payload)], "length0"),
+                                      ("length0", [length[:8].eq(data.payload)], "length1"),
+                                      ("length1", [length[8:].eq(data.payload), index.eq(0), spare.eq(0)], "payload"),
+                                      ("crc0", [], "crc1"),
+                                      ("crc1", [index.eq(0), place.eq(0)], "check")):
                 with m.State(state):
                     with m.If(got):
-                        m.d.sync += target.eq(data.payload)
+                        m.d.sync += taken
                         m.next = nxt
-                    with m.Elif(gone_quiet):
-                        m.d.sync += status.eq(STATUS["truncated"])
-                        m.next = "answer"
-            with m.State("length1"):
-                with m.If(got):
-                    m.d.sync += [length[8:].eq(data.payload), index.eq(0), spare.eq(0)]
-                    m.next = "payload"
-                with m.Elif(gone_quiet):
-                    m.d.sync += status.eq(STATUS["truncated"])
-                    m.next = "answer"
+                    or_truncated()
             with m.State("payload"):
                 with m.If(channel >= len(self.inputs)):
                     m.d.sync += status.eq(STATUS["channel"])
@@ -335,22 +342,7 @@ class HostLink(wiring.Component):
                 with m.Elif(got):
                     m.d.comb += write.en.eq(1)
                     m.d.sync += [index.eq(index + 1), spare.eq(Mux(spare == size - 1, 0, spare + 1))]
-                with m.Elif(gone_quiet):
-                    m.d.sync += status.eq(STATUS["truncated"])
-                    m.next = "answer"
-            with m.State("crc0"):
-                with m.If(got):
-                    m.next = "crc1"
-                with m.Elif(gone_quiet):
-                    m.d.sync += status.eq(STATUS["truncated"])
-                    m.next = "answer"
-            with m.State("crc1"):
-                with m.If(got):
-                    m.d.sync += [index.eq(0), place.eq(0)]
-                    m.next = "check"
-                with m.Elif(gone_quiet):
-                    m.d.sync += status.eq(STATUS["truncated"])
-                    m.next = "answer"
+                or_truncated()
             with m.State("check"):  # the CRC over the frame and its own CRC leaves zero
                 with m.If(crc != 0):
                     m.d.sync += status.eq(STATUS["crc"])
@@ -395,7 +387,7 @@ class HostLink(wiring.Component):
     def _transmit(self, m, data, source, allowed, moved, reply, reply_status, replied):
         """Gather output words; send a data frame when full or quiet, a reply frame when asked."""
         shape = Value.cast(source.payload).shape()
-        size = word_bytes(shape)
+        size = word_bytes(shape.width)
         m.submodules.outgoing = outgoing = memory.Memory(shape=8 * size, depth=self.out_words, init=[],
                                                          attrs=DISTRIBUTED)
         store, fetch = outgoing.write_port(), outgoing.read_port(domain="comb")
@@ -403,10 +395,10 @@ class HostLink(wiring.Component):
         quiet = Signal(range(self.quiet_cycles + 1))
         sending = Signal()
         extended = Value.cast(source.payload).as_signed() if shape.signed else Value.cast(source.payload)
-        m.d.comb += [source.ready.eq(~sending & (held < self.out_words) & allowed), store.addr.eq(held),
-                     store.data.eq(extended), store.en.eq(source.valid & source.ready)]
-        m.d.comb += moved.eq(source.valid & source.ready)
-        with m.If(source.valid & source.ready):
+        m.d.comb += [source.ready.eq(~sending & (held < self.out_words) & allowed),
+                     moved.eq(source.valid & source.ready),
+                     store.addr.eq(held), store.data.eq(extended), store.en.eq(moved)]
+        with m.If(moved):
             m.d.sync += [held.eq(held + 1), quiet.eq(0)]
         with m.Elif(quiet != self.quiet_cycles):
             m.d.sync += quiet.eq(quiet + 1)

@@ -33,10 +33,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MODES", "gradients", "counters", "scalesim_counts", "conv_as_fc", "Layer", "baseline", "check_fits",
+__all__ = ["MODES", "READS", "gradients", "counters", "scalesim_counts", "conv_as_fc", "Layer", "baseline", "check_fits",
            "balanced_stages"]
 
 MODES = ("ws", "os", "interleaved")
+READS = {"ws": ("w", "delta"), "os": ("x", "delta"), "interleaved": ("w", "x", "delta")}  # operands per mode
 
 
 def gradients(w, x, delta) -> dict:

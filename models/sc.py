@@ -32,7 +32,7 @@ import numpy as np
 from .lfsr import lfsr_words
 
 __all__ = [
-    "layer_outputs", "bits_from_words",
+    "layer_outputs", "bits_from_words", "weight_words",
     "RANDOM_LFSR", "ADDERS", "level", "sng", "xnor", "majority_chain", "majority_chain_value",
     "sorter_size", "feedback_bits", "sorter_activate", "average_pool", "max_pool",
     "random_columns", "neuron_inputs", "sc_layer", "bipolar_value", "sc_layer_exact",
@@ -209,3 +209,8 @@ def layer_outputs(bits: np.ndarray) -> dict:
 def bits_from_words(words: np.ndarray, batch: int, length: int, n_out: int) -> np.ndarray:
     """``y_out`` words (one bit per neuron, neuron 0 lowest) as stream bits, batch × length × n_out."""
     return ((np.asarray(words)[:, None] >> np.arange(n_out)) & 1).reshape(batch, length, n_out)
+
+
+def weight_words(w_raw: np.ndarray, b_raw: np.ndarray) -> np.ndarray:
+    """``sc-layer``'s ``w_in`` words: the weights row by row, then the biases."""
+    return np.concatenate([np.asarray(w_raw).reshape(-1), np.asarray(b_raw).reshape(-1)])

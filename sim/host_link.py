@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.link import BUFFER_BYTES, REPLY_CHANNEL, SOF, STATUS, TAKE, TAKE_WIDTH, link_streams
+from hw.link import BUFFER_BYTES, REPLY_CHANNEL, SOF, STATUS, TAKE, TAKE_WIDTH, link_streams, word_bytes
 
 __all__ = ["LinkError", "StreamPlan", "LinkSpec", "frame", "pack_words", "unpack_words", "FrameParser", "HostSession",
            "BUFFER_BYTES", "MAX_RETRIES"]
@@ -55,9 +55,6 @@ class LinkSpec:
         out = _shape(getattr(component, output))
         return cls(tuple(inputs), widths, output, out.width, out.signed)
 
-    def word_bytes(self, width: int) -> int:
-        return (width + 7) // 8
-
 
 def _shape(end):
     from amaranth.hdl import Value
@@ -72,13 +69,13 @@ def frame(channel: int, payload: bytes) -> bytes:
 
 def pack_words(words, width: int) -> bytes:
     """Words as ``ceil(width / 8)`` little-endian bytes each (two's complement, ``width`` bits kept)."""
-    size, mask = (width + 7) // 8, (1 << width) - 1
+    size, mask = word_bytes(width), (1 << width) - 1
     return b"".join((int(word) & mask).to_bytes(size, "little") for word in np.asarray(words).reshape(-1))
 
 
 def unpack_words(data: bytes, width: int, signed: bool) -> np.ndarray:
     """The inverse of :func:`pack_words` (sign-extended from ``width`` bits when ``signed``)."""
-    size = (width + 7) // 8
+    size = word_bytes(width)
     words = [int.from_bytes(data[n:n + size], "little") & ((1 << width) - 1) for n in range(0, len(data), size)]
     if signed:
         words = [word - (1 << width) if word >> (width - 1) else word for word in words]
@@ -133,7 +130,7 @@ class HostSession:
         for name, words in self.plan.sends:
             channel = self.spec.inputs.index(name)
             width = self.spec.input_widths[channel]
-            size = self.spec.word_bytes(width)
+            size = word_bytes(width)
             data = pack_words(words, width)
             step = BUFFER_BYTES // size * size
             self.frames += [frame(channel, data[n:n + step]) for n in range(0, len(data), step)]
@@ -142,7 +139,7 @@ class HostSession:
 
     @property
     def out_bytes(self) -> int:
-        return self.plan.receive * self.spec.word_bytes(self.spec.output_width)
+        return self.plan.receive * word_bytes(self.spec.output_width)
 
     @property
     def done(self) -> bool:

@@ -9,15 +9,17 @@ and/or ``dw_raw``. Counters: the RTL's own — ``cycles`` and
 import cocotb
 import numpy as np
 
+from models.intergrad import READS
+
 from . import harness
 from .drivers import StreamSink, StreamSource
 
 
 async def drive(dut, job, inputs):
     p = job.params
-    uses_w, uses_x = p["mode"] in ("ws", "interleaved"), p["mode"] in ("os", "interleaved")
-    for offset, (name, used) in enumerate((("w", uses_w), ("x", uses_x), ("delta", True))):
-        if used:
+    uses_w, uses_x = "w" in READS[p["mode"]], "x" in READS[p["mode"]]
+    for offset, name in enumerate(("w", "x", "delta")):
+        if name in READS[p["mode"]]:
             await StreamSource(dut, f"{name}_in", **job.stream_args(offset)).send(inputs[f"{name}_raw"].reshape(-1))
     sink = StreamSink(dut, "result_out", **job.stream_args(3))
     outputs = {}

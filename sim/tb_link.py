@@ -15,6 +15,8 @@ import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 from cocotb.utils import get_sim_time
 
+from hw.link import uart_bits
+
 from . import harness
 from .host_link import HostSession, LinkSpec, StreamPlan
 
@@ -22,7 +24,7 @@ WAIT_LIMIT = 2_000_000  # cycles without a reply or the last output before the t
 
 
 async def send_byte(dut, value: int, divisor: int):
-    for bit in [0, *((value >> n) & 1 for n in range(8)), 1]:
+    for bit in uart_bits(value):
         dut.rx.value = bit
         await ClockCycles(dut.clk, divisor)
 

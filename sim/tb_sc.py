@@ -10,7 +10,7 @@ stream bit) and ``y_raw`` (batch × n_out, ``2·ones - length``). Counters:
 import cocotb
 import numpy as np
 
-from models.sc import bits_from_words, layer_outputs
+from models.sc import bits_from_words, layer_outputs, weight_words
 
 from . import harness
 from .drivers import StreamSource
@@ -20,7 +20,7 @@ async def drive(dut, job, inputs):
     p = job.params
     w_raw, b_raw, x_raw = inputs["w_raw"], inputs["b_raw"], inputs["x_raw"]
     batch, length = len(x_raw), p["length"]
-    await StreamSource(dut, "w_in", **job.stream_args(0)).send(np.concatenate([w_raw.reshape(-1), b_raw]))
+    await StreamSource(dut, "w_in", **job.stream_args(0)).send(weight_words(w_raw, b_raw))
     words, cycles = await harness.stream_through(dut, job, "x_in", "y_out", x_raw, batch * length, offset=1,
                                                  sink_signed=False)
     bits = bits_from_words(words, batch, length, p["n_out"])

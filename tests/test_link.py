@@ -16,7 +16,7 @@ from accelgen.flows.board import simulate_link
 from sim.host_link import (BUFFER_BYTES, FrameParser, HostSession, LinkError, LinkSpec, frame, pack_words,
                            unpack_words)
 from accelgen.flows.simulate import random_inputs
-from hw.link import REPLY_CHANNEL, STATUS, HostLink, crc16_update
+from hw.link import REPLY_CHANNEL, STATUS, HostLink, crc16_update, uart_bits
 
 
 @settings(max_examples=20, deadline=None)
@@ -86,7 +86,7 @@ def device_replies(frames: list[bytes], divisor: int = 4) -> list[tuple[int, byt
     async def host(ctx):
         levels = [1] * 4
         for data in frames:  # each followed by time to wait out a bad frame and send two 7-byte frames
-            levels += [bit for value in data for bit in [0, *((value >> n) & 1 for n in range(8)), 1]] + [1] * 200
+            levels += [bit for value in data for bit in uart_bits(value)] + [1] * 200
         for level in levels:
             ctx.set(dut.rx, level)
             for _ in range(divisor):

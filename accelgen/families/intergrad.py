@@ -6,7 +6,7 @@ import numpy as np
 
 import hw.intergrad
 from models.fixed import FixedFormat
-from models.intergrad import MODES, baseline, check_fits, gradients
+from models.intergrad import MODES, READS, baseline, check_fits, gradients
 
 from ..api import ArraySpec, Claim, Design, Family
 from ..flows.link import stream_through
@@ -90,7 +90,7 @@ class Intergrad(Design):
     def stream_plan(self, raw):
         """The operands this mode reads (``w``, ``x``, ``delta``), in that order; ``dx`` then ``dw`` come back
         on ``result_out``."""
-        reads = {"ws": ("w", "delta"), "os": ("x", "delta"), "interleaved": ("w", "x", "delta")}[self.params["mode"]]
+        reads = READS[self.params["mode"]]
         shapes = {name: spec.shape for name, spec in self.outputs().items()}
         sizes = [int(np.prod(shape)) for shape in shapes.values()]
 

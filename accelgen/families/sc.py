@@ -6,7 +6,7 @@ import numpy as np
 
 import hw.sc
 from models.fixed import FixedFormat
-from models.sc import ADDERS, bits_from_words, layer_outputs, sc_layer
+from models.sc import ADDERS, bits_from_words, layer_outputs, sc_layer, weight_words
 
 from ..api import ArraySpec, Claim, Design, Family
 from ..flows.link import stream_through
@@ -74,5 +74,5 @@ class SCLayer(Design):
 
         def unpack(words):
             return layer_outputs(bits_from_words(words, batch, length, p["n_out"]))
-        sends = [("w_in", np.concatenate([raw["w_raw"].reshape(-1), raw["b_raw"]])), ("x_in", raw["x_raw"])]
+        sends = [("w_in", weight_words(raw["w_raw"], raw["b_raw"])), ("x_in", raw["x_raw"])]
         return stream_through(sends, batch * length, unpack)

@@ -14,7 +14,7 @@ import numpy as np
 
 from hw.board import pll_config
 from hw.common.dsp import ECP5_VERILOG
-from hw.link import HostLink, link_streams
+from hw.link import HostLink
 from sim.host_link import BUFFER_BYTES, LinkSpec, unpack_words
 from sim.runner import SimulatorError, run_job
 
@@ -69,6 +69,12 @@ class Board:
     loader: str  # openFPGALoader's -b name
     idcode: int  # the device's JTAG IDCODE, written into every bitstream
 
+    @property
+    def platform_class(self):
+        """The amaranth-boards platform class (imported on first use: deploy alone needs the package)."""
+        import importlib
+        return getattr(importlib.import_module(self.module), self.platform)
+
 
 BOARDS = {
     "ulx3s-85f": Board("amaranth_boards.ulx3s", "ULX3S_85F_Platform", "clk25", "ulx3s", 0x41113043),
@@ -111,12 +117,11 @@ def _baud_divisor(f_mhz: float, baud: int) -> int:
 def _place(design, spec: Board, pll, baud: int, build_dir: Path) -> tuple[bytes, str]:
     """Synthesize, place, route and pack at ``pll``'s clock; ``(bitstream, nextpnr log)``. Raises
     :class:`PlacementError` when a tool fails (timing included: nextpnr checks the clock)."""
-    import importlib
     import os
 
     from hw.board import BoardTop
 
-    platform = getattr(importlib.import_module(spec.module), spec.platform)()
+    platform = spec.platform_class()
     platform.add_file("accelgen_multiplier.v", ECP5_VERILOG)  # hw/common/dsp.py's registered multiplier
     top = BoardTop(design.component(), pll=pll, baud=baud, clock=spec.clock)
     plan = platform.build(top, name=design.toplevel, do_build=False)
@@ -146,12 +151,11 @@ def deploy(design, board_name: str, out_dir, *, baud: int = BAUD, program: bool 
     spec = board(board_name)
     if not design.on_link:
         raise UserError(f"{design.name} does not run over the board link yet (docs/board.md lists the designs)")
-    link_streams(design.component())  # a design with a stream plan has the streams the link carries
     synthesized = design.synthesize("ecp5") or {}
     fmax = synthesized.get("fmax_mhz")
     if not fmax:
         raise UserError(f"{design.name}: no Fmax from synthesis; cannot choose a clock")
-    f_in = _oscillator_mhz(spec)
+    f_in = spec.platform_class().lookup(spec.clock, 0).clock.frequency / 1e6
     target, tried = min(fmax * CLOCK_MARGIN, CLOCK_CEILING_MHZ), []
     out_dir = Path(out_dir)
     for _ in range(CLOCK_TRIES):
@@ -171,7 +175,7 @@ def deploy(design, board_name: str, out_dir, *, baud: int = BAUD, program: bool 
                 continue
         check_bitstream(bitstream, spec.idcode)
         manifest = {"design": design.name, "params": design.params, "board": board_name,
-                    "device": _device(spec), "clock_mhz": round(pll.f_out_mhz, 4), "oscillator_mhz": f_in,
+                    "device": spec.platform_class.device, "clock_mhz": round(pll.f_out_mhz, 4), "oscillator_mhz": f_in,
                     "pll": {"clki_div": pll.clki_div, "clkfb_div": pll.clkfb_div, "clkop_div": pll.clkop_div,
                             "vco_mhz": round(pll.vco_mhz, 3)},
                     "fmax_on_board_mhz": _achieved_mhz(log), "fmax_out_of_context_mhz": fmax,
@@ -185,17 +189,6 @@ def deploy(design, board_name: str, out_dir, *, baud: int = BAUD, program: bool 
         return manifest
     raise UserError(f"{design.name}: does not close timing on {board_name} at any PLL clock tried "
                     f"({', '.join(f'{f:.2f}' for f in tried) or 'none'} MHz; out-of-context Fmax {fmax:.2f} MHz)")
-
-
-def _oscillator_mhz(spec: Board) -> float:
-    import importlib
-    platform = getattr(importlib.import_module(spec.module), spec.platform)()
-    return platform.lookup(spec.clock, 0).clock.frequency / 1e6
-
-
-def _device(spec: Board) -> str:
-    import importlib
-    return getattr(importlib.import_module(spec.module), spec.platform).device
 
 
 def _last_error(log: str) -> str:
