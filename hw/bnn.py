@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.bnn import GRNG_N, GRNG_SHUFFLE, sigma_frac
+from models.bnn import GRNG_BITS, GRNG_N, sigma_frac
 
 from .common.fixed import requantize, round_shift, saturate
 from .common.memory import simple_ram
@@ -66,7 +66,7 @@ class BayesianMLP(wiring.Component):
         m = Module()
         I, H, O, W, F, S = self.n_in, self.hidden, self.n_out, self.width, self.frac, self.passes
         word = signed(W)
-        m.submodules.grng = grng = RLFGRNG(n=GRNG_N, lanes=1, shuffle=GRNG_SHUFFLE, seed=self.seed)
+        m.submodules.grng = grng = RLFGRNG(n=GRNG_N, lanes=1, bits=GRNG_BITS, seed=self.seed)
 
         arrays = {"mu1": H * I, "sigma1": H * I, "b1": H, "mu2": O * H, "sigma2": O * H, "b2": O}
         ports = {name: simple_ram(m, name, word, depth) for name, depth in arrays.items()}  # (write, read)

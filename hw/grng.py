@@ -15,15 +15,19 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import Out
 
 from models.grng import (GAIN_FRAC, CHI_FRAC, WALLACE_FORMAT, chi_constant, clt_lfsr, pass_addressing,
-                         rlf_columns, rlf_init, wallace_init)
+                         rlf_columns, wallace_init)
 from models.lfsr import LFSR_TAPS, seed_windows
 
-from .common.fixed import round_shift, saturate
+from .common.buffer import NO_COLLISIONS
+from .common.dsp import registered_product
+from .common.fixed import DSP_WIDTH, round_shift, saturate
 from .common.lfsr import leap_lfsr, row_words
+from .common.popcount import carry_save_popcount, carry_save_stages
 
-__all__ = ["RLFGRNG", "WallaceGRNG", "CLTGRNG", "PASS_BUBBLES"]
+__all__ = ["RLFGRNG", "WallaceGRNG", "CLTGRNG", "PASS_BUBBLES", "POPCOUNT_LEVELS_PER_STAGE"]
 
-PASS_BUBBLES = 2  #: idle issue slots per Wallace pass: the pass's last write lands before the next pass reads
+POPCOUNT_LEVELS_PER_STAGE = 2  #: RLF: full-adder levels of a lane's popcount between registers
+PASS_BUBBLES = 4  #: idle issue slots per Wallace pass: the pass's last write lands before the next pass reads
 
 
 def _sample_stream(width: int, lanes: int):
@@ -45,118 +49,102 @@ def _output_handshake(m, z_out):
 
 
 class RLFGRNG(wiring.Component):
-    """RAM-based linear-feedback GRNG: ``lanes`` samples ``2S - n`` per cycle.
+    """RAM-based linear-feedback GRNG: ``lanes`` samples ``2S - bits`` per cycle, each from fresh bits.
 
-    A ``rlf_columns(lanes, shuffle)``-bit wide, ``n``-deep RAM holds one LFSR
-    per column, bit-sliced; a pointer marks the oldest row. Each step reads the
-    oldest row and the tap row ``n - d`` further on, writes their XOR over the
-    oldest row and moves the pointer: one new bit per column. Lane ``l`` keeps
-    ``S_l += new_l - dropped_l``. With ``shuffle > 0`` each lane passes its
-    samples through a ``2**shuffle``-entry Bays–Durham buffer addressed by
-    ``shuffle`` more columns' new bits (read-before-write RAM). Pipeline: RAM
-    read → XOR, register → popcount update and shuffle RAM.
+    An ``n``-deep RAM, ``lanes × bits`` wide, holds one LFSR per column,
+    bit-sliced. With ``d = n - 1`` a step's new row is the XOR of the two
+    oldest rows: the RAM's one read port fetches a row per step into a
+    register, the previous one moves to a second register, and their XOR is
+    written over the oldest. Lane ``l`` counts the ones among its ``bits`` new
+    bits in a carry-save popcount with a register every
+    ``POPCOUNT_LEVELS_PER_STAGE`` full-adder levels. Pipeline: RAM read →
+    row registers → XOR register → popcount stages → output register.
 
     Parameters
     ----------
     n : int
-        LFSR length (a key of ``models.lfsr.LFSR_TAPS``).
+        LFSR length, one of ``models.grng.RLF_LENGTHS``.
     lanes : int
         Samples per cycle.
-    shuffle : int
-        log2 of each lane's shuffle buffer (0: none).
+    bits : int
+        Bits per sample: the outputs are Binomial(bits, ½) lattice points ``2S - bits``.
     seed : int
         Seed of the initial state (``models.lfsr.seed_windows``).
 
     Members
     -------
-    z_out : Out(stream.Signature(data.ArrayLayout(signed(bits(n) + 1), lanes)))
+    z_out : Out(stream.Signature(data.ArrayLayout(signed(bits(bits) + 1), lanes)))
         The samples.
 
     Latency
     -------
-    The first sample is valid 3 cycles after reset.
+    The first sample is valid ``5 + carry_save_stages(bits, POPCOUNT_LEVELS_PER_STAGE)`` cycles after reset.
 
     Throughput
     ----------
     One sample per lane per cycle.
     """
 
-    def __init__(self, *, n, lanes, shuffle, seed):
-        self.n, self.lanes, self.shuffle, self.seed = n, lanes, shuffle, seed
-        self.sample_width = n.bit_length() + 1
+    def __init__(self, *, n, lanes, bits, seed):
+        assert LFSR_TAPS[n] == n - 1, f"n={n}: the one-read-port RAM needs taps d = n - 1"
+        self.n, self.lanes, self.bits, self.seed = n, lanes, bits, seed
+        self.sample_width = bits.bit_length() + 1
         super().__init__({"z_out": _sample_stream(self.sample_width, lanes)})
+
+    @property
+    def latency(self) -> int:
+        return 5 + carry_save_stages(self.bits, POPCOUNT_LEVELS_PER_STAGE)
 
     def elaborate(self, platform):
         m = Module()
-        n, lanes, shuffle = self.n, self.lanes, self.shuffle
-        state = rlf_init(n, lanes, shuffle, self.seed)
-        columns = rlf_columns(lanes, shuffle)
-
-        m.submodules.lfsr_ram = ram = memory.Memory(shape=unsigned(columns), depth=n, init=row_words(state["rows"]))
-        oldest, tap, write = ram.read_port(), ram.read_port(), ram.write_port()
-
-        # The read ports always present the rows of the step about to happen:
-        # addresses for "this step" and "the next one" are kept in registers,
-        # and ``advance`` picks between them (it waits a cycle after reset).
-        def wrap_increment(address):
-            return Mux(address == n - 1, 0, address + 1)
-
-        d = LFSR_TAPS[n]
-        pointer, pointer_next = (Signal(range(n), init=i, reset_less=True, name=f"pointer{i}") for i in (0, 1))
-        tap_at, tap_next = (Signal(range(n), init=(n - d + i) % n, reset_less=True, name=f"tap{i}") for i in (0, 1))
         advance = _output_handshake(m, self.z_out)
-        m.d.comb += [oldest.addr.eq(Mux(advance, pointer_next, pointer)), tap.addr.eq(Mux(advance, tap_next, tap_at))]
+        new_row, loaded = self._lfsr_rows(m, advance)
+        stages = carry_save_stages(self.bits, POPCOUNT_LEVELS_PER_STAGE)
+        # filled[i]: pipeline register i holds a real step (0: the new row, 1 … stages: popcount levels).
+        filled = Signal(stages + 1, reset_less=True)
         with m.If(advance):
-            m.d.sync += [pointer.eq(pointer_next), pointer_next.eq(wrap_increment(pointer_next)),
-                         tap_at.eq(tap_next), tap_next.eq(wrap_increment(tap_next))]
-        # Stage 1 registers the new row (and the dropped bits); the RAM write
-        # lands a cycle later, harmless since a row is read again only
-        # d >= 28 steps on. Stage 2 counts, and feeds the shuffle buffers.
-        new_row = Signal(columns)
-        m.d.comb += new_row.eq(oldest.data ^ tap.data)
-        step_row = Signal(columns, reset_less=True)
-        step_dropped = Signal(lanes, reset_less=True)
-        step_filled = Signal(reset_less=True)
-        late_at = Signal(range(n), reset_less=True)
-        late_en = Signal(reset_less=True)
-        m.d.sync += [late_at.eq(pointer), late_en.eq(advance)]
-        m.d.comb += [write.addr.eq(late_at), write.data.eq(step_row), write.en.eq(late_en)]
-        with m.If(advance):
-            m.d.sync += [step_row.eq(new_row), step_dropped.eq(oldest.data[:lanes]),
-                         step_filled.eq(1)]
-        count = Signal()
-        m.d.comb += count.eq(advance & step_filled)
-        with m.If(count):
-            m.d.sync += self.z_out.valid.eq(1)
-
-        for lane in range(lanes):
-            ones = Signal(range(n + 1), init=int(state["ones"][lane]), reset_less=True, name=f"ones{lane}")
-            updated = Signal(range(n + 1), name=f"ones_next{lane}")
-            sample = Signal(signed(self.sample_width), name=f"sample{lane}")
-            m.d.comb += [
-                updated.eq(ones + step_row[lane] - step_dropped[lane]),
-                sample.eq(2 * updated - n),
-            ]
-            with m.If(count):
-                m.d.sync += ones.eq(updated)
-            if shuffle:
-                index = step_row[lanes + lane * shuffle:lanes + (lane + 1) * shuffle]
-                self._shuffle(m, lane, index, sample, count, state["buffer"][:, lane])
-            else:
-                with m.If(count):
-                    m.d.sync += self.z_out.payload[lane].eq(sample)
+            m.d.sync += filled.eq(Cat(loaded, filled[:-1]))
+            with m.If(filled[-1]):
+                m.d.sync += self.z_out.valid.eq(1)
+        for lane in range(self.lanes):
+            lane_bits = new_row[lane * self.bits:(lane + 1) * self.bits]
+            ones = carry_save_popcount(m, [lane_bits[i] for i in range(self.bits)], advance=advance,
+                                       levels_per_stage=POPCOUNT_LEVELS_PER_STAGE, name=f"ones{lane}_")
+            with m.If(advance):
+                m.d.sync += self.z_out.payload[lane].eq(2 * ones - self.bits)
         return m
 
-    def _shuffle(self, m, lane, index, sample, advance, init):
-        """Bays–Durham: emit ``buffer[index]`` and store ``sample`` in its place, one cycle."""
-        buffer = memory.Memory(shape=signed(self.sample_width), depth=1 << self.shuffle, init=[int(v) for v in init])
-        m.submodules[f"shuffle{lane}"] = buffer
-        read, write = buffer.read_port(transparent_for=()), buffer.write_port()
-        m.d.comb += [
-            read.addr.eq(index), read.en.eq(advance),
-            write.addr.eq(index), write.data.eq(sample), write.en.eq(advance),
-            self.z_out.payload[lane].eq(read.data),
-        ]
+    def _lfsr_rows(self, m, advance):
+        """The LFSR RAM and its one read port; returns the register holding each step's new row and
+        ``loaded``: the two row registers hold rows (the first two advances only fetch rows 0 and 1).
+
+        Block RAM data go straight into a register (``newer``, then ``older``): their 5.8 ns
+        clock-to-output is the slowest path on ECP5. No register has a non-zero initial value
+        (on ECP5 those cost an inverter each)."""
+        n, columns = self.n, rlf_columns(self.lanes, self.bits)
+        window = seed_windows(n, columns, self.seed)
+        # No read meets the write (it lands on the row fetched n - 2 advances later).
+        m.submodules.lfsr_ram = ram = memory.Memory(shape=unsigned(columns), depth=n, init=row_words(window),
+                                                    attrs=NO_COLLISIONS)
+        read, write = ram.read_port(), ram.write_port()
+
+        # ``fetch`` is the address of the row the port presents; it moves on whenever a step
+        # happens, so the port's data is always the row the next advance captures.
+        def wrap(address):
+            return Mux(address >= n, address - n, address)
+        fetch = Signal(range(n), reset_less=True)
+        m.d.comb += read.addr.eq(Mux(advance, wrap(fetch + 1), fetch))
+        warm = Signal(2, reset_less=True)
+        older, newer, new_row = (Signal(columns, reset_less=True, name=name) for name in ("older", "newer", "new_row"))
+        written_at = Signal(range(n), reset_less=True)
+        write_now = Signal(reset_less=True)
+        with m.If(advance):
+            m.d.sync += [warm.eq(Cat(1, warm[0])), fetch.eq(wrap(fetch + 1)), newer.eq(read.data), older.eq(newer),
+                         new_row.eq(older ^ newer), written_at.eq(wrap(fetch + n - 2))]
+        # The new row replaces ``older``'s row, a cycle after the step.
+        m.d.sync += write_now.eq(advance & warm[1])
+        m.d.comb += [write.addr.eq(written_at), write.data.eq(new_row), write.en.eq(write_now)]
+        return new_row, warm[1]
 
 
 class WallaceGRNG(wiring.Component):
@@ -170,8 +158,9 @@ class WallaceGRNG(wiring.Component):
     order into the other half and emits them multiplied by the pass's χ² gain.
     Stride and offset come from a per-unit xorshift32 stepped once a pass; the
     next gain is ``1 + v·chi`` from the pass's last first-lane value. Pipeline:
-    issue addresses → RAM → capture register → transform, write back and output
-    register (the capture register keeps RAM-to-RAM paths registered).
+    issue addresses → RAM → bank registers → lane-ordered registers → ``t``
+    register → transform and write back → two registered multipliers (gain, and
+    χ² correction) → output register.
 
     Parameters
     ----------
@@ -189,7 +178,7 @@ class WallaceGRNG(wiring.Component):
 
     Latency
     -------
-    The first sample 3 cycles after reset.
+    The first sample 7 cycles after reset.
 
     Throughput
     ----------
@@ -217,49 +206,58 @@ class WallaceGRNG(wiring.Component):
         reads, writes = [], []
         for bank in range(4):
             contents = pool_init[bank::4] + [0] * rows  # half 0: the initial pool, half 1: written by pass 0
-            memory_ = memory.Memory(shape=word, depth=2 * rows, init=contents)
+            # A pass reads one half and writes the other: no read meets a write.
+            memory_ = memory.Memory(shape=word, depth=2 * rows, init=contents, attrs=NO_COLLISIONS)
             m.submodules[f"pool{unit}_{bank}"] = memory_
             reads.append(memory_.read_port())
             writes.append(memory_.write_port())
 
-        # Issue stage: row counter, read half, base address stride·4·row + offset.
+        # Issue stage: row counter, read half, and the row's four addresses (stride·(4·row + k) + offset)
+        # in registers, stepped by 4·stride; the next pass's first four come from the next xorshift state.
         xorshift = Signal(32, init=state_init, reset_less=True, name=f"xorshift{unit}")
         row = Signal(range(rows), reset_less=True, name=f"row{unit}")
         half = Signal(reset_less=True, name=f"half{unit}")
         bubbles = Signal(range(PASS_BUBBLES + 1), reset_less=True, name=f"bubbles{unit}")
-        stride = Signal(range(pool), name=f"stride{unit}")
-        _, init_offset = pass_addressing(state_init, pool)
-        base = Signal(range(pool), init=init_offset, reset_less=True, name=f"base{unit}")
         bits = (pool - 1).bit_length()
-        m.d.comb += stride.eq(xorshift[:bits] | 1)
-        addresses = [Signal(range(pool), name=f"address{unit}_{k}") for k in range(4)]
-        for k, address in enumerate(addresses):
-            m.d.comb += address.eq(base + k * stride)
+        stride, next_stride = Signal(bits, name=f"stride{unit}"), Signal(bits, name=f"next_stride{unit}")
+        init_stride, init_offset = pass_addressing(state_init, pool)
+        addresses = [Signal(bits, init=(init_offset + k * init_stride) % pool, reset_less=True,
+                            name=f"address{unit}_{k}") for k in range(4)]
         for bank, read in enumerate(reads):
             row_of_bank = Const(0, range(rows))
             for address in addresses:
                 row_of_bank = Mux(address[:2] == bank, address[2:], row_of_bank)
             m.d.comb += [read.addr.eq(Cat(row_of_bank, half)), read.en.eq(advance)]
 
-        # Stage registers (all reset_less: a reset must not drop a transform).
-        # "issued": a read is in the RAM ports; "captured": its values are registered.
+        # Stage registers (all reset_less: a reset must not drop a transform). "issued": a read is in
+        # the RAM ports; "fetched": the four banks' words are registered (block RAM outputs go straight
+        # into registers); "captured": they are ordered by lane (``select``) and registered again.
         def stage(name, shape=1):
             return Signal(shape, reset_less=True, name=f"{name}{unit}")
-        issued, captured = stage("issued"), stage("captured")
-        select = [stage(f"select_{k}_", 2) for k in range(4)]
-        issued_row, captured_row = stage("issued_row", range(rows)), stage("captured_row", range(rows))
-        issued_half, captured_half = stage("issued_half"), stage("captured_half")
-        issued_end, captured_end = stage("issued_end"), stage("captured_end")
+        issued, fetched, captured = stage("issued"), stage("fetched"), stage("captured")
+        select, fetched_select = ([stage(f"{name}_{k}_", 2) for k in range(4)] for name in ("select", "fetched_select"))
+        issued_row, fetched_row, captured_row = (stage(f"{name}_row", range(rows)) for name in ("issued", "fetched", "captured"))
+        issued_half, fetched_half, captured_half = (stage(f"{name}_half") for name in ("issued", "fetched", "captured"))
+        issued_end, fetched_end, captured_end = (stage(f"{name}_end") for name in ("issued", "fetched", "captured"))
+        banked = [stage(f"banked_{bank}_", word) for bank in range(4)]
         values = [stage(f"value_{k}_", word) for k in range(4)]
 
         next_state = Signal(32, name=f"xorshift_next{unit}")
-        m.d.comb += next_state.eq(_xorshift32(xorshift))
+        m.d.comb += [next_state.eq(_xorshift32(xorshift)), stride.eq(xorshift[:bits] | 1),
+                     next_stride.eq(next_state[:bits] | 1)]
+        # The next pass's first four addresses, registered a pass ahead (xorshift changes once a pass).
+        next_first = [stage(f"next_first_{k}_", bits) for k in range(4)]
+        m.d.sync += [first.eq(next_state[16:16 + bits] + _times_small(next_stride, k))
+                     for k, first in enumerate(next_first)]
         with m.If(advance):
-            m.d.sync += [captured.eq(issued), captured_row.eq(issued_row), captured_half.eq(issued_half),
-                         captured_end.eq(issued_end)]
+            m.d.sync += [fetched.eq(issued), fetched_row.eq(issued_row), fetched_half.eq(issued_half),
+                         fetched_end.eq(issued_end), *(f.eq(s) for f, s in zip(fetched_select, select)),
+                         *(b.eq(read.data) for b, read in zip(banked, reads))]
+            m.d.sync += [captured.eq(fetched), captured_row.eq(fetched_row), captured_half.eq(fetched_half),
+                         captured_end.eq(fetched_end)]
             for k in range(4):
-                m.d.sync += values[k].eq(Mux(select[k] == 0, reads[0].data, Mux(select[k] == 1, reads[1].data,
-                                             Mux(select[k] == 2, reads[2].data, reads[3].data))))
+                m.d.sync += values[k].eq(Mux(fetched_select[k] == 0, banked[0], Mux(fetched_select[k] == 1, banked[1],
+                                             Mux(fetched_select[k] == 2, banked[2], banked[3]))))
             m.d.sync += issued.eq(bubbles == 0)
             with m.If(bubbles != 0):
                 m.d.sync += bubbles.eq(bubbles - 1)
@@ -267,31 +265,54 @@ class WallaceGRNG(wiring.Component):
                 m.d.sync += [issued_row.eq(row), issued_half.eq(~half), issued_end.eq(row == rows - 1)]
                 m.d.sync += [select[k].eq(addresses[k][:2]) for k in range(4)]
                 with m.If(row == rows - 1):
-                    m.d.sync += [row.eq(0), half.eq(~half), bubbles.eq(PASS_BUBBLES), xorshift.eq(next_state),
-                                 base.eq(next_state[16:16 + bits])]
+                    m.d.sync += [row.eq(0), half.eq(~half), bubbles.eq(PASS_BUBBLES), xorshift.eq(next_state)]
+                    m.d.sync += [address.eq(first) for address, first in zip(addresses, next_first)]
                 with m.Else():
-                    m.d.sync += [row.eq(row + 1), base.eq(base + 4 * stride)]
+                    m.d.sync += row.eq(row + 1)
+                    m.d.sync += [address.eq(address + 4 * stride) for address in addresses]
 
-        # Transform stage: orthogonal step, write back, scale by the pass's gain.
-        a, b, c, d = values
-        t = Signal(signed(WALLACE_FORMAT.width + 2), name=f"t{unit}")
-        m.d.comb += t.eq((a + b + c + d + 1) >> 1)
+        # Transform stages: t = (a+b+c+d+1) >> 1 into a register beside the four values ("summed"),
+        # then the orthogonal step, written back and sent to the multipliers.
+        t = Signal(signed(WALLACE_FORMAT.width + 2), reset_less=True, name=f"t{unit}")
+        summed, summed_row, summed_half, summed_end = stage("summed"), stage("summed_row", range(rows)), \
+            stage("summed_half"), stage("summed_end")
+        a, b, c, d = operands = [stage(f"operand_{k}_", word) for k in range(4)]
+        with m.If(advance):
+            m.d.sync += [t.eq((values[0] + values[1] + values[2] + values[3] + 1) >> 1),
+                         *(operand.eq(value) for operand, value in zip(operands, values)),
+                         summed.eq(captured), summed_row.eq(captured_row), summed_half.eq(captured_half),
+                         summed_end.eq(captured_end)]
         fresh = [Signal(word, name=f"fresh{unit}_{k}") for k in range(4)]
         for k, expression in enumerate((t - a, t - b, c - t, d - t)):
             m.d.comb += fresh[k].eq(saturate(expression, WALLACE_FORMAT.width))
-        gain = Signal(signed(GAIN_FRAC + 2), init=1 << GAIN_FRAC, reset_less=True, name=f"gain{unit}")
-        held = [Signal(word, name=f"held{unit}_{k}") for k in range(4)]
         for k in range(4):
-            m.d.comb += [writes[k].addr.eq(Cat(captured_row, captured_half)), writes[k].data.eq(fresh[k]),
-                         writes[k].en.eq(advance & captured)]
-        correction = round_shift(fresh[0] * chi_constant(pool), WALLACE_FORMAT.frac + CHI_FRAC - GAIN_FRAC)
-        with m.If(advance & captured):
+            m.d.comb += [writes[k].addr.eq(Cat(summed_row, summed_half)), writes[k].data.eq(fresh[k]),
+                         writes[k].en.eq(advance & summed)]
+
+        # Gain stage: the products come out of registered multipliers two advances later; ``scaling``
+        # and ``ending`` follow a row (and a pass's last row) through them. The pass's last first-lane
+        # value makes the next gain, which lands before the next pass's first row enters a multiplier.
+        gain = Signal(signed(GAIN_FRAC + 2), init=1 << GAIN_FRAC, reset_less=True, name=f"gain{unit}")
+        scaled = [registered_product(m, fresh[k], gain, f"scaled{unit}_{k}", enable=advance) for k in range(4)]
+        chi = registered_product(m, fresh[0], Const(chi_constant(pool), signed(DSP_WIDTH)), f"chi{unit}",
+                                 enable=advance)
+        scaling, ending = stage("scaling", 2), stage("ending", 2)
+        held = [Signal(word, name=f"held{unit}_{k}") for k in range(4)]
+        with m.If(advance):
+            m.d.sync += [scaling.eq(Cat(summed, scaling[0])), ending.eq(Cat(summed & summed_end, ending[0]))]
+        with m.If(advance & scaling[1]):
             m.d.sync += self.z_out.valid.eq(1)
             for k in range(4):
-                m.d.sync += held[k].eq(saturate(round_shift(fresh[k] * gain, GAIN_FRAC), WALLACE_FORMAT.width))
-            with m.If(captured_end):
-                m.d.sync += gain.eq((1 << GAIN_FRAC) + correction)
+                m.d.sync += held[k].eq(saturate(round_shift(scaled[k], GAIN_FRAC), WALLACE_FORMAT.width))
+            with m.If(ending[1]):
+                m.d.sync += gain.eq((1 << GAIN_FRAC) + round_shift(chi, WALLACE_FORMAT.frac + CHI_FRAC - GAIN_FRAC))
         return held
+
+
+def _times_small(value, k: int):
+    """``value · k`` for a small constant ``k`` as shifts and adds (yosys would spend a DSP on ``*``)."""
+    terms = [value << shift for shift in range(k.bit_length()) if k >> shift & 1]
+    return sum(terms[1:], terms[0]) if terms else 0
 
 
 def _xorshift32(x):

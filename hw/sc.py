@@ -16,10 +16,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.lfsr import seed_windows
-from models.fixed import ceil_div
 from models.sc import RANDOM_LFSR, feedback_bits, neuron_inputs, random_columns, sorter_size
 
 from .common.lfsr import leap_lfsr
+from .common.popcount import popcount, popcount_stages
 
 COUNT_LEVELS_PER_STAGE = 3  # sc-layer's counter form: adder levels of its popcount between registers
 
@@ -193,35 +193,6 @@ def loop_layout(n: int) -> data.StructLayout:
     """:class:`CounterActivation`'s ``loop`` input: the fields of :meth:`CounterActivation.loop_inputs`."""
     word = signed(n.bit_length() + 3)
     return data.StructLayout({name: word for name in ("above", "step0", "step1", "limit0", "limit1")})
-
-
-def popcount(m, bits: list, *, advance=None, levels_per_stage: int = 0, name: str = "popcount"):
-    """Number of ones in ``bits``: a balanced adder tree, each level a named signal.
-
-    With ``levels_per_stage`` > 0 every that many levels (and the last) end in registers that load on
-    ``advance``: the count of the bits of ``advance``'s cycle comes out :func:`popcount_stages` advances later.
-    """
-    terms, level = list(bits), 0
-    while len(terms) > 1:
-        pairs = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
-        level += 1
-        registered = levels_per_stage and (level % levels_per_stage == 0 or len(pairs) == 1)
-        terms = []
-        for index, expression in enumerate(pairs):
-            node = Signal(len(expression), name=f"{name}{level - 1}_{index}")
-            if registered:
-                with m.If(advance):
-                    m.d.sync += node.eq(expression)
-            else:
-                m.d.comb += node.eq(expression)
-            terms.append(node)
-    return terms[0]
-
-
-def popcount_stages(n: int, levels_per_stage: int) -> int:
-    """Register stages of :func:`popcount` over ``n`` bits (``levels_per_stage`` > 0)."""
-    levels = max(1, (n - 1).bit_length())
-    return ceil_div(levels, levels_per_stage)
 
 
 def sorter_step(m, products, feedback):

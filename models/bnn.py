@@ -1,8 +1,8 @@
 """``bnn-mlp``: fixed-point Bayesian MLP inference that samples its weights, bit-exact with ``hw/bnn.py``.
 
 Every weight is drawn per forward pass as ``w = μ + σ·ε`` with ε from an
-``rlf-grng`` lane (``models/grng.py``; ε = z_raw / √n). The hardware stores
-``σ' = σ/√n`` in ``sigma_format(width)`` (Q(width, width − 1), so small σ keep their precision)
+``rlf-grng`` lane (``models/grng.py``; ε = z_raw / √GRNG_BITS). The hardware stores
+``σ' = σ/√GRNG_BITS`` in ``sigma_format(width)`` (Q(width, width − 1), so small σ keep their precision)
 and forms ``w = sat(μ + round_shift(σ'·z_raw, 15 − frac))`` — one multiply,
 no division. Each layer is ``requantize(Σ w·a + (b << frac))`` (round half
 up, saturate), ReLU after the hidden layer. Over ``passes`` (a power of two)
@@ -21,10 +21,10 @@ import numpy as np
 from .fixed import FixedFormat, requantize, round_shift, saturate
 from .grng import rlf_grng
 
-__all__ = ["POSTERIOR", "posterior_words", "scores_from_words", "GRNG_N", "GRNG_SHUFFLE", "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw",
+__all__ = ["POSTERIOR", "posterior_words", "scores_from_words", "GRNG_N", "GRNG_BITS", "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw",
            "cycles_per_image"]
 
-GRNG_N, GRNG_SHUFFLE = 63, 10  #: the rlf-grng lane that draws ε
+GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng lane that draws ε: LFSR length, bits per sample
 
 
 def sigma_frac(width: int) -> int:
@@ -51,7 +51,7 @@ def bnn_mlp_raw(weights: dict, x_raw: np.ndarray, fmt: FixedFormat, passes: int,
     hidden, n_in = weights["mu1"].shape
     n_out = weights["mu2"].shape[0]
     per_pass = hidden * n_in + n_out * hidden
-    eps = rlf_grng(GRNG_N, 1, GRNG_SHUFFLE, seed, len(x_raw) * passes * per_pass)[:, 0].reshape(
+    eps = rlf_grng(GRNG_N, 1, GRNG_BITS, seed, len(x_raw) * passes * per_pass)[:, 0].reshape(
         len(x_raw), passes, per_pass)
     shift = int(math.log2(passes))
     means, variances = [], []

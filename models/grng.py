@@ -3,15 +3,15 @@
 Three generators share one interface: every step yields ``lanes`` integer
 samples ``raw``; the standard-normal value is ``raw * scale``.
 
-* **RLF** (RAM-based linear feedback, VIBNN): ``columns`` independent
-  Fibonacci LFSRs of length ``n`` stored bit-sliced in a RAM (row ``j`` holds
-  bit ``j`` of every column). A step writes one new row; each lane keeps the
-  popcount ``S`` of its column's ``n``-bit window with ``S += new - dropped``
-  and emits ``2S - n`` (a Binomial(n, ½) lattice, ``scale = 1/√n``).
-  One new bit per output makes successive outputs correlated
-  (``(n-1)/n``); a Bays–Durham shuffle buffer of ``2**shuffle`` entries per
-  lane, addressed by ``shuffle`` further LFSR columns, decorrelates them
-  (expected |autocorrelation| about ``n / 2**(shuffle+1)``).
+* **RLF** (RAM-based linear feedback, VIBNN): ``lanes × bits`` Fibonacci
+  LFSR columns of length ``n`` stored bit-sliced in one RAM (row ``j`` holds
+  bit ``j`` of every column). A step computes one new row, ``lanes × bits``
+  fresh bits; lane ``l`` counts the ones ``S`` of its ``bits`` columns' new
+  bits and emits ``2S - bits``: exactly Binomial(bits, ½), ``scale =
+  1/√bits``. No bit is used twice, so a lane's successive outputs share no
+  window and its whole stream is a sample, not only every ``n``-th output
+  (docs/vibnn.md: why the running one-bit popcount was dropped). The taps
+  ``d = n - 1`` (n = 63, 127) make the recurrence read only two adjacent rows.
 * **Wallace**: a pool of ``pool`` fixed-point normals per unit of 4 lanes,
   transformed by the orthogonal 4-point step ``t = (a+b+c+d)/2;
   (a', b', c', d') = (t-a, t-b, c-t, d-t)`` (signs alternate so the pool's sum
@@ -30,62 +30,32 @@ from .fixed import FixedFormat, round_shift, saturate
 from .lfsr import LFSR_TAPS, lfsr_bits, lfsr_words, seed_windows
 
 __all__ = [
-    "rlf_columns", "rlf_init", "rlf_grng",
+    "RLF_LENGTHS", "rlf_columns", "rlf_grng",
     "WALLACE_FORMAT", "wallace_init", "wallace_grng", "xorshift32",
     "clt_lfsr", "clt_grng", "clt_scale",
 ]
 
 # --- RLF-GRNG -----------------------------------------------------------------
 
-def rlf_columns(lanes: int, shuffle: int) -> int:
-    """RAM width: one sample column per lane plus ``shuffle`` index columns per lane."""
-    return lanes * (1 + shuffle)
+RLF_LENGTHS = tuple(n for n, d in sorted(LFSR_TAPS.items()) if d == n - 1)  #: n whose new row is two adjacent rows' XOR
+RLF_CHUNK = 1 << 16  #: model steps generated at a time (bounds memory for million-sample streams)
 
 
-def _rlf_samples(n, lanes, bits):
-    """``2S - n`` after steps 1 … len(bits)-n: popcount of the window ending at each new bit."""
-    ones = np.cumsum(bits[:, :lanes].astype(np.int64), axis=0)
-    window = ones[n:] - ones[:-n]  # window ending at step t, t = 1 … steps
-    return 2 * window - n
+def rlf_columns(lanes: int, bits: int) -> int:
+    """RAM width: ``bits`` LFSR columns per lane."""
+    return lanes * bits
 
 
-def _rlf_indices(n, lanes, shuffle, bits):
-    """Shuffle address of each lane at each step: its index columns' new bits, column 0 in bit 0."""
-    new = bits[n:, lanes:].astype(np.int64).reshape(len(bits) - n, lanes, shuffle)
-    return (new << np.arange(shuffle)).sum(axis=2)
-
-
-def rlf_init(n: int, lanes: int, shuffle: int, seed: int) -> dict:
-    """Hardware reset state after the warm-up that fills the shuffle buffers.
-
-    Returns ``rows`` (the LFSR window = RAM rows, ``n`` × columns, oldest at
-    address 0), ``ones`` (popcount per lane) and ``buffer`` (``2**shuffle ×
-    lanes`` samples, or ``None`` without a shuffle).
-    """
-    columns = rlf_columns(lanes, shuffle)
-    warm = (1 << shuffle) if shuffle else 0
-    bits = lfsr_bits(n, seed_windows(n, columns, seed), warm)
-    window = bits[warm:warm + n]
-    buffer = _rlf_samples(n, lanes, bits) if shuffle else None
-    ones = window[:, :lanes].sum(axis=0).astype(np.int64)
-    return {"rows": window, "ones": ones, "buffer": buffer}
-
-
-def rlf_grng(n: int, lanes: int, shuffle: int, seed: int, samples: int) -> np.ndarray:
-    """``samples × lanes`` raw outputs ``2S - n`` (after the shuffle, when ``shuffle > 0``)."""
-    state = rlf_init(n, lanes, shuffle, seed)
-    bits = lfsr_bits(n, state["rows"], samples)
-    fresh = _rlf_samples(n, lanes, bits)
-    if not shuffle:
-        return fresh
-    buffer = state["buffer"].copy()
-    index = _rlf_indices(n, lanes, shuffle, bits)
-    lane = np.arange(lanes)
-    out = np.empty_like(fresh)
-    for step in range(samples):
-        slot = index[step]
-        out[step] = buffer[slot, lane]
-        buffer[slot, lane] = fresh[step]
+def rlf_grng(n: int, lanes: int, bits: int, seed: int, samples: int) -> np.ndarray:
+    """``samples × lanes`` raw outputs ``2S - bits``: per step, the ones among each lane's ``bits`` new bits."""
+    window = seed_windows(n, rlf_columns(lanes, bits), seed)
+    out = np.empty((samples, lanes), dtype=np.int64)
+    for start in range(0, samples, RLF_CHUNK):
+        steps = min(RLF_CHUNK, samples - start)
+        rows = lfsr_bits(n, window, steps)
+        window = rows[steps:]
+        ones = rows[n:].reshape(steps, lanes, bits).sum(axis=2, dtype=np.int64)
+        out[start:start + steps] = 2 * ones - bits
     return out
 
 

@@ -29,7 +29,7 @@ SHARED_POINTS = {
     "net": {},                                                       # tests/test_net.py
     "pool": {},                                                      # tests/test_conv.py
     "pwl": {"function": "tanh"},                                     # tests/test_pwl.py
-    "rlf-grng": {"n": 31, "lanes": 3, "shuffle": 4, "seed": 77, "samples": 40},
+    "rlf-grng": {"n": 63, "lanes": 3, "bits": 12, "seed": 77, "samples": 40},
     "sc-layer": {"n_in": 5, "n_out": 3, "length": 16, "bits": 6},    # tests/test_sc.py
     "wallace-grng": {"pool": 64, "lanes": 8, "seed": 9, "samples": 40},
 }

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from accelgen.cli import main
-from models.bnn import GRNG_N, bnn_mlp_raw, cycles_per_image, sigma_format
+from models.bnn import GRNG_BITS, bnn_mlp_raw, cycles_per_image, sigma_format
 from models.fixed import FixedFormat, dequantize, quantize
 from models.train.admm import load_split
 from models.train.bnn import perturb, predict_float, train_bnn
@@ -26,7 +26,7 @@ def posterior():
 
 def quantized(params: dict) -> dict:
     sigma = sigma_format(FMT.width)
-    return {name: quantize(value / math.sqrt(GRNG_N), sigma) if name.startswith("sigma") else quantize(value, FMT)
+    return {name: quantize(value / math.sqrt(GRNG_BITS), sigma) if name.startswith("sigma") else quantize(value, FMT)
             for name, value in params.items()}
 
 

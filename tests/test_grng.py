@@ -163,41 +163,54 @@ def _fails(check, *args, **kwargs):
         check(*args, **kwargs)
 
 
-def _independent_rlf(n, samples, seed):
-    """Unshuffled RLF samples taken every ``n`` steps: disjoint windows, hence independent."""
-    return grng.rlf_grng(n, 1, 0, seed, samples * n)[::n, 0]
+def _one_bit_per_output_rlf(n, samples, seed):
+    """Broken control: VIBNN's running popcount, one new bit per output (windows overlap in n - 1 bits)."""
+    bits = grng.lfsr_bits(n, grng.seed_windows(n, 1, seed), samples)[:, 0]
+    ones = np.cumsum(bits.astype(np.int64))
+    return 2 * (ones[n:] - ones[:-n]) - n
 
 
-def _short_window_rlf(n, samples, seed):
-    """Broken control: the popcount of only n - 1 bits of each window, labelled as n bits."""
-    bits = grng.lfsr_bits(n, grng.seed_windows(n, 1, seed), samples * n)[n:, 0]
-    ones = bits.reshape(samples, n)[:, 1:].sum(axis=1).astype(np.int64)
-    return 2 * ones - n
+def _short_count_rlf(lanes, bits, samples, seed):
+    """Broken control: each output counts only bits - 1 of its lane's new bits, labelled as ``bits``."""
+    rows = grng.lfsr_bits(63, grng.seed_windows(63, lanes * bits, seed), samples)[63:]
+    return 2 * rows.reshape(samples, lanes, bits)[:, :, 1:].sum(axis=2, dtype=np.int64) - bits
 
 
-@pytest.mark.parametrize("n", [63, 127])
-def test_rlf_marginal_is_binomial(n):
-    raw = _independent_rlf(n, 40_000, seed=11)
-    check_binomial_fit(raw, n)
-    check_moments(raw / math.sqrt(n), kurtosis=-2 / n)
-    _fails(check_binomial_fit, _short_window_rlf(n, 40_000, seed=11), n)
+def check_block_means(raw, variance, blocks=1000):
+    """The means of ``blocks`` equal blocks of a stream scatter as independent samples' would:
+    Σ (block mean)² · size / variance is χ²(blocks) (two-sided p > 1e-3). Overlapping windows inflate it."""
+    raw = np.asarray(raw, dtype=np.float64)
+    size = len(raw) // blocks
+    means = raw[:blocks * size].reshape(blocks, size).mean(axis=1)
+    statistic = float((means ** 2).sum() * size / variance)
+    p = 2 * min(stats.chi2.sf(statistic, blocks), stats.chi2.cdf(statistic, blocks))
+    assert p > 1e-3, f"block means: χ² {statistic:.0f} on {blocks} blocks of {size}, p = {p:.2e}"
 
 
-def test_rlf_shuffle_decorrelates_every_lane():
-    z = grng.rlf_grng(127, 4, 12, 5, 200_000) / math.sqrt(127)
-    check_decorrelated(z)
-    # Controls: one bit per output (no shuffle), and lanes sharing one seed.
-    _fails(check_decorrelated, grng.rlf_grng(127, 4, 0, 5, 20_000))
-    shared = np.repeat(grng.rlf_grng(127, 1, 12, 5, 20_000), 4, axis=1)
-    _fails(check_decorrelated, shared)
+WHOLE_STREAM = 1_000_000
 
 
-def test_rlf_decorrelation_matches_the_shuffle_estimate():
-    """Mean autocorrelation at lags 1–16 ≈ n / 2^(shuffle+1) (the documented cost model), within 40 %."""
-    n, shuffle = 63, 10
-    z = grng.rlf_grng(n, 4, shuffle, 2, 200_000).astype(np.float64)
-    mean_r = np.mean([autocorrelation(z[:, lane], lag) for lane in range(4) for lag in range(1, 17)])
-    assert abs(mean_r - n / 2 ** (shuffle + 1)) <= 0.4 * n / 2 ** (shuffle + 1)
+@pytest.mark.parametrize("n, bits", [(63, 32), (127, 16)])
+def test_rlf_every_lanes_whole_stream_is_a_binomial_sample(n, bits):
+    """Every lane's whole stream of a million outputs: χ² against the exact Binomial(bits, ½), the
+    block-mean test, moments; lanes decorrelated at lags 1–16 and from each other."""
+    raw = grng.rlf_grng(n, 3, bits, 11, WHOLE_STREAM)
+    for lane in range(raw.shape[1]):
+        check_binomial_fit(raw[:, lane], bits)
+        check_block_means(raw[:, lane], bits)
+        check_moments(raw[:, lane] / math.sqrt(bits), kurtosis=-2 / bits)
+    check_decorrelated(raw[:200_000])
+
+
+def test_rlf_stream_checks_reject_broken_generators():
+    """Controls: overlapping one-bit windows fail the block means and decorrelation; a short count fails χ²;
+    lanes sharing a seed fail the cross-lane check."""
+    overlapping = _one_bit_per_output_rlf(63, WHOLE_STREAM, 11)
+    check_binomial_fit(overlapping[::63], 63)  # its marginal alone is right: disjoint windows pass
+    _fails(check_block_means, overlapping, 63)
+    _fails(check_decorrelated, overlapping[:20_000, None])
+    _fails(check_binomial_fit, _short_count_rlf(1, 32, 200_000, 11)[:, 0], 32)
+    _fails(check_decorrelated, np.repeat(grng.rlf_grng(63, 1, 32, 5, 20_000), 3, axis=1))
 
 
 def test_wallace_is_normal_and_decorrelated():
@@ -226,17 +239,17 @@ def test_clt_matches_irwin_hall_theory():
 # --- RTL == model ---------------------------------------------------------------
 
 @pytest.mark.parametrize("name, overrides", [
-    ("rlf-grng", {"n": 31, "lanes": 3, "shuffle": 4, "seed": 77, "samples": 300}),
-    ("rlf-grng", {"n": 63, "lanes": 2, "shuffle": 0, "seed": 5, "samples": 200}),
+    ("rlf-grng", {"n": 63, "lanes": 3, "bits": 12, "seed": 77, "samples": 300}),
+    ("rlf-grng", {"n": 127, "lanes": 2, "bits": 3, "seed": 5, "samples": 200}),
     ("wallace-grng", {"pool": 64, "lanes": 8, "seed": 9, "samples": 250}),
     ("clt-grng", {"terms": 3, "bits": 5, "lanes": 2, "seed": 4, "samples": 200}),
-], ids=["rlf-shuffled", "rlf-raw", "wallace-pool64", "clt-small"])
+], ids=["rlf-12bits", "rlf-3bits-n127", "wallace-pool64", "clt-small"])
 def test_grng_rtl_equals_model_under_stalls(name, overrides, tmp_path):
     rtl_run(name, overrides, tmp_path, stall=0.4)
 
 
 @pytest.mark.parametrize("name, overrides, cycles", [  # the configurations above: their builds are reused
-    ("rlf-grng", {"n": 31, "lanes": 3, "shuffle": 4, "seed": 77, "samples": 300}, 300),
+    ("rlf-grng", {"n": 63, "lanes": 3, "bits": 12, "seed": 77, "samples": 300}, 300),
     ("clt-grng", {"terms": 3, "bits": 5, "lanes": 2, "seed": 4, "samples": 200}, 200),
     ("wallace-grng", {"pool": 64, "lanes": 8, "seed": 9, "samples": 250}, 250 + PASS_BUBBLES * (249 // 16)),
 ], ids=["rlf", "clt", "wallace"])
@@ -256,8 +269,8 @@ def test_grng_run_returns_standardised_samples(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["n=100"], "n=100 has no maximal-length taps"),
-    (["lanes=64", "shuffle=12"], "needs a 832-bit RAM"),
+    (["n=100"], "n=100 has no taps d = n - 1"),
+    (["lanes=256", "bits=64"], "needs a 16384-bit RAM"),
     (["seed=-3"], "seed=-3 out of range"),
 ])
 def test_rlf_bad_parameters_exit_2(overrides, message, capsys, tmp_path):

@@ -94,7 +94,7 @@ PROOF_POINTS = {
                 target_interval=10**6),
     "pool": dict(channels=1, size=2, width=4, frac=1),
     "pwl": dict(width=8, frac=3),
-    "rlf-grng": dict(n=31, lanes=1, shuffle=0),
+    "rlf-grng": dict(n=63, lanes=1, bits=4),
     "sc-layer": dict(n_in=1, n_out=1, length=4, bits=2),
     "wallace-grng": dict(pool=64, lanes=4),
 }

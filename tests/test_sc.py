@@ -184,9 +184,10 @@ def test_sc_layer_majority_rtl_equals_model_with_the_padding_stream(tmp_path):
 
 @pytest.mark.parametrize("n_in", [6, 20], ids=["one-count-stage", "two-count-stages"])
 def test_sc_layer_counter_form_equals_the_sorter_model(tmp_path, n_in):
-    """The popcount implementation (its count pipelined, hw.sc.popcount_stages) against the sorter's model,
+    """The popcount implementation (its count pipelined, hw.common.popcount.popcount_stages) against the sorter's model,
     bit for bit, with the padding stream, under stalls."""
-    from hw.sc import COUNT_LEVELS_PER_STAGE, popcount_stages
+    from hw.common.popcount import popcount_stages
+    from hw.sc import COUNT_LEVELS_PER_STAGE
     from models.sc import neuron_inputs
     assert popcount_stages(neuron_inputs(n_in), COUNT_LEVELS_PER_STAGE) == (1 if n_in == 6 else 2)
     rtl_run("sc-layer", {"n_in": n_in, "n_out": 3, "length": 16, "adder": "counter", "bits": 5}, tmp_path,

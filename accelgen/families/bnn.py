@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 import hw.bnn
-from models.bnn import GRNG_N, bnn_mlp_raw, posterior_words, scores_from_words, sigma_format
+from models.bnn import GRNG_BITS, bnn_mlp_raw, posterior_words, scores_from_words, sigma_format
 
 from ..api import ArraySpec, Design
 from ..flows.link import stream_through
@@ -46,7 +46,7 @@ class BayesianMLP(Design):
 
     def inputs(self):
         p, q = self.params, self.fmt
-        s, root = sigma_format(p["width"]), math.sqrt(GRNG_N)
+        s, root = sigma_format(p["width"]), math.sqrt(GRNG_BITS)
         return {
             "mu1": ArraySpec((p["hidden"], p["n_in"]), q),
             "sigma1": ArraySpec((p["hidden"], p["n_in"]), s, scale=root),

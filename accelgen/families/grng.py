@@ -15,7 +15,7 @@ from amaranth.hdl import Value
 import hw.grng
 from hw.link import TAKE
 from models.fixed import FixedFormat, unpack
-from models.grng import WALLACE_FORMAT, clt_grng, clt_scale, rlf_columns, rlf_grng, wallace_grng
+from models.grng import RLF_LENGTHS, WALLACE_FORMAT, clt_grng, clt_scale, rlf_columns, rlf_grng, wallace_grng
 from models.lfsr import LFSR_TAPS
 
 from ..api import ArraySpec, Claim, Design, Family
@@ -25,7 +25,7 @@ from ..registry import register
 from .common import SEED, measured, per_second, point, times
 
 SAMPLES = Param("samples", 1024, "steps drawn by sim/run (not a hardware parameter)", lo=1, hi=1_000_000)
-MAX_RLF_COLUMNS = 512  #: widest LFSR RAM accepted (lanes × (1 + shuffle) bits)
+MAX_RLF_COLUMNS = 8192  #: widest LFSR RAM accepted (lanes × bits)
 
 
 def _lanes(default, hi, help_text="samples per cycle"):
@@ -91,34 +91,34 @@ class GaussianGenerator(Design):
 @register
 class RLFGRNG(GaussianGenerator):
     name = "rlf-grng"
-    summary = "RAM-based LFSR GRNG (VIBNN): z = (2S - n)/sqrt(n) per lane, running popcount, Bays-Durham shuffle"
+    summary = "RAM-based LFSR GRNG (VIBNN): z = (2S - bits)/sqrt(bits) per lane, S the ones among fresh LFSR bits"
     parameters = (
-        Param("n", 127, f"LFSR length (one of {sorted(LFSR_TAPS)})", lo=31, hi=255),
-        _lanes(4, 64),
-        Param("shuffle", 12, "log2 of the shuffle buffer per lane (0: no shuffle, outputs correlated)", lo=0, hi=14),
+        Param("n", 63, f"LFSR length = RAM depth (one of {list(RLF_LENGTHS)})", lo=min(RLF_LENGTHS), hi=max(RLF_LENGTHS)),
+        _lanes(4, 256),
+        Param("bits", 32, "bits per sample: outputs are Binomial(bits, 1/2)", lo=2, hi=256),
         SEED, SAMPLES,
     )
 
     def check(self):
         p = self.params
-        if p["n"] not in LFSR_TAPS:
-            raise ValueError(f"n={p['n']} has no maximal-length taps here; allowed: {sorted(LFSR_TAPS)}")
-        columns = rlf_columns(p["lanes"], p["shuffle"])
+        if p["n"] not in RLF_LENGTHS:
+            raise ValueError(f"n={p['n']} has no taps d = n - 1 here; allowed: {list(RLF_LENGTHS)}")
+        columns = rlf_columns(p["lanes"], p["bits"])
         if columns > MAX_RLF_COLUMNS:
-            raise ValueError(f"lanes={p['lanes']} with shuffle={p['shuffle']} needs a {columns}-bit RAM; "
-                             f"allowed: lanes*(1+shuffle) <= {MAX_RLF_COLUMNS}")
+            raise ValueError(f"lanes={p['lanes']} with bits={p['bits']} needs a {columns}-bit RAM; "
+                             f"allowed: lanes*bits <= {MAX_RLF_COLUMNS}")
 
     def component(self):
         p = self.params
-        return hw.grng.RLFGRNG(n=p["n"], lanes=p["lanes"], shuffle=p["shuffle"], seed=p["seed"])
+        return hw.grng.RLFGRNG(n=p["n"], lanes=p["lanes"], bits=p["bits"], seed=p["seed"])
 
     def sample_format(self):
-        n = self.params["n"]
-        return FixedFormat(n.bit_length() + 1, 0), 1 / math.sqrt(n)
+        bits = self.params["bits"]
+        return FixedFormat(bits.bit_length() + 1, 0), 1 / math.sqrt(bits)
 
     def golden(self, raw):
         p = self.params
-        return {"z_raw": rlf_grng(p["n"], p["lanes"], p["shuffle"], p["seed"], p["samples"])}
+        return {"z_raw": rlf_grng(p["n"], p["lanes"], p["bits"], p["seed"], p["samples"])}
 
 
 @register
