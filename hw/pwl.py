@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 from models.fixed import FixedFormat
 from models.pwl import SLOPE_FRAC, SLOPE_WIDTH, PWLSpec, pwl_table
 
+from .common.dsp import registered_product
 from .common.fixed import delay, round_shift, saturate
 
 __all__ = ["PWL_LATENCY", "pwl_pipeline", "PWLActivation"]
@@ -36,14 +37,15 @@ def thermometer_count(thermometer):
     return Cat(*bits)
 
 
-def pwl_pipeline(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl") -> Signal:
+def pwl_pipeline(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl", enable=1) -> Signal:
     """``PWL_f(x)`` of a signed ``Q(fmt)`` value, ``PWL_LATENCY`` registers later (free running in
-    ``m``'s ``sync`` domain; wrap ``m`` in an ``EnableInserter`` to stall it).
+    ``m``'s ``sync`` domain; to stall it wrap ``m`` in an ``EnableInserter`` and pass the same
+    ``enable``, which the multiplier's hard registers need: an ``EnableInserter`` does not reach them).
 
     1. breakpoint comparators (a thermometer code), below/above flags;
     2. segment = number of breakpoints ≤ ``x`` (:func:`thermometer_count`);
-    3. the segment's ``x_i``, ``y_i``, ``m_i`` from tables, ``x − x_i``;
-    4. ``m_i (x − x_i)`` (one multiplier);
+    3. the segment's ``x_i``, ``y_i``, ``m_i`` from tables, ``x − x_i`` (into the multiplier's input registers);
+    4. ``m_i (x − x_i)`` (one registered DSP multiplier, ``hw/common/dsp.py``);
     5. ``round(product >> 15)``;
     6. ``y_i`` plus that, saturated, or an asymptote.
     """
@@ -60,14 +62,11 @@ def pwl_pipeline(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl
     x2, flags2 = delay(m, x1, 1, f"{name}_x"), delay(m, flags1, 1, f"{name}_flags")
     offset, y_i = Signal(signed(width + 2), name=f"{name}_offset"), Signal(signed(width + 1), name=f"{name}_y_i")
     m_i = Signal(signed(SLOPE_WIDTH), name=f"{name}_m_i")
-    m.d.sync += [
-        offset.eq(x2 - Array(Const(int(v), signed(width + 1)) for v in xs[:-1])[segment]),
-        y_i.eq(Array(Const(int(v), signed(width + 1)) for v in ys[:-1])[segment]),
-        m_i.eq(Array(Const(int(v), signed(SLOPE_WIDTH)) for v in slopes)[segment]),
-    ]
+    m.d.comb += [offset.eq(x2 - Array(Const(int(v), signed(width + 1)) for v in xs[:-1])[segment]),
+                 m_i.eq(Array(Const(int(v), signed(SLOPE_WIDTH)) for v in slopes)[segment])]
+    m.d.sync += y_i.eq(Array(Const(int(v), signed(width + 1)) for v in ys[:-1])[segment])
     flags3 = delay(m, flags2, 1, f"{name}_flags3")
-    product = Signal(signed(SLOPE_WIDTH + width + 2), name=f"{name}_product")
-    m.d.sync += product.eq(m_i * offset)
+    product = registered_product(m, m_i, offset, f"{name}_product", enable)
     rounded = Signal(signed(SLOPE_WIDTH + width + 3 - SLOPE_FRAC), name=f"{name}_rounded")
     m.d.sync += rounded.eq(round_shift(product, SLOPE_FRAC))
     y5, flags5 = delay(m, y_i, 2, f"{name}_y"), delay(m, flags3, 2, f"{name}_flags5")
@@ -118,7 +117,7 @@ class PWLActivation(wiring.Component):
         advance = ~self.y_out.valid | self.y_out.ready
         pipeline = Module()
         m.submodules.pipeline = EnableInserter(advance)(pipeline)
-        result = pwl_pipeline(pipeline, self.spec, self.x_in.payload, self.fmt)
+        result = pwl_pipeline(pipeline, self.spec, self.x_in.payload, self.fmt, enable=advance)
         valid = delay(pipeline, self.x_in.valid, PWL_LATENCY, "valid")
         m.d.comb += [self.x_in.ready.eq(advance), self.y_out.valid.eq(valid), self.y_out.payload.eq(result)]
         return m

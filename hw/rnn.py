@@ -11,6 +11,7 @@ from models.pwl import SIGMOID, TANH
 
 from .circulant import CirculantFC
 from .common.buffer import LutRamFIFO
+from .common.dsp import registered_product
 from .common.fixed import complex_layout, delay, round_shift, saturate
 from .common.memory import simple_ram
 from .pwl import PWL_LATENCY, pwl_pipeline
@@ -20,7 +21,7 @@ __all__ = ["CirculantRNN", "GateActivation", "ElementUpdate", "ELEMENT_LATENCY"]
 CELLS = ("lstm", "gru")
 # Registers from an element's issue to its h: operands, products, rounded products, the cell sum, the tanh
 # pipeline, the output product, its rounding, the saturated h.
-ELEMENT_LATENCY = PWL_LATENCY + 7
+ELEMENT_LATENCY = PWL_LATENCY + 8
 # h words in flight (pipeline and output FIFO) at most: issue → FIFO → h_out → credit back takes
 # ELEMENT_LATENCY + 4 cycles, so an always-ready h_out takes one word per cycle.
 OUTPUT_CREDITS = 1 << (ELEMENT_LATENCY + 4 - 1).bit_length()  # the power of two >= ELEMENT_LATENCY + 4
@@ -35,10 +36,11 @@ class CirculantRNN(wiring.Component):
     for r, z, none for n_x, n_h) in a ``2 + PWL_LATENCY``-stage pipeline, and
     each gate row lands in its own buffer. An element-wise pipeline then
     takes one hidden element per cycle and computes the new state and
-    ``h_t`` (``ELEMENT_LATENCY = PWL_LATENCY + 7`` registers: operands,
+    ``h_t`` (``ELEMENT_LATENCY = PWL_LATENCY + 8`` registers: operands,
     products, rounded products, the cell sum, the tanh pipeline, the output
-    product, its rounding, the saturated ``h``; every product between
-    registers, no add after a rounding in the same cycle): LSTM
+    product's operands and product, its rounding, the saturated ``h``; every
+    product a DSP with input and output registers, no add after a rounding in
+    the same cycle): LSTM
     ``c' = sat(rnd(f·c) + rnd(i·g))``, ``h = sat(rnd(o·tanh(c')))``; GRU
     ``n = tanh(sat(n_x + rnd(r·n_h)))``, ``h = sat(rnd((1 − z)·n) + rnd(z·h))``.
     Each ``h`` is written back as it leaves the pipeline and queued for
@@ -302,9 +304,10 @@ class ElementUpdate(wiring.Component):
     An element issued in cycle 0 (its gate and state words on the inputs) has
     its operands in registers at 1, raw products at 2, rounded products at 3,
     the cell sum at 4 (the LSTM's new state; the GRU's tanh input), tanh(sum)
-    at ``4 + PWL_LATENCY``, the output product one later, its rounding the
-    next, ``h`` at ``ELEMENT_LATENCY``. Every product sits between registers;
-    no add follows a rounding in the same cycle.
+    at ``4 + PWL_LATENCY``, the output product two later (the DSP's input and
+    output registers), its rounding the next, ``h`` at ``ELEMENT_LATENCY``.
+    Every product is a registered DSP multiplier; no add follows a rounding in
+    the same cycle.
 
     Parameters
     ----------
@@ -330,7 +333,7 @@ class ElementUpdate(wiring.Component):
 
     Latency
     -------
-    ``ELEMENT_LATENCY = PWL_LATENCY + 7`` cycles from an issue to its ``h``.
+    ``ELEMENT_LATENCY = PWL_LATENCY + 8`` cycles from an issue to its ``h``.
 
     Throughput
     ----------
@@ -351,34 +354,37 @@ class ElementUpdate(wiring.Component):
         m = Module()
         fmt, width = self.fmt, self.fmt.width
         word = signed(width)
-        operands = [Signal(word, name=f"operand_{name}") for name in "0123s"]  # gate rows, then c or h
-        m.d.sync += [operand.eq(gate) for operand, gate in zip(operands, self.gates)]
-        m.d.sync += operands[4].eq(self.state)
-        product, rounded = signed(2 * width + 1), signed(2 * width + 2 - fmt.frac)
-        first, second, held = Signal(product), Signal(product), Signal(word)
+        # The products are registered DSP multipliers (hw/common/dsp.py): their input registers are
+        # the operand stage, their output registers the raw-product stage.
+        gates, state = [self.gates[k] for k in range(4)], self.state
+        operands = [Signal(word, name=f"operand_{name}") for name in "0123"]  # the gate rows, registered
+        m.d.sync += [operand.eq(gate) for operand, gate in zip(operands, gates)]
+        rounded = signed(2 * width + 2 - fmt.frac)
+        held = Signal(word)
         first_rounded, second_rounded = Signal(rounded), Signal(rounded)
-        cell_sum, scaled, scaled_rounded, h_value = Signal(word), Signal(product), Signal(rounded), Signal(word)
+        cell_sum, scaled_rounded, h_value = Signal(word), Signal(rounded), Signal(word)
         if self.cell == "lstm":
-            i_g, f_g, g_g, o_g, c = operands
-            m.d.sync += [first.eq(f_g * c), second.eq(i_g * g_g), held.eq(o_g)]
+            first = registered_product(m, gates[1], state, "f_c")
+            second = registered_product(m, gates[0], gates[2], "i_g")
+            m.d.sync += held.eq(operands[3])
             cell_input = first_rounded + second_rounded
         else:
-            r_g, z_g, nx_g, nh_g, h = operands
+            first = registered_product(m, gates[0], gates[3], "r_nh")
+            second = registered_product(m, gates[1], state, "z_h")
             candidate_x = Signal(word)
-            m.d.sync += [first.eq(r_g * nh_g), second.eq(z_g * h), held.eq((1 << fmt.frac) - z_g),
-                         candidate_x.eq(nx_g)]
+            m.d.sync += [held.eq((1 << fmt.frac) - operands[1]), candidate_x.eq(operands[2])]
             cell_input = delay(m, candidate_x, 1, "candidate_x") + first_rounded
         m.d.sync += [first_rounded.eq(round_shift(first, fmt.frac)), second_rounded.eq(round_shift(second, fmt.frac)),
                      cell_sum.eq(saturate(cell_input, width))]
         activated_state = pwl_pipeline(m, TANH, cell_sum, fmt, "cell_tanh")
-        m.d.sync += [scaled.eq(delay(m, held, PWL_LATENCY + 2, "held") * activated_state),
-                     scaled_rounded.eq(round_shift(scaled, fmt.frac))]
+        scaled = registered_product(m, delay(m, held, PWL_LATENCY + 2, "held"), activated_state, "scaled")
+        m.d.sync += scaled_rounded.eq(round_shift(scaled, fmt.frac))
         if self.cell == "lstm":
             m.d.sync += h_value.eq(saturate(scaled_rounded, width))
             m.d.comb += [self.c_next.eq(cell_sum), self.c_element.eq(delay(m, self.element, 4, "c_element")),
                          self.c_valid.eq(delay(m, self.issue, 4, "c_valid"))]
         else:
-            z_h = delay(m, second_rounded, PWL_LATENCY + 3, "z_h")
+            z_h = delay(m, second_rounded, PWL_LATENCY + 4, "z_h")
             m.d.sync += h_value.eq(saturate(scaled_rounded + z_h, width))
         m.d.comb += [self.h.eq(h_value), self.h_valid.eq(delay(m, self.issue, ELEMENT_LATENCY, "h_valid")),
                      self.h_element.eq(delay(m, self.element, ELEMENT_LATENCY, "h_element"))]
