@@ -6,22 +6,31 @@ complete dict of range-checked values, raising :class:`UserError` with a one-lin
 names the bad key or value and the allowed range.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
 
-__all__ = ["Param", "parse_values", "parse_assignments"]
+__all__ = ["Param", "parse_values", "parse_assignments", "sizes_of"]
+
+
+def sizes_of(text: str) -> list[int]:
+    """A ``sizes`` parameter's canonical ``64-16-10`` as ``[64, 16, 10]``."""
+    return [int(part) for part in text.split("-")]
 
 
 @dataclass(frozen=True)
 class Param:
-    """One integer, choice or file parameter.
+    """One integer, choice, file or layer-sizes parameter.
 
     ``lo``/``hi`` bound integers (inclusive); ``power_of_two`` further
     restricts them; ``choices`` makes a string parameter; ``path`` makes a
     file parameter: an existing file, or one of ``choices`` (built-ins the
-    design resolves itself).
+    design resolves itself); ``sizes`` makes a list of at least two integers,
+    each in ``[lo, hi]``, written ``784-200-200-10`` (``,`` ``:`` or ``x`` also
+    separate; ``sweep`` splits its axes at commas) and kept in that
+    canonical ``-`` form (:func:`sizes_of` reads it back).
     """
 
     name: str
@@ -32,9 +41,12 @@ class Param:
     power_of_two: bool = False
     choices: tuple[str, ...] | None = None
     path: bool = False
+    sizes: bool = False
 
     def allowed(self) -> str:
         """The allowed range as ``accelgen list`` prints it."""
+        if self.sizes:
+            return f"sizes like 64-16-10, each in [{self.lo}, {self.hi}]"
         if self.path:
             return "a file" + (" or {" + ", ".join(self.choices) + "}" if self.choices else "")
         if self.choices is not None:
@@ -46,6 +58,8 @@ class Param:
         """Convert ``value`` (a string from the command line or a TOML value) and check it."""
         if self.path:
             return self._parse_path(value)
+        if self.sizes:
+            return self._parse_sizes(value)
         if self.choices is not None:
             text = str(value)
             if text not in self.choices:
@@ -61,6 +75,16 @@ class Param:
         if not in_range or (self.power_of_two and number & (number - 1)):
             raise UserError(f"{self.name}={number} out of range; allowed: {self.allowed()}")
         return number
+
+    def _parse_sizes(self, value) -> str:
+        text = str(value).strip()
+        parts = [part for part in re.split(r"[-,:x]", text)]
+        if len(parts) < 2 or not all(part.strip().isdigit() for part in parts):
+            raise UserError(f"{self.name}={text} is not a list of sizes; allowed: {self.allowed()}")
+        for part in parts:
+            if not self.lo <= int(part) <= self.hi:
+                raise UserError(f"{self.name}={text}: size {int(part)} out of range; allowed: {self.allowed()}")
+        return "-".join(str(int(part)) for part in parts)
 
     def _parse_path(self, value) -> str:
         text = str(value)

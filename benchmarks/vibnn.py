@@ -7,7 +7,7 @@ For each generator and lane count: ECP5 LUT/FF/BRAM/DSP and the median Fmax
 of 3 placement seeds (yowasp flow, cached), samples per cycle (the RTL's
 throughput, asserted in tests/test_grng.py), samples/s per LUT at that Fmax
 and its ratio to the CLT baseline at the same lanes, plus quality figures of
-the bit-exact model over 1 000 000 steps (seed 1): the largest
+the bit-exact model over 200 000 steps (seed 1): the largest
 |autocorrelation| at lags 1–16 over all lanes, the block-mean test's p of
 lane 0 (1000 blocks: do long averages scatter like independent samples'?),
 the excess kurtosis of lane 0 (a normal's is 0) and its KS p-value against
@@ -27,7 +27,7 @@ from hw.grng import PASS_BUBBLES
 from models import grng
 from models.bnn import cycles_per_image
 
-STEPS = 1_000_000
+STEPS = 200_000
 SEEDS = 3
 RLF = {"n": 63, "bits": 32}
 RLF_COARSE = {"n": 63, "bits": 16}

@@ -2,11 +2,12 @@
 
 import math
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.bnn import GRNG_BITS, GRNG_N, sigma_frac
+from models.bnn import GRNG_BITS, GRNG_N, posterior_names, sigma_frac, steps_per_pass
+from models.fixed import ceil_div
 
 from .common.fixed import requantize, round_shift, saturate
 from .common.memory import simple_ram
@@ -15,17 +16,32 @@ from .grng import RLFGRNG
 __all__ = ["BayesianMLP", "PredictiveMoments"]
 
 
-class BayesianMLP(wiring.Component):
-    """``n_in → hidden (ReLU) → n_out`` with weights ``μ + σ'·ε`` drawn per pass from an RLF-GRNG lane.
+def _table(values, shape=None):
+    """A per-layer constant, indexed by a layer counter."""
+    shape = shape or range(max(values) + 1)
+    return Array(Const(v, shape) for v in values)
 
-    One multiply-accumulate lane, two stages: (ε, μ, σ', activation from block
-    RAM) → registered sampled weight → accumulate; the scores of the passes
-    gather in :class:`PredictiveMoments`.
+
+class BayesianMLP(wiring.Component):
+    """A Bayesian MLP of any depth, ``sizes = [N_0, …, N_L]`` (ReLU between layers), whose weights
+    ``μ + σ'·ε`` are drawn per pass from a ``lanes``-lane RLF-GRNG.
+
+    ``lanes`` multiply-accumulate lanes compute a group of ``lanes`` neurons of a
+    layer at once: each step broadcasts one input activation to every lane,
+    and lane ``p`` samples its neuron's weight from its own μ and σ' block RAMs
+    (neuron ``o`` of every layer lives in lane ``o mod lanes``) with its own ε.
+    Two stages: (ε, μ, σ', activation) → registered sampled weight →
+    accumulate. A group ends with one drain cycle and ``lanes`` cycles that
+    add each lane's bias, requantize, apply ReLU and write the result into the
+    next layer's activation buffer (two ping-pong buffers beside the input
+    image's), or, after the last layer, into :class:`PredictiveMoments`.
 
     Parameters
     ----------
-    n_in, hidden, n_out : int
-        Layer sizes.
+    sizes : list of int
+        ``[N_0, …, N_L]``, at least one layer.
+    lanes : int
+        MAC lanes (and GRNG lanes).
     width, frac : int
         ``Q(width, frac)`` of μ, biases, activations and scores (σ' is ``Q(width, width - 1)``).
     passes : int
@@ -36,12 +52,12 @@ class BayesianMLP(wiring.Component):
     Members
     -------
     params_in : In(stream.Signature(signed(width)))
-        Once after reset: ``mu1, sigma1`` (hidden × n_in), ``b1``, ``mu2, sigma2`` (n_out × hidden),
-        ``b2``, row-major.
+        Once after reset: per layer ``mu, sigma`` (N_ℓ × N_{ℓ-1}) and ``b``, row-major
+        (``models.bnn.posterior_names``).
     x_in : In(stream.Signature(signed(width)))
-        ``n_in`` words per image.
+        ``N_0`` words per image.
     scores_out : Out(stream.Signature(signed(width)))
-        Per image ``n_out`` predictive means, then ``n_out`` variances.
+        Per image ``N_L`` predictive means, then ``N_L`` variances.
 
     Latency
     -------
@@ -53,8 +69,8 @@ class BayesianMLP(wiring.Component):
     One image at a time: the next image is taken after the last score is sent.
     """
 
-    def __init__(self, *, n_in, hidden, n_out, width, frac, passes, seed):
-        self.n_in, self.hidden, self.n_out = n_in, hidden, n_out
+    def __init__(self, *, sizes, lanes, width, frac, passes, seed):
+        self.sizes, self.lanes = list(sizes), lanes
         self.width, self.frac, self.passes, self.seed = width, frac, passes, seed
         super().__init__({
             "params_in": In(stream.Signature(signed(width))),
@@ -64,83 +80,81 @@ class BayesianMLP(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        I, H, O, W, F, S = self.n_in, self.hidden, self.n_out, self.width, self.frac, self.passes
-        word = signed(W)
-        m.submodules.grng = grng = RLFGRNG(n=GRNG_N, lanes=1, bits=GRNG_BITS, seed=self.seed)
+        sizes, P, W, F, S = self.sizes, self.lanes, self.width, self.frac, self.passes
+        depth, word = len(sizes) - 1, signed(W)
+        n_in, n_out = sizes[:-1], sizes[1:]
+        groups = [ceil_div(n, P) for n in n_out]
+        m.submodules.grng = grng = RLFGRNG(n=GRNG_N, lanes=P, bits=GRNG_BITS, seed=self.seed)
 
-        arrays = {"mu1": H * I, "sigma1": H * I, "b1": H, "mu2": O * H, "sigma2": O * H, "b2": O}
-        ports = {name: simple_ram(m, name, word, depth) for name, depth in arrays.items()}  # (write, read)
-        x_buf, h_buf = simple_ram(m, "x_buf", word, I), simple_ram(m, "h_buf", word, H)
+        # Per lane: μ and σ' in MAC order (layer, group, input), biases in group order.
+        weight_depth, bias_depth = steps_per_pass(sizes, P), sum(groups)
+        mu = [simple_ram(m, f"mu{p}", word, weight_depth) for p in range(P)]
+        sigma = [simple_ram(m, f"sigma{p}", word, weight_depth) for p in range(P)]
+        bias = [simple_ram(m, f"bias{p}", word, bias_depth) for p in range(P)]
+        x_buf = simple_ram(m, "x_buf", word, sizes[0])
+        hidden_depth = max(sizes[1:-1], default=1)
+        h_bufs = [simple_ram(m, f"h_buf{bank}", word, hidden_depth) for bank in (0, 1)]
+        m.submodules.moments = moments = PredictiveMoments(width=W, frac=F, n_out=sizes[-1], passes=S)
 
-        acc_width = 2 * W + 2 + max(I, H).bit_length() + 8
-        m.submodules.moments = moments = PredictiveMoments(width=W, frac=F, n_out=O, passes=S)
-
-        layer = Signal()  # 0: hidden layer, 1: output layer
-        row = Signal(range(max(H, O)))
-        col = Signal(range(max(I, H)))
+        layer = Signal(range(depth))
+        group = Signal(range(max(groups)))
+        col = Signal(range(max(n_in)))
+        slot = Signal(range(P))
+        neuron = Signal(range(max(groups) * P))
+        read_bank = Signal(init=1)  # the h buffer a layer ≥ 1 reads; it writes the other (layer 0 writes h0)
         p = Signal(range(S))
-        index = Signal(range(max(H * I, O * H, I, H, O) + 1))  # load counter / row·cols + col
         # Block-RAM reads are synchronous: every read port is addressed with the
         # counters' next values, so its data always matches the current counters.
-        col_next, row_next, index_next = Signal.like(col), Signal.like(row), Signal.like(index)
-        m.d.comb += [col_next.eq(col), row_next.eq(row), index_next.eq(index)]
-        m.d.sync += [col.eq(col_next), row.eq(row_next), index.eq(index_next)]
-        columns = Mux(layer, H, I)
-        rows = Mux(layer, O, H)
+        index, bias_index = Signal(range(weight_depth + 1)), Signal(range(bias_depth + 1))
+        col_next, index_next, bias_next = Signal.like(col), Signal.like(index), Signal.like(bias_index)
+        m.d.comb += [col_next.eq(col), index_next.eq(index), bias_next.eq(bias_index)]
+        m.d.sync += [col.eq(col_next), index.eq(index_next), bias_index.eq(bias_next)]
+        columns, outputs, last_group = _table(n_in)[layer], _table(n_out)[layer], _table([g - 1 for g in groups])[layer]
 
-        # Stage A: sample the weight, fetch the activation.
-        mu = Mux(layer, ports["mu2"][1].data, ports["mu1"][1].data)
-        sigma = Mux(layer, ports["sigma2"][1].data, ports["sigma1"][1].data)
-        activation = Mux(layer, h_buf[1].data, x_buf[1].data)
-        for name in ("mu1", "sigma1", "mu2", "sigma2"):
-            m.d.comb += ports[name][1].addr.eq(index_next)
-        m.d.comb += [x_buf[1].addr.eq(col_next), h_buf[1].addr.eq(col_next)]
-        issue = Signal()
-        epsilon = grng.z_out.payload[0]
+        # Stage A: sample each lane's weight, fetch the activation (broadcast).
+        for ram in (*mu, *sigma):
+            m.d.comb += ram[1].addr.eq(index_next)
+        for ram in bias:
+            m.d.comb += ram[1].addr.eq(bias_next)
+        m.d.comb += [x_buf[1].addr.eq(col_next), h_bufs[0][1].addr.eq(col_next), h_bufs[1][1].addr.eq(col_next)]
+        activation = Mux(layer == 0, x_buf[1].data, Mux(read_bank, h_bufs[1][1].data, h_bufs[0][1].data))
+        issue, issued = Signal(), Signal()
         m.d.comb += grng.z_out.ready.eq(issue)
-        sampled = Signal(word)
-        operand = Signal(word)
-        issued = Signal()
         m.d.sync += issued.eq(issue)
+        operand = Signal(word)
+        acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
+        accs = []
         with m.If(issue):
-            m.d.sync += [sampled.eq(saturate(mu + round_shift(sigma * epsilon, sigma_frac(W) - F), W)),
-                         operand.eq(activation)]
-        # Stage B: accumulate.
-        acc = Signal(signed(acc_width))
-        with m.If(issued):
-            m.d.sync += acc.eq(acc + sampled * operand)
+            m.d.sync += operand.eq(activation)
+        for lane in range(P):
+            sampled = Signal(word, name=f"sampled{lane}")
+            spread = round_shift(sigma[lane][1].data * grng.z_out.payload[lane], sigma_frac(W) - F)
+            acc = Signal(signed(acc_width), name=f"acc{lane}")
+            with m.If(issue):
+                m.d.sync += sampled.eq(saturate(mu[lane][1].data + spread, W))
+            # Stage B: accumulate.
+            with m.If(issued):
+                m.d.sync += acc.eq(acc + sampled * operand)
+            accs.append(acc)
 
-        bias = Mux(layer, ports["b2"][1].data, ports["b1"][1].data)
-        m.d.comb += [ports["b1"][1].addr.eq(row_next), ports["b2"][1].addr.eq(row_next)]
+        # A group's results, one lane per cycle.
         result = Signal(word)
-        m.d.comb += result.eq(requantize(acc + (bias << F), F, W))
-        out_index = Signal(range(2 * O))
-        m.d.comb += [moments.score.eq(result), moments.index.eq(row), moments.select.eq(out_index)]
+        m.d.comb += result.eq(requantize(Array(accs)[slot] + (Array(ram[1].data for ram in bias)[slot] << F), F, W))
+        exists = neuron < outputs
+        out_index = Signal(range(2 * sizes[-1]))
+        m.d.comb += [moments.score.eq(result), moments.index.eq(neuron), moments.select.eq(out_index)]
 
-        def load_state(name, next_state):
-            write, read = ports[name]
-            with m.State(f"LOAD_{name.upper()}"):
-                m.d.comb += [self.params_in.ready.eq(1), write.addr.eq(index), write.data.eq(self.params_in.payload),
-                             write.en.eq(self.params_in.valid)]
-                with m.If(self.params_in.valid):
-                    m.d.comb += index_next.eq(index + 1)
-                    with m.If(index == arrays[name] - 1):
-                        m.d.comb += index_next.eq(0)
-                        m.next = next_state
-
-        names = list(arrays)
-        with m.FSM(init="LOAD_MU1"):
-            for name, following in zip(names, [f"LOAD_{n.upper()}" for n in names[1:]] + ["LOAD_X"]):
-                load_state(name, following)
+        load = self._loader(mu, sigma, bias)
+        with m.FSM(init=load["first"]):
+            load["states"](m)
             with m.State("LOAD_X"):
                 m.d.comb += [self.x_in.ready.eq(1), x_buf[0].addr.eq(col), x_buf[0].data.eq(self.x_in.payload),
                              x_buf[0].en.eq(self.x_in.valid)]
                 with m.If(self.x_in.valid):
                     m.d.comb += col_next.eq(col + 1)
-                    with m.If(col == I - 1):
-                        m.d.comb += [col_next.eq(0), row_next.eq(0), index_next.eq(0)]
-                        m.d.sync += [layer.eq(0), p.eq(0)]
-                        m.d.comb += moments.clear.eq(1)
+                    with m.If(col == sizes[0] - 1):
+                        m.d.comb += [col_next.eq(0), index_next.eq(0), bias_next.eq(0), moments.clear.eq(1)]
+                        m.d.sync += [layer.eq(0), group.eq(0), neuron.eq(0), slot.eq(0), read_bank.eq(1), p.eq(0)]
                         m.next = "MAC"
             with m.State("MAC"):
                 m.d.comb += issue.eq(grng.z_out.valid)
@@ -150,30 +164,99 @@ class BayesianMLP(wiring.Component):
                         m.d.comb += col_next.eq(0)
                         m.next = "DRAIN"
             with m.State("DRAIN"):
-                m.next = "FINAL"
-            with m.State("FINAL"):
-                m.d.sync += acc.eq(0)
-                m.d.comb += row_next.eq(row + 1)
-                with m.If(layer == 0):
-                    m.d.comb += [h_buf[0].addr.eq(row), h_buf[0].data.eq(Mux(result[-1], 0, result)), h_buf[0].en.eq(1)]
-                with m.Else():
-                    m.d.comb += moments.add.eq(1)
-                m.next = "MAC"
-                with m.If(row == rows - 1):
-                    m.d.comb += [row_next.eq(0), index_next.eq(0)]
-                    m.d.sync += layer.eq(~layer)
-                    with m.If((layer == 1) & (p == S - 1)):
-                        m.d.sync += out_index.eq(0)
-                        m.next = "EMIT"
-                    with m.If(layer == 1):
-                        m.d.sync += p.eq(p + 1)
+                m.next = "RESULTS"
+            with m.State("RESULTS"):
+                self._write_result(m, layer, depth, read_bank, neuron, result, exists, h_bufs, moments)
+                m.d.sync += [slot.eq(slot + 1), neuron.eq(neuron + 1)]
+                with m.If(slot == P - 1):
+                    m.d.sync += [slot.eq(0), *(acc.eq(0) for acc in accs), group.eq(group + 1)]
+                    m.d.comb += bias_next.eq(bias_index + 1)
+                    m.next = "MAC"
+                    with m.If(group == last_group):
+                        m.d.sync += [group.eq(0), neuron.eq(0), layer.eq(layer + 1), read_bank.eq(~read_bank)]
+                        with m.If(layer == depth - 1):
+                            m.d.comb += [index_next.eq(0), bias_next.eq(0)]
+                            m.d.sync += [layer.eq(0), read_bank.eq(1), p.eq(p + 1)]
+                            with m.If(p == S - 1):
+                                m.d.sync += out_index.eq(0)
+                                m.next = "EMIT"
             with m.State("EMIT"):
                 m.d.comb += [self.scores_out.valid.eq(1), self.scores_out.payload.eq(moments.value)]
                 with m.If(self.scores_out.ready):
                     m.d.sync += out_index.eq(out_index + 1)
-                    with m.If(out_index == 2 * O - 1):
+                    with m.If(out_index == 2 * sizes[-1] - 1):
                         m.next = "LOAD_X"
         return m
+
+    @staticmethod
+    def _write_result(m, layer, depth, read_bank, neuron, result, exists, h_bufs, moments):
+        """The group's current lane result: ReLU into the next layer's buffer, or into the moments."""
+        activated = Mux(result[-1], 0, result)
+        write_bank = Mux(layer == 0, 0, ~read_bank)
+        with m.If(layer == depth - 1):
+            m.d.comb += moments.add.eq(exists)
+        with m.Else():
+            for bank, ram in enumerate(h_bufs):
+                m.d.comb += [ram[0].addr.eq(neuron), ram[0].data.eq(activated),
+                             ram[0].en.eq(exists & (write_bank == bank))]
+
+    def _loader(self, mu, sigma, bias):
+        """States that take ``params_in`` (:func:`models.bnn.posterior_names` order) into the lanes' RAMs.
+
+        Word ``(o, i)`` of layer ``ℓ``'s μ or σ' goes to lane ``o mod lanes`` at
+        ``base_ℓ + (o div lanes)·N_{ℓ-1} + i``; bias ``o`` to ``bias_base_ℓ + o div lanes``.
+        """
+        sizes, P = self.sizes, self.lanes
+        names = posterior_names(len(sizes) - 1)
+        lane, row, col = Signal(range(P)), Signal(range(max(sizes[1:]))), Signal(range(max(sizes[:-1])))
+        address = Signal(range(max(steps_per_pass(sizes, P), 1) + 1))
+        targets = {"mu": mu, "sigma": sigma, "b": bias}
+        bases, bias_bases = [0], [0]
+        for n_in, n_out in zip(sizes, sizes[1:]):
+            bases.append(bases[-1] + ceil_div(n_out, P) * n_in)
+            bias_bases.append(bias_bases[-1] + ceil_div(n_out, P))
+
+        def split(name):  # "sigma2" -> ("sigma", 1)
+            kind = name.rstrip("0123456789")
+            return kind, int(name[len(kind):]) - 1
+
+        def start_of(name):
+            kind, layer = split(name)
+            return bias_bases[layer] if kind == "b" else bases[layer]
+
+        def states(m):
+            for position, name in enumerate(names):
+                kind, layer = split(name)
+                n_in, n_out = sizes[layer], sizes[layer + 1]
+                following = names[position + 1] if position + 1 < len(names) else None
+                with m.State(f"LOAD_{name.upper()}"):
+                    m.d.comb += self.params_in.ready.eq(1)
+                    for target_lane, ram in enumerate(targets[kind]):
+                        m.d.comb += [ram[0].addr.eq(address), ram[0].data.eq(self.params_in.payload),
+                                     ram[0].en.eq(self.params_in.valid & (lane == target_lane))]
+                    with m.If(self.params_in.valid):
+                        self._load_step(m, kind, P, n_in, lane, row, col, address)
+                        done = (row == n_out - 1) & ((col == n_in - 1) if kind != "b" else 1)
+                        with m.If(done):
+                            m.d.sync += [lane.eq(0), row.eq(0), col.eq(0),
+                                         address.eq(start_of(following) if following else 0)]
+                            m.next = f"LOAD_{following.upper()}" if following else "LOAD_X"
+
+        return {"first": f"LOAD_{names[0].upper()}", "states": states}
+
+    @staticmethod
+    def _load_step(m, kind, lanes, n_in, lane, row, col, address):
+        """Advance the load counters by one word (the last word's update is overridden by the caller)."""
+        wraps = lane == lanes - 1
+        next_lane = Mux(wraps, 0, lane + 1)
+        if kind == "b":
+            m.d.sync += [lane.eq(next_lane), row.eq(row + 1), address.eq(address + wraps)]
+            return
+        with m.If(col == n_in - 1):
+            m.d.sync += [col.eq(0), row.eq(row + 1), lane.eq(next_lane),
+                         address.eq(Mux(wraps, address + 1, address - (n_in - 1)))]
+        with m.Else():
+            m.d.sync += [col.eq(col + 1), address.eq(address + 1)]
 
 
 class PredictiveMoments(wiring.Component):

@@ -1,30 +1,35 @@
 """``bnn-mlp``: fixed-point Bayesian MLP inference that samples its weights, bit-exact with ``hw/bnn.py``.
 
+A network of any depth, ``sizes = [N_0, N_1, …, N_L]``: layer ``ℓ`` maps
+``N_{ℓ-1}`` inputs to ``N_ℓ`` outputs, ReLU after every layer but the last.
 Every weight is drawn per forward pass as ``w = μ + σ·ε`` with ε from an
-``rlf-grng`` lane (``models/grng.py``; ε = z_raw / √GRNG_BITS). The hardware stores
-``σ' = σ/√GRNG_BITS`` in ``sigma_format(width)`` (Q(width, width − 1), so small σ keep their precision)
-and forms ``w = sat(μ + round_shift(σ'·z_raw, 15 − frac))`` — one multiply,
-no division. Each layer is ``requantize(Σ w·a + (b << frac))`` (round half
-up, saturate), ReLU after the hidden layer. Over ``passes`` (a power of two)
-passes the engine keeps ``Σy`` and ``Σy²`` per class exactly and outputs
-``mean = round_shift(Σy, log2 S)`` and ``var = round_shift(S·Σy² − (Σy)², 2·log2 S + frac)``,
-both in Q(width, frac).
+``rlf-grng`` of ``lanes`` lanes (``models/grng.py``; ε = z_raw / √GRNG_BITS).
+The hardware stores ``σ' = σ/√GRNG_BITS`` in ``sigma_format(width)`` (Q(width,
+width − 1), so small σ keep their precision) and forms ``w = sat(μ +
+round_shift(σ'·z_raw, width − 1 − frac))`` — one multiply, no division. Each
+layer is ``requantize(Σ w·a + (b << frac))`` (round half up, saturate). Over
+``passes`` (a power of two) passes the engine keeps ``Σy`` and ``Σy²`` per
+class exactly and outputs ``mean = round_shift(Σy, log2 S)`` and ``var =
+round_shift(S·Σy² − (Σy)², 2·log2 S + frac)``, both in Q(width, frac).
 
-ε order: image by image, pass by pass, hidden-layer weights row-major,
-then output-layer weights row-major.
+The engine computes ``lanes`` neurons of a layer at once (a *group*), one input
+per step; a GRNG step gives each lane its ε. ε order: image by image, pass by
+pass, layer by layer, group by group, input by input; lane ``p`` of group ``g``
+is neuron ``g·lanes + p`` (lanes past the layer's last neuron draw ε unused).
+With one lane that is every layer's weights row-major.
 """
 
 import math
 
 import numpy as np
 
-from .fixed import FixedFormat, requantize, round_shift, saturate
+from .fixed import FixedFormat, ceil_div, requantize, round_shift, saturate
 from .grng import rlf_grng
 
-__all__ = ["POSTERIOR", "posterior_words", "scores_from_words", "GRNG_N", "GRNG_BITS", "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw",
-           "cycles_per_image"]
+__all__ = ["posterior_names", "posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
+           "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "cycles_per_image"]
 
-GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng lane that draws ε: LFSR length, bits per sample
+GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, bits per sample
 
 
 def sigma_frac(width: int) -> int:
@@ -46,46 +51,73 @@ def _layer(w_raw, a_raw, b_raw, fmt, relu):
     return np.maximum(y, 0) if relu else y
 
 
-def bnn_mlp_raw(weights: dict, x_raw: np.ndarray, fmt: FixedFormat, passes: int, seed: int) -> tuple:
-    """``(mean_raw, var_raw)``, each images × n_out, for raw ``weights`` (mu1, sigma1, b1, mu2, sigma2, b2)."""
-    hidden, n_in = weights["mu1"].shape
-    n_out = weights["mu2"].shape[0]
-    per_pass = hidden * n_in + n_out * hidden
-    eps = rlf_grng(GRNG_N, 1, GRNG_BITS, seed, len(x_raw) * passes * per_pass)[:, 0].reshape(
-        len(x_raw), passes, per_pass)
+def layer_sizes(weights: dict) -> list[int]:
+    """``[N_0, …, N_L]`` of posterior arrays ``mu1 … muL``."""
+    depth = sum(1 for name in weights if name.startswith("mu"))
+    return [weights["mu1"].shape[1]] + [weights[f"mu{layer}"].shape[0] for layer in range(1, depth + 1)]
+
+
+def steps_per_pass(sizes: list[int], lanes: int) -> int:
+    """GRNG steps (MAC issue cycles) of one pass: every layer's groups times its inputs."""
+    return sum(ceil_div(n_out, lanes) * n_in for n_in, n_out in zip(sizes, sizes[1:]))
+
+
+def _layer_epsilons(eps, sizes, lanes):
+    """Split one pass's ``steps × lanes`` ε into each layer's ``N_ℓ × N_{ℓ-1}`` matrix."""
+    out, start = [], 0
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        groups = ceil_div(n_out, lanes)
+        block = eps[start:start + groups * n_in].reshape(groups, n_in, lanes)
+        out.append(block.transpose(0, 2, 1).reshape(groups * lanes, n_in)[:n_out])
+        start += groups * n_in
+    return out
+
+
+def bnn_mlp_raw(weights: dict, x_raw: np.ndarray, fmt: FixedFormat, passes: int, seed: int,
+                lanes: int = 1) -> tuple:
+    """``(mean_raw, var_raw)``, each images × N_L, for raw ``weights`` (``mu1, sigma1, b1, …``)."""
+    sizes = layer_sizes(weights)
+    depth, steps = len(sizes) - 1, steps_per_pass(sizes, lanes)
+    eps = rlf_grng(GRNG_N, lanes, GRNG_BITS, seed, len(x_raw) * passes * steps).reshape(len(x_raw), passes, steps, lanes)
     shift = int(math.log2(passes))
     means, variances = [], []
     for image, x in enumerate(np.asarray(x_raw, dtype=np.int64)):
-        total = np.zeros(n_out, dtype=object)
-        squares = np.zeros(n_out, dtype=object)
+        total = np.zeros(sizes[-1], dtype=object)
+        squares = np.zeros(sizes[-1], dtype=object)
         for p in range(passes):
-            e1 = eps[image, p, :hidden * n_in].reshape(hidden, n_in)
-            e2 = eps[image, p, hidden * n_in:].reshape(n_out, hidden)
-            h = _layer(sample_weights(weights["mu1"], weights["sigma1"], e1, fmt), x, weights["b1"], fmt, True)
-            y = _layer(sample_weights(weights["mu2"], weights["sigma2"], e2, fmt), h, weights["b2"], fmt, False)
-            total = total + y.astype(object)
-            squares = squares + (y.astype(object) ** 2)
+            a = x
+            for layer, e in enumerate(_layer_epsilons(eps[image, p], sizes, lanes), start=1):
+                w = sample_weights(weights[f"mu{layer}"], weights[f"sigma{layer}"], e, fmt)
+                a = _layer(w, a, weights[f"b{layer}"], fmt, relu=layer < depth)
+            total = total + a.astype(object)
+            squares = squares + (a.astype(object) ** 2)
         spread = passes * squares - total * total
         means.append(saturate(round_shift(total.astype(np.int64), shift), fmt.width))
         variances.append(saturate(round_shift(spread.astype(np.int64), 2 * shift + fmt.frac), fmt.width))
     return np.array(means), np.array(variances)
 
 
-def cycles_per_image(n_in: int, hidden: int, n_out: int, passes: int) -> int:
+def cycles_per_image(sizes: list[int], passes: int, lanes: int = 1) -> int:
     """RTL cycles from an image's first input word to its last output word, no stalls.
 
-    ``n_in`` load, per pass ``(columns + 2)`` per row of each layer (issue, drain,
-    finalize), ``2·n_out`` outputs.
+    ``N_0`` load; per pass and per group of ``lanes`` neurons: ``N_{ℓ-1}`` MAC
+    issues, one drain cycle and ``lanes`` cycles that write the group's results;
+    ``2·N_L`` outputs.
     """
-    return n_in + passes * (hidden * (n_in + 2) + n_out * (hidden + 2)) + 2 * n_out
+    per_pass = sum(ceil_div(n_out, lanes) * (n_in + 1 + lanes) for n_in, n_out in zip(sizes, sizes[1:]))
+    return sizes[0] + passes * per_pass + 2 * sizes[-1]
 
 
-POSTERIOR = ("mu1", "sigma1", "b1", "mu2", "sigma2", "b2")  # ``params_in``'s order (hw.bnn.BayesianMLP)
+def posterior_names(depth: int) -> list[str]:
+    """``params_in``'s arrays in order: ``mu1, sigma1, b1, …, muL, sigmaL, bL``."""
+    return [f"{kind}{layer}" for layer in range(1, depth + 1) for kind in ("mu", "sigma", "b")]
 
 
 def posterior_words(raw: dict) -> np.ndarray:
-    """The raw posterior arrays (``<name>_raw``) as ``params_in``'s words: :data:`POSTERIOR` order, row-major."""
-    return np.concatenate([np.asarray(raw[f"{name}_raw"]).reshape(-1) for name in POSTERIOR])
+    """The raw posterior arrays (``<name>_raw``) as ``params_in``'s words: :func:`posterior_names` order,
+    row-major."""
+    depth = sum(1 for name in raw if name.startswith("mu") and name.endswith("_raw"))
+    return np.concatenate([np.asarray(raw[f"{name}_raw"]).reshape(-1) for name in posterior_names(depth)])
 
 
 def scores_from_words(words: np.ndarray, images: int, n_out: int) -> dict:

@@ -1,4 +1,5 @@
-"""bnn-mlp: Bayes-by-Backprop on digits, fixed-point sampling model vs float BNN, RTL == model, bad input."""
+"""bnn-mlp: Bayes-by-Backprop on digits, fixed-point sampling model vs float BNN and exact integer math,
+RTL == model at several depths and lane counts, bad input."""
 
 import json
 import math
@@ -8,7 +9,7 @@ import pytest
 
 from accelgen.cli import main
 from models.bnn import GRNG_BITS, bnn_mlp_raw, cycles_per_image, sigma_format
-from models.fixed import FixedFormat, dequantize, quantize
+from models.fixed import FixedFormat, dequantize, quantize, requantize
 from models.train.admm import load_split
 from models.train.bnn import perturb, predict_float, train_bnn
 
@@ -16,6 +17,7 @@ from .conftest import rtl_run
 
 FMT = FixedFormat(16, 10)
 PASSES = 8
+LANES = 4  # bnn-mlp's default
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +62,11 @@ def test_rtl_runs_the_trained_posterior_bit_exactly(posterior, tmp_path):
     argv = ["run", "bnn-mlp", "--input", str(tmp_path / "in.npz"), "--output", str(tmp_path / "out.npz"),
             "--report", str(tmp_path / "report.json")]
     assert main(argv) == 0
-    mean, var = bnn_mlp_raw(quantized(params), quantize(arrays["x"], FMT), FMT, PASSES, seed=1)
+    mean, var = bnn_mlp_raw(quantized(params), quantize(arrays["x"], FMT), FMT, PASSES, seed=1, lanes=LANES)
     with np.load(tmp_path / "out.npz") as out:
         assert np.array_equal(out["mean_raw"], mean) and np.array_equal(out["var_raw"], var)
-    assert json.loads((tmp_path / "report.json").read_text())["cycles"] == 2 * cycles_per_image(64, 16, 10, PASSES)
+    cycles = json.loads((tmp_path / "report.json").read_text())["cycles"]
+    assert cycles == 2 * cycles_per_image([64, 16, 10], PASSES, LANES)
 
 
 def test_rtl_equals_model_under_stalls(tmp_path):
@@ -72,8 +75,43 @@ def test_rtl_equals_model_under_stalls(tmp_path):
 
 def test_rtl_equals_model_at_8_bits(tmp_path):
     """VIBNN's 8-bit words: σ' is Q8.7 (``sigma_frac = width - 1``), bit-exact under stalls."""
-    shape = {"n_in": 5, "hidden": 3, "n_out": 2, "width": 8, "frac": 4, "passes": 2}
+    shape = {"layers": "5-3-2", "lanes": 1, "width": 8, "frac": 4, "passes": 2}
     rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
+
+
+@pytest.mark.parametrize("layers, lanes", [("7-5-4-3", 2), ("6-9-2", 4), ("5-3", 3)],
+                         ids=["three-layers", "lanes-past-the-last-neuron", "one-layer"])
+def test_rtl_equals_model_at_any_depth_and_lane_count(layers, lanes, tmp_path):
+    """Depths 1–3, lanes that do and do not divide a layer, 10-bit words, under stalls; the cycle
+    count equals the cycle model's."""
+    shape = {"layers": layers, "lanes": lanes, "width": 10, "frac": 5, "passes": 2}
+    _, result = rtl_run("bnn-mlp", shape, tmp_path, stall=0.0, batch=2)
+    assert result.counters["cycles"] == 2 * cycles_per_image([int(n) for n in layers.split("-")], 2, lanes)
+    rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
+
+
+def test_zero_sigma_is_the_deterministic_fixed_point_mlp():
+    """σ = 0: the mean is exactly the fixed-point MLP (exact integer math here), the variance 0."""
+    rng = np.random.default_rng(3)
+    sizes, fmt = [12, 9, 7, 4], FixedFormat(12, 6)
+    x = quantize(rng.uniform(0, 1, (3, sizes[0])), fmt)
+    weights = {}
+    for layer, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+        weights[f"mu{layer}"] = quantize(rng.uniform(-0.6, 0.6, (n_out, n_in)), fmt)
+        weights[f"sigma{layer}"] = np.zeros((n_out, n_in), dtype=np.int64)
+        weights[f"b{layer}"] = quantize(rng.uniform(-0.2, 0.2, n_out), fmt)
+    scores = []
+    for image in x:
+        a = [int(v) for v in image]
+        for layer in range(1, len(sizes)):
+            mu, b = weights[f"mu{layer}"], weights[f"b{layer}"]
+            totals = [sum(int(w) * v for w, v in zip(row, a)) + (int(bias) << fmt.frac) for row, bias in zip(mu, b)]
+            a = [int(v) for v in requantize(np.array(totals), fmt.frac, fmt.width)]
+            a = [max(v, 0) for v in a] if layer < len(sizes) - 1 else a
+        scores.append(a)
+    for lanes in (1, 3):
+        mean, var = bnn_mlp_raw(weights, x, fmt, 4, 1, lanes)
+        assert np.array_equal(mean, np.array(scores)) and not var.any()
 
 
 def test_negative_sigma_and_bad_passes_exit_2(posterior, tmp_path, capsys):

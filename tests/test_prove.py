@@ -81,7 +81,7 @@ def test_prove_refuses_a_bad_depth():
 
 # Small points of every design (the proof is of the ports' protocol, which these shapes exercise fully).
 PROOF_POINTS = {
-    "bnn-mlp": dict(n_in=2, hidden=2, n_out=2, width=8, frac=4, passes=1),
+    "bnn-mlp": dict(layers="2-2-2", lanes=2, width=8, frac=4, passes=1),
     "circulant-fc": dict(n_in=4, n_out=4, k=2, parallelism=1, width=8, frac=4),
     "circulant-gru": dict(n_in=2, hidden=2, k=2, parallelism=1, width=8, frac=3),
     "circulant-lstm": dict(n_in=2, hidden=2, k=2, parallelism=1, width=8, frac=3),
