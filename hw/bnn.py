@@ -6,10 +6,12 @@ from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.bnn import GRNG_BITS, GRNG_N, posterior_names, sigma_frac, steps_per_pass
+from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, RESULT_STAGES, posterior_names, sigma_frac,
+                        steps_per_pass)
 from models.fixed import ceil_div
 
-from .common.fixed import requantize, round_shift, saturate
+from .common.dsp import registered_product
+from .common.fixed import delay, requantize, round_shift, saturate
 from .common.memory import simple_ram
 from .grng import RLFGRNG
 
@@ -30,8 +32,10 @@ class BayesianMLP(wiring.Component):
     layer at once: each step broadcasts one input activation to every lane,
     and lane ``p`` samples its neuron's weight from its own μ and σ' block RAMs
     (neuron ``o`` of every layer lives in lane ``o mod lanes``) with its own ε.
-    Two stages: (ε, μ, σ', activation) → registered sampled weight →
-    accumulate. A group ends with one drain cycle and ``lanes`` cycles that
+    A free-running pipeline: (ε, μ, σ', activation) → σ'·ε in a registered
+    DSP multiplier → sampled weight → w·a in a registered DSP multiplier →
+    accumulate (``MAC_LATENCY`` cycles). A group ends with ``MAC_LATENCY``
+    drain cycles and ``lanes`` cycles that
     add each lane's bias, requantize, apply ReLU and write the result into the
     next layer's activation buffer (two ping-pong buffers beside the input
     image's), or, after the last layer, into :class:`PredictiveMoments`.
@@ -118,31 +122,45 @@ class BayesianMLP(wiring.Component):
             m.d.comb += ram[1].addr.eq(bias_next)
         m.d.comb += [x_buf[1].addr.eq(col_next), h_bufs[0][1].addr.eq(col_next), h_bufs[1][1].addr.eq(col_next)]
         activation = Mux(layer == 0, x_buf[1].data, Mux(read_bank, h_bufs[1][1].data, h_bufs[0][1].data))
-        issue, issued = Signal(), Signal()
+        # Free-running lane pipeline, MAC_LATENCY cycles from an issue to its sum: σ'·ε in a registered
+        # multiplier (2), the sampled weight μ + round(σ'·ε) saturated (1), w·a in a registered
+        # multiplier (2); then the accumulator.
+        issue = Signal()
         m.d.comb += grng.z_out.ready.eq(issue)
-        m.d.sync += issued.eq(issue)
-        operand = Signal(word)
+        accumulate = delay(m, issue, MAC_LATENCY, "accumulate")
+        operand = delay(m, activation, 3, "operand")
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
-        with m.If(issue):
-            m.d.sync += operand.eq(activation)
         for lane in range(P):
+            spread = registered_product(m, sigma[lane][1].data, grng.z_out.payload[lane], f"spread{lane}")
             sampled = Signal(word, name=f"sampled{lane}")
-            spread = round_shift(sigma[lane][1].data * grng.z_out.payload[lane], sigma_frac(W) - F)
+            m.d.sync += sampled.eq(saturate(delay(m, mu[lane][1].data, 2, f"mu{lane}") +
+                                            round_shift(spread, sigma_frac(W) - F), W))
+            product = registered_product(m, sampled, operand, f"product{lane}")
             acc = Signal(signed(acc_width), name=f"acc{lane}")
-            with m.If(issue):
-                m.d.sync += sampled.eq(saturate(mu[lane][1].data + spread, W))
-            # Stage B: accumulate.
-            with m.If(issued):
-                m.d.sync += acc.eq(acc + sampled * operand)
+            with m.If(accumulate):
+                m.d.sync += acc.eq(acc + product)
             accs.append(acc)
 
-        # A group's results, one lane per cycle.
+        # A group's results, one lane per cycle, in two register stages: the lane's sum plus its bias,
+        # then requantized; the write (next layer's buffer or the moments) follows the second.
+        assert RESULT_STAGES == 2  # the registers ``biased`` and ``result`` (models.bnn's cycle model counts them)
+        biased = Signal(signed(acc_width + 1))
         result = Signal(word)
-        m.d.comb += result.eq(requantize(Array(accs)[slot] + (Array(ram[1].data for ram in bias)[slot] << F), F, W))
-        exists = neuron < outputs
+        writing = [Signal(name=f"writing{stage}") for stage in (1, 2)]
+        target = [Signal.like(neuron, name=f"target{stage}") for stage in (1, 2)]
+        bank = [Signal(name=f"bank{stage}") for stage in (1, 2)]
+        scoring = [Signal(name=f"scoring{stage}") for stage in (1, 2)]
+        m.d.sync += [biased.eq(Array(accs)[slot] + (Array(ram[1].data for ram in bias)[slot] << F)),
+                     result.eq(requantize(biased, F, W)),
+                     target[0].eq(neuron), target[1].eq(target[0]),
+                     bank[0].eq(Mux(layer == 0, 0, ~read_bank)), bank[1].eq(bank[0]),
+                     scoring[0].eq(layer == depth - 1), scoring[1].eq(scoring[0]),
+                     writing[0].eq(0), writing[1].eq(writing[0])]
+        self._write_result(m, writing[1], scoring[1], bank[1], target[1], result, h_bufs, moments)
         out_index = Signal(range(2 * sizes[-1]))
-        m.d.comb += [moments.score.eq(result), moments.index.eq(neuron), moments.select.eq(out_index)]
+        m.d.comb += moments.select.eq(out_index)
+        settle = Signal(range(max(LAYER_SETTLE, MAC_LATENCY) + 1))  # DRAIN's and SETTLE's countdown
 
         load = self._loader(mu, sigma, bias)
         with m.FSM(init=load["first"]):
@@ -162,24 +180,34 @@ class BayesianMLP(wiring.Component):
                     m.d.comb += [col_next.eq(col + 1), index_next.eq(index + 1)]
                     with m.If(col == columns - 1):
                         m.d.comb += col_next.eq(0)
+                        m.d.sync += settle.eq(MAC_LATENCY)
                         m.next = "DRAIN"
-            with m.State("DRAIN"):
-                m.next = "RESULTS"
+            with m.State("DRAIN"):  # MAC_LATENCY cycles: the group's last products reach the sums
+                m.d.sync += settle.eq(settle - 1)
+                with m.If(settle == 1):
+                    m.next = "RESULTS"
             with m.State("RESULTS"):
-                self._write_result(m, layer, depth, read_bank, neuron, result, exists, h_bufs, moments)
-                m.d.sync += [slot.eq(slot + 1), neuron.eq(neuron + 1)]
+                m.d.sync += [writing[0].eq(neuron < outputs), slot.eq(slot + 1), neuron.eq(neuron + 1)]
                 with m.If(slot == P - 1):
                     m.d.sync += [slot.eq(0), *(acc.eq(0) for acc in accs), group.eq(group + 1)]
                     m.d.comb += bias_next.eq(bias_index + 1)
                     m.next = "MAC"
                     with m.If(group == last_group):
-                        m.d.sync += [group.eq(0), neuron.eq(0), layer.eq(layer + 1), read_bank.eq(~read_bank)]
+                        # The layer's last results land before the next layer (or EMIT) reads them.
+                        m.d.sync += [group.eq(0), neuron.eq(0), layer.eq(layer + 1), read_bank.eq(~read_bank),
+                                     settle.eq(LAYER_SETTLE)]
+                        m.next = "SETTLE"
                         with m.If(layer == depth - 1):
                             m.d.comb += [index_next.eq(0), bias_next.eq(0)]
                             m.d.sync += [layer.eq(0), read_bank.eq(1), p.eq(p + 1)]
                             with m.If(p == S - 1):
                                 m.d.sync += out_index.eq(0)
-                                m.next = "EMIT"
+            with m.State("SETTLE"):
+                m.d.sync += settle.eq(settle - 1)
+                with m.If(settle == 1):
+                    m.next = "MAC"
+                    with m.If((layer == 0) & (p == 0)):
+                        m.next = "EMIT"
             with m.State("EMIT"):
                 m.d.comb += [self.scores_out.valid.eq(1), self.scores_out.payload.eq(moments.value)]
                 with m.If(self.scores_out.ready):
@@ -189,16 +217,12 @@ class BayesianMLP(wiring.Component):
         return m
 
     @staticmethod
-    def _write_result(m, layer, depth, read_bank, neuron, result, exists, h_bufs, moments):
-        """The group's current lane result: ReLU into the next layer's buffer, or into the moments."""
-        activated = Mux(result[-1], 0, result)
-        write_bank = Mux(layer == 0, 0, ~read_bank)
-        with m.If(layer == depth - 1):
-            m.d.comb += moments.add.eq(exists)
-        with m.Else():
-            for bank, ram in enumerate(h_bufs):
-                m.d.comb += [ram[0].addr.eq(neuron), ram[0].data.eq(activated),
-                             ram[0].en.eq(exists & (write_bank == bank))]
+    def _write_result(m, writing, scoring, write_bank, neuron, result, h_bufs, moments):
+        """A result leaving the result stages: ReLU into the next layer's buffer, or into the moments."""
+        m.d.comb += [moments.score.eq(result), moments.index.eq(neuron), moments.add.eq(writing & scoring)]
+        for bank, ram in enumerate(h_bufs):
+            m.d.comb += [ram[0].addr.eq(neuron), ram[0].data.eq(Mux(result[-1], 0, result)),
+                         ram[0].en.eq(writing & ~scoring & (write_bank == bank))]
 
     def _loader(self, mu, sigma, bias):
         """States that take ``params_in`` (:func:`models.bnn.posterior_names` order) into the lanes' RAMs.

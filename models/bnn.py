@@ -27,9 +27,12 @@ from .fixed import FixedFormat, ceil_div, requantize, round_shift, saturate
 from .grng import rlf_grng
 
 __all__ = ["posterior_names", "posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
-           "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "cycles_per_image"]
+           "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "cycles_per_image", "MAC_LATENCY", "RESULT_STAGES", "LAYER_SETTLE"]
 
 GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, bits per sample
+MAC_LATENCY = 5  #: hardware cycles from a MAC issue to its sum: σ'·ε (2), the sampled weight (1), w·a (2)
+RESULT_STAGES = 2  #: hardware registers between a lane's sum and its result's write (bias add, requantize)
+LAYER_SETTLE = RESULT_STAGES + 1  #: idle cycles after a layer: its last result lands before the next read
 
 
 def sigma_frac(width: int) -> int:
@@ -101,10 +104,11 @@ def cycles_per_image(sizes: list[int], passes: int, lanes: int = 1) -> int:
     """RTL cycles from an image's first input word to its last output word, no stalls.
 
     ``N_0`` load; per pass and per group of ``lanes`` neurons: ``N_{ℓ-1}`` MAC
-    issues, one drain cycle and ``lanes`` cycles that write the group's results;
-    ``2·N_L`` outputs.
+    issues, ``MAC_LATENCY`` drain cycles and ``lanes`` cycles that hand the group's results
+    to the result stages; ``LAYER_SETTLE`` cycles after each layer; ``2·N_L``
+    outputs.
     """
-    per_pass = sum(ceil_div(n_out, lanes) * (n_in + 1 + lanes) for n_in, n_out in zip(sizes, sizes[1:]))
+    per_pass = sum(ceil_div(n_out, lanes) * (n_in + MAC_LATENCY + lanes) + LAYER_SETTLE for n_in, n_out in zip(sizes, sizes[1:]))
     return sizes[0] + passes * per_pass + 2 * sizes[-1]
 
 

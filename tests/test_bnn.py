@@ -79,8 +79,8 @@ def test_rtl_equals_model_at_8_bits(tmp_path):
     rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
 
 
-@pytest.mark.parametrize("layers, lanes", [("7-5-4-3", 2), ("6-9-2", 4), ("5-3", 3)],
-                         ids=["three-layers", "lanes-past-the-last-neuron", "one-layer"])
+@pytest.mark.parametrize("layers, lanes", [("7-5-4-3", 2), ("6-9-2", 4), ("5-3", 3), ("4-1-3", 1)],
+                         ids=["three-layers", "lanes-past-the-last-neuron", "one-layer", "one-neuron-layer"])
 def test_rtl_equals_model_at_any_depth_and_lane_count(layers, lanes, tmp_path):
     """Depths 1–3, lanes that do and do not divide a layer, 10-bit words, under stalls; the cycle
     count equals the cycle model's."""
