@@ -363,29 +363,31 @@ class ElementUpdate(wiring.Component):
         held = Signal(word)
         first_rounded, second_rounded = Signal(rounded), Signal(rounded)
         cell_sum, scaled_rounded, h_value = Signal(word), Signal(rounded), Signal(word)
+        # A whole-number term t joins a rounding as rnd(p) + t = rnd(p + t·2^frac) (exact), so the GRU's
+        # adds ride in the rounding stages and a saturation stands alone in its cycle.
         if self.cell == "lstm":
             first = registered_product(m, gates[1], state, "f_c")
             second = registered_product(m, gates[0], gates[2], "i_g")
-            m.d.sync += held.eq(operands[3])
+            m.d.sync += [held.eq(operands[3]), first_rounded.eq(round_shift(first, fmt.frac))]
             cell_input = first_rounded + second_rounded
         else:
             first = registered_product(m, gates[0], gates[3], "r_nh")
             second = registered_product(m, gates[1], state, "z_h")
             candidate_x = Signal(word)
-            m.d.sync += [held.eq((1 << fmt.frac) - operands[1]), candidate_x.eq(operands[2])]
-            cell_input = delay(m, candidate_x, 1, "candidate_x") + first_rounded
-        m.d.sync += [first_rounded.eq(round_shift(first, fmt.frac)), second_rounded.eq(round_shift(second, fmt.frac)),
-                     cell_sum.eq(saturate(cell_input, width))]
+            m.d.sync += [held.eq((1 << fmt.frac) - operands[1]), candidate_x.eq(operands[2]),
+                         first_rounded.eq(round_shift(first + (candidate_x << fmt.frac), fmt.frac))]
+            cell_input = first_rounded
+        m.d.sync += [second_rounded.eq(round_shift(second, fmt.frac)), cell_sum.eq(saturate(cell_input, width))]
         activated_state = pwl_pipeline(m, TANH, cell_sum, fmt, "cell_tanh")
         scaled = registered_product(m, delay(m, held, PWL_LATENCY + 2, "held"), activated_state, "scaled")
-        m.d.sync += scaled_rounded.eq(round_shift(scaled, fmt.frac))
         if self.cell == "lstm":
-            m.d.sync += h_value.eq(saturate(scaled_rounded, width))
+            m.d.sync += [scaled_rounded.eq(round_shift(scaled, fmt.frac)), h_value.eq(saturate(scaled_rounded, width))]
             m.d.comb += [self.c_next.eq(cell_sum), self.c_element.eq(delay(m, self.element, 4, "c_element")),
                          self.c_valid.eq(delay(m, self.issue, 4, "c_valid"))]
         else:
-            z_h = delay(m, second_rounded, PWL_LATENCY + 4, "z_h")
-            m.d.sync += h_value.eq(saturate(scaled_rounded + z_h, width))
+            z_h = delay(m, second_rounded, PWL_LATENCY + 3, "z_h")
+            m.d.sync += [scaled_rounded.eq(round_shift(scaled + (z_h << fmt.frac), fmt.frac)),
+                         h_value.eq(saturate(scaled_rounded, width))]
         m.d.comb += [self.h.eq(h_value), self.h_valid.eq(delay(m, self.issue, ELEMENT_LATENCY, "h_valid")),
                      self.h_element.eq(delay(m, self.element, ELEMENT_LATENCY, "h_element"))]
         return m
