@@ -46,7 +46,7 @@ class Param:
     def allowed(self) -> str:
         """The allowed range as ``accelgen list`` prints it."""
         if self.sizes:
-            return f"sizes like 64-16-10, each in [{self.lo}, {self.hi}]"
+            return f"sizes in [{self.lo}, {self.hi}]"
         if self.path:
             return "a file" + (" or {" + ", ".join(self.choices) + "}" if self.choices else "")
         if self.choices is not None:

@@ -1,4 +1,5 @@
-"""GRNGs side by side in one run: RLF vs Wallace vs the CLT baseline; writes docs/vibnn-results.md.
+"""VIBNN measured in one run: the GRNGs side by side (RLF vs Wallace vs the CLT baseline) and bnn-mlp
+from digits to VIBNN's 784-200-200-10; writes docs/vibnn-results.md.
 
     python benchmarks/vibnn.py                       # lanes 4 and 16
     python benchmarks/vibnn.py --lanes 4 16 32
@@ -12,6 +13,12 @@ the bit-exact model over 200 000 steps (seed 1): the largest
 lane 0 (1000 blocks: do long averages scatter like independent samples'?),
 the excess kurtosis of lane 0 (a normal's is 0) and its KS p-value against
 N(0, 1).
+
+bnn-mlp: the digits network synthesized at 4 and 16 lanes (median of 3 seeds);
+784-200-200-10 through the cycle model at that Fmax for several lane counts,
+with the block RAM its posterior needs; and its accuracy, float against the
+bit-exact fixed-point model, after Bayes by Backprop on digits zoomed to
+28×28 (about 2 minutes of model time).
 """
 
 import argparse
@@ -25,7 +32,10 @@ from common import ROOT, progress, ratio, synth
 from accelgen.flows.outputs import write_atomically
 from hw.grng import PASS_BUBBLES
 from models import grng
-from models.bnn import cycles_per_image
+from models.bnn import GRNG_BITS, bnn_mlp_raw, cycles_per_image, sigma_format, steps_per_pass
+from models.fixed import FixedFormat, quantize
+from models.train.admm import load_split
+from models.train.bnn import predict_float, train_bnn, upscaled
 
 STEPS = 200_000
 SEEDS = 3
@@ -90,29 +100,74 @@ def measure(label: str, design: str, params: dict) -> dict:
 
 
 VIBNN_IMAGES_PER_S = 321_543.4  # reported for 784-200-200-10 on their FPGA
+VIBNN_SIZES = [784, 200, 200, 10]
+BNN_LANES = (4, 16)  # synthesized on digits 64-16-10
+SCALE_LANES = (16, 64, 78, 128, 200)  # 78: two multipliers per lane on the LFE5U-85F's 156 MULT18X18D
+DEVICE_BRAM = 208
+ACCURACY_PASSES, ACCURACY_LANES = 8, 128
+
+
+def bram_per_lane(sizes: list[int], lanes: int, bits: int = 8) -> int:
+    """DP16KD per lane for μ and σ' at ``bits`` bits each (2048 × 9 or 1024 × 18 words per block)."""
+    words = steps_per_pass(sizes, lanes)
+    per_block = 2048 if bits <= 9 else 1024
+    return 2 * -(-words // per_block)
+
+
+def scale_accuracy() -> dict:
+    """784-200-200-10 trained by Bayes by Backprop on digits zoomed to 28×28: float vs the bit-exact
+    fixed-point model (Q16.10, 8 passes, 128 lanes) on the whole test split."""
+    progress("784-200-200-10: training and fixed-point inference")
+    data = upscaled(load_split())
+    posterior = train_bnn(data, hidden=tuple(VIBNN_SIZES[1:-1]), epochs=20, lr=1e-3)
+    float_mean, _ = predict_float(posterior, data.x_test, ACCURACY_PASSES, np.random.default_rng(0))
+    fmt = FixedFormat(16, 10)
+    raw = {name: quantize(value / np.sqrt(GRNG_BITS), sigma_format(fmt.width)) if name.startswith("sigma")
+           else quantize(value, fmt) for name, value in posterior.items()}
+    mean, _ = bnn_mlp_raw(raw, quantize(data.x_test, fmt), fmt, ACCURACY_PASSES, 1, ACCURACY_LANES)
+    return {"float": float((float_mean.argmax(axis=1) == data.y_test).mean()),
+            "fixed": float((mean.argmax(axis=1) == data.y_test).mean()), "images": len(data.y_test)}
 
 
 def bnn_rows() -> list[str]:
-    """bnn-mlp at its defaults (synthesized), and VIBNN's network through the same cycle model."""
-    progress("bnn-mlp")
-    result = synth("bnn-mlp", {})
-    digits = cycles_per_image(64, 16, 10, 8)
-    vibnn = 784 + 8 * (200 * 786 + 200 * 202 + 10 * 202) + 20  # three layers, same one-lane schedule
-    rate = lambda cycles: result["fmax_mhz"] * 1e6 / cycles  # noqa: E731
-    return [
-        "| network | passes | cycles/image | LUT | FF | DSP | BRAM | Fmax (MHz) | images/s at Fmax | images/s per LUT |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| digits 64-16-10 (synthesized) | 8 | {digits} | {result['lut']} | {result['ff']} | {result['dsp']} | "
-        f"{result['bram']} | {result['fmax_mhz']} | {rate(digits):.0f} | {rate(digits) / result['lut']:.2f} |",
-        f"| 784-200-200-10 (cycle model, same engine and Fmax) | 8 | {vibnn} | – | – | – | – | "
-        f"{result['fmax_mhz']} | {rate(vibnn):.1f} | – |",
-        f"| VIBNN (reported) | – | – | – | – | – | – | – | {VIBNN_IMAGES_PER_S} | – |",
+    """bnn-mlp on digits (synthesized, lanes 4 and 16), VIBNN's network through the cycle model at the
+    16-lane Fmax, its block RAM, and its accuracy."""
+    lines = [
+        "| network | lanes | passes | cycles/image | LUT | FF | DSP | BRAM | Fmax (MHz) | images/s at Fmax | "
+        "images/s per LUT |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    fmax = None
+    for lanes in BNN_LANES:
+        progress(f"bnn-mlp, lanes={lanes}")
+        result = synth("bnn-mlp", {"lanes": lanes}, seeds=SEEDS)
+        fmax = result["fmax_median_mhz"]
+        cycles = cycles_per_image([64, 16, 10], 8, lanes)
+        rate = fmax * 1e6 / cycles
+        lines.append(f"| digits 64-16-10 (synthesized) | {lanes} | 8 | {cycles} | {result['lut']} | {result['ff']} | "
+                     f"{result['dsp']} | {result['bram']} | {fmax} | {rate:,.0f} | {rate / result['lut']:.2f} |")
+    lines += ["", f"784-200-200-10 through the cycle model (`models.bnn.cycles_per_image`) at the 16-lane Fmax "
+              f"({fmax} MHz), one pass and 8; block RAM for μ and σ' at 8 bits each "
+              f"(`bram_per_lane`), against the LFE5U-85F's {DEVICE_BRAM}:", "",
+              "| lanes | DSP (2 per lane) | cycles/image, 1 pass | images/s, 1 pass | images/s, 8 passes | "
+              "μ, σ' DP16KD | vs VIBNN (1 pass) |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
+    for lanes in SCALE_LANES:
+        one, eight = (cycles_per_image(VIBNN_SIZES, passes, lanes) for passes in (1, 8))
+        rate = fmax * 1e6 / one
+        lines.append(f"| {lanes} | {2 * lanes} | {one} | {rate:,.0f} | {fmax * 1e6 / eight:,.0f} | "
+                     f"{lanes * bram_per_lane(VIBNN_SIZES, lanes)} | {rate / VIBNN_IMAGES_PER_S:.3f}× |")
+    accuracy = scale_accuracy()
+    lines += ["", f"VIBNN reported {VIBNN_IMAGES_PER_S:,} images/s. Accuracy of 784-200-200-10 (Bayes by Backprop, "
+              f"20 epochs, digits zoomed to 28×28, {accuracy['images']} test images, {ACCURACY_PASSES} passes): "
+              f"float {accuracy['float']:.4f}, bit-exact Q16.10 model with {ACCURACY_LANES} lanes "
+              f"{accuracy['fixed']:.4f}."]
+    return lines
 
 
 def render(rows: list[dict], elapsed: float, bnn: list[str]) -> str:
     lines = [
-        "# GRNGs — measured",
+        "# VIBNN — measured",
         "",
         f"Generated by `python benchmarks/vibnn.py` ({elapsed:.0f} s). ECP5 LFE5U-85F, out of context, Fmax the "
         f"median of {SEEDS} placement seeds. rlf-grng: n={RLF['n']}, {RLF['bits']} fresh bits per sample "

@@ -11,7 +11,7 @@ from accelgen.cli import main
 from models.bnn import GRNG_BITS, bnn_mlp_raw, cycles_per_image, sigma_format
 from models.fixed import FixedFormat, dequantize, quantize, requantize
 from models.train.admm import load_split
-from models.train.bnn import perturb, predict_float, train_bnn
+from models.train.bnn import perturb, predict_float, train_bnn, upscaled
 
 from .conftest import rtl_run
 
@@ -125,3 +125,24 @@ def test_negative_sigma_and_bad_passes_exit_2(posterior, tmp_path, capsys):
     assert not (tmp_path / "o.npz").exists()
     assert main(["generate", "bnn-mlp", "-p", "passes=6", "-o", str(tmp_path / "g")]) == 2
     assert "passes=6 is not a power of two" in capsys.readouterr().err
+    for layers, message in (("64", "layers=64 is not a list of sizes; allowed: sizes in [1, 4096]"),
+                            ("64-0-10", "layers=64-0-10: size 0 out of range"),
+                            ("64-16-100", "layers=64-16-100: 100 classes out of range [1, 64]")):
+        assert main(["generate", "bnn-mlp", "-p", f"layers={layers}", "-o", str(tmp_path / "g")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.slow
+def test_vibnn_network_fixed_point_accuracy_within_one_point_of_float():
+    """784-200-200-10 (digits zoomed to 28×28) by Bayes by Backprop: the bit-exact fixed-point model with
+    128 lanes within 1 point of the float BNN over the whole test split (about a minute of model time)."""
+    data = upscaled(load_split())
+    assert data.x_train.shape[1] == 784 and data.x_train.min() >= 0 and data.x_train.max() <= 1
+    posterior = train_bnn(data, hidden=(200, 200), epochs=20, lr=1e-3)
+    float_mean, _ = predict_float(posterior, data.x_test, PASSES, np.random.default_rng(0))
+    float_accuracy = (float_mean.argmax(axis=1) == data.y_test).mean()
+    mean_raw, _ = bnn_mlp_raw(quantized(posterior), quantize(data.x_test, FMT), FMT, PASSES, seed=1, lanes=128)
+    fixed_accuracy = (mean_raw.argmax(axis=1) == data.y_test).mean()
+    assert float_accuracy > 0.9
+    assert abs(fixed_accuracy - float_accuracy) <= 0.01, (fixed_accuracy, float_accuracy)

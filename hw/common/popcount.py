@@ -19,16 +19,20 @@ def popcount(m, bits: list, *, advance=None, levels_per_stage: int = 0, name: st
         pairs = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
         level += 1
         registered = levels_per_stage and (level % levels_per_stage == 0 or len(pairs) == 1)
-        terms = []
-        for index, expression in enumerate(pairs):
-            node = Signal(len(expression), name=f"{name}{level - 1}_{index}")
-            if registered:
-                with m.If(advance):
-                    m.d.sync += node.eq(expression)
-            else:
-                m.d.comb += node.eq(expression)
-            terms.append(node)
+        terms = [_node(m, expression, f"{name}{level - 1}_{index}", registered, advance)
+                 for index, expression in enumerate(pairs)]
     return terms[0]
+
+
+def _node(m, value, name: str, registered, advance):
+    """``value`` as a named signal: a register loading on ``advance``, or a wire."""
+    node = Signal(len(value), name=name)
+    if registered:
+        with m.If(advance):
+            m.d.sync += node.eq(value)
+    else:
+        m.d.comb += node.eq(value)
+    return node
 
 
 def popcount_stages(n: int, levels_per_stage: int) -> int:
@@ -75,13 +79,7 @@ def carry_save_popcount(m, bits: list, *, advance, levels_per_stage: int, name: 
     columns, level = [list(bits)], 0
 
     def stage(value, label, registered):
-        node = Signal(len(value), name=f"{name}{label}")
-        if registered:
-            with m.If(advance):
-                m.d.sync += node.eq(value)
-        else:
-            m.d.comb += node.eq(value)
-        return node
+        return _node(m, value, f"{name}{label}", registered, advance)
 
     while max(len(column) for column in columns) > 2:
         level += 1

@@ -1,17 +1,18 @@
-"""Bayes by Backprop (Blundell et al. 2015) for a small MLP on scikit-learn's bundled digits.
+"""Bayes by Backprop (Blundell et al. 2015) for an MLP of any depth on scikit-learn's bundled digits.
 
 Mean-field Gaussian posterior over every weight, ``w = μ + σ·ε`` with
 ``σ = softplus(ρ)``; biases are point estimates. Loss per minibatch: mean
 cross-entropy of one reparameterised sample + KL(q ‖ N(0, prior²)) / N_train.
 Plain NumPy, seeded, Adam; ``MLP`` from ``admm.py`` supplies the
-forward/backward pass of one sampled network.
+forward/backward pass of one sampled network. :func:`upscaled` turns the 8×8
+digits into 28×28 images (784 inputs, MNIST's shape) for VIBNN's 784-200-200-10.
 """
 
 import numpy as np
 
 from .admm import MLP, Digits
 
-__all__ = ["train_bnn", "predict_float", "perturb"]
+__all__ = ["train_bnn", "predict_float", "perturb", "upscaled"]
 
 
 def _softplus(x):
@@ -22,12 +23,25 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def train_bnn(data: Digits, hidden: int = 16, epochs: int = 80, seed: int = 0, lr: float = 3e-3,
+def upscaled(data: Digits, side: int = 28) -> Digits:
+    """The digits zoomed from 8×8 to ``side``×``side`` (``scipy.ndimage.zoom``, linear), clipped to [0, 1]."""
+    from scipy.ndimage import zoom
+
+    def grow(x):
+        images = x.reshape(-1, 8, 8)
+        return np.clip(zoom(images, (1, side / 8, side / 8), order=1), 0, 1).reshape(len(x), side * side)
+    return Digits(grow(data.x_train), data.y_train, grow(data.x_test), data.y_test)
+
+
+def train_bnn(data: Digits, hidden: int | tuple = 16, epochs: int = 80, seed: int = 0, lr: float = 3e-3,
               prior: float = 0.5) -> dict:
-    """Posterior parameters ``mu1, sigma1, b1, mu2, sigma2, b2`` (float arrays)."""
+    """Posterior parameters ``mu1, sigma1, b1, …, muL, sigmaL, bL`` (float arrays) of an MLP with hidden
+    layers ``hidden`` (one size or a tuple) and 10 outputs."""
     rng = np.random.default_rng(seed)
-    net = MLP((data.x_train.shape[1], hidden, 10), rng)
-    rho = {name: np.full_like(net.params[name], -4.0) for name in ("w1", "w2")}
+    hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+    net = MLP((data.x_train.shape[1], *hidden, 10), rng)
+    weights = [name for name in net.params if name.startswith("w")]
+    rho = {name: np.full_like(net.params[name], -4.0) for name in weights}
     means = {name: net.params[name].copy() for name in net.params}
     moments = {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in [*means.items(),
                                                                          *((f"rho_{k}", r) for k, r in rho.items())]}
@@ -39,9 +53,9 @@ def train_bnn(data: Digits, hidden: int = 16, epochs: int = 80, seed: int = 0, l
             noise = {name: rng.standard_normal(means[name].shape) for name in rho}
             sigma = {name: _softplus(rho[name]) for name in rho}
             net.params.update({name: means[name] + sigma[name] * noise[name] for name in rho})
-            net.params.update({"b1": means["b1"], "b2": means["b2"]})
+            net.params.update({name: means[name] for name in means if name.startswith("b")})
             grads = net.gradients(data.x_train[batch], data.y_train[batch])
-            updates = {"b1": grads["b1"], "b2": grads["b2"]}
+            updates = {name: grads[name] for name in means if name.startswith("b")}
             for name in rho:
                 updates[name] = grads[name] + means[name] / prior**2 / n_train
                 d_sigma = grads[name] * noise[name] + (sigma[name] / prior**2 - 1 / sigma[name]) / n_train
@@ -53,18 +67,24 @@ def train_bnn(data: Digits, hidden: int = 16, epochs: int = 80, seed: int = 0, l
                 m[:] = 0.9 * m + 0.1 * grad
                 v[:] = 0.999 * v + 0.001 * grad**2
                 target -= lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
-    return {"mu1": means["w1"], "sigma1": _softplus(rho["w1"]), "b1": means["b1"],
-            "mu2": means["w2"], "sigma2": _softplus(rho["w2"]), "b2": means["b2"]}
+    posterior = {}
+    for layer in range(1, len(weights) + 1):
+        posterior.update({f"mu{layer}": means[f"w{layer}"], f"sigma{layer}": _softplus(rho[f"w{layer}"]),
+                          f"b{layer}": means[f"b{layer}"]})
+    return posterior
 
 
 def predict_float(params: dict, x: np.ndarray, passes: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Predictive mean and variance of the class scores over ``passes`` sampled networks (float)."""
+    depth = sum(1 for name in params if name.startswith("mu"))
     scores = []
     for _ in range(passes):
-        w1 = params["mu1"] + params["sigma1"] * rng.standard_normal(params["mu1"].shape)
-        w2 = params["mu2"] + params["sigma2"] * rng.standard_normal(params["mu2"].shape)
-        h = np.maximum(x @ w1.T + params["b1"], 0)
-        scores.append(h @ w2.T + params["b2"])
+        a = x
+        for layer in range(1, depth + 1):
+            w = params[f"mu{layer}"] + params[f"sigma{layer}"] * rng.standard_normal(params[f"mu{layer}"].shape)
+            a = a @ w.T + params[f"b{layer}"]
+            a = np.maximum(a, 0) if layer < depth else a
+        scores.append(a)
     scores = np.array(scores)
     return scores.mean(axis=0), scores.var(axis=0)
 
