@@ -46,8 +46,8 @@ def pwl_pipeline(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl
     2. segment = number of breakpoints ≤ ``x`` (:func:`thermometer_count`);
     3. the segment's ``x_i``, ``y_i``, ``m_i`` from tables, ``x − x_i`` (into the multiplier's input registers);
     4. ``m_i (x − x_i)`` (one registered DSP multiplier, ``hw/common/dsp.py``);
-    5. ``round(product >> 15)``;
-    6. ``y_i`` plus that, saturated, or an asymptote.
+    5. ``y_i + round(product >> 15)``, as ``round((product + y_i·2^15) >> 15)``;
+    6. that, saturated, or an asymptote.
     """
     width = fmt.width
     xs, ys, slopes, below, above = pwl_table(spec, fmt)
@@ -67,12 +67,12 @@ def pwl_pipeline(m: Module, spec: PWLSpec, x, fmt: FixedFormat, name: str = "pwl
     m.d.sync += y_i.eq(Array(Const(int(v), signed(width + 1)) for v in ys[:-1])[segment])
     flags3 = delay(m, flags2, 1, f"{name}_flags3")
     product = registered_product(m, m_i, offset, f"{name}_product", enable)
+    # y_i + rnd(p) = rnd(p + y_i·2^SLOPE_FRAC) exactly: the add rides in the rounding stage.
     rounded = Signal(signed(SLOPE_WIDTH + width + 3 - SLOPE_FRAC), name=f"{name}_rounded")
-    m.d.sync += rounded.eq(round_shift(product, SLOPE_FRAC))
-    y5, flags5 = delay(m, y_i, 2, f"{name}_y"), delay(m, flags3, 2, f"{name}_flags5")
+    m.d.sync += rounded.eq(round_shift(product + (delay(m, y_i, 1, f"{name}_y") << SLOPE_FRAC), SLOPE_FRAC))
+    flags5 = delay(m, flags3, 2, f"{name}_flags5")
     result = Signal(signed(width), name=f"{name}_result")
-    inside = saturate(y5 + rounded, width)
-    m.d.sync += result.eq(Mux(flags5[0], below, Mux(flags5[1], above, inside)))
+    m.d.sync += result.eq(Mux(flags5[0], below, Mux(flags5[1], above, saturate(rounded, width))))
     return result
 
 
