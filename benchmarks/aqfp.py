@@ -21,6 +21,7 @@ from accelgen.flows import aqfp
 from accelgen.flows.outputs import write_atomically
 from hw.sc import COUNT_LEVELS_PER_STAGE, SCNeuronCycle
 from models.aqfp import E_JJ_JOULE, JJ
+from models.sc import random_columns
 from models.train.sc import sc_accuracy, train_sc_classifier
 
 CIRCUITS = ROOT / "benchmarks" / "circuits" / "adders.v"
@@ -41,6 +42,9 @@ SC_LENGTHS = (16, 64, 256, 1024)
 SC_BITS = 8
 SC_CMOS_SEEDS = 3  #: placement seeds of the synthesized sc-layer (its Fmax: their median)
 SC_CMOS_LENGTH = 256  #: the stream length of the synthesized sc-layer (only its counter width depends on it)
+# CMOS energy per operation, 45 nm, 0.9 V (M. Horowitz, "Computing's energy problem (and what we can do
+# about it)", ISSCC 2014, table of arithmetic energies): an 8-bit multiply and a 16-bit add, in joules.
+CMOS_MULT8_J, CMOS_ADD16_J = 0.2e-12, 0.05e-12
 
 
 def neuron_netlist(n_in: int, bits: int):
@@ -71,14 +75,23 @@ def sc_digits_section() -> list[str]:
         lines.append(f"| {adder} | " + " | ".join(accuracies) + " |")
     progress("SC digits: mapping one neuron-cycle to AQFP")
     neuron = describe(neuron_netlist(n_in, SC_BITS))
-    layer_jj = n_out * neuron["jj"]
-    lines += ["", f"AQFP, one neuron-cycle (`hw.sc.SCNeuronCycle`: {2 * n_in + 1} random words, SNGs, XNORs, "
-              f"sorter with feedback) through `aqfp map`: {neuron['jj']} JJ, depth {neuron['depth']} phases "
-              f"({neuron['cells']}). The layer is counted as {n_out} such neurons, {layer_jj} JJ (an upper "
-              "bound: the random words and x SNGs could be shared), every JJ switching once per stream "
-              "cycle:", "",
-              "| L | JJ·cycles per image | energy per image (J) |", "|---:|---:|---:|"]
-    lines += [f"| {length} | {layer_jj * length} | {layer_jj * length * E_JJ_JOULE:.3g} |" for length in SC_LENGTHS]
+    random_bits = random_columns(n_in) * SC_BITS
+    random_jj = random_bits * JJ["BUF"]
+    layer_jj = n_out * neuron["jj"] + random_jj
+    cmos = n_out * n_in * (CMOS_MULT8_J + CMOS_ADD16_J) + n_out * CMOS_ADD16_J
+    lines += ["", f"AQFP, one neuron-cycle (`hw.sc.SCNeuronCycle`: {random_columns(n_in)} random words in, SNGs, "
+              f"XNORs, sorter with feedback) through `aqfp map`: {neuron['jj']} JJ, depth {neuron['depth']} "
+              f"phases ({neuron['cells']}). The layer is counted as {n_out} such neurons (an upper bound: the x "
+              f"SNGs could be shared) plus its random bits, one true-random AQFP buffer each as SC-AQFP proposes "
+              f"({random_columns(n_in)} words × {SC_BITS} bits = {random_bits} BUF, {random_jj} JJ, shared by the "
+              f"neurons): {layer_jj} JJ, every JJ switching once per stream cycle. CMOS reference: the same "
+              f"layer in 8-bit binary arithmetic, {n_out * n_in} multiplies and {n_out * (n_in + 1)} 16-bit adds "
+              f"per image at {CMOS_MULT8_J * 1e12:g} and {CMOS_ADD16_J * 1e12:g} pJ (Horowitz, ISSCC 2014, "
+              f"45 nm; arithmetic only, no memory, no cooling on either side): {cmos:.3g} J per image.", "",
+              "| L | JJ·cycles per image | AQFP energy per image (J) | CMOS 8-bit / AQFP energy |",
+              "|---:|---:|---:|---:|"]
+    lines += [f"| {length} | {layer_jj * length} | {layer_jj * length * E_JJ_JOULE:.3g} | "
+              f"{cmos / (layer_jj * length * E_JJ_JOULE):,.0f}× |" for length in SC_LENGTHS]
     progress("SC digits: ECP5 synthesis of the layer")
     cmos = synth("sc-layer", {"n_in": n_in, "n_out": n_out, "length": SC_CMOS_LENGTH, "bits": SC_BITS,
                               "adder": "counter"}, seeds=SC_CMOS_SEEDS)
