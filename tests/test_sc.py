@@ -224,3 +224,29 @@ def test_counter_activation_equals_the_sorter_model_on_random_products(counted):
         sim.add_testbench(bench)
         sim.run()
         assert found == sorter_activate(products).tolist(), f"n={n}"
+
+
+def test_chain_expectation_is_the_majority_chains_value_and_its_gradient_is_exact():
+    """The training recursion against ``models.sc.majority_chain_value`` and finite differences."""
+    from models.train.sc import chain_expectation, chain_gradient
+    rng = np.random.default_rng(4)
+    p = rng.uniform(0.05, 0.95, (3, 9))
+    out, running = chain_expectation(p)
+    for row, value in zip(p, out):
+        assert abs((2 * value - 1) - sc.majority_chain_value(2 * row - 1)) < 1e-12
+    weights = rng.normal(size=3)
+    grad = chain_gradient(p, running, weights)
+    for index in np.ndindex(p.shape):
+        nudged = p.copy()
+        nudged[index] += 1e-6
+        numeric = (weights @ chain_expectation(nudged)[0] - weights @ out) / 1e-6
+        assert abs(numeric - grad[index]) < 1e-5, (index, numeric, grad[index])
+
+
+def test_weights_trained_through_the_majority_chain_make_it_an_adder():
+    """Linear weights leave the majority chain near chance (about 22 % at L = 256, docs/aqfp-results.md);
+    trained through the chain's expected value it classifies, bit-exact at L = 256."""
+    from models.train.sc import sc_accuracy, train_through_chain
+    model = train_through_chain()
+    accuracy = sc_accuracy(model, bits=8, length=256, adder="majority")
+    assert model["expected_accuracy"] > 0.6 and accuracy > 0.5, (model["expected_accuracy"], accuracy)
