@@ -1,5 +1,6 @@
-"""AQFP mapping of benchmark circuits (shared delay lines vs the naive baseline) and the SC digits
-classifier (accuracy vs stream length, JJ and energy per image, ECP5 figures); writes docs/aqfp-results.md.
+"""AQFP mapping of benchmark circuits (shared delay lines vs the naive baseline), the SC digits
+classifier (accuracy vs stream length, JJ and energy per image, ECP5 figures) and the sorter's feedback
+loop run on interleaved streams; writes docs/aqfp-results.md.
 
     python benchmarks/aqfp.py
 
@@ -19,9 +20,9 @@ from common import ROOT, progress, ratio, synth
 
 from accelgen.flows import aqfp
 from accelgen.flows.outputs import write_atomically
-from hw.sc import COUNT_LEVELS_PER_STAGE, SCNeuronCycle
-from models.aqfp import E_JJ_JOULE, JJ
-from models.sc import random_columns
+from hw.sc import COUNT_LEVELS_PER_STAGE, SCNeuronCycle, neuron_cycle_vectors
+from models.aqfp import E_JJ_JOULE, JJ, run_feedback_streams
+from models.sc import feedback_bits, neuron_inputs, random_columns, random_sorter_streams
 from models.train.sc import sc_accuracy, train_sc_classifier, train_through_chain
 
 CIRCUITS = ROOT / "benchmarks" / "circuits" / "adders.v"
@@ -53,6 +54,47 @@ def neuron_netlist(n_in: int, bits: int):
         path = Path(directory) / "neuron.v"
         path.write_text(verilog.convert(SCNeuronCycle(n_in=n_in, bits=bits), name="neuron", emit_src=False))
         return aqfp.map_verilog(path, "neuron")
+
+
+HAZARD_POINTS = ((2, 3), (4, 4))  #: (n_in, bits) of the neurons simulated cell by cell on interleaved streams
+HAZARD_STEPS = 8
+
+
+def hazard_section(big_depth: int) -> list[str]:
+    """The sorter's feedback loop (a read-after-write hazard spanning the neuron's depth): one stream
+    alone against depth streams interleaved, cycle-accurate on small neurons, scheduled for the digits one."""
+    lines = ["## The sorter's feedback loop: interleaved streams", "",
+             "A neuron's next stream bit needs its feedback, which leaves the mapped netlist `depth` phases "
+             "after its inputs enter: one stream alone issues a bit every `depth` phases. Interleaving `depth` "
+             "independent streams (images) issues one every phase "
+             "(`models.aqfp.run_feedback_streams`). Small neurons, simulated cell by cell "
+             f"(`models.aqfp.PhaseSimulator`) on `depth` random streams of {HAZARD_STEPS} bits, every output "
+             "checked against `models.sc.sorter_activate`:", "",
+             "| neuron | depth (phases) | streams | phases, one stream at a time | phases, interleaved | gain |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for n_in, bits in HAZARD_POINTS:
+        progress(f"hazards: n_in={n_in}")
+        with tempfile.TemporaryDirectory(prefix="accelgen-sc-") as directory:
+            path = Path(directory) / "neuron.v"
+            path.write_text(verilog.convert(SCNeuronCycle(n_in=n_in, bits=bits), name="neuron", emit_src=False))
+            netlist = aqfp.map_verilog(path, "neuron")
+        depth = netlist.depth_phases
+        streams = random_sorter_streams(n_in, bits, depth, HAZARD_STEPS, seed=1)
+        vectors = [neuron_cycle_vectors(s["x"], s["w"], s["b"], s["words"], bits) for s in streams]
+        start = (1 << (feedback_bits(neuron_inputs(n_in)) // 2)) - 1
+        results = {}
+        for interleave in (False, True):
+            outputs, phases = run_feedback_streams(netlist, vectors, ("feedback", "feedback_next"), start, interleave)
+            if [[step["out"] for step in stream] for stream in outputs] != [s["out"] for s in streams]:
+                raise AssertionError(f"n_in={n_in}: the AQFP netlist's streams differ from the SC model")
+            results[interleave] = phases
+        lines.append(f"| {n_in} inputs, {bits} bits | {depth} | {depth} | {results[False]} | {results[True]} | "
+                     f"{results[False] / results[True]:.1f}× |")
+    lines += ["", f"The digits neuron (64 inputs, depth {big_depth} phases) by the same schedule: a layer "
+              f"evaluates {big_depth} images at once, one stream bit per phase each "
+              f"({big_depth} × L phases for {big_depth} images), where one image at a time takes L × {big_depth} "
+              f"phases per image — the same energy per image, {big_depth}× the images per second.", ""]
+    return lines
 
 
 def sc_digits_section() -> list[str]:
@@ -113,7 +155,7 @@ def sc_digits_section() -> list[str]:
               f"{cmos['fmax_median_mhz']:.2f} MHz (median of placement seeds {seeds}; the popcount pipelined, "
               f"a register every {COUNT_LEVELS_PER_STAGE} adder levels); an image takes n_in + L = {cycles} cycles, "
               f"{cycles / cmos['fmax_median_mhz']:.2f} µs.", ""]
-    return lines
+    return lines, neuron["depth"]
 
 
 def main():
@@ -128,7 +170,8 @@ def main():
             saved = ratio(naive["jj"], shared["jj"]) if label != "naive" else "–"
             lines.append(f"| {top} | {label} | {row['cells']} | {row['jj']} | {row['overhead']:.0%} | "
                          f"{row['depth']} | {row['energy']:.3g} | {saved} |")
-    sc_lines = sc_digits_section()
+    sc_lines, depth = sc_digits_section()
+    sc_lines += hazard_section(depth)
     text = "\n".join([
         "# AQFP mapping — measured", "",
         f"Generated by `python benchmarks/aqfp.py` ({time.perf_counter() - start:.0f} s); circuits from "

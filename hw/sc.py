@@ -24,7 +24,7 @@ from .common.popcount import popcount, popcount_stages
 COUNT_LEVELS_PER_STAGE = 3  # sc-layer's counter form: adder levels of its popcount between registers
 
 __all__ = ["AveragePool", "CounterActivation", "MaxPool", "SCLayer", "SCNeuronCycle", "SorterActivation", "bitonic_sort", "majority_chain",
-           "sng_bit", "sorter_step"]
+           "neuron_cycle_vectors", "sng_bit", "sorter_step"]
 
 
 def sng_bit(word, raw, bits: int):
@@ -203,6 +203,17 @@ def sorter_step(m, products, feedback):
     assert len(ranked) == sorter_size(n) and f == feedback_bits(n)
     output, tail = ranked[(n + f) // 2], (n - 1) // 2
     return output, Mux(output, ranked[tail + 1:tail + 1 + f], ranked[tail:tail + f])
+
+
+def neuron_cycle_vectors(x, w, b: int, words, bits: int) -> list[dict[str, int]]:
+    """:class:`SCNeuronCycle`'s input bits (``words[i]``, ``x[i]``, …, ``parity``) for each row of ``words``
+    (steps × ``random_columns(n_in)``), with raw ``x``, ``w`` (``n_in`` each) and ``b``: the vectors an AQFP
+    netlist of the neuron is simulated with (``models.aqfp.run_feedback_streams``)."""
+    def port(name, values):
+        word = sum((int(v) & ((1 << bits) - 1)) << (bits * i) for i, v in enumerate(values))
+        return {f"{name}[{i}]": (word >> i) & 1 for i in range(bits * len(values))}
+    fixed = {**port("x", x), **port("w", w), **port("b", [b])}
+    return [{**port("words", row), **fixed, "parity": step % 2} for step, row in enumerate(words)]
 
 
 class SCNeuronCycle(wiring.Component):

@@ -21,7 +21,7 @@ is ``accelgen/flows/aqfp_mapper.py``.
 from dataclasses import dataclass, field
 
 __all__ = ["JJ", "E_JJ_JOULE", "FREE_INVERSION", "SPLIT_WAYS", "Cell", "Netlist", "signal_of", "check_netlist",
-           "simulate"]
+           "simulate", "PhaseSimulator", "run_feedback_streams"]
 
 #: Josephson junctions per cell (the AQFP cell library of docs/aqfp.md).
 JJ = {"BUF": 2, "INV": 2, "SPL2": 2, "SPL3": 2, "SPL4": 2, "AND2": 6, "OR2": 6, "MAJ3": 6, "CONST0": 0, "CONST1": 0}
@@ -94,26 +94,86 @@ def check_netlist(netlist: Netlist):
     assert len({phase[name] for name in netlist.outputs.values()}) <= 1, "outputs in different phases"
 
 
-def simulate(netlist: Netlist, vectors: list[dict[str, int]]) -> list[dict[str, int]]:
-    """Cycle-accurate: every cell is a register. Input vector ``t`` is applied in cycle ``t``;
-    returns the outputs seen ``depth_phases`` cycles later, one dict per vector."""
-    functions = {
-        "BUF": lambda v: v[0], "INV": lambda v: 1 - v[0], "AND2": lambda v: v[0] & v[1], "OR2": lambda v: v[0] | v[1],
-        "MAJ3": lambda v: int(sum(v) >= 2), "CONST0": lambda v: 0, "CONST1": lambda v: 1,
-    }
-    state = {cell.name: 0 for cell in netlist.cells}
-    depth = netlist.depth_phases
-    results = []
-    for cycle in range(len(vectors) + depth):
-        current = vectors[min(cycle, len(vectors) - 1)]
-        values = {**state, **current}
+_FUNCTIONS = {
+    "BUF": lambda v: v[0], "INV": lambda v: 1 - v[0], "AND2": lambda v: v[0] & v[1], "OR2": lambda v: v[0] | v[1],
+    "MAJ3": lambda v: int(sum(v) >= 2), "CONST0": lambda v: 0, "CONST1": lambda v: 1,
+}
+
+
+class PhaseSimulator:
+    """A netlist clocked one phase per :meth:`step`: every cell is a register. The outputs of the vector
+    applied at step ``t`` come out of step ``t + depth_phases - 1``."""
+
+    def __init__(self, netlist: Netlist):
+        self.netlist = netlist
+        self.state = {cell.name: 0 for cell in netlist.cells}
+
+    def step(self, vector: dict[str, int]) -> dict[str, int]:
+        """Apply ``vector`` to the primary inputs for one phase; returns the output ports after it."""
+        values = {**self.state, **vector}
 
         def value(literal):
             bit = values[signal_of(literal)]
             return 1 - bit if literal.startswith("~") else bit
 
-        state = {cell.name: (functions.get(cell.type) or (lambda v: v[0]))([value(i) for i in cell.inputs])
-                 for cell in netlist.cells}
+        self.state = {cell.name: (_FUNCTIONS.get(cell.type) or (lambda v: v[0]))([value(i) for i in cell.inputs])
+                      for cell in self.netlist.cells}
+        return {port: self.state[name] for port, name in self.netlist.outputs.items()}
+
+
+def simulate(netlist: Netlist, vectors: list[dict[str, int]]) -> list[dict[str, int]]:
+    """Cycle-accurate: every cell is a register. Input vector ``t`` is applied in cycle ``t``;
+    returns the outputs seen ``depth_phases`` cycles later, one dict per vector."""
+    simulator, depth = PhaseSimulator(netlist), netlist.depth_phases
+    results = []
+    for cycle in range(len(vectors) + depth):
+        outputs = simulator.step(vectors[min(cycle, len(vectors) - 1)])
         if cycle >= depth - 1 and cycle - (depth - 1) < len(vectors):
-            results.append({port: state[name] for port, name in netlist.outputs.items()})
+            results.append(outputs)
     return results
+
+
+def run_feedback_streams(netlist: Netlist, streams: list[list[dict[str, int]]], feedback: tuple[str, str],
+                         start: int = 0, interleave: bool = True) -> tuple[list[list[dict[str, int]]], int]:
+    """Streams through a netlist whose outputs ``feedback[1][i]`` come back as inputs ``feedback[0][i]``
+    for the same stream's next step: a read-after-write loop ``depth_phases`` phases long.
+
+    ``streams[s][k]`` holds stream ``s``'s other inputs for its step ``k`` (the streams equally long, each
+    stream's feedback starting at the word ``start``, bit ``i`` on ``feedback[0][i]``). Interleaved, phase ``t`` issues step ``t // S`` of stream ``t mod S``
+    (``S`` the number of streams, padded with idle slots to at least the depth), so each stream's feedback
+    arrives just before its next step issues and the pipeline stays full. Otherwise the streams run one
+    after another and each step waits out the loop. Returns each stream's outputs per step and the
+    phases used until the last output.
+    """
+    depth, simulator = netlist.depth_phases, PhaseSimulator(netlist)
+    returned = [port for port in netlist.outputs if port.startswith(feedback[1])]
+
+    def loop_inputs(outputs):
+        return {feedback[0] + port[len(feedback[1]):]: outputs[port] for port in returned}
+
+    def bit_index(port):
+        return int(port[len(feedback[1]):].strip("[]") or 0)
+
+    idle = {name: 0 for name in netlist.inputs}
+    steps, count = len(streams[0]), len(streams)
+    slots = max(count, depth) if interleave else depth
+    if interleave:
+        issues = [(k, s) if s < count else None for k in range(steps) for s in range(slots)]
+    else:  # one stream at a time: an issue, then depth - 1 idle phases for its feedback to come back
+        issues = [item for s in range(count) for k in range(steps) for item in [(k, s)] + [None] * (depth - 1)]
+    initial = loop_inputs({port: start >> bit_index(port) & 1 for port in returned})
+    outputs, loop, pending = [[] for _ in streams], [dict(initial) for _ in streams], {}
+    for phase in range(len(issues) + depth):
+        issue = issues[phase] if phase < len(issues) else None
+        vector = idle
+        if issue is not None:
+            k, s = issue
+            vector = {**idle, **streams[s][k], **loop[s]}
+            pending[phase + depth - 1] = s
+        result = simulator.step(vector)
+        if phase in pending:
+            s = pending.pop(phase)
+            outputs[s].append(result)
+            loop[s] = loop_inputs(result)
+    last_issue = max(phase for phase, issue in enumerate(issues) if issue is not None)
+    return outputs, last_issue + depth

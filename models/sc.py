@@ -35,7 +35,7 @@ __all__ = [
     "layer_outputs", "bits_from_words", "weight_words",
     "RANDOM_LFSR", "ADDERS", "level", "sng", "xnor", "majority_chain", "majority_chain_value",
     "sorter_size", "feedback_bits", "sorter_activate", "average_pool", "max_pool",
-    "random_columns", "neuron_inputs", "sc_layer", "bipolar_value", "sc_layer_exact",
+    "random_columns", "neuron_inputs", "sc_layer", "bipolar_value", "sc_layer_exact", "random_sorter_streams",
 ]
 
 RANDOM_LFSR = 31  #: length of each random column's LFSR (tap distance 28: up to 28 new bits per cycle)
@@ -116,6 +116,26 @@ def sorter_activate(products: np.ndarray) -> np.ndarray:
         o = int(c > (n + f) // 2)
         out[t] = o
         ones = min(max(c - o - (n - 1) // 2, 0), f)
+    return out
+
+
+def random_sorter_streams(n_in: int, bits: int, streams: int, steps: int, seed: int) -> list[dict]:
+    """``streams`` independent neuron streams (random raw ``x``, ``w``, ``b`` and per-step random words,
+    ``steps × random_columns(n_in)``) with the sorter's output bits for each (:func:`sorter_activate`):
+    the reference for running one neuron's netlist on many streams at once."""
+    rng = np.random.default_rng(seed)
+    half = 1 << (bits - 1)
+    out = []
+    for _ in range(streams):
+        x, w = rng.integers(-half, half, n_in), rng.integers(-half, half, n_in)
+        b = int(rng.integers(-half, half))
+        words = rng.integers(0, 1 << bits, (steps, random_columns(n_in)))
+        products = [xnor(sng(x, words[:, :n_in], bits), sng(w, words[:, n_in:2 * n_in], bits)),
+                    sng(b, words[:, 2 * n_in:], bits)]
+        if neuron_inputs(n_in) > n_in + 1:
+            products.append((np.arange(steps) % 2)[:, None].astype(np.uint8))
+        out.append({"x": x, "w": w, "b": b, "words": words,
+                    "out": [int(bit) for bit in sorter_activate(np.concatenate(products, axis=1))]})
     return out
 
 

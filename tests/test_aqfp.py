@@ -249,3 +249,32 @@ def test_random_buffer_emits_its_lfsr_bits_one_per_cycle():
     sim.run()
     assert bits == lfsr_words(RANDOM_LFSR, 1, 11, 2000, 1, 1)[:, 0, 0].tolist()
     assert abs(sum(bits) - 1000) < 5 * np.sqrt(500)
+
+
+@pytest.mark.parametrize("n_in", [2, 3], ids=["odd-inputs", "with-the-alternating-stream"])
+def test_interleaved_streams_fill_the_sorters_feedback_loop(tmp_path, n_in):
+    """SC-AQFP's read-after-write hazard: the sorter's feedback loop spans the mapped neuron's depth in
+    phases, so one stream issues a step per depth phases. Interleaving depth independent streams issues a
+    step every phase: each stream's outputs equal the SC model's (``sorter_activate``) either way, and the
+    interleaved schedule approaches ``depth``× the throughput, cycle-accurate in the AQFP cell simulation."""
+    from hw.sc import SCNeuronCycle
+    from amaranth.back import verilog
+    from models.aqfp import run_feedback_streams
+    from hw.sc import neuron_cycle_vectors
+    from models.sc import feedback_bits, neuron_inputs, random_sorter_streams
+    bits, steps = 3, 6
+    path = tmp_path / "neuron.v"
+    path.write_text(verilog.convert(SCNeuronCycle(n_in=n_in, bits=bits), name="neuron", emit_src=False))
+    netlist = aqfp.map_verilog(path, "neuron")
+    depth = netlist.depth_phases
+    streams = random_sorter_streams(n_in, bits, depth, steps, seed=3)
+    vectors = [neuron_cycle_vectors(s["x"], s["w"], s["b"], s["words"], bits) for s in streams]
+    expected = [s["out"] for s in streams]
+    start = (1 << (feedback_bits(neuron_inputs(n_in)) // 2)) - 1  # residual 0, as the model and hw.sc start
+    loop = ("feedback", "feedback_next")
+    interleaved, fast = run_feedback_streams(netlist, vectors, loop, start)
+    one_by_one, slow = run_feedback_streams(netlist, vectors, loop, start, interleave=False)
+    for got in (interleaved, one_by_one):
+        assert [[step["out"] for step in stream] for stream in got] == expected
+    # One step per phase after a fill of depth - 1 phases, against one step per depth phases.
+    assert fast == depth * steps + depth - 1 and slow == depth * depth * steps
