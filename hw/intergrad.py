@@ -25,8 +25,9 @@ COUNTERS = ("cycles", "reads_w", "reads_x", "reads_delta", "reads_dx", "writes_d
 @dataclass
 class _Datapath:
     """The datapath signals the controller drives or reads: fold position, phase, state strobes,
-    the PE array (to clear its accumulators), counters and the SRAM banks by operand
-    (``[(write, read), …]`` each)."""
+    the PE array, the background dw drain (``capture`` starts it; it runs ``drain_active`` for ``R``
+    cycles with the fold it drains in ``drain_ro``/``drain_co``), counters and the SRAM banks by
+    operand (``[(write, read), …]`` each)."""
 
     phase: Signal
     ro: Signal
@@ -40,6 +41,11 @@ class _Datapath:
     array: "PEArray"
     counters: dict
     sram: dict
+    capture: Signal
+    drain_active: Signal
+    drain_phase: Signal
+    drain_ro: Signal
+    drain_co: Signal
 
 
 class _Walk:
@@ -207,15 +213,25 @@ class Intergrad(wiring.Component):
             dx_reads.append(captured & (ro != 0))
             dx_writes.append(captured)
 
-        # dw drain: row ``phase`` of accumulators to dw SRAM, then clear.
-        draining = Signal()
-        m.d.comb += array.drain_row.eq(phase)
+        # dw drain, beside the next fold: the cycle after a fold's stream its accumulators move to the
+        # shadows (``capture``); then shadow row ``drain_phase`` goes to dw SRAM each cycle for R cycles.
+        draining = Signal()  # the FSM's DRAIN state: the last fold's drain, nothing else to do
+        capture, drain_active = Signal(), Signal()
+        drain_phase, drain_ro, drain_co = Signal(range(R)), Signal.like(ro), Signal.like(co)
+        m.d.comb += [array.capture.eq(capture), array.drain_row.eq(drain_phase)]
+        m.d.sync += capture.eq(0)
+        with m.If(capture):
+            m.d.sync += [drain_active.eq(1), drain_phase.eq(0)]
+        with m.Elif(drain_active):
+            m.d.sync += drain_phase.eq(drain_phase + 1)
+            with m.If(drain_phase == R - 1):
+                m.d.sync += drain_active.eq(0)
         dw_writes = []
         for c, (write, _) in enumerate(dw_sram):
-            row_acc = array.drained[c]
-            drain_row = ro * R + phase
-            enable = draining & (drain_row < n_o) & col_valid[c]
-            m.d.comb += [write.addr.eq(drain_row * col_folds + co), write.data.eq(row_acc), write.en.eq(enable)]
+            drain_row = drain_ro * R + drain_phase
+            enable = drain_active & (drain_row < n_o) & (drain_co * C + c < n_i)
+            m.d.comb += [write.addr.eq(drain_row * col_folds + drain_co), write.data.eq(array.drained[c]),
+                         write.en.eq(enable)]
             dw_writes.append(enable)
 
         # Weight load: cycle k shifts W row ro·R + (R-1-k) in at the top.
@@ -243,6 +259,8 @@ class Intergrad(wiring.Component):
         self._control(m, _Datapath(
             phase=phase, ro=ro, co=co, last_fold=last_fold, row_folds=row_folds, col_folds=col_folds,
             loading=loading, streaming=streaming, draining=draining, array=array, counters=counters,
+            capture=capture, drain_active=drain_active, drain_phase=drain_phase, drain_ro=drain_ro,
+            drain_co=drain_co,
             sram={"w": w_sram, "x": x_sram, "delta": d_sram, "dx": dx_sram, "dw": dw_sram}))
         return m
 
@@ -252,7 +270,7 @@ class Intergrad(wiring.Component):
         phase, ro, co, last_fold = path.phase, path.ro, path.co, path.last_fold
         col_folds, row_folds = path.col_folds, path.row_folds
         loading, streaming, draining = path.loading, path.streaming, path.draining
-        array, counters, sram = path.array, path.counters, path.sram
+        counters, sram = path.counters, path.sram
 
         w_walk = _Walk(m, "w_walk", n_o, n_i, C, "inner")
         x_walk = _Walk(m, "x_walk", n_i, T, C, "outer")
@@ -319,17 +337,18 @@ class Intergrad(wiring.Component):
                 m.d.comb += streaming.eq(1)
                 m.d.sync += phase.eq(phase + 1)
                 with m.If(phase == T + R + C - 3):
-                    if self.uses_x:
+                    if self.uses_x:  # the accumulators drain beside the next fold (or in DRAIN after the last)
+                        m.d.sync += [path.capture.eq(1), path.drain_ro.eq(ro), path.drain_co.eq(co)]
+                    with m.If(last_fold & self.uses_x):
                         m.d.sync += phase.eq(0)
                         m.next = "DRAIN"
-                    else:
+                    with m.Else():
                         next_fold()
-            with m.State("DRAIN"):
+            with m.State("DRAIN"):  # the capture cycle, then the last fold's R rows
                 m.d.comb += draining.eq(1)
-                m.d.sync += phase.eq(phase + 1)
-                with m.If(phase == R - 1):
-                    m.d.comb += array.clear.eq(1)
-                    next_fold()
+                with m.If(path.drain_active & (path.drain_phase == R - 1)):
+                    m.d.sync += [ro.eq(0), co.eq(0)]
+                    m.next = first_output
             with m.State("SEND_DX"):
                 send(dx_walk, sram["dx"], dx_walk.quotient * T + dx_walk.inner, after_dx)
             with m.State("SEND_DW"):
@@ -362,14 +381,15 @@ class PEArray(wiring.Component):
         x entering each column at the top.
     w_top : In(data.ArrayLayout(signed(width), cols)), w_shift : In(1)
         While ``w_shift``, every column's weights move down a row and ``w_top`` enters row 0.
-    accumulate : In(1), clear : In(1)
-        Add this cycle's ``δ·x`` products; empty every accumulator (``clear`` wins).
+    accumulate : In(1), capture : In(1)
+        Add this cycle's ``δ·x`` products; ``capture`` copies every accumulator into its shadow register
+        and restarts it from this cycle's product (the next fold accumulates while the shadows drain).
     drain_row : In(range(rows))
-        The accumulator row shown on ``drained`` (row 0 for any larger value).
+        The shadow row shown on ``drained`` (row 0 for any larger value).
     partial_sums : Out(data.ArrayLayout(signed(acc_width), cols))
         The bottom row's partial sums, ``w·δ`` of this cycle included.
     drained : Out(data.ArrayLayout(signed(acc_width), cols))
-        Accumulator row ``drain_row``.
+        Shadow row ``drain_row``.
 
     Latency
     -------
@@ -388,7 +408,7 @@ class PEArray(wiring.Component):
         super().__init__({
             "d_in": In(data.ArrayLayout(word, rows)), "x_in": In(data.ArrayLayout(word, cols)),
             "w_top": In(data.ArrayLayout(word, cols)), "w_shift": In(1),
-            "accumulate": In(1), "clear": In(1), "drain_row": In(range(rows)),
+            "accumulate": In(1), "capture": In(1), "drain_row": In(range(rows)),
             "partial_sums": Out(data.ArrayLayout(acc, cols)), "drained": Out(data.ArrayLayout(acc, cols)),
         })
 
@@ -400,6 +420,7 @@ class PEArray(wiring.Component):
         x_reg = [[Signal(word, name=f"x_{r}_{c}") for c in range(C)] for r in range(R)]
         ps_reg = [[Signal(acc, name=f"ps_{r}_{c}") for c in range(C)] for r in range(R)]
         acc_reg = [[Signal(acc, name=f"acc_{r}_{c}") for c in range(C)] for r in range(R)]
+        shadow = [[Signal(acc, name=f"shadow_{r}_{c}") for c in range(C)] for r in range(R)]
         for r in range(R):
             for c in range(C):
                 d_in = self.d_in[r] if c == 0 else d_reg[r][c - 1]
@@ -408,18 +429,19 @@ class PEArray(wiring.Component):
                 ps_out = ps_in + w_reg[r][c] * d_in if self.uses_w else ps_in
                 m.d.sync += [d_reg[r][c].eq(d_in), x_reg[r][c].eq(x_in), ps_reg[r][c].eq(ps_out)]
                 if self.uses_x:
-                    with m.If(self.clear):
-                        m.d.sync += acc_reg[r][c].eq(0)
-                    with m.Elif(self.accumulate):
-                        m.d.sync += acc_reg[r][c].eq(acc_reg[r][c] + d_in * x_in)
+                    product = Mux(self.accumulate, d_in * x_in, 0)
+                    with m.If(self.capture):
+                        m.d.sync += [shadow[r][c].eq(acc_reg[r][c]), acc_reg[r][c].eq(product)]
+                    with m.Else():
+                        m.d.sync += acc_reg[r][c].eq(acc_reg[r][c] + product)
                 if r == R - 1:
                     m.d.comb += self.partial_sums[c].eq(ps_out)
         with m.If(self.w_shift):
             for c in range(C):
                 m.d.sync += [w_reg[0][c].eq(self.w_top[c]), *(w_reg[r][c].eq(w_reg[r - 1][c]) for r in range(1, R))]
         for c in range(C):
-            row = acc_reg[0][c]
+            row = shadow[0][c]
             for r in range(1, R):
-                row = Mux(self.drain_row == r, acc_reg[r][c], row)
+                row = Mux(self.drain_row == r, shadow[r][c], row)
             m.d.comb += self.drained[c].eq(row)
         return m

@@ -12,12 +12,14 @@ every mode, so the three modes share folds):
   (batch, n_o, n_i)``: per fold ``2R + C + T - 2`` cycles (``R`` to load the
   weights, ``T + R + C - 2`` to stream ``T = batch`` skewed δ columns).
 * ``os`` — dw as SCALE-Sim's output-stationary GEMM with ``(M, K, N) =
-  (n_o, batch, n_i)``: per fold ``R + C + T - 2`` cycles; the RTL then
-  drains the ``R`` accumulator rows, ``R`` more cycles per fold (SCALE-Sim
-  does not count them: ``compute_cycles`` omits them, ``cycles`` has them).
+  (n_o, batch, n_i)``: per fold ``R + C + T - 2`` cycles. The cycle after a
+  fold's stream its accumulators move to shadow registers and drain their
+  ``R`` rows to the dw SRAM while the next fold computes; only the last
+  fold's capture and drain add cycles, ``R + 1`` per layer (SCALE-Sim counts
+  no drain: ``compute_cycles`` omits it, ``cycles`` has it).
 * ``interleaved`` — one pass: load W (``R``), stream δ once while every PE
   adds ``w·δ`` to the passing partial sum (dx) and ``δ·x`` to its own
-  accumulator (dw), then drain (``R``).
+  accumulator (dw); the drain as in ``os``.
 
 SRAM traffic per operand follows SCALE-Sim's demand-matrix counts (only
 valid, in-range elements): δ is read ``ceil(n_i/cols)`` times per mode run,
@@ -72,7 +74,7 @@ def counters(n_o: int, n_i: int, batch: int, rows: int, cols: int, mode: str) ->
     folds = row_folds * col_folds
     stream = batch + rows + cols - 2
     compute = {"ws": rows + stream, "os": stream, "interleaved": rows + stream}[mode] * folds
-    drain = 0 if mode == "ws" else rows * folds
+    drain = 0 if mode == "ws" else rows + 1  # each fold's drain overlaps the next; the last one's does not
     reads = {"w": 0, "x": 0, "delta": batch * n_o * col_folds, "dx": 0}
     writes = {"dx": 0, "dw": 0}
     if mode in ("ws", "interleaved"):
