@@ -429,11 +429,12 @@ class PEArray(wiring.Component):
                 ps_out = ps_in + w_reg[r][c] * d_in if self.uses_w else ps_in
                 m.d.sync += [d_reg[r][c].eq(d_in), x_reg[r][c].eq(x_in), ps_reg[r][c].eq(ps_out)]
                 if self.uses_x:
-                    product = Mux(self.accumulate, d_in * x_in, 0)
+                    # Restarting masks the adder's input (one more LUT input of the carry chain). A capture
+                    # outside a stream adds a zero product: the array holds no operands between streams.
+                    with m.If(self.capture | self.accumulate):
+                        m.d.sync += acc_reg[r][c].eq(Mux(self.capture, 0, acc_reg[r][c]) + d_in * x_in)
                     with m.If(self.capture):
-                        m.d.sync += [shadow[r][c].eq(acc_reg[r][c]), acc_reg[r][c].eq(product)]
-                    with m.Else():
-                        m.d.sync += acc_reg[r][c].eq(acc_reg[r][c] + product)
+                        m.d.sync += shadow[r][c].eq(acc_reg[r][c])
                 if r == R - 1:
                     m.d.comb += self.partial_sums[c].eq(ps_out)
         with m.If(self.w_shift):
