@@ -147,17 +147,13 @@ class BayesianMLP(wiring.Component):
         assert RESULT_STAGES == 2  # the registers ``biased`` and ``result`` (models.bnn's cycle model counts them)
         biased = Signal(signed(acc_width + 1))
         result = Signal(word)
-        writing = [Signal(name=f"writing{stage}") for stage in (1, 2)]
-        target = [Signal.like(neuron, name=f"target{stage}") for stage in (1, 2)]
-        bank = [Signal(name=f"bank{stage}") for stage in (1, 2)]
-        scoring = [Signal(name=f"scoring{stage}") for stage in (1, 2)]
+        handing = Signal()  # RESULTS hands lane ``slot``'s sum, a real neuron's, to the result stages
         m.d.sync += [biased.eq(Array(accs)[slot] + (Array(ram[1].data for ram in bias)[slot] << F)),
-                     result.eq(requantize(biased, F, W)),
-                     target[0].eq(neuron), target[1].eq(target[0]),
-                     bank[0].eq(Mux(layer == 0, 0, ~read_bank)), bank[1].eq(bank[0]),
-                     scoring[0].eq(layer == depth - 1), scoring[1].eq(scoring[0]),
-                     writing[0].eq(0), writing[1].eq(writing[0])]
-        self._write_result(m, writing[1], scoring[1], bank[1], target[1], result, h_bufs, moments)
+                     result.eq(requantize(biased, F, W))]
+        self._write_result(m, delay(m, handing, RESULT_STAGES, "writing"),
+                           delay(m, layer == depth - 1, RESULT_STAGES, "scoring"),
+                           delay(m, Mux(layer == 0, 0, ~read_bank), RESULT_STAGES, "bank"),
+                           delay(m, neuron, RESULT_STAGES, "target"), result, h_bufs, moments)
         out_index = Signal(range(2 * sizes[-1]))
         m.d.comb += moments.select.eq(out_index)
         settle = Signal(range(max(LAYER_SETTLE, MAC_LATENCY) + 1))  # DRAIN's and SETTLE's countdown
@@ -187,7 +183,8 @@ class BayesianMLP(wiring.Component):
                 with m.If(settle == 1):
                     m.next = "RESULTS"
             with m.State("RESULTS"):
-                m.d.sync += [writing[0].eq(neuron < outputs), slot.eq(slot + 1), neuron.eq(neuron + 1)]
+                m.d.comb += handing.eq(neuron < outputs)
+                m.d.sync += [slot.eq(slot + 1), neuron.eq(neuron + 1)]
                 with m.If(slot == P - 1):
                     m.d.sync += [slot.eq(0), *(acc.eq(0) for acc in accs), group.eq(group + 1)]
                     m.d.comb += bias_next.eq(bias_index + 1)

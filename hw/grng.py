@@ -91,10 +91,6 @@ class RLFGRNG(wiring.Component):
         self.sample_width = bits.bit_length() + 1
         super().__init__({"z_out": _sample_stream(self.sample_width, lanes)})
 
-    @property
-    def latency(self) -> int:
-        return 5 + carry_save_stages(self.bits, POPCOUNT_LEVELS_PER_STAGE)
-
     def elaborate(self, platform):
         m = Module()
         advance = _output_handshake(m, self.z_out)
@@ -229,16 +225,16 @@ class WallaceGRNG(wiring.Component):
                 row_of_bank = Mux(address[:2] == bank, address[2:], row_of_bank)
             m.d.comb += [read.addr.eq(Cat(row_of_bank, half)), read.en.eq(advance)]
 
-        # Stage registers (all reset_less: a reset must not drop a transform). "issued": a read is in
-        # the RAM ports; "fetched": the four banks' words are registered (block RAM outputs go straight
-        # into registers); "captured": they are ordered by lane (``select``) and registered again.
+        # Stage registers (all reset_less: a reset must not drop a transform). Each stage carries its
+        # row's tag (a real row, its row and half, the pass's last). "issued": a read is in the RAM
+        # ports; "fetched": the four banks' words are registered (block RAM outputs go straight into
+        # registers); "captured": they are ordered by lane (``select``) and registered again;
+        # "summed": ``t`` is registered.
         def stage(name, shape=1):
             return Signal(shape, reset_less=True, name=f"{name}{unit}")
-        issued, fetched, captured = stage("issued"), stage("fetched"), stage("captured")
+        tag = data.StructLayout({"valid": 1, "row": range(rows), "half": 1, "end": 1})
+        issued, fetched, captured, summed = (stage(name, tag) for name in ("issued", "fetched", "captured", "summed"))
         select, fetched_select = ([stage(f"{name}_{k}_", 2) for k in range(4)] for name in ("select", "fetched_select"))
-        issued_row, fetched_row, captured_row = (stage(f"{name}_row", range(rows)) for name in ("issued", "fetched", "captured"))
-        issued_half, fetched_half, captured_half = (stage(f"{name}_half") for name in ("issued", "fetched", "captured"))
-        issued_end, fetched_end, captured_end = (stage(f"{name}_end") for name in ("issued", "fetched", "captured"))
         banked = [stage(f"banked_{bank}_", word) for bank in range(4)]
         values = [stage(f"value_{k}_", word) for k in range(4)]
 
@@ -250,19 +246,17 @@ class WallaceGRNG(wiring.Component):
         m.d.sync += [first.eq(next_state[16:16 + bits] + _times_small(next_stride, k))
                      for k, first in enumerate(next_first)]
         with m.If(advance):
-            m.d.sync += [fetched.eq(issued), fetched_row.eq(issued_row), fetched_half.eq(issued_half),
-                         fetched_end.eq(issued_end), *(f.eq(s) for f, s in zip(fetched_select, select)),
+            m.d.sync += [fetched.eq(issued), captured.eq(fetched), summed.eq(captured),
+                         *(f.eq(s) for f, s in zip(fetched_select, select)),
                          *(b.eq(read.data) for b, read in zip(banked, reads))]
-            m.d.sync += [captured.eq(fetched), captured_row.eq(fetched_row), captured_half.eq(fetched_half),
-                         captured_end.eq(fetched_end)]
             for k in range(4):
                 m.d.sync += values[k].eq(Mux(fetched_select[k] == 0, banked[0], Mux(fetched_select[k] == 1, banked[1],
                                              Mux(fetched_select[k] == 2, banked[2], banked[3]))))
-            m.d.sync += issued.eq(bubbles == 0)
+            m.d.sync += issued.valid.eq(bubbles == 0)
             with m.If(bubbles != 0):
                 m.d.sync += bubbles.eq(bubbles - 1)
             with m.Else():
-                m.d.sync += [issued_row.eq(row), issued_half.eq(~half), issued_end.eq(row == rows - 1)]
+                m.d.sync += [issued.row.eq(row), issued.half.eq(~half), issued.end.eq(row == rows - 1)]
                 m.d.sync += [select[k].eq(addresses[k][:2]) for k in range(4)]
                 with m.If(row == rows - 1):
                     m.d.sync += [row.eq(0), half.eq(~half), bubbles.eq(PASS_BUBBLES), xorshift.eq(next_state)]
@@ -274,20 +268,16 @@ class WallaceGRNG(wiring.Component):
         # Transform stages: t = (a+b+c+d+1) >> 1 into a register beside the four values ("summed"),
         # then the orthogonal step, written back and sent to the multipliers.
         t = Signal(signed(WALLACE_FORMAT.width + 2), reset_less=True, name=f"t{unit}")
-        summed, summed_row, summed_half, summed_end = stage("summed"), stage("summed_row", range(rows)), \
-            stage("summed_half"), stage("summed_end")
         a, b, c, d = operands = [stage(f"operand_{k}_", word) for k in range(4)]
         with m.If(advance):
             m.d.sync += [t.eq((values[0] + values[1] + values[2] + values[3] + 1) >> 1),
-                         *(operand.eq(value) for operand, value in zip(operands, values)),
-                         summed.eq(captured), summed_row.eq(captured_row), summed_half.eq(captured_half),
-                         summed_end.eq(captured_end)]
+                         *(operand.eq(value) for operand, value in zip(operands, values))]
         fresh = [Signal(word, name=f"fresh{unit}_{k}") for k in range(4)]
         for k, expression in enumerate((t - a, t - b, c - t, d - t)):
             m.d.comb += fresh[k].eq(saturate(expression, WALLACE_FORMAT.width))
         for k in range(4):
-            m.d.comb += [writes[k].addr.eq(Cat(summed_row, summed_half)), writes[k].data.eq(fresh[k]),
-                         writes[k].en.eq(advance & summed)]
+            m.d.comb += [writes[k].addr.eq(Cat(summed.row, summed.half)), writes[k].data.eq(fresh[k]),
+                         writes[k].en.eq(advance & summed.valid)]
 
         # Gain stage: the products come out of registered multipliers two advances later; ``scaling``
         # and ``ending`` follow a row (and a pass's last row) through them. The pass's last first-lane
@@ -299,7 +289,7 @@ class WallaceGRNG(wiring.Component):
         scaling, ending = stage("scaling", 2), stage("ending", 2)
         held = [Signal(word, name=f"held{unit}_{k}") for k in range(4)]
         with m.If(advance):
-            m.d.sync += [scaling.eq(Cat(summed, scaling[0])), ending.eq(Cat(summed & summed_end, ending[0]))]
+            m.d.sync += [scaling.eq(Cat(summed.valid, scaling[0])), ending.eq(Cat(summed.valid & summed.end, ending[0]))]
         with m.If(advance & scaling[1]):
             m.d.sync += self.z_out.valid.eq(1)
             for k in range(4):

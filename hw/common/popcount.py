@@ -1,5 +1,6 @@
-"""Population count as a balanced adder tree, optionally pipelined: shared by the SC counter form
-(``hw/sc.py``) and the RLF-GRNG (``hw/grng.py``)."""
+"""Population counts, optionally pipelined: a balanced adder tree (:func:`popcount`, the SC counter form
+in ``hw/sc.py``) and a carry-save Wallace tree (:func:`carry_save_popcount`, the RLF-GRNG in
+``hw/grng.py``)."""
 
 from amaranth.hdl import Cat, Const, Signal
 
