@@ -22,12 +22,30 @@ from .errors import UserError
 from .flows import export, link, prove, simulate, synthesize
 from .params import Param, parse_values
 
-__all__ = ["ArraySpec", "Claim", "Family", "Design"]
+__all__ = ["Axis", "ArraySpec", "Claim", "Family", "Design"]
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A free axis of ``run``'s arrays other than the batch: its size comes from the arrays, equal in every
+    array that names it, 1 … ``hi`` (the generation parameter ``param`` sets ``hi``); ``simulate``'s random
+    inputs use ``sample``. A design whose hardware takes its shape at run time declares its axes this way."""
+
+    name: str
+    hi: int
+    param: str
+    sample: int
+
+    def __str__(self) -> str:
+        return self.name
 
 
 @dataclass(frozen=True)
 class ArraySpec:
-    """An array of ``run``: its shape (``None`` marks the free batch axis) and its format.
+    """An array of ``run``: its shape and its format.
+
+    An axis is a size, ``None`` (the free batch axis, shared by every input)
+    or an :class:`Axis` (a named free axis).
 
     The user may give the float array ``name`` (quantized on the way in) or
     the raw integers ``name_raw``; outputs are written both ways. ``scale``
@@ -44,6 +62,10 @@ class ArraySpec:
         shape = "×".join("batch" if axis is None else str(axis) for axis in self.shape) or "scalar"
         scaled = "" if self.scale == 1.0 else f" × {self.scale:.6g}"
         return f"{shape}, Q{self.fmt.width}.{self.fmt.frac}{scaled}"
+
+    def shape_json(self) -> list:
+        """The shape for job files and manifests: sizes, ``None`` for the batch, an :class:`Axis`'s name."""
+        return [axis.name if isinstance(axis, Axis) else axis for axis in self.shape]
 
 
 @dataclass(frozen=True)
@@ -249,16 +271,18 @@ class Design:
         from .flows.board import deploy
         return deploy(self, board, out_dir, baud=baud, program=program)
 
-    def simulate(self, *, seed: int = 1, stall: float = 0.3, batch: int | None = None, job_dir=None,
-                 simulator: str = "verilator", waves: bool = False) -> "simulate.SimulationResult":
-        """Random inputs through the RTL under random valid/ready stalls, checked word for word
-        against :meth:`golden`; ``job_dir`` (default ``rtl_out/<name>/sim/``) keeps the inputs, log and waves."""
+    def simulate(self, arrays: dict | None = None, *, seed: int = 1, stall: float = 0.3, batch: int | None = None,
+                 job_dir=None, simulator: str = "verilator", waves: bool = False) -> "simulate.SimulationResult":
+        """Random inputs (or ``run``'s ``arrays``) through the RTL under random valid/ready stalls, checked word
+        for word against :meth:`golden`; ``job_dir`` (default ``rtl_out/<name>/sim/``) keeps the inputs, log
+        and waves."""
         if not 0.0 <= stall < 1.0:
             raise UserError(f"stall={stall} out of range [0, 1)")
         if not 0 <= seed < 2**32:
             raise UserError(f"seed={seed} out of range [0, {2**32 - 1}]")
+        raw = None if arrays is None else self.prepare(arrays)
         return simulate.simulate(self, job_dir=job_dir, simulator=simulator, waves=waves, stall=stall,
-                                 seed=seed, batch=batch or self.sim_batch)
+                                 seed=seed, batch=batch or self.sim_batch, raw_inputs=raw)
 
     def synthesize(self, target: str = "ecp5", *, seeds: int = 1, cached_only: bool = False) -> dict | None:
         """yosys + nextpnr on this design: the dict ``accelgen synth --json`` writes (``None`` if

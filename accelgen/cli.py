@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1, help="random seed of vectors and stalls")
     sim.add_argument("--stall", type=float, default=0.3, help="valid/ready stall probability in [0, 1)")
     sim.add_argument("-o", dest="out_dir", help="job directory (default rtl_out/DESIGN/sim/)")
+    sim.add_argument("--input", metavar="IN.npz", help="run's arrays instead of random ones (still under stalls)")
 
     synth = commands.add_parser("synth", help="synthesize and place-and-route, report area and Fmax")
     _design_args(synth)
@@ -148,8 +149,9 @@ def cmd_generate(args):
 def cmd_sim(args):
     acc = _design(args)
     start = time.perf_counter()
-    result = acc.simulate(job_dir=args.out_dir, simulator=args.simulator, waves=args.waves, stall=args.stall,
-                          seed=args.seed)
+    arrays = _load_npz(args.input) if args.input else None
+    result = acc.simulate(arrays, job_dir=args.out_dir, simulator=args.simulator, waves=args.waves,
+                          stall=args.stall, seed=args.seed)
     elapsed = time.perf_counter() - start
     build = "cached build" if result.cached_build else "fresh build"
     if not result.passed:

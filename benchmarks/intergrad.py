@@ -88,7 +88,7 @@ def synthesis_table(sizes: list[int]) -> list[str]:
     for size in sizes:
         for mode in ("ws", "os", "interleaved"):
             progress(f"synthesis {size}×{size} {mode}")
-            params = {"rows": size, "cols": size, "n_o": size, "n_i": size, "batch": 8, "mode": mode}
+            params = {"rows": size, "cols": size, "max_n_o": size, "max_n_i": size, "max_batch": 8, "mode": mode}
             cycles = counters(size, size, 8, size, size, mode)["cycles"]
             try:
                 result = synth("intergrad", params)

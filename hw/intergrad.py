@@ -16,10 +16,21 @@ from models.intergrad import MODES
 from .common.fixed import delay
 from .common.memory import simple_ram
 
-__all__ = ["Intergrad", "PEArray", "COUNTERS"]
+__all__ = ["Intergrad", "PEArray", "COUNTERS", "shape_layout", "shape_word"]
 
 #: Counter outputs: name -> meaning (all 32-bit).
 COUNTERS = ("cycles", "reads_w", "reads_x", "reads_delta", "reads_dx", "writes_dx", "writes_dw")
+
+
+def shape_layout(max_n_o: int, max_n_i: int, max_batch: int) -> data.StructLayout:
+    """The layer command: ``n_o``, ``n_i`` and ``batch``, each wide enough for its maximum."""
+    return data.StructLayout({"n_o": range(max_n_o + 1), "n_i": range(max_n_i + 1), "batch": range(max_batch + 1)})
+
+
+def shape_word(layout: data.StructLayout, n_o: int, n_i: int, batch: int) -> int:
+    """The integer a host sends on ``shape_in`` for one layer (fields packed from bit 0 in layout order)."""
+    fields = {"n_o": n_o, "n_i": n_i, "batch": batch}
+    return sum(value << layout[name].offset for name, value in fields.items())
 
 
 @dataclass
@@ -32,9 +43,10 @@ class _Datapath:
     phase: Signal
     ro: Signal
     co: Signal
+    last_row_fold: Value
     last_fold: Value
-    row_folds: int
-    col_folds: int
+    shape: dict
+    stream_last: Signal
     loading: Signal
     streaming: Signal
     draining: Signal
@@ -49,22 +61,25 @@ class _Datapath:
 
 
 class _Walk:
-    """Row-major walk over an ``outer × inner`` matrix, tracking the bank split of one index.
+    """Row-major walk over an ``outer × inner`` matrix whose sizes are signals, tracking the bank split of
+    one index.
 
-    ``bank_of`` is ``"outer"`` or ``"inner"``: that index is split into
-    ``quotient`` and ``bank`` (``index = quotient·banks + bank``). ``step()``
-    advances by one element; ``last`` is high on the final element.
+    ``outer`` and ``inner`` are ``(size signal, maximum)``. ``bank_of`` is
+    ``"outer"`` or ``"inner"``: that index is split into ``quotient`` and
+    ``bank`` (``index = quotient·banks + bank``). ``step()`` advances by one
+    element; ``last`` is high on the final element.
     """
 
     def __init__(self, m, name, outer, inner, banks, bank_of):
-        self.m, self.outer_n, self.inner_n, self.banks, self.bank_of = m, outer, inner, banks, bank_of
-        self.outer = Signal(range(outer), name=f"{name}_outer")
-        self.inner = Signal(range(inner), name=f"{name}_inner")
-        split = outer if bank_of == "outer" else inner
+        (outer_n, outer_max), (inner_n, inner_max) = outer, inner
+        self.m, self.banks, self.bank_of = m, banks, bank_of
+        self.outer = Signal(range(outer_max), name=f"{name}_outer")
+        self.inner = Signal(range(inner_max), name=f"{name}_inner")
+        split = outer_max if bank_of == "outer" else inner_max
         self.bank = Signal(range(banks), name=f"{name}_bank")
         self.quotient = Signal(range(ceil_div(split, banks)), name=f"{name}_quotient")
-        self.last_inner = self.inner == inner - 1
-        self.last = self.last_inner & (self.outer == outer - 1)
+        self.last_inner = self.inner == inner_n - 1
+        self.last = self.last_inner & (self.outer == outer_n - 1)
 
     def _advance_split(self, wrap):
         m = self.m
@@ -88,21 +103,24 @@ class _Walk:
 
 
 class Intergrad(wiring.Component):
-    """Gradient-interleaved systolic array for one layer shape (``n_o × n_i`` weights, ``batch``).
+    """Gradient-interleaved systolic array: one generated array computes any layer up to its memories.
 
-    Flow: load ``w_in`` (if ``mode`` uses W), ``x_in`` (if it uses X) and
-    ``delta_in``, row-major, into banked SRAMs; run every fold of
+    Flow: take the layer's shape on ``shape_in`` (``n_o × n_i`` weights,
+    ``batch`` columns; each at least 1 and at most its ``max_*``); load
+    ``w_in`` (if ``mode`` uses W), ``x_in`` (if it uses X) and ``delta_in``,
+    row-major, into banked SRAMs; run every fold of
     ``ceil(n_o/rows) × ceil(n_i/cols)``; send ``dx`` (``n_i × batch``, if
     ``mode`` is ws or interleaved) then ``dw`` (``n_o × n_i``, if os or
     interleaved) on ``result_out``, row-major. Then it waits for the next
-    layer's operands.
+    layer's shape.
 
     Each PE(r, c) holds a stationary weight, an output-stationary accumulator,
     a horizontal δ register and vertical partial-sum and x registers; ``mode``
     selects which products it forms (``w·δ`` into the passing partial sum,
     ``δ·x`` into its accumulator, or both). Feeders skew δ by row and x by
     column; partial sums leave at the bottom and are added to the previous row
-    fold's dx in SRAM.
+    fold's dx in SRAM. SRAM addresses use the strides of the largest layer, so
+    no address multiplies by a run-time size.
 
     Parameters
     ----------
@@ -112,39 +130,43 @@ class Intergrad(wiring.Component):
         Bits of ``w``, ``x``, ``δ`` and of the partial sums, ``dx``, ``dw`` (``acc_width ≥ 2·width``).
     mode : str
         ``"ws"`` (dX only), ``"os"`` (dW only) or ``"interleaved"`` (both in one pass).
-    n_o, n_i, batch : int
-        The layer shape.
+    max_n_o, max_n_i, max_batch : int
+        The largest layer: they size the SRAMs.
 
     Members
     -------
+    shape_in : In(stream.Signature(shape_layout(max_n_o, max_n_i, max_batch)))
+        One command per layer: ``n_o``, ``n_i``, ``batch`` (:func:`shape_word` packs it).
     w_in, x_in, delta_in : In(stream.Signature(signed(width)))
         The operands, row-major; only those the mode uses are taken.
     result_out : Out(stream.Signature(signed(acc_width)))
         ``dx`` then ``dw``, row-major.
     cycles, reads_w, reads_x, reads_delta, reads_dx, writes_dx, writes_dw : Out(32)
-        Counters (``COUNTERS``), valid once the last result is sent: ``cycles``
+        Counters (``COUNTERS``) of the last layer, valid once its last result is sent: ``cycles``
         counts the load/stream/drain states only; SRAM counts are element accesses.
 
     Latency
     -------
-    Per fold: weight load ``rows`` cycles (ws, interleaved), stream ``batch + rows + cols - 2`` cycles,
-    accumulator drain ``rows`` cycles (os, interleaved); results follow the last fold
-    (``models.intergrad.counters``, equal to the RTL's counters).
+    Per fold: weight load ``rows`` cycles (ws, interleaved), stream ``batch + rows + cols - 2`` cycles;
+    the accumulators drain beside the next fold, the last fold's in ``rows + 1`` cycles (os, interleaved);
+    results follow (``models.intergrad.counters``, equal to the RTL's counters).
 
     Throughput
     ----------
     One layer at a time: loading, computing and sending do not overlap.
     """
 
-    def __init__(self, *, rows, cols, width, acc_width, mode, n_o, n_i, batch):
+    def __init__(self, *, rows, cols, width, acc_width, mode, max_n_o, max_n_i, max_batch):
         if mode not in MODES:
             raise ValueError(f"mode={mode!r} not allowed; allowed: {', '.join(MODES)}")
         if acc_width < 2 * width:
             raise ValueError(f"acc_width={acc_width} out of range [{2 * width}, 31] (at least 2*width for one product)")
         self.rows, self.cols, self.width, self.acc_width, self.mode = rows, cols, width, acc_width, mode
-        self.n_o, self.n_i, self.batch = n_o, n_i, batch
+        self.max_n_o, self.max_n_i, self.max_batch = max_n_o, max_n_i, max_batch
         self.uses_w, self.uses_x = mode in ("ws", "interleaved"), mode in ("os", "interleaved")
+        self.shape_layout = shape_layout(max_n_o, max_n_i, max_batch)
         members = {
+            "shape_in": In(stream.Signature(self.shape_layout)),
             "w_in": In(stream.Signature(signed(width))),
             "x_in": In(stream.Signature(signed(width))),
             "delta_in": In(stream.Signature(signed(width))),
@@ -159,27 +181,33 @@ class Intergrad(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        R, C, T = self.rows, self.cols, self.batch
-        n_o, n_i = self.n_o, self.n_i
+        R, C = self.rows, self.cols
         word, acc = signed(self.width), signed(self.acc_width)
-        row_folds, col_folds = ceil_div(n_o, R), ceil_div(n_i, C)
+        col_stride, batch_stride = ceil_div(self.max_n_i, C), self.max_batch  # words per W row, per fold of x/δ/dx
+
+        # The layer's shape (set from ``shape_in``) and the last stream phase, batch + R + C - 3.
+        n_o, n_i, T = (Signal(range(hi + 1), name=name) for name, hi in
+                       (("n_o", self.max_n_o), ("n_i", self.max_n_i), ("batch", self.max_batch)))
+        stream_last = Signal(range(self.max_batch + R + C))
 
         # SRAMs: W and dw banked by column (i mod C), x and dx by i mod C, δ by o mod R.
-        w_sram = self._banks(m, "w_sram", C, n_o * col_folds, word)
-        x_sram = self._banks(m, "x_sram", C, col_folds * T, word)
-        d_sram = self._banks(m, "delta_sram", R, row_folds * T, word)
-        dx_sram = self._banks(m, "dx_sram", C, col_folds * T, acc)
-        dw_sram = self._banks(m, "dw_sram", C, n_o * col_folds, acc)
+        w_sram = self._banks(m, "w_sram", C, self.max_n_o * col_stride, word)
+        x_sram = self._banks(m, "x_sram", C, col_stride * batch_stride, word)
+        d_sram = self._banks(m, "delta_sram", R, ceil_div(self.max_n_o, R) * batch_stride, word)
+        dx_sram = self._banks(m, "dx_sram", C, col_stride * batch_stride, acc)
+        dw_sram = self._banks(m, "dw_sram", C, self.max_n_o * col_stride, acc)
 
         counters = {name: getattr(self, name) for name in COUNTERS}
 
         # Fold position and per-fold validity.
-        ro = Signal(range(row_folds))
-        co = Signal(range(col_folds))
-        last_fold = (ro == row_folds - 1) & (co == col_folds - 1)
-        row_valid = [ro * R + r < n_o for r in range(R)]
-        col_valid = [co * C + c < n_i for c in range(C)]
-        phase = Signal(range(max(R, T + R + C - 2) + 1))
+        ro = Signal(range(ceil_div(self.max_n_o, R)))
+        co = Signal(range(col_stride))
+        row_base, col_base = ro * R, co * C
+        last_row_fold = row_base + R >= n_o
+        last_fold = last_row_fold & (col_base + C >= n_i)
+        row_valid = [row_base + r < n_o for r in range(R)]
+        col_valid = [col_base + c < n_i for c in range(C)]
+        phase = Signal(range(max(R, self.max_batch + R + C - 2) + 1))
 
         m.submodules.array = array = PEArray(rows=R, cols=C, width=self.width, acc_width=self.acc_width,
                                              uses_w=self.uses_w, uses_x=self.uses_x)
@@ -190,9 +218,11 @@ class Intergrad(wiring.Component):
         d_feed = [Signal(word, name=f"d_feed{r}") for r in range(R)]
         x_feed = [Signal(word, name=f"x_feed{c}") for c in range(C)]
         for r, (_, read) in enumerate(d_sram):
-            m.d.comb += [read.addr.eq(ro * T + phase), d_feed[r].eq(Mux(feeding & row_valid[r], read.data, 0))]
+            m.d.comb += [read.addr.eq(ro * batch_stride + phase),
+                         d_feed[r].eq(Mux(feeding & row_valid[r], read.data, 0))]
         for c, (_, read) in enumerate(x_sram):
-            m.d.comb += [read.addr.eq(co * T + phase), x_feed[c].eq(Mux(feeding & col_valid[c], read.data, 0))]
+            m.d.comb += [read.addr.eq(co * batch_stride + phase),
+                         x_feed[c].eq(Mux(feeding & col_valid[c], read.data, 0))]
         m.d.comb += [array.d_in[r].eq(delay(m, d_feed[r], r, f"d_skew{r}")) for r in range(R)]
         m.d.comb += [array.x_in[c].eq(delay(m, x_feed[c], c, f"x_skew{c}")) for c in range(C)]
         m.d.comb += array.accumulate.eq(streaming)
@@ -200,12 +230,12 @@ class Intergrad(wiring.Component):
         # dx: column c's bottom output for batch column b appears at stream phase b + R - 1 + c.
         dx_reads, dx_writes = [], []
         for c, (write, read) in enumerate(dx_sram):
-            b = Signal(range(-(R + C), T + R + C), name=f"dx_b{c}")
+            b = Signal(range(-(R + C), self.max_batch + R + C), name=f"dx_b{c}")
             captured = Signal(name=f"dx_valid{c}")
             m.d.comb += [
                 b.eq(phase - (R - 1 + c)),
                 captured.eq(self.uses_w & streaming & (b >= 0) & (b < T) & col_valid[c]),
-                read.addr.eq(co * T + b[:len(read.addr)]),
+                read.addr.eq(co * batch_stride + b[:len(read.addr)]),
                 write.addr.eq(read.addr),
                 write.data.eq(array.partial_sums[c] + Mux(ro == 0, 0, read.data)),
                 write.en.eq(captured),
@@ -230,17 +260,17 @@ class Intergrad(wiring.Component):
         for c, (write, _) in enumerate(dw_sram):
             drain_row = drain_ro * R + drain_phase
             enable = drain_active & (drain_row < n_o) & (drain_co * C + c < n_i)
-            m.d.comb += [write.addr.eq(drain_row * col_folds + drain_co), write.data.eq(array.drained[c]),
+            m.d.comb += [write.addr.eq(drain_row * col_stride + drain_co), write.data.eq(array.drained[c]),
                          write.en.eq(enable)]
             dw_writes.append(enable)
 
         # Weight load: cycle k shifts W row ro·R + (R-1-k) in at the top.
         loading = Signal()
         w_reads = []
-        load_row = ro * R + (R - 1 - phase)
+        load_row = row_base + (R - 1 - phase)
         for c, (_, read) in enumerate(w_sram):
             valid = loading & (load_row < n_o) & col_valid[c]
-            m.d.comb += [read.addr.eq(load_row * col_folds + co), array.w_top[c].eq(Mux(valid, read.data, 0))]
+            m.d.comb += [read.addr.eq(load_row * col_stride + co), array.w_top[c].eq(Mux(valid, read.data, 0))]
             w_reads.append(valid)
         m.d.comb += array.w_shift.eq(loading)
 
@@ -257,7 +287,8 @@ class Intergrad(wiring.Component):
                 m.d.sync += counters[name].eq(counters[name] + sum(enables))
         # After the counters: the controller's reset of them must take priority.
         self._control(m, _Datapath(
-            phase=phase, ro=ro, co=co, last_fold=last_fold, row_folds=row_folds, col_folds=col_folds,
+            phase=phase, ro=ro, co=co, last_row_fold=last_row_fold, last_fold=last_fold,
+            shape={"n_o": n_o, "n_i": n_i, "batch": T}, stream_last=stream_last,
             loading=loading, streaming=streaming, draining=draining, array=array, counters=counters,
             capture=capture, drain_active=drain_active, drain_phase=drain_phase, drain_ro=drain_ro,
             drain_co=drain_co,
@@ -265,18 +296,21 @@ class Intergrad(wiring.Component):
         return m
 
     def _control(self, m, path: "_Datapath"):
-        """The FSM: load operands, run the folds, send results, driving ``path``'s control signals."""
-        R, C, T, n_o, n_i = self.rows, self.cols, self.batch, self.n_o, self.n_i
+        """The FSM: take the shape, load operands, run the folds, send results, driving ``path``'s control
+        signals."""
+        R, C = self.rows, self.cols
+        col_stride, batch_stride = ceil_div(self.max_n_i, C), self.max_batch
         phase, ro, co, last_fold = path.phase, path.ro, path.co, path.last_fold
-        col_folds, row_folds = path.col_folds, path.row_folds
+        n_o, n_i, T = path.shape["n_o"], path.shape["n_i"], path.shape["batch"]
         loading, streaming, draining = path.loading, path.streaming, path.draining
         counters, sram = path.counters, path.sram
 
-        w_walk = _Walk(m, "w_walk", n_o, n_i, C, "inner")
-        x_walk = _Walk(m, "x_walk", n_i, T, C, "outer")
-        d_walk = _Walk(m, "d_walk", n_o, T, R, "outer")
-        dx_walk = _Walk(m, "dx_walk", n_i, T, C, "outer")
-        dw_walk = _Walk(m, "dw_walk", n_o, n_i, C, "inner")
+        sizes = {"n_o": (n_o, self.max_n_o), "n_i": (n_i, self.max_n_i), "batch": (T, self.max_batch)}
+        w_walk = _Walk(m, "w_walk", sizes["n_o"], sizes["n_i"], C, "inner")
+        x_walk = _Walk(m, "x_walk", sizes["n_i"], sizes["batch"], C, "outer")
+        d_walk = _Walk(m, "d_walk", sizes["n_o"], sizes["batch"], R, "outer")
+        dx_walk = _Walk(m, "dx_walk", sizes["n_i"], sizes["batch"], C, "outer")
+        dw_walk = _Walk(m, "dw_walk", sizes["n_o"], sizes["n_i"], C, "inner")
 
         def load(walk, sram, source, address, next_state):
             m.d.comb += source.ready.eq(1)
@@ -303,7 +337,7 @@ class Intergrad(wiring.Component):
         first_load = "LOAD_W" if self.uses_w else ("LOAD_X" if self.uses_x else "LOAD_DELTA")
         fold_start = "LOAD_FOLD" if self.uses_w else "STREAM"
         first_output = "SEND_DX" if self.uses_w else "SEND_DW"
-        after_dx = "SEND_DW" if self.uses_x else first_load
+        after_dx = "SEND_DW" if self.uses_x else "SHAPE"
 
         def next_fold():
             m.d.sync += phase.eq(0)
@@ -311,19 +345,26 @@ class Intergrad(wiring.Component):
                 m.d.sync += [ro.eq(0), co.eq(0)]
                 m.next = first_output
             with m.Else():
-                m.d.sync += ro.eq(Mux(ro == row_folds - 1, 0, ro + 1))
-                with m.If(ro == row_folds - 1):
+                m.d.sync += ro.eq(Mux(path.last_row_fold, 0, ro + 1))
+                with m.If(path.last_row_fold):
                     m.d.sync += co.eq(co + 1)
                 m.next = fold_start
 
-        with m.FSM(init=first_load):
+        with m.FSM(init="SHAPE"):
+            with m.State("SHAPE"):
+                command = self.shape_in.payload
+                m.d.comb += self.shape_in.ready.eq(1)
+                with m.If(self.shape_in.valid):
+                    m.d.sync += [n_o.eq(command.n_o), n_i.eq(command.n_i), T.eq(command.batch),
+                                 path.stream_last.eq(command.batch + (R + C - 3))]
+                    m.next = first_load
             with m.State("LOAD_W"):
-                load(w_walk, sram["w"], self.w_in, w_walk.outer * col_folds + w_walk.quotient,
+                load(w_walk, sram["w"], self.w_in, w_walk.outer * col_stride + w_walk.quotient,
                      "LOAD_X" if self.uses_x else "LOAD_DELTA")
             with m.State("LOAD_X"):
-                load(x_walk, sram["x"], self.x_in, x_walk.quotient * T + x_walk.inner, "LOAD_DELTA")
+                load(x_walk, sram["x"], self.x_in, x_walk.quotient * batch_stride + x_walk.inner, "LOAD_DELTA")
             with m.State("LOAD_DELTA"):
-                load(d_walk, sram["delta"], self.delta_in, d_walk.quotient * T + d_walk.inner, fold_start)
+                load(d_walk, sram["delta"], self.delta_in, d_walk.quotient * batch_stride + d_walk.inner, fold_start)
                 with m.If(d_walk.last & self.delta_in.valid):
                     for counter in counters.values():
                         m.d.sync += counter.eq(0)
@@ -336,7 +377,7 @@ class Intergrad(wiring.Component):
             with m.State("STREAM"):
                 m.d.comb += streaming.eq(1)
                 m.d.sync += phase.eq(phase + 1)
-                with m.If(phase == T + R + C - 3):
+                with m.If(phase == path.stream_last):
                     if self.uses_x:  # the accumulators drain beside the next fold (or in DRAIN after the last)
                         m.d.sync += [path.capture.eq(1), path.drain_ro.eq(ro), path.drain_co.eq(co)]
                     with m.If(last_fold & self.uses_x):
@@ -350,9 +391,9 @@ class Intergrad(wiring.Component):
                     m.d.sync += [ro.eq(0), co.eq(0)]
                     m.next = first_output
             with m.State("SEND_DX"):
-                send(dx_walk, sram["dx"], dx_walk.quotient * T + dx_walk.inner, after_dx)
+                send(dx_walk, sram["dx"], dx_walk.quotient * batch_stride + dx_walk.inner, after_dx)
             with m.State("SEND_DW"):
-                send(dw_walk, sram["dw"], dw_walk.outer * col_folds + dw_walk.quotient, first_load)
+                send(dw_walk, sram["dw"], dw_walk.outer * col_stride + dw_walk.quotient, "SHAPE")
 
 
 class PEArray(wiring.Component):

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MODES", "READS", "gradients", "counters", "scalesim_counts", "conv_as_fc", "Layer", "baseline", "check_fits",
+__all__ = ["MODES", "READS", "gradients", "layer_shape", "pack_layers", "unpack_layers", "map_layers", "counters", "scalesim_counts", "conv_as_fc", "Layer", "baseline", "check_fits",
            "balanced_stages"]
 
 MODES = ("ws", "os", "interleaved")
@@ -46,6 +46,34 @@ def gradients(w, x, delta) -> dict:
     """Exact ``dx = Wᵀ δ`` (n_i × batch) and ``dw = δ xᵀ`` (n_o × n_i), int64 (Python ints if needed)."""
     w, x, delta = (np.asarray(a, dtype=np.int64) for a in (w, x, delta))
     return {"dx": w.T @ delta, "dw": delta @ x.T}
+
+
+def layer_shape(raw: dict) -> tuple[int, int, int]:
+    """``(n_o, n_i, batch)`` of a layer's raw arrays (``w_raw``: n_o × n_i, ``x_raw``: n_i × batch)."""
+    n_o, n_i = np.shape(raw["w_raw"])
+    return n_o, n_i, np.shape(raw["x_raw"])[1]
+
+
+def pack_layers(layers: list[dict]) -> dict:
+    """Several layers' arrays as one dict (one ``.npz``): layer ``k``'s ``w_raw`` under ``w_raw.k``."""
+    return {f"{name}.{k}": array for k, layer in enumerate(layers) for name, array in layer.items()}
+
+
+def unpack_layers(arrays: dict) -> list[dict] | None:
+    """The layers of :func:`pack_layers`, in order; ``None`` for one layer's plain arrays."""
+    if not any("." in name for name in arrays):
+        return None
+    layers: dict[int, dict] = {}
+    for key, array in arrays.items():
+        name, k = key.rsplit(".", 1)
+        layers.setdefault(int(k), {})[name] = array
+    return [layers[k] for k in sorted(layers)]
+
+
+def map_layers(function, arrays: dict) -> dict:
+    """``function`` on one layer's arrays, or on each layer of packed ones (the results packed again)."""
+    layers = unpack_layers(arrays)
+    return function(arrays) if layers is None else pack_layers([function(layer) for layer in layers])
 
 
 def check_fits(w, x, delta, acc_width: int):

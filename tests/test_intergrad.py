@@ -11,8 +11,11 @@ from scalesim.compute.systolic_compute_os import systolic_compute_os
 from scalesim.compute.systolic_compute_ws import systolic_compute_ws
 from scalesim.scale_config import scale_config
 
+import accelgen
 from accelgen.cli import main
 from models.intergrad import balanced_stages, baseline, counters, gradients, scalesim_counts
+from models.train.admm import MLP, load_split
+from models.train.backprop import dequantized_dw, integer_backprop, next_delta
 
 from .conftest import rtl_run
 
@@ -89,7 +92,8 @@ def test_interleaving_reads_delta_once():
 
 def _compare_counters(params, result):
     measured = result.counters
-    model = counters(params["n_o"], params["n_i"], params["batch"], params["rows"], params["cols"], params["mode"])
+    layer = measured["layer"]
+    model = counters(layer["n_o"], layer["n_i"], layer["batch"], params["rows"], params["cols"], params["mode"])
     assert measured["cycles"] == model["cycles"]
     assert measured["sram_reads"] == model["sram_reads"]
     assert measured["sram_writes"] == model["sram_writes"]
@@ -103,13 +107,61 @@ def test_rtl_equals_model_and_counters_under_stalls(mode, tmp_path):
     _compare_counters(params, result)
 
 
-@settings(max_examples=1, deadline=None)
-@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 9), st.integers(1, 9), st.integers(1, 4))
-def test_rtl_random_shapes(tmp_path_factory, rows, cols, n_o, n_i, batch):
-    """Shapes that are not multiples of the array, batch 1 included (each example is a Verilator build)."""
-    overrides = {"rows": rows, "cols": cols, "n_o": n_o, "n_i": n_i, "batch": batch, "mode": "interleaved"}
-    params, result = rtl_run("intergrad", overrides, tmp_path_factory.mktemp("ig"), stall=0.2)
-    _compare_counters(params, result)
+@settings(max_examples=8, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 7), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_one_array_computes_every_layer_shape(tmp_path_factory, n_o, n_i, batch, seed):
+    """Run-time shapes: one generated 3×2 array (one Verilator build) takes layers that are not multiples of
+    it, single rows, columns and batch included, under random stalls; gradients and counters exact."""
+    acc = accelgen.design("intergrad", rows=3, cols=2, max_n_o=9, max_n_i=7, max_batch=5)
+    rng = np.random.default_rng(seed)
+    arrays = {"w_raw": rng.integers(-128, 128, (n_o, n_i)), "x_raw": rng.integers(-128, 128, (n_i, batch)),
+              "delta_raw": rng.integers(-128, 128, (n_o, batch))}
+    result = acc.simulate(arrays, job_dir=tmp_path_factory.mktemp("ig"), stall=0.2, seed=seed)
+    assert result.passed, result.reason
+    assert result.counters["layer"] == {"n_o": n_o, "n_i": n_i, "batch": batch}
+    _compare_counters(acc.params, result)
+
+
+def test_a_training_step_of_the_digits_mlp_runs_through_one_array(tmp_path):
+    """Backprop of the digits MLP 64-64-64-10 at batch 8: every layer's dX and dW through one generated 4×4
+    array in one simulation (no reset between layers, stalls on every stream), exact; each next δ is formed
+    from the RTL's own dX; counters equal the model's; dW within 3 % of the float gradients."""
+    data = load_split()
+    model = MLP((64, 64, 64, 10), np.random.default_rng(0))
+    x, y = data.x_train[:8], data.y_train[:8]
+    step = integer_backprop(model, x, y)
+    acc = accelgen.design("intergrad", max_n_o=64, max_n_i=64, max_batch=8)
+    outputs, measured = acc.run_layers(step.layers, stall=0.1, job_dir=tmp_path)
+    reference = model.gradients(x, y)
+    assert [m["layer"]["n_o"] for m in measured] == [10, 64, 64]
+    for k, name in enumerate(step.names):
+        arrays = step.layers[k]
+        exact = gradients(arrays["w_raw"], arrays["x_raw"], arrays["delta_raw"])
+        assert np.array_equal(outputs[k]["dx_raw"], exact["dx"]) and np.array_equal(outputs[k]["dw_raw"], exact["dw"])
+        if step.active[k] is not None:
+            delta, _ = next_delta(outputs[k]["dx_raw"], step.active[k], step.width)
+            assert np.array_equal(delta, step.layers[k + 1]["delta_raw"])
+        model_counts = counters(*arrays["w_raw"].shape, arrays["x_raw"].shape[1], 4, 4, "interleaved")
+        assert measured[k]["cycles"] == model_counts["cycles"]
+        assert measured[k]["sram_reads"] == model_counts["sram_reads"]
+        float_dw, dw = reference[f"w{name[2:]}"], dequantized_dw(step, k, outputs[k]["dw_raw"])
+        assert np.linalg.norm(dw - float_dw) < 0.03 * np.linalg.norm(float_dw), name
+
+
+def test_sim_checks_the_users_own_layer_under_stalls(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "layer.npz", w=rng.integers(-128, 128, (9, 7)), x=rng.integers(-128, 128, (7, 2)),
+             delta=rng.integers(-128, 128, (9, 2)))
+    assert main(["sim", "intergrad", "--input", str(tmp_path / "layer.npz"), "-o", str(tmp_path / "job")]) == 0
+    out = capsys.readouterr().out
+    assert "intergrad: PASS" in out and "layer={'batch': 2, 'n_i': 7, 'n_o': 9}" in out
+
+
+def test_the_verilog_does_not_depend_on_the_layer():
+    """No layer size is a generation parameter: one file serves every layer up to the maxima."""
+    names = {param.name for param in accelgen.design("intergrad").parameters}
+    assert not names & {"n_o", "n_i", "batch"}
+    assert "shape_in" in {port["name"].split("__")[0] for port in accelgen.design("intergrad").ports()}
 
 
 def test_run_returns_gradients_and_counters(tmp_path):
@@ -147,10 +199,17 @@ def test_bad_parameters_exit_2(argv, message, tmp_path, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_wrong_shape_exits_2(tmp_path, capsys):
-    np.savez(tmp_path / "in.npz", w=np.zeros((6, 4)), x=np.zeros((5, 3)), delta=np.zeros((6, 3)))
+@pytest.mark.parametrize("shapes, message", [
+    ({"w": (6, 4), "x": (5, 3), "delta": (6, 3)}, "array 'x' has n_i=5 (axis 0); the arrays before it have n_i=4"),
+    ({"w": (17, 5), "x": (5, 3), "delta": (17, 3)}, "array 'w' has n_o=17 (axis 0), out of range [1, 16] (max_n_o=16)"),
+    ({"w": (6, 5), "x": (5, 9), "delta": (6, 9)}, "array 'x' has batch=9 (axis 1), out of range [1, 8] (max_batch=8)"),
+    ({"w": (6, 5), "x": (5, 3, 1), "delta": (6, 3)}, "array 'x' has shape (5, 3, 1); expected (n_i, batch)"),
+])
+def test_wrong_shape_exits_2(shapes, message, tmp_path, capsys):
+    np.savez(tmp_path / "in.npz", **{name: np.zeros(shape) for name, shape in shapes.items()})
     assert main(["run", "intergrad", "--input", str(tmp_path / "in.npz"), "--output", str(tmp_path / "o.npz")]) == 2
-    assert "array 'w' has shape (6, 4); expected (6, 5)" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o.npz").exists()
 
 
 @given(st.lists(st.integers(1, 50), min_size=1, max_size=7), st.integers(1, 4))

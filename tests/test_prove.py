@@ -89,7 +89,7 @@ PROOF_POINTS = {
     "conv": dict(c_in=1, c_out=1, size=2, kernel=2, engine="dense", parallelism=1, width=8, frac=4),
     "dense-fc": dict(n_in=2, n_out=2, parallelism=1),
     "fft": dict(k=4, width=8, frac=4),
-    "intergrad": dict(rows=2, cols=2, width=4, acc_width=8, n_o=2, n_i=2, batch=1),
+    "intergrad": dict(rows=2, cols=2, width=4, acc_width=8, max_n_o=2, max_n_i=2, max_batch=1),
     "net": dict(model=str(Path(__file__).parent / "data" / "net_pinned.onnx"), width=8, frac=3,
                 target_interval=10**6),
     "pool": dict(channels=1, size=2, width=4, frac=1),

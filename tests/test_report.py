@@ -60,7 +60,8 @@ def test_bnn_claim_is_images_per_second_at_fmax():
 
 def test_intergrad_claims_compare_the_measured_run_with_ws_then_os():
     ws_os = baseline(6, 5, 3, 4, 4)
-    measured = {"cycles": ws_os["cycles"] // 2, "sram_reads": {"w": 10, "x": 10}, "sram_writes": {"dx": 5}}
+    measured = {"cycles": ws_os["cycles"] // 2, "sram_reads": {"w": 10, "x": 10}, "sram_writes": {"dx": 5},
+                "layer": {"n_o": 6, "n_i": 5, "batch": 3}}
     cycles, accesses = _here([_entry("intergrad", measured, {"lut": 1})], "intergrad")
     assert cycles == f"{ws_os['cycles'] / measured['cycles']:.2f}× fewer cycles"
     total = sum(ws_os["sram_reads"].values()) + sum(ws_os["sram_writes"].values())

@@ -86,7 +86,7 @@ def elaborate(design) -> tuple[str, list[dict]]:
 
 def manifest(design, text: str, port_list: list[dict]) -> dict:
     """What a user (or a later flow) needs to know about the generated file."""
-    formats = {name: {**spec.fmt.describe(), "scale": spec.scale, "shape": list(spec.shape), "role": role}
+    formats = {name: {**spec.fmt.describe(), "scale": spec.scale, "shape": spec.shape_json(), "role": role}
                for role, specs in (("input", design.inputs()), ("output", design.outputs()))
                for name, spec in specs.items()}
     return {

@@ -31,8 +31,20 @@ from .export import elaborate
 __all__ = ["SimulationResult", "random_inputs", "prepare_inputs", "simulate", "run_arrays", "failure_reason"]
 
 
-def _concrete(shape: tuple, batch: int) -> tuple:
-    return tuple(batch if axis is None else axis for axis in shape)
+def _size_key(axis) -> str | None:
+    """The name a free axis's size is kept under (``"batch"`` for ``None``); ``None`` for a fixed size."""
+    if axis is None:
+        return "batch"
+    return None if isinstance(axis, int) else axis.name
+
+
+def _is_named(axis) -> bool:
+    """Whether ``axis`` is a named free axis (``accelgen.api.Axis``)."""
+    return axis is not None and not isinstance(axis, int)
+
+
+def _concrete(shape: tuple, sizes: dict) -> tuple:
+    return tuple(axis if _size_key(axis) is None else sizes[_size_key(axis)] for axis in shape)
 
 
 def random_inputs(design, rng: np.random.Generator, batch: int = 3) -> dict:
@@ -41,9 +53,11 @@ def random_inputs(design, rng: np.random.Generator, batch: int = 3) -> dict:
     Each row of each input is uniform over ``±2**(m-1)`` for a random ``m`` in
     ``[1, width]``; one row of the first batch carries the format's extremes.
     """
-    arrays = {}
-    for name, spec in design.inputs().items():
-        shape = _concrete(spec.shape, batch)
+    arrays, specs = {}, design.inputs()
+    sizes = {"batch": batch, **{axis.name: axis.sample for spec in specs.values() for axis in spec.shape
+                                if _is_named(axis)}}
+    for name, spec in specs.items():
+        shape = _concrete(spec.shape, sizes)
         rows = shape[0] if shape else 1
         magnitudes = rng.integers(1, spec.fmt.width + 1, size=rows)
         data = np.stack([rng.integers(-(1 << (m - 1)), 1 << (m - 1), size=shape[1:], dtype=np.int64)
@@ -55,17 +69,29 @@ def random_inputs(design, rng: np.random.Generator, batch: int = 3) -> dict:
     return arrays
 
 
-def _check_shape(name: str, array: np.ndarray, spec, batch: int | None) -> int | None:
+def _check_shape(name: str, array: np.ndarray, spec, sizes: dict):
+    """Check ``array`` against ``spec``'s shape; record its free axes' sizes in ``sizes`` (name -> size,
+    filled by the first array that has the axis)."""
     expected = spec.shape
-    if array.ndim != len(expected) or any(want is not None and got != want for got, want in zip(array.shape, expected)):
-        shown = tuple("batch" if axis is None else axis for axis in expected)
+    fixed_mismatch = any(_size_key(want) is None and got != want for got, want in zip(array.shape, expected))
+    if array.ndim != len(expected) or fixed_mismatch:
+        shown = "(" + ", ".join("batch" if axis is None else str(axis) for axis in expected) + \
+            ("," if len(expected) == 1 else "") + ")"
         raise UserError(f"array {name!r} has shape {array.shape}; expected {shown}")
-    for got, want in zip(array.shape, expected):
-        if want is None:
-            if got < 1 or (batch is not None and got != batch):
-                raise UserError(f"array {name!r} has batch size {got}; expected {batch if batch else 'at least 1'} (same for every input)")
-            batch = got
-    return batch
+    for dim, (got, want) in enumerate(zip(array.shape, expected)):
+        key = _size_key(want)
+        if want is None and (got < 1 or sizes.get(key, got) != got):
+            raise UserError(f"array {name!r} has batch size {got}; expected {sizes.get(key, 'at least 1')} "
+                            "(same for every input)")
+        if _is_named(want):
+            if not 1 <= got <= want.hi:
+                raise UserError(f"array {name!r} has {key}={got} (axis {dim}), out of range [1, {want.hi}] "
+                                f"({want.param}={want.hi})")
+            if sizes.get(key, got) != got:
+                raise UserError(f"array {name!r} has {key}={got} (axis {dim}); the arrays before it have "
+                                f"{key}={sizes[key]}")
+        if key is not None:
+            sizes[key] = got
 
 
 def _raw_from(name: str, arrays: dict, spec) -> np.ndarray:
@@ -100,13 +126,13 @@ def prepare_inputs(design, arrays: dict) -> dict:
         if name not in allowed:
             raise UserError(f"unexpected array {name!r} for {design.name}; "
                             + (f"allowed: {', '.join(allowed)}" if allowed else "it takes no input arrays"))
-    raw, batch = {}, None
+    raw, sizes = {}, {}
     arrays = {name: np.asarray(value) for name, value in arrays.items()}
     for name, spec in specs.items():
         if name not in arrays and f"{name}_raw" not in arrays:
             raise UserError(f"missing array {name!r} (or {name}_raw) for {design.name}")
         source = arrays.get(f"{name}_raw", arrays.get(name))
-        batch = _check_shape(name, source, spec, batch)
+        _check_shape(name, source, spec, sizes)
         raw[f"{name}_raw"] = _raw_from(name, arrays, spec)
     return raw
 
@@ -131,7 +157,7 @@ class SimulationResult:
 def _job(design, *, check: bool, stall: float, seed: int) -> dict:
     """The job file: the design, its parameters, its outputs' shapes (``None`` for the batch axis) and the run's
     settings."""
-    shapes = {name: list(spec.shape) for name, spec in design.outputs().items()}
+    shapes = {name: spec.shape_json() for name, spec in design.outputs().items()}
     return {"design": design.name, "params": design.params, "outputs": shapes, "check": check, "stall": stall,
             "seed": seed}
 
@@ -151,12 +177,13 @@ def _launch(design, inputs: dict, job: dict, job_dir: Path, simulator: str, wave
 
 
 def simulate(design, *, job_dir=None, simulator="verilator", waves=False, stall=0.3, seed=1,
-             batch=3) -> SimulationResult:
-    """``batch`` rows of random inputs through the RTL under stalls, checked against the golden model.
+             batch=3, raw_inputs: dict | None = None) -> SimulationResult:
+    """``batch`` rows of random inputs (or the validated ``raw_inputs``) through the RTL under stalls, checked
+    against the golden model.
 
     ``job_dir`` (default ``rtl_out/<design>/sim/``) keeps the inputs, the log and the waves.
     """
-    inputs = random_inputs(design, np.random.default_rng(seed), batch)
+    inputs = raw_inputs if raw_inputs is not None else random_inputs(design, np.random.default_rng(seed), batch)
     job = _job(design, check=True, stall=stall, seed=seed)
     job_dir = Path(job_dir if job_dir is not None else Path("rtl_out") / design.name / "sim")
     try:
