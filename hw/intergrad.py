@@ -11,7 +11,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.fixed import ceil_div
-from models.intergrad import MODES
+from models.intergrad import MODES, PE_KINDS, stream_slots
 
 from .common.fixed import delay
 from .common.memory import simple_ram
@@ -130,6 +130,10 @@ class Intergrad(wiring.Component):
         Bits of ``w``, ``x``, ``δ`` and of the partial sums, ``dx``, ``dw`` (``acc_width ≥ 2·width``).
     mode : str
         ``"ws"`` (dX only), ``"os"`` (dW only) or ``"interleaved"`` (both in one pass).
+    pe : str
+        ``"two-mac"``: an interleaved PE forms ``w·δ`` and ``δ·x`` in the same cycle (two multipliers);
+        ``"one-mac"``: one multiplier shared in alternate cycles, δ reused from the PE's register, the
+        operand streams at half rate (``PE_KINDS``; ws and os have one product per PE either way).
     max_n_o, max_n_i, max_batch : int
         The largest layer: they size the SRAMs.
 
@@ -147,7 +151,8 @@ class Intergrad(wiring.Component):
 
     Latency
     -------
-    Per fold: weight load ``rows`` cycles (ws, interleaved), stream ``batch + rows + cols - 2`` cycles;
+    Per fold: weight load ``rows`` cycles (ws, interleaved), stream ``s·batch + rows + cols - 2`` cycles
+    (``s = 2`` for an interleaved one-MAC PE, else 1);
     the accumulators drain beside the next fold, the last fold's in ``rows + 1`` cycles (os, interleaved);
     results follow (``models.intergrad.counters``, equal to the RTL's counters).
 
@@ -156,14 +161,17 @@ class Intergrad(wiring.Component):
     One layer at a time: loading, computing and sending do not overlap.
     """
 
-    def __init__(self, *, rows, cols, width, acc_width, mode, max_n_o, max_n_i, max_batch):
+    def __init__(self, *, rows, cols, width, acc_width, mode, max_n_o, max_n_i, max_batch, pe="two-mac"):
         if mode not in MODES:
             raise ValueError(f"mode={mode!r} not allowed; allowed: {', '.join(MODES)}")
+        if pe not in PE_KINDS:
+            raise ValueError(f"pe={pe!r} not allowed; allowed: {', '.join(PE_KINDS)}")
         if acc_width < 2 * width:
             raise ValueError(f"acc_width={acc_width} out of range [{2 * width}, 31] (at least 2*width for one product)")
         self.rows, self.cols, self.width, self.acc_width, self.mode = rows, cols, width, acc_width, mode
         self.max_n_o, self.max_n_i, self.max_batch = max_n_o, max_n_i, max_batch
         self.uses_w, self.uses_x = mode in ("ws", "interleaved"), mode in ("os", "interleaved")
+        self.slots = stream_slots(mode, pe)  # cycles per stream element
         self.shape_layout = shape_layout(max_n_o, max_n_i, max_batch)
         members = {
             "shape_in": In(stream.Signature(self.shape_layout)),
@@ -188,7 +196,8 @@ class Intergrad(wiring.Component):
         # The layer's shape (set from ``shape_in``) and the last stream phase, batch + R + C - 3.
         n_o, n_i, T = (Signal(range(hi + 1), name=name) for name, hi in
                        (("n_o", self.max_n_o), ("n_i", self.max_n_i), ("batch", self.max_batch)))
-        stream_last = Signal(range(self.max_batch + R + C))
+        S = self.slots
+        stream_last = Signal(range(S * self.max_batch + R + C))
 
         # SRAMs: W and dw banked by column (i mod C), x and dx by i mod C, δ by o mod R.
         w_sram = self._banks(m, "w_sram", C, self.max_n_o * col_stride, word)
@@ -207,35 +216,40 @@ class Intergrad(wiring.Component):
         last_fold = last_row_fold & (col_base + C >= n_i)
         row_valid = [row_base + r < n_o for r in range(R)]
         col_valid = [col_base + c < n_i for c in range(C)]
-        phase = Signal(range(max(R, self.max_batch + R + C - 2) + 1))
+        phase = Signal(range(max(R, S * self.max_batch + R + C - 2) + 1))
 
         m.submodules.array = array = PEArray(rows=R, cols=C, width=self.width, acc_width=self.acc_width,
-                                             uses_w=self.uses_w, uses_x=self.uses_x)
+                                             uses_w=self.uses_w, uses_x=self.uses_x, shared_mac=S == 2)
 
-        # Feeders: δ row r and x column c enter zero outside the stream, delayed r (c) cycles.
+        # Feeders: δ row r and x column c enter zero outside the stream, delayed r (c) cycles. Element b
+        # leaves at phase S·b (δ) and S·b + S - 1 (x): with S = 2 each PE meets δ_b, then x_b a cycle later.
         streaming = Signal()
-        feeding = streaming & (phase < T)
+        in_stream = streaming & (phase < S * T)
+        feeding_d = in_stream & (phase % S == 0)
+        feeding_x = in_stream & (phase % S == S - 1)
+        element = phase // S
         d_feed = [Signal(word, name=f"d_feed{r}") for r in range(R)]
         x_feed = [Signal(word, name=f"x_feed{c}") for c in range(C)]
         for r, (_, read) in enumerate(d_sram):
-            m.d.comb += [read.addr.eq(ro * batch_stride + phase),
-                         d_feed[r].eq(Mux(feeding & row_valid[r], read.data, 0))]
+            m.d.comb += [read.addr.eq(ro * batch_stride + element),
+                         d_feed[r].eq(Mux(feeding_d & row_valid[r], read.data, 0))]
         for c, (_, read) in enumerate(x_sram):
-            m.d.comb += [read.addr.eq(co * batch_stride + phase),
-                         x_feed[c].eq(Mux(feeding & col_valid[c], read.data, 0))]
+            m.d.comb += [read.addr.eq(co * batch_stride + element),
+                         x_feed[c].eq(Mux(feeding_x & col_valid[c], read.data, 0))]
         m.d.comb += [array.d_in[r].eq(delay(m, d_feed[r], r, f"d_skew{r}")) for r in range(R)]
         m.d.comb += [array.x_in[c].eq(delay(m, x_feed[c], c, f"x_skew{c}")) for c in range(C)]
-        m.d.comb += array.accumulate.eq(streaming)
+        m.d.comb += [array.accumulate.eq(streaming), array.slot.eq(phase[0])]
 
-        # dx: column c's bottom output for batch column b appears at stream phase b + R - 1 + c.
+        # dx: column c's bottom output for batch column b appears at stream phase S·b + R - 1 + c.
         dx_reads, dx_writes = [], []
         for c, (write, read) in enumerate(dx_sram):
-            b = Signal(range(-(R + C), self.max_batch + R + C), name=f"dx_b{c}")
+            since = Signal(range(-(R + C), S * self.max_batch + R + C), name=f"dx_since{c}")
             captured = Signal(name=f"dx_valid{c}")
             m.d.comb += [
-                b.eq(phase - (R - 1 + c)),
-                captured.eq(self.uses_w & streaming & (b >= 0) & (b < T) & col_valid[c]),
-                read.addr.eq(co * batch_stride + b[:len(read.addr)]),
+                since.eq(phase - (R - 1 + c)),
+                captured.eq(self.uses_w & streaming & (since >= 0) & (since < S * T) & (since % S == 0)
+                            & col_valid[c]),
+                read.addr.eq(co * batch_stride + (since // S)[:len(read.addr)]),
                 write.addr.eq(read.addr),
                 write.data.eq(array.partial_sums[c] + Mux(ro == 0, 0, read.data)),
                 write.en.eq(captured),
@@ -278,8 +292,8 @@ class Intergrad(wiring.Component):
             m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
         increments = {
             "reads_w": w_reads,
-            "reads_delta": [feeding & v for v in row_valid],
-            "reads_x": [feeding & v for v in col_valid] if self.uses_x else [],
+            "reads_delta": [feeding_d & v for v in row_valid],
+            "reads_x": [feeding_x & v for v in col_valid] if self.uses_x else [],
             "reads_dx": dx_reads, "writes_dx": dx_writes, "writes_dw": dw_writes,
         }
         for name, enables in increments.items():
@@ -356,7 +370,7 @@ class Intergrad(wiring.Component):
                 m.d.comb += self.shape_in.ready.eq(1)
                 with m.If(self.shape_in.valid):
                     m.d.sync += [n_o.eq(command.n_o), n_i.eq(command.n_i), T.eq(command.batch),
-                                 path.stream_last.eq(command.batch + (R + C - 3))]
+                                 path.stream_last.eq(self.slots * command.batch + (R + C - 3))]
                     m.next = first_load
             with m.State("LOAD_W"):
                 load(w_walk, sram["w"], self.w_in, w_walk.outer * col_stride + w_walk.quotient,
@@ -413,6 +427,10 @@ class PEArray(wiring.Component):
         Bits of ``w``, ``x``, ``δ`` and of partial sums and accumulators.
     uses_w, uses_x : bool
         Form the weight-stationary products (dX) and the output-stationary ones (dW).
+    shared_mac : bool
+        With both: one multiplier per PE. PE(r, c) forms ``w·δ`` (δ from the left) when ``slot`` equals
+        ``(r + c) mod 2`` and ``δ·x`` with the δ it holds (the previous cycle's) in the other slot; the
+        streams then carry an element every other cycle.
 
     Members
     -------
@@ -422,6 +440,8 @@ class PEArray(wiring.Component):
         x entering each column at the top.
     w_top : In(data.ArrayLayout(signed(width), cols)), w_shift : In(1)
         While ``w_shift``, every column's weights move down a row and ``w_top`` enters row 0.
+    slot : In(1)
+        The cycle's parity (``shared_mac`` only).
     accumulate : In(1), capture : In(1)
         Add this cycle's ``δ·x`` products; ``capture`` copies every accumulator into its shadow register
         and restarts it from this cycle's product (the next fold accumulates while the shadows drain).
@@ -442,14 +462,16 @@ class PEArray(wiring.Component):
     One δ per row and one x per column every cycle.
     """
 
-    def __init__(self, *, rows: int, cols: int, width: int, acc_width: int, uses_w: bool, uses_x: bool):
+    def __init__(self, *, rows: int, cols: int, width: int, acc_width: int, uses_w: bool, uses_x: bool,
+                 shared_mac: bool = False):
         self.rows, self.cols, self.uses_w, self.uses_x = rows, cols, uses_w, uses_x
+        self.shared_mac = shared_mac and uses_w and uses_x
         word, acc = signed(width), signed(acc_width)
         self._word, self._acc = word, acc
         super().__init__({
             "d_in": In(data.ArrayLayout(word, rows)), "x_in": In(data.ArrayLayout(word, cols)),
             "w_top": In(data.ArrayLayout(word, cols)), "w_shift": In(1),
-            "accumulate": In(1), "capture": In(1), "drain_row": In(range(rows)),
+            "slot": In(1), "accumulate": In(1), "capture": In(1), "drain_row": In(range(rows)),
             "partial_sums": Out(data.ArrayLayout(acc, cols)), "drained": Out(data.ArrayLayout(acc, cols)),
         })
 
@@ -467,13 +489,20 @@ class PEArray(wiring.Component):
                 d_in = self.d_in[r] if c == 0 else d_reg[r][c - 1]
                 x_in = self.x_in[c] if r == 0 else x_reg[r - 1][c]
                 ps_in = 0 if r == 0 else ps_reg[r - 1][c]
-                ps_out = ps_in + w_reg[r][c] * d_in if self.uses_w else ps_in
+                ws_product, os_product, os_slot = w_reg[r][c] * d_in, d_in * x_in, 1
+                if self.shared_mac:
+                    # One multiplier: w·δ in this PE's even slot, δ·x (the held δ) in its odd one. The odd
+                    # slot's sum also runs down the column: a separate lane the dx capture never takes.
+                    os_slot = self.slot ^ ((r + c) % 2)
+                    ws_product = os_product = (Mux(os_slot, d_reg[r][c], d_in) *
+                                               Mux(os_slot, x_in, w_reg[r][c]))
+                ps_out = ps_in + ws_product if self.uses_w else ps_in
                 m.d.sync += [d_reg[r][c].eq(d_in), x_reg[r][c].eq(x_in), ps_reg[r][c].eq(ps_out)]
                 if self.uses_x:
                     # Restarting masks the adder's input (one more LUT input of the carry chain). A capture
                     # outside a stream adds a zero product: the array holds no operands between streams.
-                    with m.If(self.capture | self.accumulate):
-                        m.d.sync += acc_reg[r][c].eq(Mux(self.capture, 0, acc_reg[r][c]) + d_in * x_in)
+                    with m.If(self.capture | (self.accumulate & os_slot)):
+                        m.d.sync += acc_reg[r][c].eq(Mux(self.capture, 0, acc_reg[r][c]) + os_product)
                     with m.If(self.capture):
                         m.d.sync += shadow[r][c].eq(acc_reg[r][c])
                 if r == R - 1:

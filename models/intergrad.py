@@ -35,10 +35,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MODES", "READS", "gradients", "layer_shape", "pack_layers", "unpack_layers", "map_layers", "counters", "scalesim_counts", "conv_as_fc", "Layer", "baseline", "check_fits",
+__all__ = ["MODES", "PE_KINDS", "READS", "stream_slots", "total", "ws_only", "ISO_AREA", "iso_area", "gradients", "layer_shape", "pack_layers", "unpack_layers", "map_layers", "counters", "scalesim_counts", "conv_as_fc", "Layer", "baseline", "check_fits",
            "balanced_stages"]
 
 MODES = ("ws", "os", "interleaved")
+#: Interleaved PEs: two multipliers (w·δ and δ·x in one cycle) or one shared in alternate cycles.
+PE_KINDS = ("two-mac", "one-mac")
 READS = {"ws": ("w", "delta"), "os": ("x", "delta"), "interleaved": ("w", "x", "delta")}  # operands per mode
 
 
@@ -96,11 +98,17 @@ def _folds(n_o, n_i, rows, cols):
     return math.ceil(n_o / rows), math.ceil(n_i / cols)
 
 
-def counters(n_o: int, n_i: int, batch: int, rows: int, cols: int, mode: str) -> dict:
+def stream_slots(mode: str, pe: str) -> int:
+    """Cycles per stream element: 2 for an interleaved array of one-MAC PEs (each δ is used twice by one
+    multiplier), else 1."""
+    return 2 if mode == "interleaved" and pe == "one-mac" else 1
+
+
+def counters(n_o: int, n_i: int, batch: int, rows: int, cols: int, mode: str, pe: str = "two-mac") -> dict:
     """Cycles (RTL, incl. OS drain), compute cycles (SCALE-Sim convention) and SRAM traffic."""
     row_folds, col_folds = _folds(n_o, n_i, rows, cols)
     folds = row_folds * col_folds
-    stream = batch + rows + cols - 2
+    stream = stream_slots(mode, pe) * batch + rows + cols - 2
     compute = {"ws": rows + stream, "os": stream, "interleaved": rows + stream}[mode] * folds
     drain = 0 if mode == "ws" else rows + 1  # each fold's drain overlaps the next; the last one's does not
     reads = {"w": 0, "x": 0, "delta": batch * n_o * col_folds, "dx": 0}
@@ -115,15 +123,53 @@ def counters(n_o: int, n_i: int, batch: int, rows: int, cols: int, mode: str) ->
     return {"cycles": compute + drain, "compute_cycles": compute, "sram_reads": reads, "sram_writes": writes}
 
 
+def total(runs, *, parallel: bool = False) -> dict:
+    """Counters of several runs: traffic adds; cycles add, or with ``parallel`` (runs on separate arrays at
+    the same time) the longest run's."""
+    runs = list(runs)
+    combine = max if parallel else sum
+    traffic = {kind: {key: sum(run[kind].get(key, 0) for run in runs) for key in {k for run in runs for k in run[kind]}}
+               for kind in ("sram_reads", "sram_writes")}
+    return {"cycles": combine(run["cycles"] for run in runs),
+            "compute_cycles": combine(run["compute_cycles"] for run in runs), **traffic}
+
+
 def baseline(n_o, n_i, batch, rows, cols) -> dict:
     """"WS then OS": the sum of the two single-mode runs' counters."""
-    ws, os_ = (counters(n_o, n_i, batch, rows, cols, mode) for mode in ("ws", "os"))
-    return {
-        "cycles": ws["cycles"] + os_["cycles"],
-        "compute_cycles": ws["compute_cycles"] + os_["compute_cycles"],
-        "sram_reads": {k: ws["sram_reads"][k] + os_["sram_reads"][k] for k in ws["sram_reads"]},
-        "sram_writes": {k: ws["sram_writes"][k] + os_["sram_writes"][k] for k in ws["sram_writes"]},
-    }
+    return total(counters(n_o, n_i, batch, rows, cols, mode) for mode in ("ws", "os"))
+
+
+def ws_only(n_o: int, n_i: int, batch: int, rows: int, cols: int) -> dict:
+    """Both gradients as weight-stationary GEMMs on one array: dX as in ``ws``; dW = δ·Xᵀ with X stationary
+    (SCALE-Sim WS with (M, K, N) = (n_o, batch, n_i)): its partial sums over the batch's row folds are
+    written and read back as dX's are."""
+    m, k, n = n_o, batch, n_i
+    row_folds, col_folds = _folds(k, n, rows, cols)
+    cycles = row_folds * col_folds * (2 * rows + cols + m - 2)
+    dw = {"cycles": cycles, "compute_cycles": cycles,
+          "sram_reads": {"x": k * n, "delta": m * k * col_folds, "dw": m * n * (row_folds - 1)},
+          "sram_writes": {"dw": m * n * row_folds}}
+    return total([counters(n_o, n_i, batch, rows, cols, "ws"), dw])
+
+
+#: The iso-area configurations of :func:`iso_area`, each with ``rows · cols`` multipliers.
+ISO_AREA = ("interleaved, one-MAC PE", "WS then OS", "WS only", "WS ∥ OS, two half arrays",
+            "interleaved, two-MAC PE, half array")
+
+
+def iso_area(n_o: int, n_i: int, batch: int, rows: int, cols: int) -> dict:
+    """One layer's counters on ``rows · cols`` multipliers arranged five ways (:data:`ISO_AREA`): the one-MAC
+    interleaved array; the same array run WS then OS, or WS for both gradients; a ``rows × cols/2`` WS array
+    and a ``rows × cols/2`` OS array side by side (cycles: the longer); a ``rows × cols/2`` two-MAC
+    interleaved array."""
+    half = cols // 2
+    return dict(zip(ISO_AREA, (
+        counters(n_o, n_i, batch, rows, cols, "interleaved", "one-mac"),
+        baseline(n_o, n_i, batch, rows, cols),
+        ws_only(n_o, n_i, batch, rows, cols),
+        total((counters(n_o, n_i, batch, rows, half, mode) for mode in ("ws", "os")), parallel=True),
+        counters(n_o, n_i, batch, rows, half, "interleaved"),
+    )))
 
 
 def scalesim_counts(mode: str, n_o: int, n_i: int, batch: int, rows: int, cols: int) -> dict:

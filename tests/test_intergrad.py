@@ -13,7 +13,7 @@ from scalesim.scale_config import scale_config
 
 import accelgen
 from accelgen.cli import main
-from models.intergrad import balanced_stages, baseline, counters, gradients, scalesim_counts
+from models.intergrad import balanced_stages, baseline, counters, gradients, iso_area, scalesim_counts, ws_only
 from models.train.admm import MLP, load_split
 from models.train.backprop import dequantized_dw, integer_backprop, next_delta
 
@@ -83,6 +83,29 @@ def test_overlapped_drain_keeps_os_within_15_percent_of_scalesim(n_o, n_i, batch
     assert counters(n_o, n_i, batch, rows, cols, "os")["cycles"] == {(6, 5): 41, (16, 16): 81}[(n_o, n_i)]
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 20), st.integers(1, 8), st.integers(1, 8))
+def test_ws_only_baseline_is_two_scalesim_ws_gemms(n_o, n_i, batch, rows, cols):
+    """The papers' "WS" baseline: dX as before, dW = δ·Xᵀ as SCALE-Sim's WS GEMM (M, K, N) = (N_o, B, N_i)."""
+    both, dx = ws_only(n_o, n_i, batch, rows, cols), counters(n_o, n_i, batch, rows, cols, "ws")
+    dw = _scalesim("ws", n_o, batch, n_i, rows, cols)
+    assert both["cycles"] == dx["cycles"] + dw["cycles"]
+    assert both["sram_reads"]["delta"] == dx["sram_reads"]["delta"] + dw["ifmap_reads"]
+    assert both["sram_reads"]["x"] == dw["filter_reads"] and both["sram_writes"]["dw"] == dw["ofmap_writes"]
+
+
+def test_iso_area_arrangements():
+    """Side by side, the longer run counts; one-MAC interleaving streams each δ twice as long but once."""
+    runs = iso_area(200, 784, 8, 16, 16)
+    ws, os_ = (counters(200, 784, 8, 16, 8, mode) for mode in ("ws", "os"))
+    assert runs["WS ∥ OS, two half arrays"]["cycles"] == max(ws["cycles"], os_["cycles"])
+    assert runs["WS ∥ OS, two half arrays"]["sram_reads"]["delta"] == ws["sram_reads"]["delta"] * 2
+    one_mac, two_mac = (counters(200, 784, 8, 16, 16, "interleaved", pe) for pe in ("one-mac", "two-mac"))
+    folds = 13 * 49
+    assert one_mac["compute_cycles"] - two_mac["compute_cycles"] == folds * 8
+    assert one_mac["sram_reads"] == two_mac["sram_reads"]
+
+
 def test_interleaving_reads_delta_once():
     n_o, n_i, batch, rows, cols = 200, 784, 8, 16, 16
     both, apart = counters(n_o, n_i, batch, rows, cols, "interleaved"), baseline(n_o, n_i, batch, rows, cols)
@@ -93,26 +116,30 @@ def test_interleaving_reads_delta_once():
 def _compare_counters(params, result):
     measured = result.counters
     layer = measured["layer"]
-    model = counters(layer["n_o"], layer["n_i"], layer["batch"], params["rows"], params["cols"], params["mode"])
+    model = counters(layer["n_o"], layer["n_i"], layer["batch"], params["rows"], params["cols"], params["mode"],
+                     params["pe"])
     assert measured["cycles"] == model["cycles"]
     assert measured["sram_reads"] == model["sram_reads"]
     assert measured["sram_writes"] == model["sram_writes"]
 
 
-@pytest.mark.parametrize("mode", ["ws", pytest.param("os", marks=pytest.mark.slow), "interleaved"])
-def test_rtl_equals_model_and_counters_under_stalls(mode, tmp_path):
+@pytest.mark.parametrize("mode, pe", [("ws", "two-mac"), pytest.param("os", "two-mac", marks=pytest.mark.slow),
+                                      ("interleaved", "two-mac"), ("interleaved", "one-mac")])
+def test_rtl_equals_model_and_counters_under_stalls(mode, pe, tmp_path):
     """Each mode is its own Verilator build; OS (the plain output-stationary baseline) runs with -m slow,
     keeping the default pytest under 15 minutes."""
-    params, result = rtl_run("intergrad", {"mode": mode}, tmp_path, stall=0.3)
+    params, result = rtl_run("intergrad", {"mode": mode, "pe": pe}, tmp_path, stall=0.3)
     _compare_counters(params, result)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(st.integers(1, 9), st.integers(1, 7), st.integers(1, 5), st.integers(0, 2**32 - 1))
-def test_one_array_computes_every_layer_shape(tmp_path_factory, n_o, n_i, batch, seed):
-    """Run-time shapes: one generated 3×2 array (one Verilator build) takes layers that are not multiples of
-    it, single rows, columns and batch included, under random stalls; gradients and counters exact."""
-    acc = accelgen.design("intergrad", rows=3, cols=2, max_n_o=9, max_n_i=7, max_batch=5)
+@pytest.mark.parametrize("pe", ["two-mac", "one-mac"])
+def test_one_array_computes_every_layer_shape(tmp_path_factory, pe, n_o, n_i, batch, seed):
+    """Run-time shapes: one generated 3×2 array (one Verilator build per PE kind) takes layers that are not
+    multiples of it, single rows, columns and batch included, under random stalls; gradients and counters
+    exact."""
+    acc = accelgen.design("intergrad", rows=3, cols=2, max_n_o=9, max_n_i=7, max_batch=5, pe=pe)
     rng = np.random.default_rng(seed)
     arrays = {"w_raw": rng.integers(-128, 128, (n_o, n_i)), "x_raw": rng.integers(-128, 128, (n_i, batch)),
               "delta_raw": rng.integers(-128, 128, (n_o, batch))}

@@ -8,7 +8,7 @@ import numpy as np
 
 import hw.intergrad
 from models.fixed import FixedFormat
-from models.intergrad import (MODES, READS, baseline, check_fits, gradients, layer_shape, map_layers, pack_layers,
+from models.intergrad import (MODES, PE_KINDS, READS, baseline, check_fits, gradients, layer_shape, map_layers, pack_layers,
                               unpack_layers)
 from sim.runner import SimulatorError
 
@@ -63,6 +63,8 @@ class Intergrad(Design):
         Param("width", 8, "bits of w, x and delta (signed integers)", lo=2, hi=15),
         Param("acc_width", 24, "bits of the partial sums, dx and dw (>= 2*width)", lo=4, hi=31),
         Param("mode", "interleaved", "dataflow", choices=MODES),
+        Param("pe", "two-mac", "interleaved PE: two multipliers, or one shared by dX and dW in alternate cycles "
+              "(half-rate streams)", choices=PE_KINDS),
         Param("max_n_o", 16, "largest layer's outputs (rows of W): sizes the W, delta and dw SRAMs", lo=1, hi=1024),
         Param("max_n_i", 16, "largest layer's inputs (columns of W): sizes the W, x, dx and dw SRAMs", lo=1, hi=1024),
         Param("max_batch", 8, "largest batch (columns of x and delta): sizes the x, delta and dx SRAMs", lo=1, hi=1024),
