@@ -11,8 +11,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.fixed import ceil_div
-from models.intergrad import MODES, PE_KINDS, stream_slots
+from models.intergrad import MODES, PE_KINDS, PIPELINE, stream_slots
 
+from .common.dsp import lut_product, registered_product
 from .common.fixed import delay
 from .common.memory import simple_ram
 
@@ -36,9 +37,10 @@ def shape_word(layout: data.StructLayout, n_o: int, n_i: int, batch: int) -> int
 @dataclass
 class _Datapath:
     """The datapath signals the controller drives or reads: fold position, phase, state strobes,
-    the PE array, the background dw drain (``capture`` starts it; it runs ``drain_active`` for ``R``
-    cycles with the fold it drains in ``drain_ro``/``drain_co``), counters and the SRAM banks by
-    operand (``[(write, read), …]`` each)."""
+    the PE array, the background dw drain (``capture`` with the fold in ``capture_ro``/``capture_co``
+    starts it once the fold's last products are in; the last fold's drain takes ``drain_cycles + 1``
+    cycles from its capture), the ``tail_cycles`` after the last fold before dx is complete (ws),
+    counters and the SRAM banks by operand (``[(write, read), …]`` each)."""
 
     phase: Signal
     ro: Signal
@@ -54,10 +56,10 @@ class _Datapath:
     counters: dict
     sram: dict
     capture: Signal
-    drain_active: Signal
-    drain_phase: Signal
-    drain_ro: Signal
-    drain_co: Signal
+    capture_ro: Signal
+    capture_co: Signal
+    drain_cycles: int
+    tail_cycles: int
 
 
 class _Walk:
@@ -136,6 +138,11 @@ class Intergrad(wiring.Component):
         operand streams at half rate (``PE_KINDS``; ws and os have one product per PE either way).
     max_n_o, max_n_i, max_batch : int
         The largest layer: they size the SRAMs.
+    pipeline : int
+        1: register the SRAM feeds, the multipliers (inside the DSP blocks) and the dx sums, for Fmax;
+        ``models.intergrad.tail_cycles`` more cycles per layer (the folds overlap them). 0: none.
+    lut_rows : int
+        With ``pipeline``: PE rows (the last ones) whose multipliers are LUTs instead of DSP blocks.
 
     Members
     -------
@@ -161,17 +168,22 @@ class Intergrad(wiring.Component):
     One layer at a time: loading, computing and sending do not overlap.
     """
 
-    def __init__(self, *, rows, cols, width, acc_width, mode, max_n_o, max_n_i, max_batch, pe="two-mac"):
+    def __init__(self, *, rows, cols, width, acc_width, mode, max_n_o, max_n_i, max_batch, pe="two-mac",
+                 pipeline=0, lut_rows=0):
         if mode not in MODES:
             raise ValueError(f"mode={mode!r} not allowed; allowed: {', '.join(MODES)}")
         if pe not in PE_KINDS:
             raise ValueError(f"pe={pe!r} not allowed; allowed: {', '.join(PE_KINDS)}")
+        if not 0 <= lut_rows <= (rows if pipeline else 0):
+            raise ValueError(f"lut_rows={lut_rows} out of range [0, {rows if pipeline else 0}]"
+                             + ("" if pipeline else " (LUT multipliers need pipeline=1)"))
         if acc_width < 2 * width:
             raise ValueError(f"acc_width={acc_width} out of range [{2 * width}, 31] (at least 2*width for one product)")
         self.rows, self.cols, self.width, self.acc_width, self.mode = rows, cols, width, acc_width, mode
         self.max_n_o, self.max_n_i, self.max_batch = max_n_o, max_n_i, max_batch
         self.uses_w, self.uses_x = mode in ("ws", "interleaved"), mode in ("os", "interleaved")
         self.slots = stream_slots(mode, pe)  # cycles per stream element
+        self.pipeline, self.lut_rows = pipeline, lut_rows
         self.shape_layout = shape_layout(max_n_o, max_n_i, max_batch)
         members = {
             "shape_in": In(stream.Signature(self.shape_layout)),
@@ -216,10 +228,16 @@ class Intergrad(wiring.Component):
         last_fold = last_row_fold & (col_base + C >= n_i)
         row_valid = [row_base + r < n_o for r in range(R)]
         col_valid = [col_base + c < n_i for c in range(C)]
-        phase = Signal(range(max(R, S * self.max_batch + R + C - 2) + 1))
+        # Pipeline delays: SRAM read -> feed register, operands -> product, bottom partial sum -> dx adder.
+        feed, mac, dx_register = (PIPELINE[stage] if self.pipeline else 0 for stage in ("feed", "mac", "dx"))
+        at_product = feed + mac  # a stream phase's products are added this much later
+        at_dx = at_product + dx_register
+        phase = Signal(range(max(R + at_dx, S * self.max_batch + R + C - 2) + 1))
 
         m.submodules.array = array = PEArray(rows=R, cols=C, width=self.width, acc_width=self.acc_width,
-                                             uses_w=self.uses_w, uses_x=self.uses_x, shared_mac=S == 2)
+                                             uses_w=self.uses_w, uses_x=self.uses_x, shared_mac=S == 2,
+                                             pipelined=bool(self.pipeline), lut_rows=self.lut_rows)
+        assert array.latency == mac
 
         # Feeders: δ row r and x column c enter zero outside the stream, delayed r (c) cycles. Element b
         # leaves at phase S·b (δ) and S·b + S - 1 (x): with S = 2 each PE meets δ_b, then x_b a cycle later.
@@ -236,36 +254,46 @@ class Intergrad(wiring.Component):
         for c, (_, read) in enumerate(x_sram):
             m.d.comb += [read.addr.eq(co * batch_stride + element),
                          x_feed[c].eq(Mux(feeding_x & col_valid[c], read.data, 0))]
-        m.d.comb += [array.d_in[r].eq(delay(m, d_feed[r], r, f"d_skew{r}")) for r in range(R)]
-        m.d.comb += [array.x_in[c].eq(delay(m, x_feed[c], c, f"x_skew{c}")) for c in range(C)]
-        m.d.comb += [array.accumulate.eq(streaming), array.slot.eq(phase[0])]
+        m.d.comb += [array.d_in[r].eq(delay(m, d_feed[r], feed + r, f"d_skew{r}")) for r in range(R)]
+        m.d.comb += [array.x_in[c].eq(delay(m, x_feed[c], feed + c, f"x_skew{c}")) for c in range(C)]
+        m.d.comb += [array.accumulate.eq(delay(m, streaming, at_product, "accumulate")),
+                     array.slot.eq(delay(m, phase[0], feed, "slot"))]
 
-        # dx: column c's bottom output for batch column b appears at stream phase S·b + R - 1 + c.
+        # dx: column c's bottom output for batch column b is due at stream phase S·b + R - 1 + c; it is
+        # decided there and carried ``at_dx`` cycles to where the (registered) sum arrives.
         dx_reads, dx_writes = [], []
         for c, (write, read) in enumerate(dx_sram):
             since = Signal(range(-(R + C), S * self.max_batch + R + C), name=f"dx_since{c}")
-            captured = Signal(name=f"dx_valid{c}")
+            due = Signal(name=f"dx_due{c}")
             m.d.comb += [
                 since.eq(phase - (R - 1 + c)),
-                captured.eq(self.uses_w & streaming & (since >= 0) & (since < S * T) & (since % S == 0)
-                            & col_valid[c]),
-                read.addr.eq(co * batch_stride + (since // S)[:len(read.addr)]),
-                write.addr.eq(read.addr),
-                write.data.eq(array.partial_sums[c] + Mux(ro == 0, 0, read.data)),
+                due.eq(self.uses_w & streaming & (since >= 0) & (since < S * T) & (since % S == 0) & col_valid[c]),
+            ]
+            captured = delay(m, due, at_dx, f"dx_valid{c}")
+            address = delay(m, co * batch_stride + (since // S)[:len(read.addr)], at_dx, f"dx_address{c}")
+            first_row_fold = delay(m, ro == 0, at_dx, f"dx_first{c}")
+            total = delay(m, array.partial_sums[c], at_dx - at_product, f"dx_sum{c}")
+            m.d.comb += [
+                read.addr.eq(address),
+                write.addr.eq(address),
+                write.data.eq(total + Mux(first_row_fold, 0, read.data)),
                 write.en.eq(captured),
             ]
-            dx_reads.append(captured & (ro != 0))
+            dx_reads.append(captured & ~first_row_fold)
             dx_writes.append(captured)
 
         # dw drain, beside the next fold: the cycle after a fold's stream its accumulators move to the
         # shadows (``capture``); then shadow row ``drain_phase`` goes to dw SRAM each cycle for R cycles.
         draining = Signal()  # the FSM's DRAIN state: the last fold's drain, nothing else to do
         capture, drain_active = Signal(), Signal()
+        capture_ro, capture_co = Signal.like(ro, name="capture_ro"), Signal.like(co, name="capture_co")
         drain_phase, drain_ro, drain_co = Signal(range(R)), Signal.like(ro), Signal.like(co)
-        m.d.comb += [array.capture.eq(capture), array.drain_row.eq(drain_phase)]
+        captured_acc = delay(m, capture, at_product, "capture")  # when the fold's last products are in
+        captured_ro, captured_co = (delay(m, s, at_product, s.name) for s in (capture_ro, capture_co))
+        m.d.comb += [array.capture.eq(captured_acc), array.drain_row.eq(drain_phase)]
         m.d.sync += capture.eq(0)
-        with m.If(capture):
-            m.d.sync += [drain_active.eq(1), drain_phase.eq(0)]
+        with m.If(captured_acc):
+            m.d.sync += [drain_active.eq(1), drain_phase.eq(0), drain_ro.eq(captured_ro), drain_co.eq(captured_co)]
         with m.Elif(drain_active):
             m.d.sync += drain_phase.eq(drain_phase + 1)
             with m.If(drain_phase == R - 1):
@@ -304,8 +332,8 @@ class Intergrad(wiring.Component):
             phase=phase, ro=ro, co=co, last_row_fold=last_row_fold, last_fold=last_fold,
             shape={"n_o": n_o, "n_i": n_i, "batch": T}, stream_last=stream_last,
             loading=loading, streaming=streaming, draining=draining, array=array, counters=counters,
-            capture=capture, drain_active=drain_active, drain_phase=drain_phase, drain_ro=drain_ro,
-            drain_co=drain_co,
+            capture=capture, capture_ro=capture_ro, capture_co=capture_co, drain_cycles=at_product + R,
+            tail_cycles=at_dx if not self.uses_x else 0,
             sram={"w": w_sram, "x": x_sram, "delta": d_sram, "dx": dx_sram, "dw": dw_sram}))
         return m
 
@@ -357,7 +385,7 @@ class Intergrad(wiring.Component):
             m.d.sync += phase.eq(0)
             with m.If(last_fold):
                 m.d.sync += [ro.eq(0), co.eq(0)]
-                m.next = first_output
+                m.next = "TAIL" if path.tail_cycles else first_output
             with m.Else():
                 m.d.sync += ro.eq(Mux(path.last_row_fold, 0, ro + 1))
                 with m.If(path.last_row_fold):
@@ -393,16 +421,23 @@ class Intergrad(wiring.Component):
                 m.d.sync += phase.eq(phase + 1)
                 with m.If(phase == path.stream_last):
                     if self.uses_x:  # the accumulators drain beside the next fold (or in DRAIN after the last)
-                        m.d.sync += [path.capture.eq(1), path.drain_ro.eq(ro), path.drain_co.eq(co)]
+                        m.d.sync += [path.capture.eq(1), path.capture_ro.eq(ro), path.capture_co.eq(co)]
                     with m.If(last_fold & self.uses_x):
                         m.d.sync += phase.eq(0)
                         m.next = "DRAIN"
                     with m.Else():
                         next_fold()
-            with m.State("DRAIN"):  # the capture cycle, then the last fold's R rows
+            with m.State("DRAIN"):  # the capture cycle, the products in flight, then the last fold's R rows
                 m.d.comb += draining.eq(1)
-                with m.If(path.drain_active & (path.drain_phase == R - 1)):
-                    m.d.sync += [ro.eq(0), co.eq(0)]
+                m.d.sync += phase.eq(phase + 1)
+                with m.If(phase == path.drain_cycles):
+                    m.d.sync += [ro.eq(0), co.eq(0), phase.eq(0)]
+                    m.next = first_output
+            with m.State("TAIL"):  # ws, pipelined: the last fold's dx sums still on their way to the SRAM
+                m.d.comb += draining.eq(1)
+                m.d.sync += phase.eq(phase + 1)
+                with m.If(phase == path.tail_cycles - 1):
+                    m.d.sync += phase.eq(0)
                     m.next = first_output
             with m.State("SEND_DX"):
                 send(dx_walk, sram["dx"], dx_walk.quotient * batch_stride + dx_walk.inner, after_dx)
@@ -431,6 +466,12 @@ class PEArray(wiring.Component):
         With both: one multiplier per PE. PE(r, c) forms ``w·δ`` (δ from the left) when ``slot`` equals
         ``(r + c) mod 2`` and ``δ·x`` with the δ it holds (the previous cycle's) in the other slot; the
         streams then carry an element every other cycle.
+    pipelined : bool
+        Registered multipliers: a product is added :attr:`latency` = 2 cycles after its operands (a
+        MULT18X18D with input and output registers, ``hw/common/dsp.py``); else in the same cycle.
+    lut_rows : int
+        With ``pipelined``: the last ``lut_rows`` rows multiply in LUTs (``lut_product``, same timing),
+        the others in DSP blocks.
 
     Members
     -------
@@ -441,10 +482,11 @@ class PEArray(wiring.Component):
     w_top : In(data.ArrayLayout(signed(width), cols)), w_shift : In(1)
         While ``w_shift``, every column's weights move down a row and ``w_top`` enters row 0.
     slot : In(1)
-        The cycle's parity (``shared_mac`` only).
+        The cycle's parity at the operands (``shared_mac`` only).
     accumulate : In(1), capture : In(1)
         Add this cycle's ``δ·x`` products; ``capture`` copies every accumulator into its shadow register
         and restarts it from this cycle's product (the next fold accumulates while the shadows drain).
+        Both refer to the cycle a product is added, :attr:`latency` after its operands.
     drain_row : In(range(rows))
         The shadow row shown on ``drained`` (row 0 for any larger value).
     partial_sums : Out(data.ArrayLayout(signed(acc_width), cols))
@@ -463,9 +505,11 @@ class PEArray(wiring.Component):
     """
 
     def __init__(self, *, rows: int, cols: int, width: int, acc_width: int, uses_w: bool, uses_x: bool,
-                 shared_mac: bool = False):
+                 shared_mac: bool = False, pipelined: bool = False, lut_rows: int = 0):
         self.rows, self.cols, self.uses_w, self.uses_x = rows, cols, uses_w, uses_x
         self.shared_mac = shared_mac and uses_w and uses_x
+        self.pipelined, self.lut_rows = pipelined, lut_rows
+        self.latency = PIPELINE["mac"] if pipelined else 0
         word, acc = signed(width), signed(acc_width)
         self._word, self._acc = word, acc
         super().__init__({
@@ -484,18 +528,24 @@ class PEArray(wiring.Component):
         ps_reg = [[Signal(acc, name=f"ps_{r}_{c}") for c in range(C)] for r in range(R)]
         acc_reg = [[Signal(acc, name=f"acc_{r}_{c}") for c in range(C)] for r in range(R)]
         shadow = [[Signal(acc, name=f"shadow_{r}_{c}") for c in range(C)] for r in range(R)]
+        slot_at_product = delay(m, self.slot, self.latency, "slot_at_product")
         for r in range(R):
             for c in range(C):
                 d_in = self.d_in[r] if c == 0 else d_reg[r][c - 1]
                 x_in = self.x_in[c] if r == 0 else x_reg[r - 1][c]
                 ps_in = 0 if r == 0 else ps_reg[r - 1][c]
-                ws_product, os_product, os_slot = w_reg[r][c] * d_in, d_in * x_in, 1
+                multiply = self._multiplier(m, r)
                 if self.shared_mac:
                     # One multiplier: w·δ in this PE's even slot, δ·x (the held δ) in its odd one. The odd
                     # slot's sum also runs down the column: a separate lane the dx capture never takes.
-                    os_slot = self.slot ^ ((r + c) % 2)
-                    ws_product = os_product = (Mux(os_slot, d_reg[r][c], d_in) *
-                                               Mux(os_slot, x_in, w_reg[r][c]))
+                    odd = self.slot ^ ((r + c) % 2)
+                    ws_product = os_product = multiply(Mux(odd, d_reg[r][c], d_in), Mux(odd, x_in, w_reg[r][c]),
+                                                       f"mac_{r}_{c}")
+                    os_slot = slot_at_product ^ ((r + c) % 2)
+                else:
+                    ws_product = multiply(w_reg[r][c], d_in, f"ws_mac_{r}_{c}") if self.uses_w else 0
+                    os_product = multiply(d_in, x_in, f"os_mac_{r}_{c}") if self.uses_x else 0
+                    os_slot = 1
                 ps_out = ps_in + ws_product if self.uses_w else ps_in
                 m.d.sync += [d_reg[r][c].eq(d_in), x_reg[r][c].eq(x_in), ps_reg[r][c].eq(ps_out)]
                 if self.uses_x:
@@ -516,3 +566,11 @@ class PEArray(wiring.Component):
                 row = Mux(self.drain_row == r, shadow[r][c], row)
             m.d.comb += self.drained[c].eq(row)
         return m
+
+    def _multiplier(self, m, row: int):
+        """How row ``row`` multiplies: ``(a, b, name) -> product``."""
+        if not self.pipelined:
+            return lambda a, b, name: a * b
+        if row >= self.rows - self.lut_rows:
+            return lambda a, b, name: lut_product(m, a, b, name)
+        return lambda a, b, name: registered_product(m, a, b, name)

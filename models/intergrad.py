@@ -35,12 +35,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MODES", "PE_KINDS", "READS", "stream_slots", "total", "ws_only", "ISO_AREA", "iso_area", "gradients", "layer_shape", "pack_layers", "unpack_layers", "map_layers", "counters", "scalesim_counts", "conv_as_fc", "Layer", "baseline", "check_fits",
+__all__ = ["MODES", "PE_KINDS", "PIPELINE", "READS", "stream_slots", "tail_cycles", "total", "ws_only", "ISO_AREA", "iso_area", "gradients", "layer_shape", "pack_layers", "unpack_layers", "map_layers", "counters", "scalesim_counts", "conv_as_fc", "Layer", "baseline", "check_fits",
            "balanced_stages"]
 
 MODES = ("ws", "os", "interleaved")
 #: Interleaved PEs: two multipliers (w·δ and δ·x in one cycle) or one shared in alternate cycles.
 PE_KINDS = ("two-mac", "one-mac")
+#: Register stages of ``pipeline=1``: SRAM read to feed register, operands to product (a MULT18X18D's
+#: input and output registers), bottom partial sum to the dx adder.
+PIPELINE = {"feed": 1, "mac": 2, "dx": 1}
 READS = {"ws": ("w", "delta"), "os": ("x", "delta"), "interleaved": ("w", "x", "delta")}  # operands per mode
 
 
@@ -104,13 +107,22 @@ def stream_slots(mode: str, pe: str) -> int:
     return 2 if mode == "interleaved" and pe == "one-mac" else 1
 
 
-def counters(n_o: int, n_i: int, batch: int, rows: int, cols: int, mode: str, pe: str = "two-mac") -> dict:
+def tail_cycles(mode: str, rows: int, pipeline: int = 0) -> int:
+    """Cycles after the last fold's stream: the last accumulators' capture and drain (os, interleaved:
+    each other fold's drain overlaps the next fold) and, pipelined, the products and dx sums in flight
+    (:data:`PIPELINE`; the folds overlap them but the last)."""
+    feed, mac, dx = (PIPELINE[stage] if pipeline else 0 for stage in ("feed", "mac", "dx"))
+    return feed + mac + dx if mode == "ws" else feed + mac + rows + 1
+
+
+def counters(n_o: int, n_i: int, batch: int, rows: int, cols: int, mode: str, pe: str = "two-mac",
+             pipeline: int = 0) -> dict:
     """Cycles (RTL, incl. OS drain), compute cycles (SCALE-Sim convention) and SRAM traffic."""
     row_folds, col_folds = _folds(n_o, n_i, rows, cols)
     folds = row_folds * col_folds
     stream = stream_slots(mode, pe) * batch + rows + cols - 2
     compute = {"ws": rows + stream, "os": stream, "interleaved": rows + stream}[mode] * folds
-    drain = 0 if mode == "ws" else rows + 1  # each fold's drain overlaps the next; the last one's does not
+    drain = tail_cycles(mode, rows, pipeline)
     reads = {"w": 0, "x": 0, "delta": batch * n_o * col_folds, "dx": 0}
     writes = {"dx": 0, "dw": 0}
     if mode in ("ws", "interleaved"):

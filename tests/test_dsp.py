@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import accelgen
 from accelgen.flows import export, synthesize
-from hw.common.dsp import BEHAVIOURAL_VERILOG, MULTIPLIER_MODULE, pipelined_product, registered_product
+from hw.common.dsp import BEHAVIOURAL_VERILOG, MULTIPLIER_MODULE, lut_product, pipelined_product, registered_product
 
 
 class ProductBetweenRegisters(wiring.Component):
@@ -101,4 +101,47 @@ class _Wrapped(wiring.Component):
         m = Module()
         m.submodules.inner = self._module
         m.d.comb += [self._a.eq(self.a), self._b.eq(self.b), self.product.eq(self._product)]
+        return m
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 9), st.integers(2, 9), st.data())
+def test_lut_product_is_the_signed_product_two_cycles_later(width_a, width_b, data):
+    """The shift-and-add multiplier: every pair of signed operands, including both minimums."""
+    m = Module()
+    a, b = Signal(signed(width_a)), Signal(signed(width_b))
+    product = lut_product(m, a, b, "lut")
+    pairs = data.draw(st.lists(st.tuples(st.integers(-(1 << (width_a - 1)), (1 << (width_a - 1)) - 1),
+                                         st.integers(-(1 << (width_b - 1)), (1 << (width_b - 1)) - 1)),
+                               min_size=1, max_size=12))
+    pairs.append((-(1 << (width_a - 1)), -(1 << (width_b - 1))))
+    seen = []
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        for value_a, value_b in pairs + [(0, 0)] * 2:
+            ctx.set(a, value_a)
+            ctx.set(b, value_b)
+            await ctx.tick()
+            seen.append(ctx.get(product))
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen[1:len(pairs) + 1] == [value_a * value_b for value_a, value_b in pairs]
+
+
+def test_lut_product_leaves_no_multiplication_for_a_dsp():
+    text = export.component_verilog(LutProduct(), "lut_product_top")
+    assert not re.search(r"[\w\])] \* [\w(]", text)  # a multiplication operator (attributes are (* … *))
+
+
+class LutProduct(wiring.Component):
+    a: In(signed(8))
+    b: In(signed(8))
+    product: Out(signed(16))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.product.eq(lut_product(m, self.a, self.b, "lut"))
         return m

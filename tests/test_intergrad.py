@@ -117,29 +117,33 @@ def _compare_counters(params, result):
     measured = result.counters
     layer = measured["layer"]
     model = counters(layer["n_o"], layer["n_i"], layer["batch"], params["rows"], params["cols"], params["mode"],
-                     params["pe"])
+                     params["pe"], params["pipeline"])
     assert measured["cycles"] == model["cycles"]
     assert measured["sram_reads"] == model["sram_reads"]
     assert measured["sram_writes"] == model["sram_writes"]
 
 
-@pytest.mark.parametrize("mode, pe", [("ws", "two-mac"), pytest.param("os", "two-mac", marks=pytest.mark.slow),
-                                      ("interleaved", "two-mac"), ("interleaved", "one-mac")])
-def test_rtl_equals_model_and_counters_under_stalls(mode, pe, tmp_path):
+@pytest.mark.parametrize("mode, pe, pipeline", [
+    ("ws", "two-mac", 0), pytest.param("os", "two-mac", 0, marks=pytest.mark.slow), ("interleaved", "two-mac", 0),
+    ("interleaved", "one-mac", 0), ("ws", "two-mac", 1), ("os", "two-mac", 1), ("interleaved", "one-mac", 1)])
+def test_rtl_equals_model_and_counters_under_stalls(mode, pe, pipeline, tmp_path):
     """Each mode is its own Verilator build; OS (the plain output-stationary baseline) runs with -m slow,
-    keeping the default pytest under 15 minutes."""
-    params, result = rtl_run("intergrad", {"mode": mode, "pe": pe}, tmp_path, stall=0.3)
+    keeping the default pytest under 15 minutes. Pipelined arrays take LUT multipliers in their last row."""
+    overrides = {"mode": mode, "pe": pe, "pipeline": pipeline, "lut_rows": pipeline}
+    params, result = rtl_run("intergrad", overrides, tmp_path, stall=0.3)
     _compare_counters(params, result)
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(st.integers(1, 9), st.integers(1, 7), st.integers(1, 5), st.integers(0, 2**32 - 1))
-@pytest.mark.parametrize("pe", ["two-mac", "one-mac"])
-def test_one_array_computes_every_layer_shape(tmp_path_factory, pe, n_o, n_i, batch, seed):
-    """Run-time shapes: one generated 3×2 array (one Verilator build per PE kind) takes layers that are not
-    multiples of it, single rows, columns and batch included, under random stalls; gradients and counters
-    exact."""
-    acc = accelgen.design("intergrad", rows=3, cols=2, max_n_o=9, max_n_i=7, max_batch=5, pe=pe)
+@pytest.mark.parametrize("array", [dict(rows=3, cols=2, pe="two-mac"), dict(rows=3, cols=2, pe="one-mac"),
+                                   dict(rows=3, cols=2, pe="one-mac", pipeline=1, lut_rows=1),
+                                   dict(rows=1, cols=1, pe="two-mac", pipeline=1)])
+def test_one_array_computes_every_layer_shape(tmp_path_factory, array, n_o, n_i, batch, seed):
+    """Run-time shapes: one generated array (one Verilator build each) takes layers that are not multiples
+    of it, single rows, columns and batch included, under random stalls; gradients and counters exact.
+    The 1×1 pipelined array has folds shorter than its pipeline: drains and dx sums overlap the next fold."""
+    acc = accelgen.design("intergrad", max_n_o=9, max_n_i=7, max_batch=5, **array)
     rng = np.random.default_rng(seed)
     arrays = {"w_raw": rng.integers(-128, 128, (n_o, n_i)), "x_raw": rng.integers(-128, 128, (n_i, batch)),
               "delta_raw": rng.integers(-128, 128, (n_o, batch))}

