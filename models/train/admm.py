@@ -23,7 +23,7 @@ import numpy as np
 from ..circulant import block_circulant, project_block_circulant
 
 __all__ = ["Digits", "load_split", "AdamModel", "MLP", "train_epochs", "evaluate", "train_dense",
-           "train_block_circulant", "accuracy_table"]
+           "train_block_circulant", "admm_block_circulant", "accuracy_table"]
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,16 @@ def train_block_circulant(dense: MLP, data: Digits, k: int, *, layers=("w1",), r
     model = MLP((1, 1, 1), rng)  # placeholder (its two draws keep the seeded sequence); parameters copied below
     model.params = {name: value.copy() for name, value in dense.params.items()}
     model.start_adam()
+    columns = admm_block_circulant(model, data, k, layers, rng, rho=rho, rounds=rounds,
+                                   epochs_per_round=epochs_per_round, finetune_epochs=finetune_epochs, lr=lr)
+    return model, (columns if len(layers) > 1 else columns[layers[0]])
 
+
+def admm_block_circulant(model: AdamModel, data, k: int, layers, rng, *, rho: float = 1e-2, rounds: int = 8,
+                         epochs_per_round: int = 4, finetune_epochs: int = 30, lr: float = 2e-3) -> dict:
+    """ADMM on ``model``'s (dense) matrices ``layers``, in place: ``rounds`` of training with the penalty
+    ``ρ/2 ‖W − Z + U‖²``, Z the nearest block-circulant matrix of ``W + U`` and ``U += W − Z``; then ``W = Z``
+    and projected fine-tuning. Returns name → first columns (``p × q × k``)."""
     def projected(params):
         return {name: block_circulant(project_block_circulant(params[name], k)) for name in layers}
 
@@ -158,8 +167,8 @@ def train_block_circulant(dense: MLP, data: Digits, k: int, *, layers=("w1",), r
     u = {name: np.zeros_like(model.params[name]) for name in layers}
     for _ in range(rounds):
         train_epochs(model, data, epochs_per_round, rng, lr,
-                extra_grad=lambda params, z=z, u=u: {name: rho * (params[name] - z[name] + u[name])
-                                                     for name in layers})
+                     extra_grad=lambda params, z=z, u=u: {name: rho * (params[name] - z[name] + u[name])
+                                                          for name in layers})
         z = projected({name: model.params[name] + u[name] for name in layers})
         u = {name: u[name] + model.params[name] - z[name] for name in layers}
     model.params.update({name: z[name].copy() for name in layers})
@@ -168,8 +177,7 @@ def train_block_circulant(dense: MLP, data: Digits, k: int, *, layers=("w1",), r
         m.params.update(projected(m.params))
 
     train_epochs(model, data, finetune_epochs, rng, lr, after_step=project)
-    columns = {name: project_block_circulant(model.params[name], k) for name in layers}
-    return model, (columns if len(layers) > 1 else columns[layers[0]])
+    return {name: project_block_circulant(model.params[name], k) for name in layers}
 
 
 def accuracy_table(ks=(1, 2, 4, 8, 16), hidden: int = 64, seed: int = 0) -> list[dict]:
