@@ -52,8 +52,10 @@ class CirculantRNN(wiring.Component):
     After reset the cell clears ``h`` and ``c`` (``H`` cycles), takes the
     ``4H`` biases through ``b_in`` while the weight spectra go through
     ``w_in`` to the circulant engine (same format and order as
-    ``circulant-fc``), then processes one ``x_t`` after another. A new
-    sequence starts after a reset.
+    ``circulant-fc``), then processes one ``x_t`` after another. With
+    ``sequence`` = S > 0, after every S steps it waits for the last ``h``
+    write and clears ``h`` and ``c`` again (``H`` cycles): a run carries many
+    sequences of S steps each. With 0 one sequence runs until a reset.
 
     Parameters
     ----------
@@ -65,6 +67,8 @@ class CirculantRNN(wiring.Component):
         ``Q(width, frac)`` everywhere.
     parallelism : int
         Complex MAC lanes of the circulant engine.
+    sequence : int
+        Time steps per sequence (0: the state is never cleared between steps).
 
     Members
     -------
@@ -86,10 +90,10 @@ class CirculantRNN(wiring.Component):
     cycle while ``h_out`` keeps up, and its drain overlaps the next ``x_t``.
     """
 
-    def __init__(self, *, cell, n_in, hidden, k, width=16, frac=10, parallelism=1):
+    def __init__(self, *, cell, n_in, hidden, k, width=16, frac=10, parallelism=1, sequence=0):
         if cell not in CELLS:
             raise ValueError(f"cell={cell!r} not one of {', '.join(CELLS)}")
-        self.cell = cell
+        self.cell, self.sequence = cell, operator.index(sequence)
         self.n_in, self.hidden = operator.index(n_in), operator.index(hidden)
         self.fmt = FixedFormat(operator.index(width), operator.index(frac))
         self.engine_shape = dict(n_in=self.n_in + self.hidden, n_out=4 * self.hidden, k=k, parallelism=parallelism)
@@ -166,14 +170,19 @@ class CirculantRNN(wiring.Component):
             m.d.sync += draining.eq(draining - 1)
         wait = Signal(range(gate_latency))
 
+        biased = Signal()  # the biases are loaded: a later CLEAR starts a new sequence
+        step = Signal(range(max(self.sequence, 1)))
         with m.FSM(init="CLEAR"):
-            with m.State("CLEAR"):
-                m.d.comb += [c_write.addr.eq(element), c_write.data.eq(0), c_write.en.eq(1),
-                             h_write.addr.eq(element), h_write.data.eq(0), h_write.en.eq(1)]
-                m.d.sync += element.eq(element + 1)
-                with m.If(last(element, hidden)):
-                    m.d.sync += element.eq(0)
-                    m.next = "LOAD_B"
+            with m.State("CLEAR"):  # once the last sequence's last h is written
+                with m.If(draining == 0):
+                    m.d.comb += [c_write.addr.eq(element), c_write.data.eq(0), c_write.en.eq(1),
+                                 h_write.addr.eq(element), h_write.data.eq(0), h_write.en.eq(1)]
+                    m.d.sync += element.eq(element + 1)
+                    with m.If(last(element, hidden)):
+                        m.d.sync += element.eq(0)
+                        m.next = "LOAD_B"
+                        with m.If(biased):
+                            m.next = "FEED_X"
 
             with m.State("LOAD_B"):
                 m.d.comb += [self.b_in.ready.eq(1), bias_write.addr.eq(index),
@@ -181,7 +190,7 @@ class CirculantRNN(wiring.Component):
                 with m.If(self.b_in.valid):
                     m.d.sync += index.eq(index + 1)
                     with m.If(last(index, 4 * hidden)):
-                        m.d.sync += index.eq(0)
+                        m.d.sync += [index.eq(0), biased.eq(1)]
                         m.next = "FEED_X"
 
             with m.State("FEED_X"):
@@ -223,6 +232,11 @@ class CirculantRNN(wiring.Component):
                     with m.If(last(element, hidden)):
                         m.d.sync += element.eq(0)
                         m.next = "FEED_X"
+                        if self.sequence:
+                            m.d.sync += step.eq(step + 1)
+                            with m.If(step == self.sequence - 1):
+                                m.d.sync += step.eq(0)
+                                m.next = "CLEAR"
         return m
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from models.circulant import block_circulant, project_block_circulant
-from models.train.rnn import RNNClassifier, compare, digit_sequences
+import accelgen
+from models.train.rnn import RNNClassifier, cell_arrays, compare, digit_sequences, readout
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -40,12 +41,34 @@ def test_sequences_are_the_digit_rows_padded():
     assert len(data.x_test) == 450
 
 
+@pytest.fixture(scope="module")
+def at_k4():
+    """The four methods at k = 4 for each cell (trained once for this module)."""
+    return {cell: compare(cell, 4) for cell in ("lstm", "gru")}
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_admm_reaches_the_dense_accuracy_at_k4(cell):
+def test_admm_reaches_the_dense_accuracy_at_k4(cell, at_k4):
     """E-RNN's claim: ADMM within 1 point of the dense RNN at k = 4; projecting once without retraining
     collapses; the first columns ADMM leaves are exactly block-circulant."""
-    found = compare(cell, 4)
+    found = at_k4[cell]
     assert found["ADMM"] >= found["dense"] - 0.01, found
     assert found["projected once"] < found["dense"] - 0.3, found
     w = found["models"]["ADMM"].params["w"]
     assert np.allclose(block_circulant(project_block_circulant(w, 4)), w)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_trained_cell_runs_on_the_rtl(cell, at_k4):
+    """The ADMM-trained cell (k = 4, H = 32) in Q16.10: test sequences through the RTL (one run, the state
+    cleared every 8 steps) equal the bit-exact model word for word; over the whole test split the bit-exact
+    path's accuracy is within 1 point of float."""
+    model, data = at_k4[cell]["models"]["ADMM"], digit_sequences()
+    acc = accelgen.design(f"circulant-{cell}", n_in=8, hidden=32, k=4, parallelism=3, sequence=8)
+    sample = data.x_test[:12]
+    outputs, counters = acc.run(cell_arrays(model, 4, sample))
+    exact = acc.model(cell_arrays(model, 4, sample))
+    assert np.array_equal(outputs["h_raw"], exact["h_raw"]) and counters["steps"] == 96
+    everything = acc.model(cell_arrays(model, 4, data.x_test))
+    fixed = float((readout(model, everything["h"]) == data.y_test).mean())
+    assert abs(fixed - float((model.predict(data.x_test) == data.y_test).mean())) <= 0.01

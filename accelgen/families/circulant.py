@@ -4,6 +4,8 @@
 recurrent cells ``circulant-lstm`` / ``circulant-gru`` (``hw/{fft,circulant,pwl,rnn}.py``, same names in
 ``models/``)."""
 
+import numpy as np
+
 import hw.circulant
 import hw.fft
 import hw.pwl
@@ -186,6 +188,8 @@ class CirculantRNN(Design):
         Param("k", 8, "block size of the circulant gate matrix", lo=2, hi=64, power_of_two=True),
         PWL_WIDTH, PWL_FRAC,
         Param("parallelism", 2, "complex MAC lanes of the circulant engine (<= k/2+1)", lo=1, hi=33),
+        Param("sequence", 0, "time steps per sequence: h and c return to zero after every `sequence` steps "
+              "(0: the run is one sequence)", lo=0, hi=65535),
     )
 
     def check(self):
@@ -208,8 +212,12 @@ class CirculantRNN(Design):
         return {"h": ArraySpec((None, self.params["hidden"]), self.fmt)}
 
     def golden(self, raw):
+        """Each sequence from a zero state: ``sequence`` steps each (the last one may be shorter), or the
+        whole ``x``."""
         model = {"lstm": lstm_raw, "gru": gru_raw}[self.cell]
-        return {"h_raw": model(raw["w_raw"], raw["b_raw"], raw["x_raw"], self.fmt)}
+        x_raw, sequence = raw["x_raw"], self.params["sequence"]
+        sequences = np.split(x_raw, range(sequence, len(x_raw), sequence)) if sequence else [x_raw]
+        return {"h_raw": np.concatenate([model(raw["w_raw"], raw["b_raw"], x, self.fmt) for x in sequences])}
 
     def stream_plan(self, raw):
         steps, hidden = len(raw["x_raw"]), self.params["hidden"]

@@ -30,7 +30,8 @@ import numpy as np
 from ..circulant import block_circulant, project_block_circulant
 from .admm import AdamModel, admm_block_circulant, evaluate, load_split, train_epochs
 
-__all__ = ["CELLS", "Sequences", "digit_sequences", "RNNClassifier", "train_rnn", "compare", "METHODS"]
+__all__ = ["CELLS", "Sequences", "digit_sequences", "RNNClassifier", "train_rnn", "compare", "METHODS",
+           "cell_arrays", "readout"]
 
 CELLS = ("lstm", "gru")
 METHODS = ("dense", "projected once", "ADMM", "circulant from scratch")
@@ -185,3 +186,17 @@ def compare(cell: str, k: int, hidden: int = 32, seed: int = 0, epochs: int = 40
     scratch = train_rnn(cell, data, hidden, circulant_k=k, epochs=epochs, seed=seed, lr=lr)
     return {"dense": evaluate(dense, data), "projected once": evaluate(once, data), "ADMM": evaluate(admm, data),
             "circulant from scratch": evaluate(scratch, data), "models": {"dense": dense, "ADMM": admm}}
+
+
+def cell_arrays(model: RNNClassifier, k: int, x: np.ndarray) -> dict:
+    """``run``'s arrays of ``circulant-lstm`` / ``circulant-gru`` (``sequence = T``) for the sequences ``x``
+    (N × T × n_in): the gate matrix as first columns ``p × q × k``, the biases, the steps one after another."""
+    return {"w": project_block_circulant(model.gate_matrix(), k), "b": model.params["b"],
+            "x": x.reshape(-1, x.shape[2])}
+
+
+def readout(model: RNNClassifier, h: np.ndarray, steps: int = STEPS) -> np.ndarray:
+    """Class predictions from a cell's hidden states (N·T × H, steps in order): the last step of each
+    sequence through the dense output layer, in floating point on the host."""
+    last = np.asarray(h, dtype=np.float64)[steps - 1::steps]
+    return (last @ model.params["v"].T + model.params["c"]).argmax(axis=1)
