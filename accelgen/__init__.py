@@ -46,9 +46,10 @@ def build(config=None, out_dir="rtl_out", target: str = "ecp5") -> bool:
 
 
 def sweep(name: str, values: dict, *, out_dir="rtl_out", target: str = "ecp5", with_sim: bool = False,
-          scheduler: str | None = None, jobs: int = 2, on_start=None):
+          scheduler: str | None = None, jobs: int = 2, on_start=None, train: str | None = None):
     """A grid of design ``name``'s parameters (``{"key": "v1,v2,…"}``, the product of the lists) on Dask:
-    every point synthesized (and simulated with ``with_sim``). Writes ``<name>-sweep.csv`` and
+    every point synthesized (and simulated with ``with_sim``; trained for task ``train``, adding
+    ``accuracy``). Writes ``<name>-sweep.csv`` and
     ``<name>-pareto.png`` in ``out_dir``; returns ``(rows, csv_path, png_path)``. ``on_start(points)``
     is called once the grid is validated, before any work."""
     from pathlib import Path
@@ -59,10 +60,15 @@ def sweep(name: str, values: dict, *, out_dir="rtl_out", target: str = "ecp5", w
         raise UserError(f"jobs={jobs} out of range [1, 64]")
     name = registry.get(name).name
     points = flow.grid(name, values)
+    if train is not None and train not in registry.get(name).tasks:
+        tasks = registry.get(name).tasks
+        raise UserError(f"--train {train} not allowed for {name}; "
+                        + (f"allowed: {', '.join(tasks)}" if tasks else "it has no training task"))
     check_outputs(flow.result_paths(name, out_dir))
     if on_start:
         on_start(points)
-    rows = flow.run_sweep(name, points, target=target, with_sim=with_sim, scheduler=scheduler, jobs=jobs)
+    rows = flow.run_sweep(name, points, target=target, with_sim=with_sim, scheduler=scheduler, jobs=jobs,
+                          task=train)
     return (rows, *flow.write_results(name, rows, Path(out_dir)))
 
 

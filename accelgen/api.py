@@ -10,6 +10,8 @@ project (``verilog``, ``generate``, ``model``, ``run``, ``simulate``,
 and prints around these methods (``docs/design.md``, "Layers").
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar
@@ -20,6 +22,8 @@ from models.fixed import FixedFormat, dequantize
 
 from .errors import UserError
 from .flows import export, link, prove, simulate, synthesize
+from .flows.cache import cache_dir
+from .flows.outputs import write_atomically
 from .params import Param, parse_values
 
 __all__ = ["Axis", "ArraySpec", "Claim", "Family", "Design"]
@@ -112,6 +116,8 @@ class Design:
         cocotb module that drives the RTL (``sim/tb_<family>.py``).
     sim_batch : int
         Rows of random input per ``simulate`` (time steps for recurrent designs).
+    tasks : tuple of str
+        Training tasks :meth:`accuracy` knows (``sweep --train``); default none.
 
     Hooks (methods a subclass overrides)
     ------------------------------------
@@ -135,6 +141,9 @@ class Design:
     stream_plan(raw) -> accelgen.flows.link.StreamPlan
         How ``run``'s raw arrays travel through the design's streams (the board link,
         docs/board.md); default: not on the link.
+    train_accuracy(task) -> float
+        Train a model for ``task`` at this design point and return its test accuracy through the
+        bit-exact model (``ValueError`` when this point cannot run the task).
 
     Attributes
     ----------
@@ -149,6 +158,7 @@ class Design:
     testbench: ClassVar[str]
     docs: ClassVar[str]
     sim_batch: ClassVar[int] = 3
+    tasks: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -218,7 +228,28 @@ class Design:
         (``accelgen.flows.link.StreamPlan``)."""
         raise NotImplementedError(f"{self.name} does not run over the board link yet")
 
+    def train_accuracy(self, task: str) -> float:
+        raise NotImplementedError
+
     # -- operations ---------------------------------------------------------------------------------------------------
+
+    def accuracy(self, task: str) -> float:
+        """Test accuracy of a model trained for ``task`` at this design point, through the bit-exact model
+        (cached by design, parameters and task: training is seeded, so the figure is a pure function)."""
+        if task not in self.tasks:
+            known = f"its tasks: {', '.join(self.tasks)}" if self.tasks else "it has no training task"
+            raise UserError(f"{self.name}: task={task!r} not allowed; {known}")
+        key = hashlib.sha256(json.dumps([self.name, self.params, task], sort_keys=True).encode()).hexdigest()[:24]
+        path = cache_dir() / "train" / f"{self.name}-{task}-{key}.json"
+        if path.exists():
+            return json.loads(path.read_text())["accuracy"]
+        try:
+            found = float(self.train_accuracy(task))
+        except ValueError as error:
+            raise UserError(f"{self.name}: {error}") from None
+        write_atomically({path: json.dumps({"design": self.name, "params": self.params, "task": task,
+                                            "accuracy": found})})
+        return found
 
     def verilog(self) -> str:
         """The design's Verilog (top module :attr:`toplevel`), byte-identical for equal parameters."""

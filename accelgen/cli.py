@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep_.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=V1,V2,…",
                         help="values of one parameter (repeatable; the grid is their product)")
     sweep_.add_argument("--sim", action="store_true", help="also simulate each point (gives cycles and throughput)")
+    sweep_.add_argument("--train", metavar="TASK", help="also train each point for TASK (e.g. digits for "
+                        "circulant-lstm/gru) and add its test accuracy")
     sweep_.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster)")
     sweep_.add_argument("--jobs", type=int, default=2, help="LocalCluster worker processes (default 2)")
     sweep_.add_argument("--target", choices=synthesize.TARGETS, default="ecp5")
@@ -234,7 +236,7 @@ def cmd_sweep(args):
 
     _, csv_path, png_path = sweep(args.design, parse_assignments(args.params), out_dir=args.out_dir,
                                   target=args.target, with_sim=args.sim, scheduler=args.scheduler, jobs=args.jobs,
-                                  on_start=announce)
+                                  on_start=announce, train=args.train)
     print(f"wrote {csv_path} and {png_path}")
 
 

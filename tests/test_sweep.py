@@ -42,3 +42,32 @@ def test_sweep_on_a_local_cluster_matches_direct_evaluation(tmp_path, capsys):
 def test_unreachable_scheduler_exits_2(capsys):
     assert main(["sweep", "pwl", "-p", "width=16", "--scheduler", "tcp://127.0.0.1:9"]) == 2
     assert "cannot reach Dask scheduler" in capsys.readouterr().err
+
+
+def test_train_needs_a_task_the_design_knows(tmp_path, capsys):
+    assert main(["sweep", "pwl", "-p", "width=16", "--train", "digits", "-o", str(tmp_path)]) == 2
+    assert "--train digits not allowed for pwl; it has no training task" in capsys.readouterr().err
+    assert main(["sweep", "circulant-gru", "-p", "k=4", "--train", "mnist", "-o", str(tmp_path)]) == 2
+    assert "--train mnist not allowed for circulant-gru; allowed: digits" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_accuracy_column_and_panel():
+    rows = [{"k": k, "lut": lut, "fmax_mhz": 100.0, "cycles": None, "accuracy": accuracy}
+            for k, lut, accuracy in ((2, 900, 0.98), (4, 600, 0.977), (8, 400, 0.967))]
+    front = sweep.pareto(rows)
+    text = sweep._csv_text(rows, front)
+    assert text.splitlines()[0] == "k,lut,fmax_mhz,cycles,accuracy,throughput,pareto"
+    assert sweep._plot_png("circulant-lstm", rows, front)[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_sweep_trains_each_point(tmp_path):
+    """Two block sizes of the LSTM, synthesized and trained on digits: accuracy in the CSV (slow: two
+    LSTM syntheses)."""
+    argv = ["sweep", "circulant-lstm", "-p", "n_in=8", "-p", "hidden=32", "-p", "k=4,8", "--train", "digits",
+            "-o", str(tmp_path)]
+    assert main(argv) == 0
+    with open(tmp_path / "circulant-lstm-sweep.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["k"] for row in rows] == ["4", "8"] and all(0.9 < float(row["accuracy"]) <= 1 for row in rows)

@@ -72,3 +72,15 @@ def test_trained_cell_runs_on_the_rtl(cell, at_k4):
     everything = acc.model(cell_arrays(model, 4, data.x_test))
     fixed = float((readout(model, everything["h"]) == data.y_test).mean())
     assert abs(fixed - float((model.predict(data.x_test) == data.y_test).mean())) <= 0.01
+
+
+def test_accuracy_is_a_cached_design_operation(tmp_path, monkeypatch):
+    """design.accuracy('digits') trains at the point's k and width; the second call reads the cache; a point
+    the task cannot use is a one-line error."""
+    monkeypatch.setenv("ACCELGEN_CACHE", str(tmp_path))
+    acc = accelgen.design("circulant-gru", n_in=8, hidden=32, k=8)
+    first = acc.accuracy("digits")
+    assert 0.9 < first <= 1 and len(list((tmp_path / "train").iterdir())) == 1
+    assert acc.accuracy("digits") == first
+    with pytest.raises(accelgen.UserError, match=r"n_in=4 out of range \[8, 1024\] for task digits"):
+        accelgen.design("circulant-gru", n_in=4, hidden=8, k=4).accuracy("digits")

@@ -16,6 +16,7 @@ from models.fixed import FixedFormat
 from models.pwl import FUNCTIONS, pwl_raw
 from models.pwl import check_format as check_pwl_format
 from models.rnn import gate_shape, gru_raw, lstm_raw
+from models.train.rnn import STEPS, cell_arrays, digit_sequences, readout, train_admm, train_rnn
 
 from ..api import ArraySpec, Claim, Design, Family
 from ..flows.link import stream_through, weights_then_vectors
@@ -210,6 +211,23 @@ class CirculantRNN(Design):
 
     def outputs(self):
         return {"h": ArraySpec((None, self.params["hidden"]), self.fmt)}
+
+    tasks = ("digits",)
+
+    def train_accuracy(self, task):
+        """``digits``: digits read as 8 steps of 8 pixels (padded to ``n_in``), H = ``hidden``, trained dense
+        then by ADMM at this ``k`` (``models/train/rnn.py``); the weights saturate to ``Q(width, frac)``; the
+        test split runs through the bit-exact cell (a sequence of 8 steps each) and a float readout."""
+        p = self.params
+        if p["n_in"] < STEPS:
+            raise ValueError(f"n_in={p['n_in']} out of range [{STEPS}, 1024] for task digits (8 pixels per step)")
+        data = digit_sequences(n_in=p["n_in"])
+        model = train_admm(train_rnn(self.cell, data, p["hidden"]), data, p["k"])
+        arrays = cell_arrays(model, p["k"], data.x_test)
+        fmt = self.fmt
+        arrays.update({name: np.clip(arrays[name], fmt.min_value, fmt.max_value) for name in ("w", "b")})
+        cell = type(self)(**{**p, "sequence": STEPS})
+        return float((readout(model, cell.model(arrays)["h"]) == data.y_test).mean())
 
     def golden(self, raw):
         """Each sequence from a zero state: ``sequence`` steps each (the last one may be shorter), or the

@@ -9,8 +9,13 @@ Synthesis results are cached by Verilog hash, so a repeated point is free.
 Results are the same however they are scheduled: rows are sorted by grid
 order and each point is a pure function of its parameters.
 
+With ``train`` (a design's task, ``Design.tasks``) each point also trains
+a model for that task at its parameters (cached) and adds ``accuracy``, the
+bit-exact model's test accuracy.
+
 Outputs in ``out_dir``: ``<design>-sweep.csv`` (one row per point) and
-``<design>-pareto.png`` (LUT vs throughput, Pareto-optimal points marked).
+``<design>-pareto.png`` (LUT vs throughput, Pareto-optimal points marked;
+with ``accuracy``, a second panel of accuracy against LUT).
 """
 
 import csv
@@ -40,10 +45,13 @@ def grid(name: str, values: dict[str, str]) -> list[dict]:
     return [design(name, **dict(zip(keys, combination))).params for combination in itertools.product(*axes.values())]
 
 
-def evaluate(name: str, params: dict, target: str, with_sim: bool) -> dict:
-    """One point: synthesis figures, and cycles from a stall-free simulation when asked. Runs on a worker."""
+def evaluate(name: str, params: dict, target: str, with_sim: bool, task: str | None = None) -> dict:
+    """One point: synthesis figures, cycles from a stall-free simulation and the trained accuracy when
+    asked. Runs on a worker."""
     acc = design(name, **params)
     row = {**params, **{key: acc.synthesize(target).get(key) for key in METRICS}}
+    if task:
+        row["accuracy"] = acc.accuracy(task)
     row["cycles"] = None
     if with_sim:
         with tempfile.TemporaryDirectory(prefix="accelgen-sweep-") as job_dir:
@@ -66,12 +74,13 @@ def _client(scheduler: str | None, jobs: int):
     return Client(cluster), cluster
 
 
-def run_sweep(name: str, points: list[dict], *, target="ecp5", with_sim=False, scheduler=None, jobs=2) -> list[dict]:
+def run_sweep(name: str, points: list[dict], *, target="ecp5", with_sim=False, scheduler=None, jobs=2,
+              task: str | None = None) -> list[dict]:
     """Evaluate every point on Dask; rows in grid order."""
     client, cluster = _client(scheduler, jobs)
     try:
         futures = client.map(evaluate, [name] * len(points), points, [target] * len(points),
-                             [with_sim] * len(points), pure=False)
+                             [with_sim] * len(points), [task] * len(points), pure=False)
         return client.gather(futures)
     finally:
         client.close()
@@ -112,7 +121,17 @@ def _csv_text(rows: list[dict], front: list[bool]) -> str:
 
 
 def _plot_png(name: str, rows: list[dict], front: list[bool]) -> bytes:
-    fig, axes = plots.figure(figsize=(6, 4), dpi=100)
+    trained = any(row.get("accuracy") is not None for row in rows)
+    fig, panels = plots.figure(ncols=2 if trained else 1, figsize=(11 if trained else 6, 4), dpi=100, squeeze=False)
+    axes = panels[0][0]
+    if trained:
+        scored = [(row["lut"], 100 * row["accuracy"], optimal) for row, optimal in zip(rows, front)
+                  if row.get("lut") is not None]
+        panels[0][1].scatter([p[0] for p in scored], [p[1] for p in scored],
+                             c=["tab:red" if p[2] else "tab:gray" for p in scored])
+        panels[0][1].set_xlabel("LUT")
+        panels[0][1].set_ylabel("test accuracy (%)")
+        panels[0][1].set_title("accuracy (red: on the LUT/throughput front)")
     points = [(row["lut"], throughput(row), optimal) for row, optimal in zip(rows, front)
               if row.get("lut") is not None and throughput(row) is not None]
     axes.scatter([p[0] for p in points], [p[1] for p in points], color="tab:gray", label="design point")

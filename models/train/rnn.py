@@ -30,7 +30,7 @@ import numpy as np
 from ..circulant import block_circulant, project_block_circulant
 from .admm import AdamModel, admm_block_circulant, evaluate, load_split, train_epochs
 
-__all__ = ["CELLS", "Sequences", "digit_sequences", "RNNClassifier", "train_rnn", "compare", "METHODS",
+__all__ = ["CELLS", "Sequences", "digit_sequences", "RNNClassifier", "train_rnn", "train_admm", "compare", "METHODS",
            "cell_arrays", "readout"]
 
 CELLS = ("lstm", "gru")
@@ -176,13 +176,19 @@ def _copy(dense: RNNClassifier, project_k: int | None = None) -> RNNClassifier:
     return model
 
 
+def train_admm(dense: RNNClassifier, data: Sequences, k: int, *, seed: int = 0, lr: float = 1e-2) -> RNNClassifier:
+    """A copy of ``dense`` trained by ADMM to a block-circulant gate matrix at block size ``k``."""
+    model = _copy(dense)
+    admm_block_circulant(model, data, k, ("w",), np.random.default_rng(seed + k), lr=lr)
+    return model
+
+
 def compare(cell: str, k: int, hidden: int = 32, seed: int = 0, epochs: int = 40, lr: float = 1e-2) -> dict:
     """Test accuracy of the four methods at block size ``k`` (inputs padded to a multiple of ``k``); ADMM
     runs its default schedule (8 rounds of 4 epochs, 30 fine-tuning epochs) at the same learning rate."""
     data = digit_sequences(n_in=max(8, k), seed=seed)
     dense = train_rnn(cell, data, hidden, epochs=epochs, seed=seed, lr=lr)
-    once, admm = _copy(dense, project_k=k), _copy(dense)
-    admm_block_circulant(admm, data, k, ("w",), np.random.default_rng(seed + k), lr=lr)
+    once, admm = _copy(dense, project_k=k), train_admm(dense, data, k, seed=seed, lr=lr)
     scratch = train_rnn(cell, data, hidden, circulant_k=k, epochs=epochs, seed=seed, lr=lr)
     return {"dense": evaluate(dense, data), "projected once": evaluate(once, data), "ADMM": evaluate(admm, data),
             "circulant from scratch": evaluate(scratch, data), "models": {"dense": dense, "ADMM": admm}}
