@@ -325,8 +325,10 @@ class Intergrad(wiring.Component):
             "reads_dx": dx_reads, "writes_dx": dx_writes, "writes_dw": dw_writes,
         }
         for name, enables in increments.items():
-            if enables:
-                m.d.sync += counters[name].eq(counters[name] + sum(enables))
+            if enables:  # pipelined: this cycle's count is added the next cycle, off the enables' paths
+                step = Signal(range(len(enables) + 1), name=f"{name}_step")
+                m.d.comb += step.eq(delay(m, sum(enables), 1 if self.pipeline else 0, f"{name}_count"))
+                m.d.sync += counters[name].eq(counters[name] + step)
         # After the counters: the controller's reset of them must take priority.
         self._control(m, _Datapath(
             phase=phase, ro=ro, co=co, last_row_fold=last_row_fold, last_fold=last_fold,
