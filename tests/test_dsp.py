@@ -137,6 +137,8 @@ def test_lut_product_leaves_no_multiplication_for_a_dsp():
 
 
 class LutProduct(wiring.Component):
+    """``product = a·b`` two cycles later from :func:`lut_product`: what yosys would see of an 8×8 PE."""
+
     a: In(signed(8))
     b: In(signed(8))
     product: Out(signed(16))
