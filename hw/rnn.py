@@ -33,7 +33,7 @@ class CirculantRNN(wiring.Component):
     A :class:`CirculantFC` of ``4H × (n_in + H)`` computes the four gate rows
     from ``[x_t; h_{t−1}]``; as they stream out the bias is added and the
     gate's PWL activation applied (LSTM: σ for i, f, o and tanh for g; GRU: σ
-    for r, z, none for n_x, n_h) in a ``2 + PWL_LATENCY``-stage pipeline, and
+    for r, z, none for n_x, n_h) in a ``3 + PWL_LATENCY``-stage pipeline, and
     each gate row lands in its own buffer. An element-wise pipeline then
     takes one hidden element per cycle and computes the new state and
     ``h_t`` (``ELEMENT_LATENCY = PWL_LATENCY + 8`` registers: operands,
@@ -81,7 +81,7 @@ class CirculantRNN(wiring.Component):
     -------
     Per time step: one circulant product
     (``models.circulant.cycles_per_vector(n_in + H, 4H, k, P)`` plus its
-    pipeline fill), ``4H + PWL_LATENCY + 2`` cycles of gate collection, ``H``
+    pipeline fill), ``4H + PWL_LATENCY + 3`` cycles of gate collection, ``H``
     of element issue, and ``ELEMENT_LATENCY`` cycles to the last ``h``.
 
     Throughput
@@ -270,7 +270,8 @@ class GateActivation(wiring.Component):
 
     Latency
     -------
-    ``LATENCY = PWL_LATENCY + 2`` cycles (the input words registered, their saturated sum registered,
+    ``LATENCY = PWL_LATENCY + 3`` cycles (the input words through two reset-less registers — behind a
+    block RAM bias buffer its read register and its output register —, their saturated sum registered,
     the PWL pipeline).
 
     Throughput
@@ -278,7 +279,7 @@ class GateActivation(wiring.Component):
     One word per cycle, free running.
     """
 
-    LATENCY = PWL_LATENCY + 2
+    LATENCY = PWL_LATENCY + 3
 
     def __init__(self, *, cell: str, fmt: FixedFormat, hidden: int):
         self.cell, self.fmt = cell, fmt
@@ -293,9 +294,14 @@ class GateActivation(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fmt, word = self.fmt, signed(self.fmt.width)
-        engine_word, bias_word, preactivation = Signal(word), Signal(word), Signal(word)
-        m.d.sync += [engine_word.eq(self.engine_word), bias_word.eq(self.bias_word),
-                     preactivation.eq(saturate(engine_word + bias_word, fmt.width))]
+        engine_word, bias_word = self.engine_word, self.bias_word
+        for stage in range(2):
+            engine_next = Signal(word, name=f"gate_engine_word{stage}", reset_less=True)
+            bias_next = Signal(word, name=f"gate_bias_word{stage}", reset_less=True)
+            m.d.sync += [engine_next.eq(engine_word), bias_next.eq(bias_word)]
+            engine_word, bias_word = engine_next, bias_next
+        preactivation = Signal(word)
+        m.d.sync += preactivation.eq(saturate(engine_word + bias_word, fmt.width))
         sigmoid = pwl_pipeline(m, SIGMOID, preactivation, fmt, "gate_sigmoid")
         if self.cell == "lstm":
             tanh = pwl_pipeline(m, TANH, preactivation, fmt, "gate_tanh")
