@@ -58,7 +58,8 @@ def test_admm_reaches_the_dense_accuracy_at_k4(cell, at_k4):
     assert np.allclose(block_circulant(project_block_circulant(w, 4)), w)
 
 
-@pytest.mark.parametrize("cell", ["lstm", pytest.param("gru", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_trained_cell_runs_on_the_rtl(cell, at_k4):
     """The ADMM-trained cell (k = 4, H = 32) in Q16.10: test sequences through the RTL (one run, the state
     cleared every 8 steps) equal the bit-exact model word for word; over the whole test split the bit-exact
