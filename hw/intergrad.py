@@ -28,10 +28,11 @@ def shape_layout(max_n_o: int, max_n_i: int, max_batch: int) -> data.StructLayou
     return data.StructLayout({"n_o": range(max_n_o + 1), "n_i": range(max_n_i + 1), "batch": range(max_batch + 1)})
 
 
-def shape_word(layout: data.StructLayout, n_o: int, n_i: int, batch: int) -> int:
-    """The integer a host sends on ``shape_in`` for one layer (fields packed from bit 0 in layout order)."""
-    fields = {"n_o": n_o, "n_i": n_i, "batch": batch}
-    return sum(value << layout[name].offset for name, value in fields.items())
+def shape_word(shape: tuple[int, int, int], *, max_n_o: int, max_n_i: int, max_batch: int) -> int:
+    """The integer a host sends on ``shape_in`` for the layer ``(n_o, n_i, batch)`` of an array with those
+    maxima (fields packed from bit 0 in :func:`shape_layout`'s order)."""
+    layout = shape_layout(max_n_o, max_n_i, max_batch)
+    return sum(value << layout[name].offset for name, value in zip(("n_o", "n_i", "batch"), shape))
 
 
 @dataclass

@@ -12,7 +12,7 @@ them; outputs are packed the same way and counters listed under ``layers``.
 import cocotb
 import numpy as np
 
-from hw.intergrad import shape_layout, shape_word
+from hw.intergrad import shape_word
 from models.intergrad import READS, layer_shape, pack_layers, unpack_layers
 
 from . import harness
@@ -32,7 +32,7 @@ async def drive_layer(dut, job, inputs):
     p = job.params
     reads = READS[p["mode"]]
     n_o, n_i, batch = layer_shape(inputs)
-    command = shape_word(shape_layout(p["max_n_o"], p["max_n_i"], p["max_batch"]), n_o, n_i, batch)
+    command = shape_word((n_o, n_i, batch), max_n_o=p["max_n_o"], max_n_i=p["max_n_i"], max_batch=p["max_batch"])
     await StreamSource(dut, "shape_in", **job.stream_args(4)).send([command])
     for offset, name in enumerate(("w", "x", "delta")):
         if name in reads:

@@ -123,9 +123,8 @@ class Intergrad(Design):
 
     def shape_word(self, raw) -> int:
         """The ``shape_in`` command for the layer of ``raw``'s arrays."""
-        n_o, n_i, batch = layer_shape(raw)
-        return hw.intergrad.shape_word(hw.intergrad.shape_layout(self.params["max_n_o"], self.params["max_n_i"],
-                                                                 self.params["max_batch"]), n_o, n_i, batch)
+        maxima = {name: self.params[name] for name in ("max_n_o", "max_n_i", "max_batch")}
+        return hw.intergrad.shape_word(layer_shape(raw), **maxima)
 
     def stream_plan(self, raw):
         """The layer's shape, then the operands this mode reads (``w``, ``x``, ``delta``), in that order;
