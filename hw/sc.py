@@ -16,7 +16,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.lfsr import seed_windows
-from models.sc import RANDOM_LFSR, feedback_bits, neuron_inputs, random_columns, sorter_size
+from models.sc import RANDOM_LFSR, check_order, feedback_bits, natural_order, neuron_inputs, random_columns, sorter_size
 
 from .common.lfsr import leap_lfsr
 from .common.popcount import popcount, popcount_stages
@@ -32,11 +32,15 @@ def sng_bit(word, raw, bits: int):
     return word < Cat(raw[:bits - 1], ~raw[bits - 1])
 
 
-def majority_chain(bits: list):
-    """``MAJ(...MAJ(MAJ(b0, b1, b2), b3, b4)...)`` over an odd number of bits."""
+def majority_chain(m, bits: list, name: str = "chain"):
+    """``MAJ(...MAJ(MAJ(b0, b1, b2), b3, b4)...)`` over an odd number of bits. Each majority drives its own
+    signal (``name0``, ``name1``, …): as one expression the running value would appear twice per stage
+    and the expression tree would double with every stage."""
     out = bits[0]
-    for a, b in zip(bits[1::2], bits[2::2]):
-        out = (out & a) | (out & b) | (a & b)
+    for k, (a, b) in enumerate(zip(bits[1::2], bits[2::2])):
+        stage = Signal(name=f"{name}{k}")
+        m.d.comb += stage.eq((out & a) | (out & b) | (a & b))
+        out = stage
     return out
 
 
@@ -219,7 +223,7 @@ def neuron_cycle_vectors(x, w, b: int, words, bits: int) -> list[dict[str, int]]
 class SCNeuronCycle(wiring.Component):
     """One neuron's logic for one stream cycle, combinational: the circuit ``aqfp map`` prices in JJ.
 
-    SNGs, XNORs and :func:`sorter_step`, as in :class:`SCLayer`.
+    SNGs, XNORs and the adder — :func:`sorter_step` or :func:`majority_chain` — as in :class:`SCLayer`.
 
     Parameters
     ----------
@@ -227,6 +231,8 @@ class SCNeuronCycle(wiring.Component):
         Inputs of the neuron.
     bits : int
         SNG precision.
+    adder : str
+        ``"sorter"`` (with the feedback ports) or ``"majority"`` (no feedback: the chain has no state).
 
     Members
     -------
@@ -239,9 +245,9 @@ class SCNeuronCycle(wiring.Component):
     parity : In(1)
         The alternating stream's bit.
     feedback : In(F)
-        The fed-back bits.
+        The fed-back bits (sorter only).
     out : Out(1), feedback_next : Out(F)
-        The output bit and the next feedback.
+        The output bit and the next feedback (sorter only).
 
     Latency
     -------
@@ -252,13 +258,14 @@ class SCNeuronCycle(wiring.Component):
     One stream cycle per evaluation.
     """
 
-    def __init__(self, *, n_in: int, bits: int):
-        self.n_in, self.bits = n_in, bits
+    def __init__(self, *, n_in: int, bits: int, adder: str = "sorter"):
+        self.n_in, self.bits, self.adder = n_in, bits, adder
         self.f = feedback_bits(neuron_inputs(n_in))
-        super().__init__({
-            "words": In(random_columns(n_in) * bits), "x": In(n_in * bits), "w": In(n_in * bits), "b": In(bits),
-            "parity": In(1), "feedback": In(self.f), "out": Out(1), "feedback_next": Out(self.f),
-        })
+        ports = {"words": In(random_columns(n_in) * bits), "x": In(n_in * bits), "w": In(n_in * bits),
+                 "b": In(bits), "parity": In(1), "out": Out(1)}
+        if adder == "sorter":
+            ports.update(feedback=In(self.f), feedback_next=Out(self.f))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -271,6 +278,9 @@ class SCNeuronCycle(wiring.Component):
         products.append(sng_bit(word[2 * n_in], self.b, bits))
         if neuron_inputs(n_in) > n_in + 1:
             products.append(self.parity)
+        if self.adder == "majority":
+            m.d.comb += self.out.eq(majority_chain(m, products))
+            return m
         row = Signal(len(products))
         m.d.comb += row.eq(Cat(*products))
         output, feedback_next = sorter_step(m, row, self.feedback)
@@ -402,6 +412,9 @@ class SCLayer(wiring.Component):
         Seed of the random LFSR columns.
     adder : str
         ``"sorter"``, ``"counter"`` or ``"majority"``.
+    order : array-like or None
+        Each neuron's adder inputs from first to last (``models.sc.check_order``; ``None``: natural order).
+        Wiring only; only the majority chain's result depends on it.
 
     Members
     -------
@@ -425,8 +438,10 @@ class SCLayer(wiring.Component):
     not overlapped with the previous vector's stream).
     """
 
-    def __init__(self, *, n_in, n_out, length, bits, seed, adder):
+    def __init__(self, *, n_in, n_out, length, bits, seed, adder, order=None):
         self.n_in, self.n_out, self.length, self.bits, self.seed, self.adder = n_in, n_out, length, bits, seed, adder
+        order = natural_order(n_in, n_out) if order is None else check_order(order, n_in, n_out)
+        self.order = tuple(tuple(int(i) for i in row) for row in order)
         super().__init__({
             "w_in": In(stream.Signature(signed(bits))),
             "x_in": In(stream.Signature(signed(bits))),
@@ -496,7 +511,7 @@ class SCLayer(wiring.Component):
                 row.append(sng_bit(words[2 * n_in], weights[self.n_out * n_in + j], bits))
                 if width > n_in + 1:
                     row.append(t[0])
-                m.d.sync += products[j].eq(Cat(*row))
+                m.d.sync += products[j].eq(Cat(*(row[i] for i in self.order[j])))
         return products, first, valid
 
     def _count(self, m, products, first, valid, advance):
@@ -524,7 +539,7 @@ class SCLayer(wiring.Component):
         if self.adder == "majority":
             out = Signal(name=f"majority{j}")
             with m.If(enable):
-                m.d.sync += out.eq(majority_chain([products[i] for i in range(len(products))]))
+                m.d.sync += out.eq(majority_chain(m, [products[i] for i in range(len(products))], f"chain{j}_"))
             return out
         if self.adder == "counter":
             m.submodules[f"counter{j}"] = sorter = CounterActivation(neuron_inputs(self.n_in), counted=True)

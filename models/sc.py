@@ -13,7 +13,9 @@ Blocks:
 
 * :func:`sng` — comparator stream generator; :func:`xnor` — bipolar multiply.
 * :func:`majority_chain` — FC neuron adder: ``MAJ(...MAJ(MAJ(p0, p1, p2), p3, p4)...)``
-  over an odd number of product streams (a saturating, activation-like sum).
+  over an odd number of product streams. It is the carry chain of a binary adder, so each cycle the
+  last pair of agreeing bits decides the output: later inputs weigh more (the input ``order`` of
+  each neuron is a wiring choice, :func:`check_order`).
 * :func:`sorter_activate` — CONV accumulate-and-activate: each cycle the ``n``
   product bits and ``F`` feedback bits are sorted; the output is the bit at
   the middle rank and ``F`` bits of the sorted vector, starting where the
@@ -36,6 +38,7 @@ __all__ = [
     "RANDOM_LFSR", "ADDERS", "level", "sng", "xnor", "majority_chain", "majority_chain_value",
     "sorter_size", "feedback_bits", "sorter_activate", "average_pool", "max_pool",
     "random_columns", "neuron_inputs", "sc_layer", "bipolar_value", "sc_layer_exact", "random_sorter_streams",
+    "natural_order", "check_order",
 ]
 
 RANDOM_LFSR = 31  #: length of each random column's LFSR (tap distance 28: up to 28 new bits per cycle)
@@ -168,13 +171,36 @@ def random_columns(n_in: int) -> int:
     return 2 * n_in + 1
 
 
-def sc_layer(w_raw, b_raw, x_raw, *, bits: int, length: int, seed: int, adder: str) -> np.ndarray:
+def natural_order(n_in: int, n_out: int) -> np.ndarray:
+    """Every neuron's adder inputs in their natural order: the products of x_0 … x_(n_in−1), the bias, the
+    padding stream (:func:`neuron_inputs`)."""
+    return np.tile(np.arange(neuron_inputs(n_in)), (n_out, 1))
+
+
+def check_order(order, n_in: int, n_out: int) -> np.ndarray:
+    """``order`` as an ``n_out × neuron_inputs(n_in)`` integer array whose row ``j`` lists, from the chain's
+    first input to its last, which of neuron ``j``'s adder inputs (index ``i < n_in``: the product with
+    x_i; ``n_in``: the bias; ``n_in + 1``: the padding stream) enters there. ``ValueError`` unless every
+    row is a permutation."""
+    order = np.asarray(order)
+    expected = (n_out, neuron_inputs(n_in))
+    if order.shape != expected or not np.issubdtype(order.dtype, np.integer):
+        raise ValueError(f"order has shape {order.shape} ({order.dtype}); allowed: integers of shape {expected}")
+    for j, row in enumerate(order):
+        if sorted(row.tolist()) != list(range(expected[1])):
+            raise ValueError(f"order row {j} is not a permutation of 0 … {expected[1] - 1}")
+    return order.astype(np.int64)
+
+
+def sc_layer(w_raw, b_raw, x_raw, *, bits: int, length: int, seed: int, adder: str, order=None) -> np.ndarray:
     """``batch × length × n_out`` output bits of the layer for ``x_raw`` (batch × n_in).
 
     Cycle ``t`` of the whole run (vectors back to back, ``length`` cycles
     each) uses random words ``lfsr_words(RANDOM_LFSR, 2·n_in + 1, seed, …)[t]``:
     column ``i`` drives x_i's SNG, column ``n_in + i`` the SNGs of column ``i``
-    of ``w``, column ``2·n_in`` those of ``b``.
+    of ``w``, column ``2·n_in`` those of ``b``. Each neuron's adder takes its
+    inputs in ``order`` (:func:`check_order`; default :func:`natural_order`):
+    only the majority chain's result depends on it.
     """
     w_raw, b_raw, x_raw = (np.asarray(a, dtype=np.int64) for a in (w_raw, b_raw, x_raw))
     n_out, n_in = w_raw.shape
@@ -189,6 +215,8 @@ def sc_layer(w_raw, b_raw, x_raw, *, bits: int, length: int, seed: int, adder: s
         alternating = np.broadcast_to((np.arange(length) % 2)[None, :, None, None], (batch, length, n_out, 1))
         streams.append(alternating.astype(np.uint8))
     products = np.concatenate(streams, axis=-1)  # batch × L × n_out × n
+    if order is not None:
+        products = np.take_along_axis(products, check_order(order, n_in, n_out)[None, None], axis=-1)
     if adder == "majority":
         return majority_chain(products)
     out = np.empty((batch, length, n_out), dtype=np.uint8)
@@ -203,20 +231,21 @@ def bipolar_value(stream_bits: np.ndarray, axis: int = -2) -> np.ndarray:
     return 2 * np.asarray(stream_bits, dtype=np.float64).mean(axis=axis) - 1
 
 
-def sc_layer_exact(w, b, x, adder: str) -> np.ndarray:
+def sc_layer_exact(w, b, x, adder: str, order=None) -> np.ndarray:
     """What the layer's streams converge to (float reference, batch × n_out).
 
     ``sorter`` and ``counter``: ``clip(x·wᵀ + b, -1, 1)``. ``majority``: the exact expected
-    value of the chain on independent streams (:func:`majority_chain_value`).
+    value of the chain on independent streams (:func:`majority_chain_value`), its inputs in ``order``.
     """
     w, b, x = (np.asarray(a, dtype=np.float64) for a in (w, b, x))
     if adder != "majority":
         return np.clip(x @ w.T + b, -1.0, 1.0)
+    order = natural_order(x.shape[1], len(w)) if order is None else check_order(order, x.shape[1], len(w))
     values = np.empty((len(x), len(w)))
     for v, row in enumerate(x):
         for j in range(len(w)):
-            inputs = list(row * w[j]) + [b[j]] + ([0.0] if (len(row) + 1) % 2 == 0 else [])
-            values[v, j] = majority_chain_value(inputs)
+            inputs = np.array(list(row * w[j]) + [b[j]] + ([0.0] if (len(row) + 1) % 2 == 0 else []))
+            values[v, j] = majority_chain_value(inputs[order[j]])
     return values
 
 

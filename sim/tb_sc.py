@@ -8,7 +8,6 @@ stream bit) and ``y_raw`` (batch × n_out, ``2·ones - length``). Counters:
 """
 
 import cocotb
-import numpy as np
 
 from models.sc import bits_from_words, layer_outputs, weight_words
 

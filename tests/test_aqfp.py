@@ -278,3 +278,25 @@ def test_interleaved_streams_fill_the_sorters_feedback_loop(tmp_path, n_in):
         assert [[step["out"] for step in stream] for stream in got] == expected
     # One step per phase after a fill of depth - 1 phases, against one step per depth phases.
     assert fast == depth * steps + depth - 1 and slow == depth * depth * steps
+
+
+def test_the_mapped_majority_neuron_equals_the_sc_model(tmp_path):
+    """``SCNeuronCycle(adder="majority")`` through ``aqfp map`` and the cell-by-cell simulation, one new
+    vector per phase, against ``models.sc``'s SNGs, XNORs and chain (an odd n_in: the padding stream too)."""
+    from amaranth.back import verilog
+
+    from hw.sc import SCNeuronCycle, neuron_cycle_vectors
+    from models import sc
+    n_in, bits, steps = 3, 3, 40
+    path = tmp_path / "neuron.v"
+    path.write_text(verilog.convert(SCNeuronCycle(n_in=n_in, bits=bits, adder="majority"), name="neuron",
+                                    emit_src=False))
+    netlist = aqfp.map_verilog(path, "neuron")
+    rng = np.random.default_rng(6)
+    x, w, b = rng.integers(-4, 4, n_in), rng.integers(-4, 4, n_in), int(rng.integers(-4, 4))
+    words = rng.integers(0, 1 << bits, (steps, sc.random_columns(n_in)))
+    products = [sc.xnor(sc.sng(x, words[:, :n_in], bits), sc.sng(w, words[:, n_in:2 * n_in], bits)),
+                sc.sng(b, words[:, 2 * n_in:], bits), (np.arange(steps) % 2)[:, None]]
+    expected = sc.majority_chain(np.concatenate(products, axis=1).astype(np.uint8))
+    got = [out["out"] for out in simulate(netlist, neuron_cycle_vectors(x, w, b, words, bits))]
+    assert got == expected.tolist()

@@ -2,11 +2,15 @@
 # (Design.__init__ builds each component once to check its parameters; that one is never elaborated.)
 """``sc-layer``: a stochastic-computing fully connected layer (SC-AQFP; ``hw/sc.py``, ``models/sc.py``)."""
 
+import hashlib
+from functools import cached_property
+from pathlib import Path
+
 import numpy as np
 
 import hw.sc
 from models.fixed import FixedFormat
-from models.sc import ADDERS, bits_from_words, layer_outputs, sc_layer, weight_words
+from models.sc import ADDERS, bits_from_words, check_order, layer_outputs, natural_order, sc_layer, weight_words
 
 from ..api import ArraySpec, Claim, Design, Family
 from ..flows.link import stream_through
@@ -39,10 +43,30 @@ class SCLayer(Design):
         Param("adder", "sorter", "neuron adder: sorter (bitonic, with feedback), counter (same function, "
               "popcount) or majority chain", choices=ADDERS),
         Param("seed", 1, "seed of the random LFSR columns (never all zero)", lo=1, hi=2**31 - 1),
+        Param("order", "natural", "each neuron's adder inputs from first to last: natural (products, bias, "
+              "padding) or a .npy file of n_out permutations (docs/aqfp.md; the majority chain's later inputs "
+              "weigh more)", path=True, choices=("natural",)),
     )
 
+    @cached_property
+    def order(self) -> np.ndarray:
+        """The adder input order, n_out × ``models.sc.neuron_inputs(n_in)`` (``ValueError`` for a bad file)."""
+        p = self.params
+        if p["order"] == "natural":
+            return natural_order(p["n_in"], p["n_out"])
+        try:
+            order = np.load(p["order"], allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"order={p['order']} is not a .npy array ({error})") from None
+        return check_order(order, p["n_in"], p["n_out"])
+
+    def files(self):
+        if self.params["order"] == "natural":
+            return {}
+        return {"order": hashlib.sha256(Path(self.params["order"]).read_bytes()).hexdigest()}
+
     def component(self):
-        return hw.sc.SCLayer(**self.params)
+        return hw.sc.SCLayer(**{**self.params, "order": self.order})
 
     def value_format(self) -> FixedFormat:
         """``bits``-bit signed inputs in [-1, 1): raw / 2**(bits-1)."""
@@ -63,7 +87,7 @@ class SCLayer(Design):
         """Every output stream bit (``y_bits_raw``, batch × length × n_out) and the counts ``y_raw``."""
         p = self.params
         bits = sc_layer(raw["w_raw"], raw["b_raw"], raw["x_raw"], bits=p["bits"], length=p["length"],
-                        seed=p["seed"], adder=p["adder"]).astype(np.int64)
+                        seed=p["seed"], adder=p["adder"], order=self.order).astype(np.int64)
         return layer_outputs(bits)
 
     def stream_plan(self, raw):

@@ -6,20 +6,23 @@ positive constant (the argmax does not change) so that 90 % of the test
 logits lie in [-1, 1] — the range the sorter's hard-tanh output can carry —
 then quantized to ``bits``-bit values in [-1, 1).
 
-The majority chain is not a sum (each later pair of inputs outweighs all
-earlier ones), so :func:`train_through_chain` trains through its exact
-expected value on independent streams instead: a differentiable recursion
-(:func:`chain_expectation`, :func:`chain_gradient`).
+The majority chain is not a sum: it is a carry chain, and each cycle the
+last pair of agreeing bits decides the output, so later inputs outweigh all
+earlier ones. :func:`train_through_chain` trains through its exact expected
+value on independent streams (a differentiable recursion,
+:func:`chain_expectation`, :func:`chain_gradient`), chooses each neuron's input
+order (wiring, free in hardware) so that its most important inputs come last,
+and reads each class from several chains.
 """
 
 import numpy as np
 
-from models.sc import sc_layer
+from models.sc import natural_order, neuron_inputs, sc_layer
 
 from .admm import load_split
 
 __all__ = ["train_sc_classifier", "quantize", "sc_accuracy", "chain_expectation", "chain_gradient",
-           "train_through_chain"]
+           "train_through_chain", "importance_order"]
 
 
 def train_sc_classifier(seed: int = 0) -> dict:
@@ -47,19 +50,32 @@ def quantize(values, bits: int) -> np.ndarray:
 
 
 def sc_accuracy(model: dict, *, bits: int, length: int, adder: str, seed: int = 1) -> float:
-    """Test accuracy of the argmax of the layer's output stream values (``models.sc.sc_layer``)."""
+    """Test accuracy of the argmax of the layer's output stream values (``models.sc.sc_layer``), each
+    class's score the ones of its ``model["chains"]`` neurons (rows ``c·chains … c·chains + chains − 1``),
+    the adder inputs in ``model["order"]`` when it has one."""
     streams = sc_layer(quantize(model["w"], bits), quantize(model["b"], bits), quantize(model["x_test"], bits),
-                       bits=bits, length=length, seed=seed, adder=adder)
-    return float(np.mean(np.argmax(streams.sum(axis=1), axis=1) == model["y_test"]))
+                       bits=bits, length=length, seed=seed, adder=adder, order=model.get("order"))
+    ones = streams.sum(axis=1)
+    scores = ones.reshape(len(ones), -1, model.get("chains", 1)).sum(axis=2)
+    return float(np.mean(np.argmax(scores, axis=1) == model["y_test"]))
 
 
-def _chain_inputs(x, w, b):
-    """``P(bit = 1)`` of each neuron's adder inputs (batch × n_out × neuron_inputs): the XNOR products
-    ``(1 + x·w)/2`` in input order, the bias, and the zero-valued padding stream (½) when the count is even."""
+def _chain_inputs(x, w, b, order):
+    """``P(bit = 1)`` of each neuron's adder inputs (batch × n_out × neuron_inputs) in chain ``order``: the
+    XNOR products ``(1 + x·w)/2``, the bias, and the zero-valued padding stream (½) when the count is even."""
     products = (1 + x[:, None, :] * w[None]) / 2
     bias = np.broadcast_to(((1 + b) / 2)[None, :, None], (len(x), len(w), 1))
     padding = [np.full((len(x), len(w), 1), 0.5)] if (x.shape[1] + 1) % 2 == 0 else []
-    return np.concatenate([products, bias, *padding], axis=-1)
+    return np.take_along_axis(np.concatenate([products, bias, *padding], axis=-1), order[None], axis=-1)
+
+
+def importance_order(w: np.ndarray, x_spread: np.ndarray) -> np.ndarray:
+    """Each neuron's inputs by rising importance ``|w_ji|·std(x_i)`` (bias and padding, constant, first):
+    the chain's last — strongest — positions get the inputs that move the neuron most."""
+    n_out, n_in = w.shape
+    importance = np.zeros((n_out, neuron_inputs(n_in)))
+    importance[:, :n_in] = np.abs(w) * x_spread
+    return np.argsort(importance, axis=1, kind="stable")
 
 
 def chain_expectation(p: np.ndarray) -> tuple[np.ndarray, list]:
@@ -85,41 +101,59 @@ def chain_gradient(p: np.ndarray, running: list, grad_out: np.ndarray) -> np.nda
     return grad
 
 
-def train_through_chain(seed: int = 0, epochs: int = 150, lr: float = 0.05, temperature: float = 20.0) -> dict:
-    """A 64 → 10 classifier trained through the majority chain's exact expected value.
+def _class_scores(out: np.ndarray, chains: int) -> np.ndarray:
+    """Each class's mean chain output (batch × classes) from the neurons' (batch × classes·chains)."""
+    return out.reshape(len(out), -1, chains).mean(axis=2)
 
-    ``w = tanh(u)``, ``b = tanh(c)`` stay in (−1, 1); the logits are ``temperature · (2·P(out) − 1)``,
-    softmax cross-entropy, Adam on batches of 64. Returns what :func:`sc_accuracy` takes, and the
+
+def train_through_chain(seed: int = 0, *, chains: int = 2, rounds: int = 3, epochs: int = 40, lr: float = 0.05,
+                        temperature: float = 50.0, noise_length: int = 256) -> dict:
+    """A 64 → 10·``chains`` majority-chain layer trained through the chain's exact expected value.
+
+    Class ``c`` is read from neurons ``c·chains … c·chains + chains − 1`` (the sum of their ones).
+    ``w = tanh(u)``, ``b = tanh(c)`` stay in (−1, 1); a class's logit is ``temperature · (2·P − 1)``
+    for ``P`` its chains' mean output probability, with the binomial spread of a ``noise_length``-bit
+    stream added as Gaussian noise (so training widens the margins the streams need); softmax
+    cross-entropy, Adam on batches of 64. Training starts in the natural order; then, ``rounds``
+    times, each neuron's inputs are reordered by :func:`importance_order` and training continues.
+    Returns what :func:`sc_accuracy` takes (``w``, ``b``, ``order``, ``chains``, the test set), and the
     expected-value test accuracy.
     """
     split = load_split(seed)
     x_train, x_test = 2 * split.x_train - 1, 2 * split.x_test - 1
     rng = np.random.default_rng(seed)
-    params = {"u": rng.normal(0, 0.1, (10, x_train.shape[1])), "c": np.zeros(10)}
+    n_out, n_in = 10 * chains, x_train.shape[1]
+    params = {"u": rng.normal(0, 0.1, (n_out, n_in)), "c": np.zeros(n_out)}
     moments = {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in params.items()}
-    step = 0
-    for _ in range(epochs):
-        order = rng.permutation(len(x_train))
-        for start in range(0, len(order), 64):
-            batch = order[start:start + 64]
-            x, y = x_train[batch], split.y_train[batch]
-            w, b = np.tanh(params["u"]), np.tanh(params["c"])
-            p = _chain_inputs(x, w, b)
-            out, running = chain_expectation(p)
-            logits = temperature * (2 * out - 1)
-            probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-            probs /= probs.sum(axis=1, keepdims=True)
-            probs[np.arange(len(y)), y] -= 1
-            grad_p = chain_gradient(p, running, probs * (2 * temperature / len(y)))
-            grads = {"u": (grad_p[..., :x.shape[1]] * x[:, None, :] / 2).sum(axis=0) * (1 - w ** 2),
-                     "c": (grad_p[..., x.shape[1]] / 2).sum(axis=0) * (1 - b ** 2)}
-            step += 1
-            for name, grad in grads.items():
-                m, v = moments[name]
-                m[:] = 0.9 * m + 0.1 * grad
-                v[:] = 0.999 * v + 0.001 * grad ** 2
-                params[name] -= lr * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+    order, step = natural_order(n_in, n_out), 0
+    for stage in range(rounds + 1):
+        if stage:
+            order = importance_order(np.tanh(params["u"]), x_train.std(axis=0))
+        inverse = np.argsort(order, axis=1)
+        for _ in range(epochs):
+            shuffled = rng.permutation(len(x_train))
+            for start in range(0, len(shuffled), 64):
+                batch = shuffled[start:start + 64]
+                x, y = x_train[batch], split.y_train[batch]
+                w, b = np.tanh(params["u"]), np.tanh(params["c"])
+                p = _chain_inputs(x, w, b, order)
+                out, running = chain_expectation(p)
+                noisy = out + np.sqrt(out * (1 - out) / noise_length) * rng.standard_normal(out.shape)
+                logits = temperature * (2 * _class_scores(noisy, chains) - 1)
+                probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+                probs /= probs.sum(axis=1, keepdims=True)
+                probs[np.arange(len(y)), y] -= 1
+                grad_out = np.repeat(probs * (2 * temperature / (len(y) * chains)), chains, axis=1)
+                grad_p = np.take_along_axis(chain_gradient(p, running, grad_out), inverse[None], axis=-1)
+                grads = {"u": (grad_p[..., :n_in] * x[:, None, :] / 2).sum(axis=0) * (1 - w ** 2),
+                         "c": (grad_p[..., n_in] / 2).sum(axis=0) * (1 - b ** 2)}
+                step += 1
+                for name, grad in grads.items():
+                    m, v = moments[name]
+                    m[:] = 0.9 * m + 0.1 * grad
+                    v[:] = 0.999 * v + 0.001 * grad ** 2
+                    params[name] -= lr * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
     w, b = np.tanh(params["u"]), np.tanh(params["c"])
-    expected, _ = chain_expectation(_chain_inputs(x_test, w, b))
-    return {"w": w, "b": b, "x_test": x_test, "y_test": split.y_test,
-            "expected_accuracy": float(np.mean(expected.argmax(axis=1) == split.y_test))}
+    expected, _ = chain_expectation(_chain_inputs(x_test, w, b, order))
+    return {"w": w, "b": b, "order": order, "chains": chains, "x_test": x_test, "y_test": split.y_test,
+            "expected_accuracy": float(np.mean(_class_scores(expected, chains).argmax(axis=1) == split.y_test))}
