@@ -16,14 +16,16 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.lfsr import seed_windows
-from models.sc import RANDOM_LFSR, check_order, feedback_bits, natural_order, neuron_inputs, random_columns, sorter_size
+from models.sc import (RANDOM_LFSR, check_order, feedback_bits, layer_seed, natural_order, neuron_inputs,
+                       random_columns, sorter_size)
 
 from .common.lfsr import leap_lfsr
 from .common.popcount import popcount, popcount_stages
 
 COUNT_LEVELS_PER_STAGE = 3  # sc-layer's counter form: adder levels of its popcount between registers
 
-__all__ = ["AveragePool", "CounterActivation", "MaxPool", "SCLayer", "SCNeuronCycle", "SorterActivation", "bitonic_sort", "majority_chain",
+__all__ = ["AveragePool", "CounterActivation", "MaxPool", "SCLayer", "SCNet", "SCNeuronCycle", "SCStreamLayer",
+           "SorterActivation", "bitonic_sort", "majority_chain",
            "neuron_cycle_vectors", "sng_bit", "sorter_step"]
 
 
@@ -442,21 +444,16 @@ class SCLayer(wiring.Component):
         self.n_in, self.n_out, self.length, self.bits, self.seed, self.adder = n_in, n_out, length, bits, seed, adder
         order = natural_order(n_in, n_out) if order is None else check_order(order, n_in, n_out)
         self.order = tuple(tuple(int(i) for i in row) for row in order)
-        super().__init__({
-            "w_in": In(stream.Signature(signed(bits))),
-            "x_in": In(stream.Signature(signed(bits))),
-            "y_out": Out(stream.Signature(n_out)),
-        })
+        super().__init__({"w_in": In(stream.Signature(signed(bits))), **self._input_port(),
+                          "y_out": Out(stream.Signature(n_out))})
+
+    def _input_port(self) -> dict:
+        """The data input: ``n_in`` words per vector."""
+        return {"x_in": In(stream.Signature(signed(self.bits)))}
 
     def elaborate(self, platform):
         m = Module()
-        n_weights = self.n_out * (self.n_in + 1)
-        w_taken = Signal(range(n_weights + 1))
-        w_loaded = w_taken == n_weights
-        m.d.comb += self.w_in.ready.eq(~w_loaded)
-        with m.If(self.w_in.valid & self.w_in.ready):
-            m.d.sync += w_taken.eq(w_taken + 1)
-        weights = self._shift_chain(m, self.w_in, n_weights, "w")
+        weights, w_loaded = self._load_weights(m)
         x = self._shift_chain(m, self.x_in, self.n_in, "x")
 
         running, t = Signal(), Signal(range(self.length))
@@ -473,7 +470,26 @@ class SCLayer(wiring.Component):
             with m.If(t == self.length - 1):
                 m.d.sync += running.eq(0)
 
-        products, first, valid = self._products(m, weights, x, t, issue, advance)
+        n_in, bits = self.n_in, self.bits
+        windows = seed_windows(RANDOM_LFSR, random_columns(n_in), self.seed)
+        words = [leap_lfsr(m, windows[:, c], bits, issue, name=f"random{c}") for c in range(random_columns(n_in))]
+        x_bits = [sng_bit(words[i], x[i], bits) for i in range(n_in)]
+        products, first, valid = self._products(m, weights, x_bits, words[n_in:], t, issue, advance)
+        self._outputs(m, products, first, valid, advance)
+        return m
+
+    def _load_weights(self, m):
+        """The weight registers, filled once after reset by ``w_in``, and whether they are full."""
+        n_weights = self.n_out * (self.n_in + 1)
+        w_taken = Signal(range(n_weights + 1))
+        w_loaded = w_taken == n_weights
+        m.d.comb += self.w_in.ready.eq(~w_loaded)
+        with m.If(self.w_in.valid & self.w_in.ready):
+            m.d.sync += w_taken.eq(w_taken + 1)
+        return self._shift_chain(m, self.w_in, n_weights, "w"), w_loaded
+
+    def _outputs(self, m, products, first, valid, advance):
+        """The adders (after the counter form's popcount stages) into ``y_out``, one word per valid cycle."""
         if self.adder == "counter":
             products, first, valid = self._count(m, products, first, valid, advance)
         with m.If(self.y_out.ready):
@@ -483,7 +499,6 @@ class SCLayer(wiring.Component):
         for j in range(self.n_out):
             bit = self._adder(m, products[j], first, valid & advance, j)
             m.d.comb += self.y_out.payload[j].eq(bit)
-        return m
 
     def _shift_chain(self, m, port, count, name):
         """``count`` registers filled through a shift chain by ``port``'s transfers (word 0 ends in register 0)."""
@@ -493,12 +508,10 @@ class SCLayer(wiring.Component):
             m.d.sync += chain[-1].eq(port.payload)
         return chain
 
-    def _products(self, m, weights, x, t, issue, advance):
-        """Register stage 1: SNGs and XNORs; returns per-neuron product bits, the ``first`` and ``valid`` flags."""
+    def _products(self, m, weights, in_bits, words, t, issue, advance):
+        """Register stage 1: the weights' SNGs (``words``: one per weight column, then the biases') and the
+        XNORs with ``in_bits``; returns per-neuron product bits, the ``first`` and ``valid`` flags."""
         n_in, bits = self.n_in, self.bits
-        windows = seed_windows(RANDOM_LFSR, random_columns(n_in), self.seed)
-        words = [leap_lfsr(m, windows[:, c], bits, issue, name=f"random{c}") for c in range(random_columns(n_in))]
-        x_bits = [sng_bit(words[i], x[i], bits) for i in range(n_in)]
         width = neuron_inputs(n_in)
         products = [Signal(width, name=f"products{j}") for j in range(self.n_out)]
         first, valid = Signal(), Signal()
@@ -507,8 +520,8 @@ class SCLayer(wiring.Component):
         with m.If(issue):
             m.d.sync += first.eq(t == 0)
             for j in range(self.n_out):
-                row = [~(x_bits[i] ^ sng_bit(words[n_in + i], weights[j * n_in + i], bits)) for i in range(n_in)]
-                row.append(sng_bit(words[2 * n_in], weights[self.n_out * n_in + j], bits))
+                row = [~(in_bits[i] ^ sng_bit(words[i], weights[j * n_in + i], bits)) for i in range(n_in)]
+                row.append(sng_bit(words[n_in], weights[self.n_out * n_in + j], bits))
                 if width > n_in + 1:
                     row.append(t[0])
                 m.d.sync += products[j].eq(Cat(*(row[i] for i in self.order[j])))
@@ -549,3 +562,115 @@ class SCLayer(wiring.Component):
             m.d.comb += sorter.products.eq(products)
         m.d.comb += [sorter.enable.eq(enable), sorter.start.eq(first)]
         return sorter.out
+
+
+class SCStreamLayer(SCLayer):
+    """A fully connected SC layer on stream inputs: ``n_out`` neurons over the ``n_in`` output streams of
+    the layer before it (no SNG between layers, the streams are already stochastic).
+
+    Per accepted input word (one bit of each input stream): ``n_in + 1`` random words (``leap_lfsr``
+    columns from ``seed``: one per weight column, one for the biases), the weights' SNGs, XNOR products
+    registered, then each neuron's adder, as :class:`SCLayer`; every ``length`` words a new vector starts
+    (the adders' ``start``).
+
+    Parameters
+    ----------
+    n_in, n_out, length, bits, seed, adder, order
+        As :class:`SCLayer`.
+
+    Members
+    -------
+    w_in : In(stream.Signature(signed(bits)))
+        The ``n_out × n_in`` weights row by row, then the ``n_out`` biases; taken once after reset.
+    a_in : In(stream.Signature(n_in))
+        One bit of each input stream per word, ``length`` words per vector.
+    y_out : Out(stream.Signature(n_out))
+        One word per input word; bit ``j`` is neuron ``j``'s output stream.
+
+    Latency
+    -------
+    2 cycles from an input word to its output word (the counter form adds its popcount's stages).
+
+    Throughput
+    ----------
+    One word per cycle.
+    """
+
+    def _input_port(self) -> dict:
+        return {"a_in": In(stream.Signature(self.n_in))}
+
+    def elaborate(self, platform):
+        m = Module()
+        weights, w_loaded = self._load_weights(m)
+        advance, t = Signal(), Signal(range(self.length))
+        m.d.comb += [advance.eq(~self.y_out.valid | self.y_out.ready), self.a_in.ready.eq(w_loaded & advance)]
+        issue = self.a_in.valid & self.a_in.ready
+        with m.If(issue):
+            m.d.sync += t.eq(Mux(t == self.length - 1, 0, t + 1))
+        windows = seed_windows(RANDOM_LFSR, self.n_in + 1, self.seed)
+        words = [leap_lfsr(m, windows[:, c], self.bits, issue, name=f"random{c}") for c in range(self.n_in + 1)]
+        in_bits = [self.a_in.payload[i] for i in range(self.n_in)]
+        products, first, valid = self._products(m, weights, in_bits, words, t, issue, advance)
+        self._outputs(m, products, first, valid, advance)
+        return m
+
+
+class SCNet(wiring.Component):
+    """``sc-net``: SC layers in a chain — an :class:`SCLayer` on the input words, then
+    :class:`SCStreamLayer` s, each on the previous layer's output streams.
+
+    Parameters
+    ----------
+    sizes : tuple of int
+        ``n_in`` of the first layer, then each layer's ``n_out``.
+    length, bits, adder
+        As :class:`SCLayer`, for every layer.
+    seed : int
+        Layer ``k`` seeds its random columns with ``models.sc.layer_seed(seed, k)``.
+
+    Members
+    -------
+    w_in : In(stream.Signature(signed(bits)))
+        Every layer's weights row by row then its biases, first layer first (``models.sc.net_weight_words``);
+        taken once after reset.
+    x_in : In(stream.Signature(signed(bits)))
+        ``sizes[0]`` words per input vector.
+    y_out : Out(stream.Signature(sizes[-1]))
+        ``length`` words per vector, bit ``j`` the last layer's neuron ``j``.
+
+    Latency
+    -------
+    The first layer's (:class:`SCLayer`) plus 2 cycles per further layer (plus the counter form's stages).
+
+    Throughput
+    ----------
+    As :class:`SCLayer`: ``sizes[0] + length`` cycles per vector; the later layers keep up one word per cycle.
+    """
+
+    def __init__(self, *, sizes, length, bits, seed, adder):
+        self.sizes, self.length, self.bits, self.seed, self.adder = tuple(sizes), length, bits, seed, adder
+        super().__init__({
+            "w_in": In(stream.Signature(signed(bits))),
+            "x_in": In(stream.Signature(signed(bits))),
+            "y_out": Out(stream.Signature(self.sizes[-1])),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        layers = []
+        for k, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            kind = SCLayer if k == 0 else SCStreamLayer
+            layers.append(kind(n_in=n_in, n_out=n_out, length=self.length, bits=self.bits,
+                               seed=layer_seed(self.seed, k), adder=self.adder))
+            m.submodules[f"layer{k}"] = layers[-1]
+        wiring.connect(m, wiring.flipped(self.x_in), layers[0].x_in)
+        for before, after in zip(layers, layers[1:]):
+            wiring.connect(m, before.y_out, after.a_in)
+        wiring.connect(m, layers[-1].y_out, wiring.flipped(self.y_out))
+        # Weights go to the first layer that still takes them (each takes its own count, then drops ready).
+        taken = Const(0)
+        for layer in layers:
+            m.d.comb += [layer.w_in.payload.eq(self.w_in.payload), layer.w_in.valid.eq(self.w_in.valid & ~taken)]
+            taken = taken | layer.w_in.ready
+        m.d.comb += self.w_in.ready.eq(taken)
+        return m

@@ -26,7 +26,9 @@ Blocks:
   :func:`max_pool` (pass the stream with the most ones in the previous segment).
 
 :func:`sc_layer` is the ``sc-layer`` design: a fully connected layer whose
-neurons use one of the two adders.
+neurons use one of the adders. :func:`sc_net` is the ``sc-net`` design: that
+layer, then :func:`sc_stream_layer` layers that take the previous layer's
+output streams as their inputs (no SNG between layers).
 """
 
 import numpy as np
@@ -38,7 +40,7 @@ __all__ = [
     "RANDOM_LFSR", "ADDERS", "level", "sng", "xnor", "majority_chain", "majority_chain_value",
     "sorter_size", "feedback_bits", "sorter_activate", "average_pool", "max_pool",
     "random_columns", "neuron_inputs", "sc_layer", "bipolar_value", "sc_layer_exact", "random_sorter_streams",
-    "natural_order", "check_order",
+    "natural_order", "check_order", "sc_stream_layer", "sc_net", "layer_seed", "net_weight_words",
 ]
 
 RANDOM_LFSR = 31  #: length of each random column's LFSR (tap distance 28: up to 28 new bits per cycle)
@@ -210,7 +212,27 @@ def sc_layer(w_raw, b_raw, x_raw, *, bits: int, length: int, seed: int, adder: s
     x_bits = sng(x_raw[:, None, :], words[:, :, :n_in], bits)  # batch × L × n_in
     w_bits = sng(w_raw[None, None], words[:, :, None, n_in:2 * n_in], bits)  # batch × L × n_out × n_in
     b_bits = sng(b_raw[None, None], words[:, :, 2 * n_in:], bits)  # batch × L × n_out
-    streams = [xnor(x_bits[:, :, None, :], w_bits), b_bits[..., None]]
+    return _adder_outputs(x_bits, w_bits, b_bits, adder, order)
+
+
+def sc_stream_layer(in_bits, w_raw, b_raw, *, bits: int, seed: int, adder: str, order=None) -> np.ndarray:
+    """A layer on stream inputs: ``in_bits`` (batch × length × n_in, the previous layer's output bits) →
+    batch × length × n_out bits. Cycle ``t`` uses random words ``lfsr_words(RANDOM_LFSR, n_in + 1, seed,
+    …)[t]``: column ``i`` for column ``i`` of ``w``, column ``n_in`` for ``b``."""
+    in_bits, w_raw, b_raw = (np.asarray(a, dtype=np.int64) for a in (in_bits, w_raw, b_raw))
+    batch, length, n_in = in_bits.shape
+    words = lfsr_words(RANDOM_LFSR, n_in + 1, seed, batch * length, 1, bits)[:, 0].reshape(batch, length, -1)
+    w_bits = sng(w_raw[None, None], words[:, :, None, :n_in], bits)
+    b_bits = sng(b_raw[None, None], words[:, :, n_in:], bits)
+    return _adder_outputs(in_bits.astype(np.uint8), w_bits, b_bits, adder, order)
+
+
+def _adder_outputs(in_bits, w_bits, b_bits, adder: str, order) -> np.ndarray:
+    """Output bits (batch × L × n_out) of the neurons from their input streams (batch × L × n_in), weight
+    streams (batch × L × n_out × n_in) and bias streams (batch × L × n_out): XNOR products, the bias, the
+    padding stream when the count is even, in ``order``, through the adder."""
+    batch, length, n_out, n_in = w_bits.shape
+    streams = [xnor(in_bits[:, :, None, :], w_bits), b_bits[..., None]]
     if (n_in + 1) % 2 == 0:
         alternating = np.broadcast_to((np.arange(length) % 2)[None, :, None, None], (batch, length, n_out, 1))
         streams.append(alternating.astype(np.uint8))
@@ -224,6 +246,23 @@ def sc_layer(w_raw, b_raw, x_raw, *, bits: int, length: int, seed: int, adder: s
         for j in range(n_out):
             out[v, :, j] = sorter_activate(products[v, :, j])
     return out
+
+
+def layer_seed(seed: int, layer: int) -> int:
+    """The random columns' seed of layer ``layer`` (0 first) of an ``sc-net`` seeded ``seed``: each layer
+    its own LFSRs, never seed 0."""
+    return (seed - 1 + layer) % (2**31 - 1) + 1
+
+
+def sc_net(layers, x_raw, *, bits: int, length: int, seed: int, adder: str) -> list[np.ndarray]:
+    """Every layer's output bits (batch × length × n_out each) of ``layers`` — ``(w_raw, b_raw)`` pairs —
+    on ``x_raw``: :func:`sc_layer` first, then :func:`sc_stream_layer` on the previous layer's bits."""
+    outputs = []
+    for k, (w_raw, b_raw) in enumerate(layers):
+        run = {"bits": bits, "seed": layer_seed(seed, k), "adder": adder}
+        outputs.append(sc_layer(w_raw, b_raw, x_raw, length=length, **run) if k == 0 else
+                       sc_stream_layer(outputs[-1], w_raw, b_raw, **run))
+    return outputs
 
 
 def bipolar_value(stream_bits: np.ndarray, axis: int = -2) -> np.ndarray:
@@ -263,3 +302,8 @@ def bits_from_words(words: np.ndarray, batch: int, length: int, n_out: int) -> n
 def weight_words(w_raw: np.ndarray, b_raw: np.ndarray) -> np.ndarray:
     """``sc-layer``'s ``w_in`` words: the weights row by row, then the biases."""
     return np.concatenate([np.asarray(w_raw).reshape(-1), np.asarray(b_raw).reshape(-1)])
+
+
+def net_weight_words(layers) -> np.ndarray:
+    """``sc-net``'s ``w_in`` words: each layer's :func:`weight_words`, first layer first."""
+    return np.concatenate([weight_words(w_raw, b_raw) for w_raw, b_raw in layers])

@@ -1,28 +1,35 @@
-"""cocotb testbench of ``sc-layer`` (``hw/sc.py``) against ``models/sc.py``.
+"""cocotb testbench of ``sc-layer`` and ``sc-net`` (``hw/sc.py``) against ``models/sc.py``.
 
-Inputs (``inputs.npz``): ``w_raw`` (n_out × n_in), ``b_raw`` (n_out), ``x_raw``
-(batch × n_in). Outputs: ``y_bits_raw`` (batch × length × n_out, every output
-stream bit) and ``y_raw`` (batch × n_out, ``2·ones - length``). Counters:
-``cycles`` from the first ``x`` word accepted to the last output word,
-``vectors``.
+Inputs (``inputs.npz``): ``sc-layer``: ``w_raw`` (n_out × n_in), ``b_raw``
+(n_out); ``sc-net``: ``w1_raw``, ``b1_raw``, … per layer; both ``x_raw``
+(batch × n_in). Outputs: ``y_bits_raw`` (batch × length × n_out, every
+output stream bit of the last layer) and ``y_raw`` (batch × n_out,
+``2·ones - length``). Counters: ``cycles`` from the first ``x`` word accepted
+to the last output word, ``vectors``.
 """
 
 import cocotb
 
-from models.sc import bits_from_words, layer_outputs, weight_words
+from models.sc import bits_from_words, layer_outputs, net_weight_words, weight_words
 
 from . import harness
 from .drivers import StreamSource
 
 
+def weight_stream(inputs) -> list:
+    """The ``w_in`` words: one layer's weights and biases, or every layer's in turn."""
+    if "w_raw" in inputs:
+        return weight_words(inputs["w_raw"], inputs["b_raw"])
+    depth = sum(1 for name in inputs if name.startswith("w") and name.endswith("_raw"))
+    return net_weight_words([(inputs[f"w{k}_raw"], inputs[f"b{k}_raw"]) for k in range(1, depth + 1)])
+
+
 async def drive(dut, job, inputs):
-    p = job.params
-    w_raw, b_raw, x_raw = inputs["w_raw"], inputs["b_raw"], inputs["x_raw"]
-    batch, length = len(x_raw), p["length"]
-    await StreamSource(dut, "w_in", **job.stream_args(0)).send(weight_words(w_raw, b_raw))
-    words, cycles = await harness.stream_through(dut, job, "x_in", "y_out", x_raw, batch * length, offset=1,
-                                                 sink_signed=False)
-    bits = bits_from_words(words, batch, length, p["n_out"])
+    batch, length = len(inputs["x_raw"]), job.params["length"]
+    await StreamSource(dut, "w_in", **job.stream_args(0)).send(weight_stream(inputs))
+    words, cycles = await harness.stream_through(dut, job, "x_in", "y_out", inputs["x_raw"], batch * length,
+                                                 offset=1, sink_signed=False)
+    bits = bits_from_words(words, batch, length, len(dut.y_out__payload))
     return layer_outputs(bits), {"cycles": cycles, "vectors": batch}
 
 

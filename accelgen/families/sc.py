@@ -1,6 +1,7 @@
 # amaranth: UnusedElaboratable=no
 # (Design.__init__ builds each component once to check its parameters; that one is never elaborated.)
-"""``sc-layer``: a stochastic-computing fully connected layer (SC-AQFP; ``hw/sc.py``, ``models/sc.py``)."""
+"""``sc-layer`` and ``sc-net``: stochastic-computing fully connected layers and networks (SC-AQFP; ``hw/sc.py``,
+``models/sc.py``)."""
 
 import hashlib
 from functools import cached_property
@@ -10,11 +11,12 @@ import numpy as np
 
 import hw.sc
 from models.fixed import FixedFormat
-from models.sc import ADDERS, bits_from_words, check_order, layer_outputs, natural_order, sc_layer, weight_words
+from models.sc import (ADDERS, bits_from_words, check_order, layer_outputs, natural_order, net_weight_words, sc_layer,
+                       sc_net, weight_words)
 
 from ..api import ArraySpec, Claim, Design, Family
 from ..flows.link import stream_through
-from ..params import Param
+from ..params import Param, sizes_of
 from ..registry import register
 
 SC_AQFP = Family(
@@ -100,3 +102,79 @@ class SCLayer(Design):
             return layer_outputs(bits_from_words(words, batch, length, p["n_out"]))
         sends = [("w_in", weight_words(raw["w_raw"], raw["b_raw"])), ("x_in", raw["x_raw"])]
         return stream_through(sends, batch * length, unpack)
+
+
+@register
+class SCNet(Design):
+    name = "sc-net"
+    summary = "stochastic-computing MLP (SC-AQFP): SC layers in a chain, each on the previous layer's streams"
+    family = SC_AQFP
+    testbench = "sim.tb_sc"
+    tasks = ("digits",)
+    parameters = (
+        Param("layers", "16-8-4", "sizes: inputs, then each layer's neurons (e.g. 64-32-10)", lo=1, hi=256,
+              sizes=True),
+        Param("length", 64, "stream length L: cycles (output bits) per input vector", lo=4, hi=65536,
+              power_of_two=True),
+        Param("bits", 8, "SNG precision: x, w, b are signed bits-bit values in [-1, 1)", lo=2, hi=16),
+        Param("adder", "sorter", "every neuron's adder: sorter (hard-tanh of the sum), counter (the same, "
+              "popcount) or majority chain", choices=ADDERS),
+        Param("seed", 1, "seed of the first layer's random LFSR columns (layer k: seed + k)", lo=1,
+              hi=2**31 - 1),
+    )
+
+    @property
+    def sizes(self) -> list[int]:
+        return sizes_of(self.params["layers"])
+
+    def component(self):
+        p = self.params
+        return hw.sc.SCNet(sizes=self.sizes, length=p["length"], bits=p["bits"], seed=p["seed"], adder=p["adder"])
+
+    def value_format(self) -> FixedFormat:
+        """``bits``-bit signed inputs in [-1, 1): raw / 2**(bits-1)."""
+        return FixedFormat(self.params["bits"], self.params["bits"] - 1)
+
+    def inputs(self):
+        fmt, sizes = self.value_format(), self.sizes
+        arrays = {}
+        for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+            arrays[f"w{k}"] = ArraySpec((n_out, n_in), fmt)
+            arrays[f"b{k}"] = ArraySpec((n_out,), fmt)
+        return {**arrays, "x": ArraySpec((None, sizes[0]), fmt)}
+
+    def outputs(self):
+        """The last layer's ``y_raw = 2·ones - length`` per neuron and vector; ``y = y_raw / length``."""
+        length = self.params["length"]
+        return {"y": ArraySpec((None, self.sizes[-1]), FixedFormat(length.bit_length() + 1, 0), scale=1 / length)}
+
+    def raw_layers(self, raw) -> list[tuple]:
+        return [(raw[f"w{k}_raw"], raw[f"b{k}_raw"]) for k in range(1, len(self.sizes))]
+
+    def golden(self, raw):
+        """The last layer's stream bits (``y_bits_raw``, batch × length × n_out) and counts ``y_raw``."""
+        p = self.params
+        streams = sc_net(self.raw_layers(raw), raw["x_raw"], bits=p["bits"], length=p["length"], seed=p["seed"],
+                         adder=p["adder"])
+        return layer_outputs(streams[-1].astype(np.int64))
+
+    def stream_plan(self, raw):
+        """``w_in``: every layer's weights row by row then its biases; per vector ``length`` words of the last
+        layer's stream bits come back."""
+        batch, length = len(raw["x_raw"]), self.params["length"]
+
+        def unpack(words):
+            return layer_outputs(bits_from_words(words, batch, length, self.sizes[-1]))
+        sends = [("w_in", net_weight_words(self.raw_layers(raw))), ("x_in", raw["x_raw"])]
+        return stream_through(sends, batch * length, unpack)
+
+    def train_accuracy(self, task):
+        """``digits``: a hard-tanh MLP of these sizes trained in float (``models.train.sc.train_sc_net``; the
+        layers must start at 64 inputs and end at 10 classes), its weights at ``bits`` bits, the test split
+        through the bit-exact SC model: argmax of the last layer's ones."""
+        from models.train.sc import sc_net_accuracy, train_sc_net
+        sizes, p = self.sizes, self.params
+        if sizes[0] != 64 or sizes[-1] != 10:
+            raise ValueError(f"layers={p['layers']} not allowed for task digits; allowed: 64-…-10")
+        model = train_sc_net(tuple(sizes))
+        return sc_net_accuracy(model, bits=p["bits"], length=p["length"], adder=p["adder"], seed=p["seed"])

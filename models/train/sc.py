@@ -17,12 +17,12 @@ and reads each class from several chains.
 
 import numpy as np
 
-from models.sc import natural_order, neuron_inputs, sc_layer
+from models.sc import natural_order, neuron_inputs, sc_layer, sc_net
 
 from .admm import load_split
 
 __all__ = ["train_sc_classifier", "quantize", "sc_accuracy", "chain_expectation", "chain_gradient",
-           "train_through_chain", "importance_order"]
+           "train_through_chain", "importance_order", "train_sc_net", "sc_net_accuracy"]
 
 
 def train_sc_classifier(seed: int = 0) -> dict:
@@ -157,3 +157,59 @@ def train_through_chain(seed: int = 0, *, chains: int = 2, rounds: int = 3, epoc
     expected, _ = chain_expectation(_chain_inputs(x_test, w, b, order))
     return {"w": w, "b": b, "order": order, "chains": chains, "x_test": x_test, "y_test": split.y_test,
             "expected_accuracy": float(np.mean(_class_scores(expected, chains).argmax(axis=1) == split.y_test))}
+
+
+def train_sc_net(sizes=(64, 32, 10), seed: int = 0, epochs: int = 60, lr: float = 0.01,
+                 temperature: float = 8.0) -> dict:
+    """A float MLP of the SC net's function: every layer ``hardtanh(W·a + b)`` (the sorter's limit), the
+    weights and biases kept in [−1, 1) (the SNG's range) by clipping after every Adam step.
+
+    Softmax cross-entropy of ``temperature`` × the last layer's clipped outputs (the values its
+    streams carry), batches of 32. Returns ``layers`` (float ``(w, b)`` pairs), the bipolar test set, and
+    the float test accuracy of the clipped outputs' argmax.
+    """
+    split = load_split(seed)
+    x_train, x_test = 2 * split.x_train - 1, 2 * split.x_test - 1
+    rng = np.random.default_rng(seed)
+    layers = [[rng.uniform(-1, 1, (n_out, n_in)) / np.sqrt(n_in), np.zeros(n_out)]
+              for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    moments = [[(np.zeros_like(p), np.zeros_like(p)) for p in layer] for layer in layers]
+    step, limit = 0, 1 - 2.0 ** -8
+    for _ in range(epochs):
+        shuffled = rng.permutation(len(x_train))
+        for start in range(0, len(shuffled), 32):
+            batch = shuffled[start:start + 32]
+            pre, acts = _net_forward(layers, x_train[batch])
+            probs = np.exp(temperature * acts[-1])
+            probs /= probs.sum(axis=1, keepdims=True)
+            probs[np.arange(len(batch)), split.y_train[batch]] -= 1
+            grad = probs * temperature / len(batch)
+            step += 1
+            for k in reversed(range(len(layers))):
+                grad = grad * (np.abs(pre[k]) < 1)
+                grads = (grad.T @ acts[k], grad.sum(axis=0))
+                grad = grad @ layers[k][0]
+                for param, g, (m, v) in zip(layers[k], grads, moments[k]):
+                    m[:] = 0.9 * m + 0.1 * g
+                    v[:] = 0.999 * v + 0.001 * g ** 2
+                    param -= lr * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+                    np.clip(param, -1, limit, out=param)
+    _, acts = _net_forward(layers, x_test)
+    return {"layers": [tuple(layer) for layer in layers], "x_test": x_test, "y_test": split.y_test,
+            "float_accuracy": float(np.mean(acts[-1].argmax(axis=1) == split.y_test))}
+
+
+def _net_forward(layers, x):
+    """Pre-activations and activations (input first) of the hardtanh MLP."""
+    pre, acts = [], [x]
+    for w, b in layers:
+        pre.append(acts[-1] @ w.T + b)
+        acts.append(np.clip(pre[-1], -1, 1))
+    return pre, acts
+
+
+def sc_net_accuracy(model: dict, *, bits: int, length: int, adder: str = "sorter", seed: int = 1) -> float:
+    """Test accuracy of the argmax of the last layer's stream ones (``models.sc.sc_net``, bit-exact)."""
+    layers = [(quantize(w, bits), quantize(b, bits)) for w, b in model["layers"]]
+    streams = sc_net(layers, quantize(model["x_test"], bits), bits=bits, length=length, seed=seed, adder=adder)
+    return float(np.mean(np.argmax(streams[-1].sum(axis=1), axis=1) == model["y_test"]))
