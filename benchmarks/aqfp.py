@@ -23,7 +23,7 @@ from accelgen.flows.outputs import write_atomically
 from hw.sc import COUNT_LEVELS_PER_STAGE, SCNeuronCycle, neuron_cycle_vectors
 from models.aqfp import E_JJ_JOULE, JJ, run_feedback_streams
 from models.sc import feedback_bits, neuron_inputs, random_columns, random_sorter_streams
-from models.train.sc import sc_accuracy, train_sc_classifier, train_through_chain
+from models.train.sc import sc_accuracy, sc_net_accuracy, train_sc_classifier, train_sc_net, train_through_chain
 
 CIRCUITS = ROOT / "benchmarks" / "circuits" / "adders.v"
 TOPS = ("add4", "add8", "mul4", "vote5", "cmp8")
@@ -48,12 +48,12 @@ SC_CMOS_LENGTH = 256  #: the stream length of the synthesized sc-layer (only its
 CMOS_MULT8_J, CMOS_ADD16_J = 0.2e-12, 0.05e-12
 
 
-def neuron_netlist(n_in: int, bits: int, adder: str = "sorter"):
+def neuron_netlist(n_in: int, bits: int, adder: str = "sorter", streams: bool = False):
     """``hw.sc.SCNeuronCycle`` (one neuron, one cycle: SNGs, XNORs, the adder) through ``aqfp map``."""
     with tempfile.TemporaryDirectory(prefix="accelgen-sc-") as directory:
         path = Path(directory) / "neuron.v"
-        path.write_text(verilog.convert(SCNeuronCycle(n_in=n_in, bits=bits, adder=adder), name="neuron",
-                                        emit_src=False))
+        path.write_text(verilog.convert(SCNeuronCycle(n_in=n_in, bits=bits, adder=adder, streams=streams),
+                                        name="neuron", emit_src=False))
         return aqfp.map_verilog(path, "neuron")
 
 
@@ -169,6 +169,58 @@ def aqfp_cost_lines(n_in: int, n_out: int, chains: int) -> tuple[list[str], int]
     return lines, sorter["depth"]
 
 
+SC_NET_SIZES = (64, 32, 10)  #: the digits SC network of the report
+
+
+def sc_net_section(sizes) -> list[str]:
+    """``sc-net`` on digits: accuracy vs L beside float, AQFP JJ and energy per image, ECP5 resources."""
+    progress("SC net: training the float hard-tanh MLP")
+    model = train_sc_net(sizes)
+    name = "-".join(map(str, sizes))
+    lines = ["## SC network on digits", "",
+             f"`sc-net` layers={name} (bits={SC_BITS}, sorter adders): the first layer's SNGs turn the pixels into "
+             "streams; every later layer XNORs the previous layer's output streams with its weight streams — "
+             "no SNG between layers. Weights from a float MLP with the sorter's limit, hard-tanh, as every "
+             "activation and weights kept in [−1, 1) (`models.train.sc.train_sc_net`); accuracy is the argmax of "
+             f"the last layer's ones, bit-exact (`models.sc.sc_net`), {len(model['y_test'])} test images. "
+             f"Float: {model['float_accuracy']:.1%}.", "",
+             "| | " + " | ".join(f"L = {length}" for length in SC_LENGTHS) + " |", "|---|" + "---:|" * len(SC_LENGTHS)]
+    accuracies = []
+    for length in SC_LENGTHS:
+        progress(f"SC net: L={length}")
+        accuracies.append(sc_net_accuracy(model, bits=SC_BITS, length=length))
+    lines.append("| SC net | " + " | ".join(f"{value:.1%}" for value in accuracies) + " |")
+    lines.append("| float − SC (points) | " + " | ".join(f"{100 * (model['float_accuracy'] - value):.1f}"
+                                                        for value in accuracies) + " |")
+    progress("SC net: mapping the neuron-cycles to AQFP")
+    neurons = [describe(neuron_netlist(n_in, SC_BITS, streams=k > 0))
+               for k, n_in in enumerate(sizes[:-1])]
+    random_bits = [(random_columns(n_in) if k == 0 else n_in + 1) * SC_BITS for k, n_in in enumerate(sizes[:-1])]
+    jj = sum(n_out * neuron["jj"] for n_out, neuron in zip(sizes[1:], neurons)) + sum(random_bits) * JJ["BUF"]
+    macs = sum(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    cmos = macs * (CMOS_MULT8_J + CMOS_ADD16_J) + sum(sizes[1:]) * CMOS_ADD16_J
+    described = "; ".join(f"layer {k + 1}: {n_out} neurons of {neuron['jj']} JJ, depth {neuron['depth']} phases"
+                          for k, (n_out, neuron) in enumerate(zip(sizes[1:], neurons)))
+    lines += ["", f"AQFP: one neuron-cycle per layer through `aqfp map` (`SCNeuronCycle`, the later layers with "
+              f"`streams=True`: stream bits in, no input SNGs) — {described}; {sum(random_bits)} true-random "
+              f"buffers ({sum(random_bits) * JJ['BUF']} JJ): {jj} JJ in all. The layers' feedback loops are as "
+              "deep as their neurons; interleaving as many images as the deepest loop fills every layer (below). "
+              f"CMOS reference: {macs} 8-bit multiplies and {macs + sum(sizes[1:])} 16-bit adds per image, "
+              f"{cmos:.3g} J.", "", "| L | AQFP J per image | CMOS 8-bit / AQFP |", "|---:|---:|---:|"]
+    lines += [f"| {length} | {jj * length * E_JJ_JOULE:.3g} | {cmos / (jj * length * E_JJ_JOULE):,.0f}× |"
+              for length in SC_LENGTHS]
+    progress("SC net: ECP5 synthesis")
+    fpga = synth("sc-net", {"layers": name, "length": SC_CMOS_LENGTH, "bits": SC_BITS, "adder": "counter"},
+                 seeds=SC_CMOS_SEEDS)
+    seeds = ", ".join(f"{value:.2f}" for value in fpga["fmax_seeds_mhz"])
+    cycles = sizes[0] + SC_CMOS_LENGTH
+    lines += ["", f"ECP5 (`sc-net` layers={name}, L={SC_CMOS_LENGTH}, adder=counter): {fpga['lut']} LUT, "
+              f"{fpga['ff']} FF, {fpga['dsp']} DSP, {fpga['bram']} BRAM, Fmax {fpga['fmax_median_mhz']:.2f} MHz "
+              f"(median of placement seeds {seeds}); an image takes {sizes[0]} + L = {cycles} cycles, "
+              f"{cycles / fpga['fmax_median_mhz']:.2f} µs.", ""]
+    return lines
+
+
 def ecp5_lines(n_in: int, n_out: int) -> list[str]:
     """The same layer in CMOS on ECP5 (the counter form), synthesized."""
     progress("SC digits: ECP5 synthesis of the layer")
@@ -198,7 +250,7 @@ def main():
             lines.append(f"| {top} | {label} | {row['cells']} | {row['jj']} | {row['overhead']:.0%} | "
                          f"{row['depth']} | {row['energy']:.3g} | {saved} |")
     sc_lines, depth = sc_digits_section()
-    sc_lines += hazard_section(depth)
+    sc_lines += sc_net_section(SC_NET_SIZES) + hazard_section(depth)
     text = "\n".join([
         "# AQFP mapping — measured", "",
         f"Generated by `python benchmarks/aqfp.py` ({time.perf_counter() - start:.0f} s); circuits from "

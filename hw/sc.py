@@ -211,21 +211,26 @@ def sorter_step(m, products, feedback):
     return output, Mux(output, ranked[tail + 1:tail + 1 + f], ranked[tail:tail + f])
 
 
-def neuron_cycle_vectors(x, w, b: int, words, bits: int) -> list[dict[str, int]]:
+def neuron_cycle_vectors(x, w, b: int, words, bits: int, *, stream_bits=None) -> list[dict[str, int]]:
     """:class:`SCNeuronCycle`'s input bits (``words[i]``, ``x[i]``, …, ``parity``) for each row of ``words``
-    (steps × ``random_columns(n_in)``), with raw ``x``, ``w`` (``n_in`` each) and ``b``: the vectors an AQFP
+    (steps × the neuron's random columns), with raw ``x``, ``w`` (``n_in`` each) and ``b``; or, for a
+    ``streams`` neuron, ``stream_bits`` (steps × ``n_in``) on ``a`` in place of ``x``: the vectors an AQFP
     netlist of the neuron is simulated with (``models.aqfp.run_feedback_streams``)."""
     def port(name, values):
         word = sum((int(v) & ((1 << bits) - 1)) << (bits * i) for i, v in enumerate(values))
         return {f"{name}[{i}]": (word >> i) & 1 for i in range(bits * len(values))}
-    fixed = {**port("x", x), **port("w", w), **port("b", [b])}
-    return [{**port("words", row), **fixed, "parity": step % 2} for step, row in enumerate(words)]
+    fixed = {**port("w", w), **port("b", [b]), **(port("x", x) if stream_bits is None else {})}
+    vectors = [{**port("words", row), **fixed, "parity": step % 2} for step, row in enumerate(words)]
+    for vector, row in zip(vectors, [] if stream_bits is None else stream_bits):
+        vector.update({f"a[{i}]": int(bit) for i, bit in enumerate(row)})
+    return vectors
 
 
 class SCNeuronCycle(wiring.Component):
     """One neuron's logic for one stream cycle, combinational: the circuit ``aqfp map`` prices in JJ.
 
-    SNGs, XNORs and the adder — :func:`sorter_step` or :func:`majority_chain` — as in :class:`SCLayer`.
+    SNGs, XNORs and the adder — :func:`sorter_step` or :func:`majority_chain` — as in :class:`SCLayer`,
+    or, with ``streams``, as in :class:`SCStreamLayer` (input bits in, no input SNGs).
 
     Parameters
     ----------
@@ -235,13 +240,19 @@ class SCNeuronCycle(wiring.Component):
         SNG precision.
     adder : str
         ``"sorter"`` (with the feedback ports) or ``"majority"`` (no feedback: the chain has no state).
+    streams : bool
+        The inputs are stream bits (``a``) rather than words (``x``).
 
     Members
     -------
-    words : In((2·n_in + 1) · bits)
-        This cycle's random words.
-    x, w : In(n_in · bits)
-        The inputs and weights, ``n_in`` signed words each.
+    words : In((2·n_in + 1) · bits), with ``streams`` In((n_in + 1) · bits)
+        This cycle's random words: the inputs' (words only), the weights', the bias's.
+    x : In(n_in · bits)
+        The inputs, ``n_in`` signed words (words only).
+    a : In(n_in)
+        This cycle's input stream bits (``streams`` only).
+    w : In(n_in · bits)
+        The weights, ``n_in`` signed words.
     b : In(bits)
         The bias.
     parity : In(1)
@@ -260,11 +271,13 @@ class SCNeuronCycle(wiring.Component):
     One stream cycle per evaluation.
     """
 
-    def __init__(self, *, n_in: int, bits: int, adder: str = "sorter"):
-        self.n_in, self.bits, self.adder = n_in, bits, adder
+    def __init__(self, *, n_in: int, bits: int, adder: str = "sorter", streams: bool = False):
+        self.n_in, self.bits, self.adder, self.streams = n_in, bits, adder, streams
         self.f = feedback_bits(neuron_inputs(n_in))
-        ports = {"words": In(random_columns(n_in) * bits), "x": In(n_in * bits), "w": In(n_in * bits),
-                 "b": In(bits), "parity": In(1), "out": Out(1)}
+        self.columns = n_in + 1 if streams else random_columns(n_in)
+        inputs = {"a": In(n_in)} if streams else {"x": In(n_in * bits)}
+        ports = {"words": In(self.columns * bits), **inputs, "w": In(n_in * bits), "b": In(bits),
+                 "parity": In(1), "out": Out(1)}
         if adder == "sorter":
             ports.update(feedback=In(self.f), feedback_next=Out(self.f))
         super().__init__(ports)
@@ -272,12 +285,15 @@ class SCNeuronCycle(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n_in, bits = self.n_in, self.bits
-        word = [self.words[c * bits:(c + 1) * bits] for c in range(random_columns(n_in))]
-        value = [self.x[i * bits:(i + 1) * bits] for i in range(n_in)]
+        word = [self.words[c * bits:(c + 1) * bits] for c in range(self.columns)]
+        if self.streams:
+            in_bits = [self.a[i] for i in range(n_in)]
+        else:
+            in_bits = [sng_bit(word[i], self.x[i * bits:(i + 1) * bits], bits) for i in range(n_in)]
+            word = word[n_in:]
         weight = [self.w[i * bits:(i + 1) * bits] for i in range(n_in)]
-        products = [~(sng_bit(word[i], value[i], bits) ^ sng_bit(word[n_in + i], weight[i], bits))
-                    for i in range(n_in)]
-        products.append(sng_bit(word[2 * n_in], self.b, bits))
+        products = [~(in_bits[i] ^ sng_bit(word[i], weight[i], bits)) for i in range(n_in)]
+        products.append(sng_bit(word[n_in], self.b, bits))
         if neuron_inputs(n_in) > n_in + 1:
             products.append(self.parity)
         if self.adder == "majority":

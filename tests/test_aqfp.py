@@ -280,23 +280,32 @@ def test_interleaved_streams_fill_the_sorters_feedback_loop(tmp_path, n_in):
     assert fast == depth * steps + depth - 1 and slow == depth * depth * steps
 
 
-def test_the_mapped_majority_neuron_equals_the_sc_model(tmp_path):
+@pytest.mark.parametrize("streams", [False, True], ids=["word-inputs", "stream-inputs"])
+def test_the_mapped_majority_neuron_equals_the_sc_model(tmp_path, streams):
     """``SCNeuronCycle(adder="majority")`` through ``aqfp map`` and the cell-by-cell simulation, one new
-    vector per phase, against ``models.sc``'s SNGs, XNORs and chain (an odd n_in: the padding stream too)."""
+    vector per phase, against ``models.sc``'s SNGs, XNORs and chain (an odd n_in: the padding stream too);
+    with word inputs (an SNG each) and with stream inputs (an ``sc-net`` layer after the first)."""
     from amaranth.back import verilog
 
     from hw.sc import SCNeuronCycle, neuron_cycle_vectors
     from models import sc
     n_in, bits, steps = 3, 3, 40
     path = tmp_path / "neuron.v"
-    path.write_text(verilog.convert(SCNeuronCycle(n_in=n_in, bits=bits, adder="majority"), name="neuron",
-                                    emit_src=False))
+    path.write_text(verilog.convert(SCNeuronCycle(n_in=n_in, bits=bits, adder="majority", streams=streams),
+                                    name="neuron", emit_src=False))
     netlist = aqfp.map_verilog(path, "neuron")
     rng = np.random.default_rng(6)
     x, w, b = rng.integers(-4, 4, n_in), rng.integers(-4, 4, n_in), int(rng.integers(-4, 4))
-    words = rng.integers(0, 1 << bits, (steps, sc.random_columns(n_in)))
-    products = [sc.xnor(sc.sng(x, words[:, :n_in], bits), sc.sng(w, words[:, n_in:2 * n_in], bits)),
-                sc.sng(b, words[:, 2 * n_in:], bits), (np.arange(steps) % 2)[:, None]]
+    if streams:
+        stream_bits = rng.integers(0, 2, (steps, n_in))
+        words = rng.integers(0, 1 << bits, (steps, n_in + 1))
+        vectors = neuron_cycle_vectors(None, w, b, words, bits, stream_bits=stream_bits)
+    else:
+        words = rng.integers(0, 1 << bits, (steps, sc.random_columns(n_in)))
+        stream_bits = sc.sng(x, words[:, :n_in], bits)
+        vectors, words = neuron_cycle_vectors(x, w, b, words, bits), words[:, n_in:]
+    products = [sc.xnor(stream_bits, sc.sng(w, words[:, :n_in], bits)), sc.sng(b, words[:, n_in:], bits),
+                (np.arange(steps) % 2)[:, None]]
     expected = sc.majority_chain(np.concatenate(products, axis=1).astype(np.uint8))
-    got = [out["out"] for out in simulate(netlist, neuron_cycle_vectors(x, w, b, words, bits))]
+    got = [out["out"] for out in simulate(netlist, vectors)]
     assert got == expected.tolist()
