@@ -112,7 +112,7 @@ class SCNet(Design):
     testbench = "sim.tb_sc"
     tasks = ("digits",)
     parameters = (
-        Param("layers", "16-8-4", "sizes: inputs, then each layer's neurons (e.g. 64-32-10)", lo=1, hi=256,
+        Param("layers", "8-4-2", "sizes: inputs, then each layer's neurons (e.g. 64-32-10)", lo=1, hi=256,
               sizes=True),
         Param("length", 64, "stream length L: cycles (output bits) per input vector", lo=4, hi=65536,
               power_of_two=True),
