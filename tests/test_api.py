@@ -20,7 +20,7 @@ SHARED_POINTS = {
     "bnn-mlp": {},                                                   # tests/test_bnn.py
     "circulant-fc": {"n_in": 48, "n_out": 32, "k": 16, "parallelism": 2},  # tests/test_circulant.py
     "circulant-gru": {},                                             # tests/test_rnn.py
-    "circulant-lstm": {},
+    "circulant-lstm": {"sequence": 3},                               # tests/test_rnn.py
     "clt-grng": {"terms": 3, "bits": 5, "lanes": 2, "seed": 4, "samples": 40},  # tests/test_grng.py
     "conv": {},                                                      # tests/test_conv.py
     "dense-fc": {"n_in": 8, "n_out": 4, "parallelism": 2},           # tests/test_flow.py (build)
