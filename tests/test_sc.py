@@ -326,3 +326,13 @@ def test_a_trained_sc_net_classifies_digits_close_to_float():
     accuracy = sc_net_accuracy(model, bits=8, length=256)
     assert model["float_accuracy"] > 0.9 and accuracy > model["float_accuracy"] - 0.1, \
         (model["float_accuracy"], accuracy)
+
+
+def test_sc_net_digits_task(tmp_path, monkeypatch):
+    """``accuracy("digits")`` trains and runs the bit-exact net at the point; sizes that do not start at the
+    64 pixels and end at 10 classes are one line."""
+    import accelgen
+    monkeypatch.setenv("ACCELGEN_CACHE", str(tmp_path))
+    assert accelgen.design("sc-net", layers="64-16-10", length=64).accuracy("digits") > 0.6
+    with pytest.raises(accelgen.UserError, match=r"layers=8-4-2 not allowed for task digits"):
+        accelgen.design("sc-net").accuracy("digits")
