@@ -336,3 +336,19 @@ def test_sc_net_digits_task(tmp_path, monkeypatch):
     assert accelgen.design("sc-net", layers="64-16-10", length=64).accuracy("digits") > 0.6
     with pytest.raises(accelgen.UserError, match=r"layers=8-4-2 not allowed for task digits"):
         accelgen.design("sc-net").accuracy("digits")
+
+
+@pytest.mark.slow
+def test_the_trained_chains_run_on_the_rtl_in_their_order(tmp_path):
+    """The majority chains trained through (64 → 2 × 10, each neuron's inputs reordered) as ``sc-layer``
+    with their ``order`` file: 4 test images through the RTL equal the bit-exact model stream for stream."""
+    import accelgen
+    from models.train.sc import quantize, train_through_chain
+    model = train_through_chain(epochs=20, rounds=2)
+    np.save(tmp_path / "order.npy", model["order"])
+    acc = accelgen.design("sc-layer", n_in=64, n_out=20, length=64, adder="majority",
+                          order=str(tmp_path / "order.npy"))
+    arrays = {"w": quantize(model["w"], 8) / 128, "b": quantize(model["b"], 8) / 128,
+              "x": quantize(model["x_test"][:4], 8) / 128}
+    outputs, _ = acc.run(arrays)
+    assert np.array_equal(outputs["y_raw"], acc.model(arrays)["y_raw"])
