@@ -16,7 +16,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.lfsr import seed_windows
-from models.sc import (RANDOM_LFSR, check_order, feedback_bits, layer_seed, natural_order, neuron_inputs,
+from models.sc import (RANDOM_LFSR, check_order, conv_taps, feedback_bits, layer_seed, natural_order, neuron_inputs,
                        random_columns, sorter_size)
 
 from .common.lfsr import leap_lfsr
@@ -24,8 +24,9 @@ from .common.popcount import popcount, popcount_stages
 
 COUNT_LEVELS_PER_STAGE = 3  # sc-layer's counter form: adder levels of its popcount between registers
 
-__all__ = ["AveragePool", "CounterActivation", "MaxPool", "SCLayer", "SCNet", "SCNeuronCycle", "SCStreamLayer",
-           "SorterActivation", "bitonic_sort", "majority_chain",
+__all__ = ["AveragePool", "CounterActivation", "MaxPool", "SCAveragePool", "SCConvLayer", "SCLayer", "SCNet",
+           "SCNeuronCycle", "SCStreamLayer", "SorterActivation", "bitonic_sort", "cnn_stages", "majority_chain",
+           "mlp_stages",
            "neuron_cycle_vectors", "sng_bit", "sorter_step"]
 
 
@@ -458,7 +459,8 @@ class SCLayer(wiring.Component):
 
     def __init__(self, *, n_in, n_out, length, bits, seed, adder, order=None):
         self.n_in, self.n_out, self.length, self.bits, self.seed, self.adder = n_in, n_out, length, bits, seed, adder
-        order = natural_order(n_in, n_out) if order is None else check_order(order, n_in, n_out)
+        self.fan_in = self._fan_in()
+        order = natural_order(self.fan_in, n_out) if order is None else check_order(order, self.fan_in, n_out)
         self.order = tuple(tuple(int(i) for i in row) for row in order)
         super().__init__({"w_in": In(stream.Signature(signed(bits))), **self._input_port(),
                           "y_out": Out(stream.Signature(n_out))})
@@ -466,6 +468,25 @@ class SCLayer(wiring.Component):
     def _input_port(self) -> dict:
         """The data input: ``n_in`` words per vector."""
         return {"x_in": In(stream.Signature(signed(self.bits)))}
+
+    def _fan_in(self) -> int:
+        """Products per neuron."""
+        return self.n_in
+
+    def _weight_count(self) -> int:
+        """Words ``w_in`` takes: the weights, then the biases."""
+        return self.n_out * (self.n_in + 1)
+
+    def _random_columns(self) -> int:
+        """Random words per cycle: the inputs' SNGs, then what :meth:`_rows` takes."""
+        return random_columns(self.n_in)
+
+    def _rows(self, weights, in_bits, words) -> list[list]:
+        """Each neuron's product bits, then its bias bit: XNORs of ``in_bits`` with the weights' SNGs
+        (``words``: one per weight column, shared by the neurons, then the biases')."""
+        n_in, n_out, bits = self.n_in, self.n_out, self.bits
+        return [[~(in_bits[i] ^ sng_bit(words[i], weights[j * n_in + i], bits)) for i in range(n_in)]
+                + [sng_bit(words[n_in], weights[n_out * n_in + j], bits)] for j in range(n_out)]
 
     def elaborate(self, platform):
         m = Module()
@@ -487,16 +508,18 @@ class SCLayer(wiring.Component):
                 m.d.sync += running.eq(0)
 
         n_in, bits = self.n_in, self.bits
-        windows = seed_windows(RANDOM_LFSR, random_columns(n_in), self.seed)
-        words = [leap_lfsr(m, windows[:, c], bits, issue, name=f"random{c}") for c in range(random_columns(n_in))]
+        columns = self._random_columns()
+        windows = seed_windows(RANDOM_LFSR, columns, self.seed)
+        words = [leap_lfsr(m, windows[:, c], bits, issue, name=f"random{c}") for c in range(columns)]
         x_bits = [sng_bit(words[i], x[i], bits) for i in range(n_in)]
-        products, first, valid = self._products(m, weights, x_bits, words[n_in:], t, issue, advance)
+        rows = self._rows(weights, x_bits, words[n_in:])
+        products, first, valid = self._products(m, rows, t, issue, advance)
         self._outputs(m, products, first, valid, advance)
         return m
 
     def _load_weights(self, m):
         """The weight registers, filled once after reset by ``w_in``, and whether they are full."""
-        n_weights = self.n_out * (self.n_in + 1)
+        n_weights = self._weight_count()
         w_taken = Signal(range(n_weights + 1))
         w_loaded = w_taken == n_weights
         m.d.comb += self.w_in.ready.eq(~w_loaded)
@@ -524,22 +547,18 @@ class SCLayer(wiring.Component):
             m.d.sync += chain[-1].eq(port.payload)
         return chain
 
-    def _products(self, m, weights, in_bits, words, t, issue, advance):
-        """Register stage 1: the weights' SNGs (``words``: one per weight column, then the biases') and the
-        XNORs with ``in_bits``; returns per-neuron product bits, the ``first`` and ``valid`` flags."""
-        n_in, bits = self.n_in, self.bits
-        width = neuron_inputs(n_in)
+    def _products(self, m, rows, t, issue, advance):
+        """Register stage 1: each neuron's ``rows`` (products, bias) and the padding stream when the count is
+        even, in its ``order``; returns per-neuron product bits, the ``first`` and ``valid`` flags."""
+        width = neuron_inputs(self.fan_in)
         products = [Signal(width, name=f"products{j}") for j in range(self.n_out)]
         first, valid = Signal(), Signal()
         with m.If(advance):
             m.d.sync += valid.eq(issue)
         with m.If(issue):
             m.d.sync += first.eq(t == 0)
-            for j in range(self.n_out):
-                row = [~(in_bits[i] ^ sng_bit(words[i], weights[j * n_in + i], bits)) for i in range(n_in)]
-                row.append(sng_bit(words[n_in], weights[self.n_out * n_in + j], bits))
-                if width > n_in + 1:
-                    row.append(t[0])
+            for j, row in enumerate(rows):
+                row = row + ([t[0]] if width > self.fan_in + 1 else [])
                 m.d.sync += products[j].eq(Cat(*(row[i] for i in self.order[j])))
         return products, first, valid
 
@@ -571,7 +590,7 @@ class SCLayer(wiring.Component):
                 m.d.sync += out.eq(majority_chain(m, [products[i] for i in range(len(products))], f"chain{j}_"))
             return out
         if self.adder == "counter":
-            m.submodules[f"counter{j}"] = sorter = CounterActivation(neuron_inputs(self.n_in), counted=True)
+            m.submodules[f"counter{j}"] = sorter = CounterActivation(neuron_inputs(self.fan_in), counted=True)
             m.d.comb += sorter.loop.eq(products)
         else:
             m.submodules[f"sorter{j}"] = sorter = SorterActivation(len(products))
@@ -626,67 +645,188 @@ class SCStreamLayer(SCLayer):
         windows = seed_windows(RANDOM_LFSR, self.n_in + 1, self.seed)
         words = [leap_lfsr(m, windows[:, c], self.bits, issue, name=f"random{c}") for c in range(self.n_in + 1)]
         in_bits = [self.a_in.payload[i] for i in range(self.n_in)]
-        products, first, valid = self._products(m, weights, in_bits, words, t, issue, advance)
+        products, first, valid = self._products(m, self._rows(weights, in_bits, words), t, issue, advance)
         self._outputs(m, products, first, valid, advance)
         return m
 
 
-class SCNet(wiring.Component):
-    """``sc-net``: SC layers in a chain — an :class:`SCLayer` on the input words, then
-    :class:`SCStreamLayer` s, each on the previous layer's output streams.
+class SCConvLayer(SCLayer):
+    """An SC convolution layer (valid, stride 1) on input words: one neuron per output channel and position,
+    ``c_out·out²`` in ``(o, y, x)`` order, each over its window's ``kernel²·c_in`` products.
+
+    Per cycle: one random word per input pixel (its SNG), one per kernel tap ``(u, v, i)`` — that tap's
+    weights' SNGs, one per output channel, shared by every position — and one for the biases; XNORs of the
+    window's pixel bits with the tap bits, registered, then each neuron's adder, as :class:`SCLayer`.
 
     Parameters
     ----------
-    sizes : tuple of int
-        ``n_in`` of the first layer, then each layer's ``n_out``.
-    length, bits, adder
-        As :class:`SCLayer`, for every layer.
-    seed : int
-        Layer ``k`` seeds its random columns with ``models.sc.layer_seed(seed, k)``.
+    c_in, size : int
+        Input channels and image side.
+    c_out, kernel : int
+        Output channels and kernel side.
+    length, bits, seed, adder
+        As :class:`SCLayer`.
 
     Members
     -------
     w_in : In(stream.Signature(signed(bits)))
-        Every layer's weights row by row then its biases, first layer first (``models.sc.net_weight_words``);
-        taken once after reset.
+        The kernels as ``models.conv.dense_matrix`` rows (taps ``(u, v, i)``), then the ``c_out`` biases.
     x_in : In(stream.Signature(signed(bits)))
-        ``sizes[0]`` words per input vector.
-    y_out : Out(stream.Signature(sizes[-1]))
-        ``length`` words per vector, bit ``j`` the last layer's neuron ``j``.
+        ``c_in·size²`` words per image, ``(i, y, x)`` order.
+    y_out : Out(stream.Signature(c_out·out²))
+        ``length`` words per image.
+
+    Latency and throughput as :class:`SCLayer` with ``n_in = c_in·size²``.
+    """
+
+    def __init__(self, *, c_in, size, c_out, kernel, length, bits, seed, adder):
+        self.c_in, self.size, self.c_out, self.kernel = c_in, size, c_out, kernel
+        self.taps = conv_taps(c_in, size, kernel)
+        super().__init__(n_in=c_in * size * size, n_out=c_out * len(self.taps), length=length, bits=bits,
+                         seed=seed, adder=adder)
+
+    def _fan_in(self) -> int:
+        return self.kernel * self.kernel * self.c_in
+
+    def _weight_count(self) -> int:
+        return self.c_out * (self.fan_in + 1)
+
+    def _random_columns(self) -> int:
+        return self.n_in + self.fan_in + 1
+
+    def _rows(self, weights, in_bits, words) -> list[list]:
+        taps, bits = self.fan_in, self.bits
+        tap_bits = [[sng_bit(words[t], weights[o * taps + t], bits) for t in range(taps)] for o in range(self.c_out)]
+        bias_bits = [sng_bit(words[taps], weights[self.c_out * taps + o], bits) for o in range(self.c_out)]
+        return [[~(in_bits[int(pixel)] ^ tap_bits[o][t]) for t, pixel in enumerate(window)] + [bias_bits[o]]
+                for o in range(self.c_out) for window in self.taps]
+
+
+class SCAveragePool(wiring.Component):
+    """SC 2×2 average pooling, stride 2, on streams: ``channels × size × size`` stream bits per word in,
+    ``channels × (size/2)²`` out. Each word one 2-bit random word ``s`` (a ``leap_lfsr`` column from
+    ``seed``, shared by every window) passes corner ``(s >> 1, s & 1)`` of each window
+    (``models.sc.sc_pool``).
+
+    Members
+    -------
+    a_in : In(stream.Signature(channels·size²))
+    y_out : Out(stream.Signature(channels·(size/2)²)), registered.
 
     Latency
     -------
-    The first layer's (:class:`SCLayer`) plus 2 cycles per further layer (plus the counter form's stages).
+    1 cycle.
 
     Throughput
     ----------
-    As :class:`SCLayer`: ``sizes[0] + length`` cycles per vector; the later layers keep up one word per cycle.
+    One word per cycle.
     """
 
-    def __init__(self, *, sizes, length, bits, seed, adder):
-        self.sizes, self.length, self.bits, self.seed, self.adder = tuple(sizes), length, bits, seed, adder
+    def __init__(self, *, channels, size, seed):
+        self.channels, self.size, self.seed = channels, size, seed
+        super().__init__({"a_in": In(stream.Signature(channels * size * size)),
+                          "y_out": Out(stream.Signature(channels * (size // 2) ** 2))})
+
+    def elaborate(self, platform):
+        m = Module()
+        advance = ~self.y_out.valid | self.y_out.ready
+        issue = self.a_in.valid & advance
+        m.d.comb += self.a_in.ready.eq(advance)
+        select = leap_lfsr(m, seed_windows(RANDOM_LFSR, 1, self.seed)[:, 0], 2, issue, name="select")
+        size, half = self.size, self.size // 2
+        chosen = []
+        for c in range(self.channels):
+            for y in range(half):
+                for x in range(half):
+                    corner = [self.a_in.payload[c * size * size + (2 * y + dy) * size + 2 * x + dx]
+                              for dy in (0, 1) for dx in (0, 1)]
+                    chosen.append(Mux(select[1], Mux(select[0], corner[3], corner[2]),
+                                      Mux(select[0], corner[1], corner[0])))
+        with m.If(advance):
+            m.d.sync += self.y_out.valid.eq(self.a_in.valid)
+        with m.If(issue):
+            m.d.sync += self.y_out.payload.eq(Cat(*chosen))
+        return m
+
+
+class SCNet(wiring.Component):
+    """``sc-net`` and ``sc-cnn``: SC stages in a chain — the first on the input words (:class:`SCLayer` or
+    :class:`SCConvLayer`), each later one (:class:`SCStreamLayer`, :class:`SCAveragePool`) on the previous
+    stage's output streams.
+
+    Parameters
+    ----------
+    stages : list of (class, dict)
+        Each stage's component class and its keyword arguments, in order (:func:`mlp_stages`,
+        :func:`cnn_stages`); the first has ``x_in``, the rest ``a_in``; those with ``w_in`` take weights.
+        The stages are built when the network is elaborated.
+    bits : int
+        Width of the ``w_in`` and ``x_in`` words.
+    outputs : int
+        Bits of the last stage's output word.
+
+    Members
+    -------
+    w_in : In(stream.Signature(signed(bits)))
+        Every weighted stage's ``w_in`` words in turn, first stage first (``models.sc.net_weight_words``);
+        taken once after reset.
+    x_in : In(stream.Signature(signed(bits)))
+        The first stage's input words.
+    y_out : Out(stream.Signature(n))
+        The last stage's output words, ``length`` per vector.
+
+    Latency
+    -------
+    The first stage's plus 2 cycles per later layer and 1 per pooling stage (plus the counter form's stages).
+
+    Throughput
+    ----------
+    As the first stage: ``n_in + length`` cycles per vector; the later stages keep up one word per cycle.
+    """
+
+    def __init__(self, stages, *, bits: int, outputs: int):
+        self.stages = tuple((kind, dict(kwargs)) for kind, kwargs in stages)
         super().__init__({
             "w_in": In(stream.Signature(signed(bits))),
             "x_in": In(stream.Signature(signed(bits))),
-            "y_out": Out(stream.Signature(self.sizes[-1])),
+            "y_out": Out(stream.Signature(outputs)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        layers = []
-        for k, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
-            kind = SCLayer if k == 0 else SCStreamLayer
-            layers.append(kind(n_in=n_in, n_out=n_out, length=self.length, bits=self.bits,
-                               seed=layer_seed(self.seed, k), adder=self.adder))
-            m.submodules[f"layer{k}"] = layers[-1]
-        wiring.connect(m, wiring.flipped(self.x_in), layers[0].x_in)
-        for before, after in zip(layers, layers[1:]):
+        stages = [kind(**kwargs) for kind, kwargs in self.stages]
+        for k, stage in enumerate(stages):
+            m.submodules[f"stage{k}"] = stage
+        wiring.connect(m, wiring.flipped(self.x_in), stages[0].x_in)
+        for before, after in zip(stages, stages[1:]):
             wiring.connect(m, before.y_out, after.a_in)
-        wiring.connect(m, layers[-1].y_out, wiring.flipped(self.y_out))
-        # Weights go to the first layer that still takes them (each takes its own count, then drops ready).
+        wiring.connect(m, stages[-1].y_out, wiring.flipped(self.y_out))
+        # Weights go to the first stage that still takes them (each takes its own count, then drops ready).
         taken = Const(0)
-        for layer in layers:
-            m.d.comb += [layer.w_in.payload.eq(self.w_in.payload), layer.w_in.valid.eq(self.w_in.valid & ~taken)]
-            taken = taken | layer.w_in.ready
+        for stage in (stage for stage in stages if hasattr(stage, "w_in")):
+            m.d.comb += [stage.w_in.payload.eq(self.w_in.payload), stage.w_in.valid.eq(self.w_in.valid & ~taken)]
+            taken = taken | stage.w_in.ready
         m.d.comb += self.w_in.ready.eq(taken)
         return m
+
+
+def mlp_stages(*, sizes, length, bits, seed, adder) -> list:
+    """``sc-net``'s stages for :class:`SCNet`: an :class:`SCLayer`, then :class:`SCStreamLayer` s; layer k
+    seeded ``models.sc.layer_seed(seed, k)``."""
+    return [(SCLayer if k == 0 else SCStreamLayer,
+             {"n_in": n_in, "n_out": n_out, "length": length, "bits": bits, "seed": layer_seed(seed, k),
+              "adder": adder})
+            for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
+
+
+def cnn_stages(*, c_in, size, channels, kernel, classes, length, bits, seed, adder) -> list:
+    """``sc-cnn``'s stages for :class:`SCNet` (``models.sc.sc_cnn``): :class:`SCConvLayer`,
+    :class:`SCAveragePool`, then an :class:`SCStreamLayer` to ``classes``; stage k seeded
+    ``models.sc.layer_seed(seed, k)``."""
+    out = size - kernel + 1
+    run = {"length": length, "bits": bits, "adder": adder}
+    return [(SCConvLayer, {"c_in": c_in, "size": size, "c_out": channels, "kernel": kernel,
+                           "seed": layer_seed(seed, 0), **run}),
+            (SCAveragePool, {"channels": channels, "size": out, "seed": layer_seed(seed, 1)}),
+            (SCStreamLayer, {"n_in": channels * (out // 2) ** 2, "n_out": classes, "seed": layer_seed(seed, 2),
+                             **run})]

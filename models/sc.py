@@ -33,6 +33,7 @@ output streams as their inputs (no SNG between layers).
 
 import numpy as np
 
+from .conv import dense_matrix, output_size, windows
 from .lfsr import lfsr_words
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "sorter_size", "feedback_bits", "sorter_activate", "average_pool", "max_pool",
     "random_columns", "neuron_inputs", "sc_layer", "bipolar_value", "sc_layer_exact", "random_sorter_streams",
     "natural_order", "check_order", "sc_stream_layer", "sc_net", "layer_seed", "net_weight_words",
+    "conv_taps", "sc_conv_layer", "sc_pool", "sc_cnn",
 ]
 
 RANDOM_LFSR = 31  #: length of each random column's LFSR (tap distance 28: up to 28 new bits per cycle)
@@ -228,11 +230,17 @@ def sc_stream_layer(in_bits, w_raw, b_raw, *, bits: int, seed: int, adder: str, 
 
 
 def _adder_outputs(in_bits, w_bits, b_bits, adder: str, order) -> np.ndarray:
-    """Output bits (batch × L × n_out) of the neurons from their input streams (batch × L × n_in), weight
-    streams (batch × L × n_out × n_in) and bias streams (batch × L × n_out): XNOR products, the bias, the
-    padding stream when the count is even, in ``order``, through the adder."""
-    batch, length, n_out, n_in = w_bits.shape
-    streams = [xnor(in_bits[:, :, None, :], w_bits), b_bits[..., None]]
+    """Output bits (batch × L × n_out) of fully connected neurons from their input streams
+    (batch × L × n_in), weight streams (batch × L × n_out × n_in) and bias streams (batch × L × n_out)."""
+    return _neuron_outputs(xnor(in_bits[:, :, None, :], w_bits), b_bits, adder, order)
+
+
+def _neuron_outputs(products, b_bits, adder: str, order) -> np.ndarray:
+    """Output bits (batch × L × n_out) from each neuron's XNOR products (batch × L × n_out × fan-in) and bias
+    streams (batch × L × n_out): the products, the bias, the padding stream when the count is even, in
+    ``order``, through the adder."""
+    batch, length, n_out, n_in = products.shape
+    streams = [products, b_bits[..., None]]
     if (n_in + 1) % 2 == 0:
         alternating = np.broadcast_to((np.arange(length) % 2)[None, :, None, None], (batch, length, n_out, 1))
         streams.append(alternating.astype(np.uint8))
@@ -305,5 +313,61 @@ def weight_words(w_raw: np.ndarray, b_raw: np.ndarray) -> np.ndarray:
 
 
 def net_weight_words(layers) -> np.ndarray:
-    """``sc-net``'s ``w_in`` words: each layer's :func:`weight_words`, first layer first."""
-    return np.concatenate([weight_words(w_raw, b_raw) for w_raw, b_raw in layers])
+    """``sc-net``'s and ``sc-cnn``'s ``w_in`` words: each layer's :func:`weight_words`, first layer first; a
+    conv layer's kernels (``c_out × c_in × r × r``) as ``models.conv.dense_matrix`` rows (taps ``(u, v, i)``)."""
+    return np.concatenate([weight_words(dense_matrix(w_raw) if np.ndim(w_raw) == 4 else w_raw, b_raw)
+                           for w_raw, b_raw in layers])
+
+
+def conv_taps(c_in: int, size: int, kernel: int) -> np.ndarray:
+    """``out² × kernel²·c_in``: the flat (``c_in × size × size``) input index of each tap ``(u, v, i)`` of
+    each output position (raster order) of a valid convolution."""
+    index = np.arange(c_in * size * size).reshape(1, c_in, size, size)
+    return windows(index, kernel).reshape(output_size(size, kernel) ** 2, kernel * kernel * c_in)
+
+
+def sc_conv_layer(w_raw, b_raw, x_raw, *, bits: int, length: int, seed: int, adder: str) -> np.ndarray:
+    """An SC convolution (valid, stride 1): ``w_raw`` ``c_out × c_in × r × r``, ``b_raw`` ``c_out``,
+    ``x_raw`` ``batch × c_in × size × size`` → batch × length × (c_out·out²) bits, neurons in ``(o, y, x)``
+    order.
+
+    Cycle ``t`` uses random words ``lfsr_words(RANDOM_LFSR, c_in·size² + r²·c_in + 1, seed, …)[t]``: one
+    column per input pixel (its SNG), one per kernel tap (the SNGs of that tap's weights, shared by every
+    position and channel), one for the biases. Each neuron's adder takes its window's r²·c_in products.
+    """
+    w_raw, b_raw, x_raw = (np.asarray(a, dtype=np.int64) for a in (w_raw, b_raw, x_raw))
+    batch, c_in, size, _ = x_raw.shape
+    c_out, taps = len(w_raw), w_raw[0].size
+    pixels = c_in * size * size
+    words = lfsr_words(RANDOM_LFSR, pixels + taps + 1, seed, batch * length, 1, bits)[:, 0]
+    words = words.reshape(batch, length, -1)
+    x_bits = sng(x_raw.reshape(batch, 1, pixels), words[:, :, :pixels], bits)  # batch × L × pixels
+    w_bits = sng(dense_matrix(w_raw)[None, None], words[:, :, None, pixels:pixels + taps], bits)  # … × c_out × taps
+    b_bits = sng(b_raw[None, None], words[:, :, pixels + taps:], bits)  # batch × L × c_out
+    window_bits = x_bits[:, :, conv_taps(c_in, size, w_raw.shape[2])]  # batch × L × positions × taps
+    products = xnor(window_bits[:, :, None], w_bits[:, :, :, None])  # batch × L × c_out × positions × taps
+    positions = window_bits.shape[2]
+    products = products.reshape(batch, length, c_out * positions, taps)
+    return _neuron_outputs(products, np.repeat(b_bits, positions, axis=2), adder, None)
+
+
+def sc_pool(in_bits, channels: int, size: int, seed: int) -> np.ndarray:
+    """SC 2×2 average pooling, stride 2, of ``channels × size × size`` streams (batch × L × c·size², ``size``
+    even) → batch × L × c·(size/2)²: each cycle one 2-bit word ``s`` from ``lfsr_words(RANDOM_LFSR, 1,
+    seed, …)``, shared by every window, passes corner ``(s >> 1, s & 1)`` of each window (value: the mean)."""
+    in_bits = np.asarray(in_bits)
+    batch, length, _ = in_bits.shape
+    select = lfsr_words(RANDOM_LFSR, 1, seed, batch * length, 1, 2)[:, 0, 0].reshape(batch, length)
+    grid = in_bits.reshape(batch, length, channels, size // 2, 2, size // 2, 2)
+    corners = grid.transpose(0, 1, 2, 3, 5, 4, 6).reshape(batch, length, channels, size // 2, size // 2, 4)
+    chosen = np.take_along_axis(corners, select[:, :, None, None, None, None], axis=-1)[..., 0]
+    return chosen.reshape(batch, length, -1).astype(np.uint8)
+
+
+def sc_cnn(conv, fc, x_raw, *, bits: int, length: int, seed: int, adder: str) -> list[np.ndarray]:
+    """``sc-cnn``: :func:`sc_conv_layer` (``conv`` = ``(w_raw, b_raw)``), :func:`sc_pool`, then a fully
+    connected :func:`sc_stream_layer` (``fc``); layer k seeded ``layer_seed(seed, k)``. Every stage's bits."""
+    c_out, kernel, size = len(conv[0]), np.shape(conv[0])[2], np.shape(x_raw)[2]
+    first = sc_conv_layer(*conv, x_raw, bits=bits, length=length, seed=layer_seed(seed, 0), adder=adder)
+    pooled = sc_pool(first, c_out, output_size(size, kernel), layer_seed(seed, 1))
+    return [first, pooled, sc_stream_layer(pooled, *fc, bits=bits, seed=layer_seed(seed, 2), adder=adder)]

@@ -1,8 +1,9 @@
-"""cocotb testbench of ``sc-layer`` and ``sc-net`` (``hw/sc.py``) against ``models/sc.py``.
+"""cocotb testbench of ``sc-layer``, ``sc-net`` and ``sc-cnn`` (``hw/sc.py``) against ``models/sc.py``.
 
 Inputs (``inputs.npz``): ``sc-layer``: ``w_raw`` (n_out × n_in), ``b_raw``
-(n_out); ``sc-net``: ``w1_raw``, ``b1_raw``, … per layer; both ``x_raw``
-(batch × n_in). Outputs: ``y_bits_raw`` (batch × length × n_out, every
+(n_out); ``sc-net`` and ``sc-cnn``: ``w1_raw``, ``b1_raw``, … per layer (a
+convolution's kernels ``c_out × c_in × r × r``); all ``x_raw`` (batch × n_in,
+or batch × c_in × size × size). Outputs: ``y_bits_raw`` (batch × length × n_out, every
 output stream bit of the last layer) and ``y_raw`` (batch × n_out,
 ``2·ones - length``). Counters: ``cycles`` from the first ``x`` word accepted
 to the last output word, ``vectors``.
@@ -27,8 +28,8 @@ def weight_stream(inputs) -> list:
 async def drive(dut, job, inputs):
     batch, length = len(inputs["x_raw"]), job.params["length"]
     await StreamSource(dut, "w_in", **job.stream_args(0)).send(weight_stream(inputs))
-    words, cycles = await harness.stream_through(dut, job, "x_in", "y_out", inputs["x_raw"], batch * length,
-                                                 offset=1, sink_signed=False)
+    words, cycles = await harness.stream_through(dut, job, "x_in", "y_out", inputs["x_raw"].reshape(batch, -1),
+                                                 batch * length, offset=1, sink_signed=False)
     bits = bits_from_words(words, batch, length, len(dut.y_out__payload))
     return layer_outputs(bits), {"cycles": cycles, "vectors": batch}
 

@@ -32,6 +32,7 @@ SHARED_POINTS = {
     "rlf-grng": {"n": 63, "lanes": 3, "bits": 12, "seed": 77, "samples": 40},
     "sc-layer": {"n_in": 5, "n_out": 3, "length": 16, "bits": 6},    # tests/test_sc.py
     "sc-net": {"layers": "5-4-3", "length": 16, "bits": 5},           # tests/test_sc.py
+    "sc-cnn": {"size": 4, "classes": 2, "length": 16},               # tests/test_sc.py
     "wallace-grng": {"pool": 64, "lanes": 8, "seed": 9, "samples": 40},
 }
 

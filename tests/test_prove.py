@@ -97,9 +97,11 @@ PROOF_POINTS = {
     "rlf-grng": dict(n=63, lanes=1, bits=4),
     "sc-layer": dict(n_in=1, n_out=1, length=4, bits=2),
     "sc-net": dict(layers="1-1-1", length=4, bits=2),
+    "sc-cnn": dict(size=3, kernel=2, channels=1, classes=1, length=4, bits=2),
     "wallace-grng": dict(pool=64, lanes=4),
 }
-CHEAP = ("clt-grng", "conv", "fft", "net", "pool", "pwl", "rlf-grng", "sc-layer", "sc-net")  # seconds each; the rest: -m slow
+CHEAP = ("clt-grng", "conv", "fft", "net", "pool", "pwl", "rlf-grng", "sc-layer", "sc-net",
+         "sc-cnn")  # seconds each; the rest: -m slow
 
 
 @pytest.mark.parametrize("name", [

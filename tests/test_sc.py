@@ -352,3 +352,55 @@ def test_the_trained_chains_run_on_the_rtl_in_their_order(tmp_path):
               "x": quantize(model["x_test"][:4], 8) / 128}
     outputs, _ = acc.run(arrays)
     assert np.array_equal(outputs["y_raw"], acc.model(arrays)["y_raw"])
+
+
+@pytest.mark.parametrize("overrides", [{"size": 4, "classes": 2},
+                                       {"adder": "majority", "c_in": 2, "size": 5, "kernel": 2, "channels": 1}],
+                         ids=["sorter-4x4-k3", "majority-2ch-5x5-k2"])
+def test_sc_cnn_rtl_equals_model_under_stalls(tmp_path, overrides):
+    """Convolution, pooling and the FC layer on streams: every stream bit of the FC layer, under stalls."""
+    rtl_run("sc-cnn", {"length": 16, **overrides}, tmp_path, stall=0.3, batch=2)
+
+
+def test_sc_conv_and_pool_models_against_loops():
+    """``sc_conv_layer`` neuron by neuron from the SNG definition (loops over window taps), and ``sc_pool``
+    corner by corner from its select words."""
+    rng = np.random.default_rng(9)
+    c_in, size, kernel, c_out, length, bits, seed = 2, 5, 2, 2, 24, 5, 7
+    w, b = rng.integers(-16, 16, (c_out, c_in, kernel, kernel)), rng.integers(-16, 16, c_out)
+    x = rng.integers(-16, 16, (1, c_in, size, size))
+    got = sc.sc_conv_layer(w, b, x, bits=bits, length=length, seed=seed, adder="sorter")[0]
+    pixels, taps = c_in * size * size, c_in * kernel * kernel
+    words = _random_words(pixels + taps + 1, bits, length, seed)
+    out = size - kernel + 1
+    for o in range(c_out):
+        for y in range(out):
+            for x0 in range(out):
+                row = []
+                for t, (u, v, i) in enumerate(itertools.product(range(kernel), range(kernel), range(c_in))):
+                    pixel = i * size * size + (y + u) * size + x0 + v
+                    row.append(sc.xnor(sc.sng(x[0, i, y + u, x0 + v], words[:, pixel], bits),
+                                       sc.sng(w[o, i, u, v], words[:, pixels + t], bits)))
+                row.append(sc.sng(b[o], words[:, pixels + taps], bits))  # 8 taps + bias: no padding stream
+                expected = sc.sorter_activate(np.stack(row, axis=1).astype(np.uint8))
+                assert np.array_equal(got[:, o * out * out + y * out + x0], expected), (o, y, x0)
+    pooled = sc.sc_pool(got[None], c_out, out, seed=3)[0]
+    select = _random_words(1, 2, length, 3)[:, 0]
+    for t, s in enumerate(select):
+        grid = got[t].reshape(c_out, out, out)
+        assert np.array_equal(pooled[t], grid[:, s >> 1::2, s & 1::2].reshape(-1)), t
+
+
+def test_sc_cnn_digits_task(tmp_path, monkeypatch):
+    """``accuracy("digits")`` trains the CNN and runs the bit-exact SC model; other shapes are one line."""
+    import accelgen
+    monkeypatch.setenv("ACCELGEN_CACHE", str(tmp_path))
+    assert accelgen.design("sc-cnn", size=8, classes=10, channels=2, length=32).accuracy("digits") > 0.5
+    with pytest.raises(accelgen.UserError, match=r"size=6, c_in=1, classes=3 not allowed for task digits"):
+        accelgen.design("sc-cnn").accuracy("digits")
+
+
+def test_sc_cnn_shape_errors_are_one_line():
+    import accelgen
+    with pytest.raises(accelgen.UserError, match=r"size=6, kernel=2: the convolution's output side 5 must be even"):
+        accelgen.design("sc-cnn", kernel=2)

@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 # (Design.__init__ builds each component once to check its parameters; that one is never elaborated.)
-"""``sc-layer`` and ``sc-net``: stochastic-computing fully connected layers and networks (SC-AQFP; ``hw/sc.py``,
+"""``sc-layer``, ``sc-net`` and ``sc-cnn``: stochastic-computing layers and networks (SC-AQFP; ``hw/sc.py``,
 ``models/sc.py``)."""
 
 import hashlib
@@ -11,8 +11,9 @@ import numpy as np
 
 import hw.sc
 from models.fixed import FixedFormat
-from models.sc import (ADDERS, bits_from_words, check_order, layer_outputs, natural_order, net_weight_words, sc_layer,
-                       sc_net, weight_words)
+from models.conv import output_size
+from models.sc import (ADDERS, bits_from_words, check_order, layer_outputs, natural_order, net_weight_words, sc_cnn,
+                       sc_layer, sc_net, weight_words)
 
 from ..api import ArraySpec, Claim, Design, Family
 from ..flows.link import stream_through
@@ -129,7 +130,9 @@ class SCNet(Design):
 
     def component(self):
         p = self.params
-        return hw.sc.SCNet(sizes=self.sizes, length=p["length"], bits=p["bits"], seed=p["seed"], adder=p["adder"])
+        stages = hw.sc.mlp_stages(sizes=self.sizes, length=p["length"], bits=p["bits"], seed=p["seed"],
+                                  adder=p["adder"])
+        return hw.sc.SCNet(stages, bits=p["bits"], outputs=self.sizes[-1])
 
     def value_format(self) -> FixedFormat:
         """``bits``-bit signed inputs in [-1, 1): raw / 2**(bits-1)."""
@@ -178,3 +181,92 @@ class SCNet(Design):
             raise ValueError(f"layers={p['layers']} not allowed for task digits; allowed: 64-…-10")
         model = train_sc_net(tuple(sizes))
         return sc_net_accuracy(model, bits=p["bits"], length=p["length"], adder=p["adder"], seed=p["seed"])
+
+
+@register
+class SCCNN(Design):
+    name = "sc-cnn"
+    summary = ("stochastic-computing CNN (SC-AQFP): SC convolution, 2×2 average pooling, fully connected "
+               "layer, all on streams")
+    family = SC_AQFP
+    testbench = "sim.tb_sc"
+    tasks = ("digits",)
+    parameters = (
+        Param("size", 6, "input image side", lo=3, hi=32),
+        Param("c_in", 1, "input channels", lo=1, hi=8),
+        Param("channels", 2, "convolution output channels", lo=1, hi=32),
+        Param("kernel", 3, "convolution kernel side (size − kernel + 1 must be even: 2×2 pooling)", lo=1, hi=7),
+        Param("classes", 3, "neurons of the fully connected layer", lo=1, hi=64),
+        Param("length", 64, "stream length L: cycles (output bits) per image", lo=4, hi=65536, power_of_two=True),
+        Param("bits", 8, "SNG precision: x, w, b are signed bits-bit values in [-1, 1)", lo=2, hi=16),
+        Param("adder", "sorter", "every neuron's adder: sorter, counter or majority", choices=ADDERS),
+        Param("seed", 1, "seed of the convolution's random columns (pooling: seed + 1, FC: seed + 2)", lo=1,
+              hi=2**31 - 1),
+    )
+
+    @property
+    def pooled(self) -> int:
+        """Side of the pooled feature maps."""
+        return output_size(self.params["size"], self.params["kernel"]) // 2
+
+    def check(self):
+        p = self.params
+        out = p["size"] - p["kernel"] + 1
+        if out < 2 or out % 2:
+            raise ValueError(f"size={p['size']}, kernel={p['kernel']}: the convolution's output side {out} must be "
+                             "even and at least 2 (2×2 pooling)")
+
+    def component(self):
+        p = self.params
+        stages = hw.sc.cnn_stages(c_in=p["c_in"], size=p["size"], channels=p["channels"], kernel=p["kernel"],
+                                  classes=p["classes"], length=p["length"], bits=p["bits"], seed=p["seed"],
+                                  adder=p["adder"])
+        return hw.sc.SCNet(stages, bits=p["bits"], outputs=p["classes"])
+
+    def value_format(self) -> FixedFormat:
+        """``bits``-bit signed inputs in [-1, 1): raw / 2**(bits-1)."""
+        return FixedFormat(self.params["bits"], self.params["bits"] - 1)
+
+    def inputs(self):
+        p, fmt = self.params, self.value_format()
+        return {"w1": ArraySpec((p["channels"], p["c_in"], p["kernel"], p["kernel"]), fmt),
+                "b1": ArraySpec((p["channels"],), fmt),
+                "w2": ArraySpec((p["classes"], p["channels"] * self.pooled ** 2), fmt),
+                "b2": ArraySpec((p["classes"],), fmt),
+                "x": ArraySpec((None, p["c_in"], p["size"], p["size"]), fmt)}
+
+    def outputs(self):
+        """The FC layer's ``y_raw = 2·ones - length`` per neuron and image; ``y = y_raw / length``."""
+        length = self.params["length"]
+        return {"y": ArraySpec((None, self.params["classes"]), FixedFormat(length.bit_length() + 1, 0),
+                               scale=1 / length)}
+
+    def golden(self, raw):
+        """The FC layer's stream bits (``y_bits_raw``, batch × length × classes) and counts ``y_raw``."""
+        p = self.params
+        streams = sc_cnn((raw["w1_raw"], raw["b1_raw"]), (raw["w2_raw"], raw["b2_raw"]), raw["x_raw"],
+                         bits=p["bits"], length=p["length"], seed=p["seed"], adder=p["adder"])
+        return layer_outputs(streams[-1].astype(np.int64))
+
+    def stream_plan(self, raw):
+        """``w_in``: the kernels (``dense_matrix`` rows) and biases, then the FC weights and biases; per image
+        ``length`` words of the FC layer's stream bits come back."""
+        batch, length = len(raw["x_raw"]), self.params["length"]
+
+        def unpack(words):
+            return layer_outputs(bits_from_words(words, batch, length, self.params["classes"]))
+        layers = [(raw["w1_raw"], raw["b1_raw"]), (raw["w2_raw"], raw["b2_raw"])]
+        sends = [("w_in", net_weight_words(layers)), ("x_in", raw["x_raw"].reshape(batch, -1))]
+        return stream_through(sends, batch * length, unpack)
+
+    def train_accuracy(self, task):
+        """``digits``: the 8×8 images, one channel, 10 classes; a hard-tanh CNN of this shape trained in float
+        (``models.train.sc.train_sc_cnn``), weights at ``bits`` bits, the test split through the bit-exact
+        SC model: argmax of the FC layer's ones."""
+        from models.train.sc import sc_cnn_accuracy, train_sc_cnn
+        p = self.params
+        if (p["size"], p["c_in"], p["classes"]) != (8, 1, 10):
+            raise ValueError(f"size={p['size']}, c_in={p['c_in']}, classes={p['classes']} not allowed for task "
+                             "digits; allowed: size=8, c_in=1, classes=10")
+        model = train_sc_cnn(channels=p["channels"], kernel=p["kernel"])
+        return sc_cnn_accuracy(model, bits=p["bits"], length=p["length"], adder=p["adder"], seed=p["seed"])

@@ -17,12 +17,15 @@ and reads each class from several chains.
 
 import numpy as np
 
-from models.sc import natural_order, neuron_inputs, sc_layer, sc_net
+from models.sc import natural_order, neuron_inputs, sc_cnn, sc_layer, sc_net
+
+from .cnn import _conv_backward, _conv_forward
 
 from .admm import load_split
 
 __all__ = ["train_sc_classifier", "quantize", "sc_accuracy", "chain_expectation", "chain_gradient",
-           "train_through_chain", "importance_order", "train_sc_net", "sc_net_accuracy"]
+           "train_through_chain", "importance_order", "train_sc_net", "sc_net_accuracy", "train_sc_cnn",
+           "sc_cnn_accuracy"]
 
 
 def train_sc_classifier(seed: int = 0) -> dict:
@@ -212,4 +215,62 @@ def sc_net_accuracy(model: dict, *, bits: int, length: int, adder: str = "sorter
     """Test accuracy of the argmax of the last layer's stream ones (``models.sc.sc_net``, bit-exact)."""
     layers = [(quantize(w, bits), quantize(b, bits)) for w, b in model["layers"]]
     streams = sc_net(layers, quantize(model["x_test"], bits), bits=bits, length=length, seed=seed, adder=adder)
+    return float(np.mean(np.argmax(streams[-1].sum(axis=1), axis=1) == model["y_test"]))
+
+
+def train_sc_cnn(channels: int = 4, kernel: int = 3, seed: int = 0, epochs: int = 60, lr: float = 0.01,
+                 temperature: float = 8.0) -> dict:
+    """A float CNN of ``sc-cnn``'s function on the 8×8 digits: conv ``channels × 1 × kernel × kernel``,
+    hard-tanh, 2×2 average pooling, fully connected to 10 classes, hard-tanh; weights and biases kept in
+    [−1, 1) by clipping after every Adam step; loss as :func:`train_sc_net`. Returns ``conv`` and ``fc``
+    (float ``(w, b)``), the bipolar test images (batch × 1 × 8 × 8) and the float test accuracy."""
+    split = load_split(seed)
+    x_train, x_test = (2 * x.reshape(-1, 1, 8, 8) - 1 for x in (split.x_train, split.x_test))
+    rng = np.random.default_rng(seed)
+    pooled = ((8 - kernel + 1) // 2) ** 2 * channels
+    params = [rng.uniform(-1, 1, (channels, 1, kernel, kernel)) / kernel, np.zeros(channels),
+              rng.uniform(-1, 1, (10, pooled)) / np.sqrt(pooled), np.zeros(10)]
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+    step, limit = 0, 1 - 2.0 ** -8
+    for _ in range(epochs):
+        shuffled = rng.permutation(len(x_train))
+        for start in range(0, len(shuffled), 32):
+            batch = shuffled[start:start + 32]
+            x = x_train[batch]
+            conv_pre, cols, pooled_act, out_pre, out = _cnn_forward(params, x)
+            probs = np.exp(temperature * out)
+            probs /= probs.sum(axis=1, keepdims=True)
+            probs[np.arange(len(batch)), split.y_train[batch]] -= 1
+            delta = probs * temperature / len(batch) * (np.abs(out_pre) < 1)
+            grad_fc = (delta.T @ pooled_act, delta.sum(axis=0))
+            half = conv_pre.shape[2] // 2
+            d_pooled = (delta @ params[2]).reshape(len(batch), channels, half, half)
+            d_conv = np.repeat(np.repeat(d_pooled, 2, axis=2), 2, axis=3) / 4 * (np.abs(conv_pre) < 1)
+            d_w, d_b, _ = _conv_backward(d_conv, cols, params[0], x.shape)
+            step += 1
+            for param, grad, (m, v) in zip(params, (d_w, d_b, *grad_fc), moments):
+                m[:] = 0.9 * m + 0.1 * grad
+                v[:] = 0.999 * v + 0.001 * grad ** 2
+                param -= lr * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+                np.clip(param, -1, limit, out=param)
+    out = _cnn_forward(params, x_test)[-1]
+    return {"conv": (params[0], params[1]), "fc": (params[2], params[3]), "x_test": x_test, "y_test": split.y_test,
+            "float_accuracy": float(np.mean(out.argmax(axis=1) == split.y_test))}
+
+
+def _cnn_forward(params, x):
+    """Conv pre-activation and windows, the pooled activations (flat, ``(c, y, x)``), FC pre-activation and
+    output of the hard-tanh CNN."""
+    conv_pre, cols = _conv_forward(x, params[0], params[1])
+    act = np.clip(conv_pre, -1, 1)
+    batch, channels, out, _ = act.shape
+    pooled = act.reshape(batch, channels, out // 2, 2, out // 2, 2).mean(axis=(3, 5)).reshape(batch, -1)
+    out_pre = pooled @ params[2].T + params[3]
+    return conv_pre, cols, pooled, out_pre, np.clip(out_pre, -1, 1)
+
+
+def sc_cnn_accuracy(model: dict, *, bits: int, length: int, adder: str = "sorter", seed: int = 1) -> float:
+    """Test accuracy of the argmax of ``sc-cnn``'s output stream ones (``models.sc.sc_cnn``, bit-exact)."""
+    conv, fc = ((quantize(w, bits), quantize(b, bits)) for w, b in (model["conv"], model["fc"]))
+    streams = sc_cnn(conv, fc, quantize(model["x_test"], bits), bits=bits, length=length, seed=seed, adder=adder)
     return float(np.mean(np.argmax(streams[-1].sum(axis=1), axis=1) == model["y_test"]))
