@@ -202,14 +202,7 @@ def sc_net_section(sizes) -> list[str]:
              "activation and weights kept in [−1, 1) (`models.train.sc.train_sc_net`); accuracy is the argmax of "
              f"the last layer's ones, bit-exact (`models.sc.sc_net`), {len(model['y_test'])} test images. "
              f"Float: {model['float_accuracy']:.1%}.", "",
-             "| | " + " | ".join(f"L = {length}" for length in SC_LENGTHS) + " |", "|---|" + "---:|" * len(SC_LENGTHS)]
-    accuracies = []
-    for length in SC_LENGTHS:
-        progress(f"SC net: L={length}")
-        accuracies.append(sc_net_accuracy(model, bits=SC_BITS, length=length))
-    lines.append("| SC net | " + " | ".join(f"{value:.1%}" for value in accuracies) + " |")
-    lines.append("| float − SC (points) | " + " | ".join(f"{100 * (model['float_accuracy'] - value):.1f}"
-                                                        for value in accuracies) + " |")
+             *accuracy_rows("SC net", model, sc_net_accuracy)]
     progress("SC net: mapping the neuron-cycles to AQFP")
     neurons = [describe(neuron_netlist(n_in, SC_BITS, streams=k > 0))
                for k, n_in in enumerate(sizes[:-1])]
@@ -255,15 +248,20 @@ def sc_cnn_section(channels: int) -> list[str]:
              "classes, all on streams. Weights from a float CNN of the same function (hard-tanh after the "
              "convolution and the output, average pooling; `models.train.sc.train_sc_cnn`); accuracy bit-exact "
              f"(`models.sc.sc_cnn`). Float: {model['float_accuracy']:.1%}.", "",
-             "| | " + " | ".join(f"L = {length}" for length in SC_LENGTHS) + " |", "|---|" + "---:|" * len(SC_LENGTHS)]
-    accuracies = []
-    for length in SC_LENGTHS:
-        progress(f"SC CNN: L={length}")
-        accuracies.append(sc_cnn_accuracy(model, bits=SC_BITS, length=length))
-    lines.append("| SC CNN | " + " | ".join(f"{value:.1%}" for value in accuracies) + " |")
-    lines.append("| float − SC (points) | " + " | ".join(f"{100 * (model['float_accuracy'] - value):.1f}"
-                                                        for value in accuracies) + " |")
+             *accuracy_rows("SC CNN", model, sc_cnn_accuracy)]
     return lines + [""]
+
+
+def accuracy_rows(label: str, model: dict, accuracy) -> list[str]:
+    """A table of ``accuracy(model, bits, length)`` at every ``SC_LENGTHS`` and its distance to float."""
+    values = []
+    for length in SC_LENGTHS:
+        progress(f"{label}: L={length}")
+        values.append(accuracy(model, bits=SC_BITS, length=length))
+    return ["| | " + " | ".join(f"L = {length}" for length in SC_LENGTHS) + " |", "|---|" + "---:|" * len(SC_LENGTHS),
+            f"| {label} | " + " | ".join(f"{value:.1%}" for value in values) + " |",
+            "| float − SC (points) | " + " | ".join(f"{100 * (model['float_accuracy'] - value):.1f}"
+                                                  for value in values) + " |"]
 
 
 def ecp5_lines(n_in: int, n_out: int) -> list[str]:
