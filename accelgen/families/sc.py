@@ -30,13 +30,21 @@ SC_AQFP = Family(
 )
 
 
+class SCDesign(Design):
+    """What the SC designs share: their family, their testbench and their input format."""
+    family = SC_AQFP
+    testbench = "sim.tb_sc"
+
+    def value_format(self) -> FixedFormat:
+        """``bits``-bit signed inputs in [-1, 1): raw / 2**(bits-1)."""
+        return FixedFormat(self.params["bits"], self.params["bits"] - 1)
+
+
 @register
-class SCLayer(Design):
+class SCLayer(SCDesign):
     name = "sc-layer"
     summary = ("stochastic-computing FC layer (SC-AQFP): SNGs, XNOR products, sorter-with-feedback or "
                "majority-chain adder")
-    family = SC_AQFP
-    testbench = "sim.tb_sc"
     parameters = (
         Param("n_in", 8, "inputs per neuron", lo=1, hi=256),
         Param("n_out", 4, "neurons", lo=1, hi=64),
@@ -71,10 +79,6 @@ class SCLayer(Design):
     def component(self):
         return hw.sc.SCLayer(**{**self.params, "order": self.order})
 
-    def value_format(self) -> FixedFormat:
-        """``bits``-bit signed inputs in [-1, 1): raw / 2**(bits-1)."""
-        return FixedFormat(self.params["bits"], self.params["bits"] - 1)
-
     def inputs(self):
         p, fmt = self.params, self.value_format()
         return {"w": ArraySpec((p["n_out"], p["n_in"]), fmt), "b": ArraySpec((p["n_out"],), fmt),
@@ -106,11 +110,9 @@ class SCLayer(Design):
 
 
 @register
-class SCNet(Design):
+class SCNet(SCDesign):
     name = "sc-net"
     summary = "stochastic-computing MLP (SC-AQFP): SC layers in a chain, each on the previous layer's streams"
-    family = SC_AQFP
-    testbench = "sim.tb_sc"
     tasks = ("digits",)
     parameters = (
         Param("layers", "8-4-2", "sizes: inputs, then each layer's neurons (e.g. 64-32-10)", lo=1, hi=256,
@@ -133,10 +135,6 @@ class SCNet(Design):
         stages = hw.sc.mlp_stages(sizes=self.sizes, length=p["length"], bits=p["bits"], seed=p["seed"],
                                   adder=p["adder"])
         return hw.sc.SCNet(stages, bits=p["bits"], outputs=self.sizes[-1])
-
-    def value_format(self) -> FixedFormat:
-        """``bits``-bit signed inputs in [-1, 1): raw / 2**(bits-1)."""
-        return FixedFormat(self.params["bits"], self.params["bits"] - 1)
 
     def inputs(self):
         fmt, sizes = self.value_format(), self.sizes
@@ -184,12 +182,10 @@ class SCNet(Design):
 
 
 @register
-class SCCNN(Design):
+class SCCNN(SCDesign):
     name = "sc-cnn"
     summary = ("stochastic-computing CNN (SC-AQFP): SC convolution, 2×2 average pooling, fully connected "
                "layer, all on streams")
-    family = SC_AQFP
-    testbench = "sim.tb_sc"
     tasks = ("digits",)
     parameters = (
         Param("size", 6, "input image side", lo=3, hi=32),
@@ -222,10 +218,6 @@ class SCCNN(Design):
                                   classes=p["classes"], length=p["length"], bits=p["bits"], seed=p["seed"],
                                   adder=p["adder"])
         return hw.sc.SCNet(stages, bits=p["bits"], outputs=p["classes"])
-
-    def value_format(self) -> FixedFormat:
-        """``bits``-bit signed inputs in [-1, 1): raw / 2**(bits-1)."""
-        return FixedFormat(self.params["bits"], self.params["bits"] - 1)
 
     def inputs(self):
         p, fmt = self.params, self.value_format()
