@@ -188,7 +188,6 @@ def aqfp_cost_lines(n_in: int, n_out: int, chains: int) -> tuple[list[str], int]
 
 
 SC_NET_SIZES = (64, 32, 10)  #: the digits SC network of the report
-SC_NET_SEEDS = 1  #: placement seeds of the synthesized network (nextpnr takes about 25 min per seed on it)
 
 
 def sc_net_section(sizes) -> list[str]:
@@ -223,15 +222,7 @@ def sc_net_section(sizes) -> list[str]:
     gates = sum(n_out * neuron["gates"] for n_out, neuron in zip(sizes[1:], neurons))
     lines += [f"| {length} | {jj * length * E_JJ_JOULE:.3g} | {cmos / (jj * length * E_JJ_JOULE):,.0f}× | "
               f"{gates * CMOS_GATE_J / (jj * E_JJ_JOULE):,.0f}× |" for length in SC_LENGTHS]
-    progress("SC net: ECP5 synthesis")
-    fpga = synth("sc-net", {"layers": name, "length": SC_CMOS_LENGTH, "bits": SC_BITS, "adder": "counter"},
-                 seeds=SC_NET_SEEDS)
-    cycles = sizes[0] + SC_CMOS_LENGTH
-    lines += ["", f"ECP5 (`sc-net` layers={name}, L={SC_CMOS_LENGTH}, adder=counter): {fpga['lut']} LUT, "
-              f"{fpga['ff']} FF, {fpga['dsp']} DSP, {fpga['bram']} BRAM, Fmax {fpga['fmax_mhz']:.2f} MHz "
-              f"(placement seed 1 only: nextpnr took {fpga['pnr_s'] / 60:.0f} min on it); an image takes "
-              f"{sizes[0]} + L = {cycles} cycles, {cycles / fpga['fmax_mhz']:.2f} µs.", ""]
-    return lines
+    return lines + [""]
 
 
 SC_CNN_CHANNELS = 4  #: convolution channels of the report's digits SC CNN
