@@ -676,7 +676,13 @@ class SCConvLayer(SCLayer):
     y_out : Out(stream.Signature(c_out·out²))
         ``length`` words per image.
 
-    Latency and throughput as :class:`SCLayer` with ``n_in = c_in·size²``.
+    Latency
+    -------
+    As :class:`SCLayer` with ``n_in = c_in·size²``: the first output word 3 cycles after the image's last word.
+
+    Throughput
+    ----------
+    ``c_in·size² + length`` cycles per image.
     """
 
     def __init__(self, *, c_in, size, c_out, kernel, length, bits, seed, adder):
@@ -707,6 +713,13 @@ class SCAveragePool(wiring.Component):
     ``channels × (size/2)²`` out. Each word one 2-bit random word ``s`` (a ``leap_lfsr`` column from
     ``seed``, shared by every window) passes corner ``(s >> 1, s & 1)`` of each window
     (``models.sc.sc_pool``).
+
+    Parameters
+    ----------
+    channels, size : int
+        Feature maps in, and their side (even).
+    seed : int
+        Seed of the select word's LFSR column.
 
     Members
     -------

@@ -290,7 +290,9 @@ def test_weights_trained_through_the_majority_chain_make_it_an_adder():
     assert model["expected_accuracy"] > 0.8 and accuracy > 0.8, (model["expected_accuracy"], accuracy)
 
 
-@pytest.mark.parametrize("adder,layers", [("sorter", "5-4-3"), ("counter", "6-4-3-2"), ("majority", "4-3-2")])
+@pytest.mark.parametrize("adder,layers", [("sorter", "5-4-3"),
+                                          pytest.param("counter", "6-4-3-2", marks=pytest.mark.slow),
+                                          ("majority", "4-3-2")])
 def test_sc_net_rtl_equals_model_under_stalls(tmp_path, adder, layers):
     """Every stream bit of the last layer, layers chained on streams (no SNG between them), under stalls;
     two layers, and three with the counter form's popcount stages between them."""
