@@ -20,7 +20,7 @@ from ..conv import dense_matrix, output_size, windows
 from ..net import Layer, expand_columns, project_weights
 from .admm import AdamModel, Digits, train_epochs
 
-__all__ = ["CNN", "train_cnn", "train_circulant_cnn", "cnn_accuracy", "cnn_layers"]
+__all__ = ["CNN", "train_cnn", "train_circulant_cnn", "cnn_accuracy", "cnn_layers", "conv_forward", "conv_backward"]
 
 CONV1, CONV2, CLASSES, KERNEL = 8, 16, 10, 3
 
@@ -29,7 +29,7 @@ def _images(data: np.ndarray) -> np.ndarray:
     return data.reshape(-1, 1, 8, 8)
 
 
-def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
+def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     """``(y, windows)``: y (batch × c_out × out × out) and the window matrix for the backward pass."""
     batch, size = len(x), x.shape[2]
     out = output_size(size, w.shape[2])
@@ -38,7 +38,7 @@ def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     return y.reshape(batch, out, out, -1).transpose(0, 3, 1, 2), cols
 
 
-def _conv_backward(delta: np.ndarray, cols: np.ndarray, w: np.ndarray, x_shape: tuple):
+def conv_backward(delta: np.ndarray, cols: np.ndarray, w: np.ndarray, x_shape: tuple):
     """Gradients of ``w``, ``b`` and the input from ``delta`` (batch × c_out × out × out)."""
     batch, c_in, size, _ = x_shape
     c_out, _, r, _ = w.shape
@@ -69,9 +69,9 @@ class CNN(AdamModel):
 
     def forward(self, images: np.ndarray):
         p = self.params
-        a1, cols1 = _conv_forward(images, p["conv1"], p["conv1_b"])
+        a1, cols1 = conv_forward(images, p["conv1"], p["conv1_b"])
         h1 = np.maximum(a1, 0)
-        a2, cols2 = _conv_forward(h1, p["conv2"], p["conv2_b"])
+        a2, cols2 = conv_forward(h1, p["conv2"], p["conv2_b"])
         h2 = np.maximum(a2, 0)
         quads = h2.reshape(len(h2), CONV2, 2, 2, 2, 2)  # batch, c, a, dy, b, dx
         pooled = quads.max(axis=(3, 5))
@@ -95,8 +95,8 @@ class CNN(AdamModel):
         # gradient is zero there) or measure-zero.
         winner = quads == pooled[:, :, :, None, :, None]
         d_h2 = (winner * d_pooled[:, :, :, None, :, None]).reshape(h2.shape) * (a2 > 0)
-        grads["conv2"], grads["conv2_b"], d_h1 = _conv_backward(d_h2, cols2, p["conv2"], h1.shape)
-        grads["conv1"], grads["conv1_b"], _ = _conv_backward(d_h1 * (a1 > 0), cols1, p["conv1"], images.shape)
+        grads["conv2"], grads["conv2_b"], d_h1 = conv_backward(d_h2, cols2, p["conv2"], h1.shape)
+        grads["conv1"], grads["conv1_b"], _ = conv_backward(d_h1 * (a1 > 0), cols1, p["conv1"], images.shape)
         return grads
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from models.sc import natural_order, neuron_inputs, sc_cnn, sc_layer, sc_net
 
-from .cnn import _conv_backward, _conv_forward
+from .cnn import conv_backward, conv_forward
 
 from .admm import load_split
 
@@ -246,7 +246,7 @@ def train_sc_cnn(channels: int = 4, kernel: int = 3, seed: int = 0, epochs: int 
             half = conv_pre.shape[2] // 2
             d_pooled = (delta @ params[2]).reshape(len(batch), channels, half, half)
             d_conv = np.repeat(np.repeat(d_pooled, 2, axis=2), 2, axis=3) / 4 * (np.abs(conv_pre) < 1)
-            d_w, d_b, _ = _conv_backward(d_conv, cols, params[0], x.shape)
+            d_w, d_b, _ = conv_backward(d_conv, cols, params[0], x.shape)
             step += 1
             for param, grad, (m, v) in zip(params, (d_w, d_b, *grad_fc), moments):
                 m[:] = 0.9 * m + 0.1 * grad
@@ -261,7 +261,7 @@ def train_sc_cnn(channels: int = 4, kernel: int = 3, seed: int = 0, epochs: int 
 def _cnn_forward(params, x):
     """Conv pre-activation and windows, the pooled activations (flat, ``(c, y, x)``), FC pre-activation and
     output of the hard-tanh CNN."""
-    conv_pre, cols = _conv_forward(x, params[0], params[1])
+    conv_pre, cols = conv_forward(x, params[0], params[1])
     act = np.clip(conv_pre, -1, 1)
     batch, channels, out, _ = act.shape
     pooled = act.reshape(batch, channels, out // 2, 2, out // 2, 2).mean(axis=(3, 5)).reshape(batch, -1)
