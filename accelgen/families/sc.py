@@ -39,6 +39,31 @@ class SCDesign(Design):
         """``bits``-bit signed inputs in [-1, 1): raw / 2**(bits-1)."""
         return FixedFormat(self.params["bits"], self.params["bits"] - 1)
 
+    @property
+    def n_outputs(self) -> int:
+        """Neurons of the last layer: bits of each ``y_out`` word."""
+        raise NotImplementedError
+
+    def weight_stream(self, raw) -> np.ndarray:
+        """The ``w_in`` words for ``raw``'s weight arrays."""
+        raise NotImplementedError
+
+    def outputs(self):
+        """The last layer's ``y_raw = 2·ones - length`` per neuron and vector; ``y = y_raw / length`` in
+        [-1, 1]."""
+        length = self.params["length"]
+        return {"y": ArraySpec((None, self.n_outputs), FixedFormat(length.bit_length() + 1, 0), scale=1 / length)}
+
+    def stream_plan(self, raw):
+        """``w_in``: :meth:`weight_stream`; ``x_in``: each vector's words, flattened; per vector ``length``
+        words of the last layer's stream bits come back."""
+        batch, length = len(raw["x_raw"]), self.params["length"]
+
+        def unpack(words):
+            return layer_outputs(bits_from_words(words, batch, length, self.n_outputs))
+        sends = [("w_in", self.weight_stream(raw)), ("x_in", raw["x_raw"].reshape(batch, -1))]
+        return stream_through(sends, batch * length, unpack)
+
 
 @register
 class SCLayer(SCDesign):
@@ -84,11 +109,9 @@ class SCLayer(SCDesign):
         return {"w": ArraySpec((p["n_out"], p["n_in"]), fmt), "b": ArraySpec((p["n_out"],), fmt),
                 "x": ArraySpec((None, p["n_in"]), fmt)}
 
-    def outputs(self):
-        """``y_raw = 2·ones - length`` per neuron and vector; ``y = y_raw / length`` in [-1, 1]."""
-        length = self.params["length"]
-        return {"y": ArraySpec((None, self.params["n_out"]), FixedFormat(length.bit_length() + 1, 0),
-                               scale=1 / length)}
+    @property
+    def n_outputs(self) -> int:
+        return self.params["n_out"]
 
     def golden(self, raw):
         """Every output stream bit (``y_bits_raw``, batch × length × n_out) and the counts ``y_raw``."""
@@ -97,16 +120,9 @@ class SCLayer(SCDesign):
                         seed=p["seed"], adder=p["adder"], order=self.order).astype(np.int64)
         return layer_outputs(bits)
 
-    def stream_plan(self, raw):
-        """``w_in``: the weights row by row, then the biases; per vector ``length`` words of ``n_out`` stream
-        bits come back."""
-        p = self.params
-        batch, length = len(raw["x_raw"]), p["length"]
-
-        def unpack(words):
-            return layer_outputs(bits_from_words(words, batch, length, p["n_out"]))
-        sends = [("w_in", weight_words(raw["w_raw"], raw["b_raw"])), ("x_in", raw["x_raw"])]
-        return stream_through(sends, batch * length, unpack)
+    def weight_stream(self, raw):
+        """The weights row by row, then the biases."""
+        return weight_words(raw["w_raw"], raw["b_raw"])
 
 
 @register
@@ -144,10 +160,9 @@ class SCNet(SCDesign):
             arrays[f"b{k}"] = ArraySpec((n_out,), fmt)
         return {**arrays, "x": ArraySpec((None, sizes[0]), fmt)}
 
-    def outputs(self):
-        """The last layer's ``y_raw = 2·ones - length`` per neuron and vector; ``y = y_raw / length``."""
-        length = self.params["length"]
-        return {"y": ArraySpec((None, self.sizes[-1]), FixedFormat(length.bit_length() + 1, 0), scale=1 / length)}
+    @property
+    def n_outputs(self) -> int:
+        return self.sizes[-1]
 
     def raw_layers(self, raw) -> list[tuple]:
         return [(raw[f"w{k}_raw"], raw[f"b{k}_raw"]) for k in range(1, len(self.sizes))]
@@ -159,15 +174,9 @@ class SCNet(SCDesign):
                          adder=p["adder"])
         return layer_outputs(streams[-1].astype(np.int64))
 
-    def stream_plan(self, raw):
-        """``w_in``: every layer's weights row by row then its biases; per vector ``length`` words of the last
-        layer's stream bits come back."""
-        batch, length = len(raw["x_raw"]), self.params["length"]
-
-        def unpack(words):
-            return layer_outputs(bits_from_words(words, batch, length, self.sizes[-1]))
-        sends = [("w_in", net_weight_words(self.raw_layers(raw))), ("x_in", raw["x_raw"])]
-        return stream_through(sends, batch * length, unpack)
+    def weight_stream(self, raw):
+        """Every layer's weights row by row, then its biases."""
+        return net_weight_words(self.raw_layers(raw))
 
     def train_accuracy(self, task):
         """``digits``: a hard-tanh MLP of these sizes trained in float (``models.train.sc.train_sc_net``; the
@@ -227,11 +236,9 @@ class SCCNN(SCDesign):
                 "b2": ArraySpec((p["classes"],), fmt),
                 "x": ArraySpec((None, p["c_in"], p["size"], p["size"]), fmt)}
 
-    def outputs(self):
-        """The FC layer's ``y_raw = 2·ones - length`` per neuron and image; ``y = y_raw / length``."""
-        length = self.params["length"]
-        return {"y": ArraySpec((None, self.params["classes"]), FixedFormat(length.bit_length() + 1, 0),
-                               scale=1 / length)}
+    @property
+    def n_outputs(self) -> int:
+        return self.params["classes"]
 
     def golden(self, raw):
         """The FC layer's stream bits (``y_bits_raw``, batch × length × classes) and counts ``y_raw``."""
@@ -240,16 +247,9 @@ class SCCNN(SCDesign):
                          bits=p["bits"], length=p["length"], seed=p["seed"], adder=p["adder"])
         return layer_outputs(streams[-1].astype(np.int64))
 
-    def stream_plan(self, raw):
-        """``w_in``: the kernels (``dense_matrix`` rows) and biases, then the FC weights and biases; per image
-        ``length`` words of the FC layer's stream bits come back."""
-        batch, length = len(raw["x_raw"]), self.params["length"]
-
-        def unpack(words):
-            return layer_outputs(bits_from_words(words, batch, length, self.params["classes"]))
-        layers = [(raw["w1_raw"], raw["b1_raw"]), (raw["w2_raw"], raw["b2_raw"])]
-        sends = [("w_in", net_weight_words(layers)), ("x_in", raw["x_raw"].reshape(batch, -1))]
-        return stream_through(sends, batch * length, unpack)
+    def weight_stream(self, raw):
+        """The kernels (``dense_matrix`` rows) and biases, then the FC weights and biases."""
+        return net_weight_words([(raw["w1_raw"], raw["b1_raw"]), (raw["w2_raw"], raw["b2_raw"])])
 
     def train_accuracy(self, task):
         """``digits``: the 8×8 images, one channel, 10 classes; a hard-tanh CNN of this shape trained in float
