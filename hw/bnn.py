@@ -2,12 +2,12 @@
 
 import math
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, RESULT_STAGES, posterior_names, sigma_frac,
-                        steps_per_pass)
+from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, RESULT_STAGES, segment_rows, sigma_frac,
+                        weight_segments)
 from models.fixed import ceil_div
 
 from .common.dsp import registered_product
@@ -29,9 +29,12 @@ class BayesianMLP(wiring.Component):
     ``μ + σ'·ε`` are drawn per pass from a ``lanes``-lane RLF-GRNG.
 
     ``lanes`` multiply-accumulate lanes compute a group of ``lanes`` neurons of a
-    layer at once: each step broadcasts one input activation to every lane,
-    and lane ``p`` samples its neuron's weight from its own μ and σ' block RAMs
-    (neuron ``o`` of every layer lives in lane ``o mod lanes``) with its own ε.
+    layer at once: each step broadcasts one input activation to every lane and
+    reads one row of a wide weight memory that holds every lane's μ and σ' for
+    that step (neuron ``o`` of a layer is lane ``o mod lanes``); lane ``p``
+    samples its weight with its own ε. Consecutive layers that use the same
+    number of lanes share one memory (``models.bnn.weight_segments``), so a
+    layer narrower than the engine stores only its own lanes.
     A free-running pipeline: (ε, μ, σ', activation) → σ'·ε in a registered
     DSP multiplier → sampled weight → w·a in a registered DSP multiplier →
     accumulate (``MAC_LATENCY`` cycles). A group ends with ``MAC_LATENCY``
@@ -56,8 +59,8 @@ class BayesianMLP(wiring.Component):
     Members
     -------
     params_in : In(stream.Signature(signed(width)))
-        Once after reset: per layer ``mu, sigma`` (N_ℓ × N_{ℓ-1}) and ``b``, row-major
-        (``models.bnn.posterior_names``).
+        Once after reset: every weight-memory row (``used`` μ words, then ``used`` σ' words), then
+        every layer's biases (``models.bnn.posterior_words``).
     x_in : In(stream.Signature(signed(width)))
         ``N_0`` words per image.
     scores_out : Out(stream.Signature(signed(width)))
@@ -90,11 +93,12 @@ class BayesianMLP(wiring.Component):
         groups = [ceil_div(n, P) for n in n_out]
         m.submodules.grng = grng = RLFGRNG(n=GRNG_N, lanes=P, bits=GRNG_BITS, seed=self.seed)
 
-        # Per lane: μ and σ' in MAC order (layer, group, input), biases in group order.
-        weight_depth, bias_depth = steps_per_pass(sizes, P), sum(groups)
-        mu = [simple_ram(m, f"mu{p}", word, weight_depth) for p in range(P)]
-        sigma = [simple_ram(m, f"sigma{p}", word, weight_depth) for p in range(P)]
-        bias = [simple_ram(m, f"bias{p}", word, bias_depth) for p in range(P)]
+        # Weight memories, one row per MAC step (layer, group, input); biases by neuron, read beside the sums.
+        segments = weight_segments(sizes, P)
+        depths = [segment_rows(sizes, P, layers) for layers, _ in segments]
+        weights = [simple_ram(m, f"weights{s}", unsigned(2 * used * W), rows)
+                   for s, ((_, used), rows) in enumerate(zip(segments, depths))]
+        bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb")
         x_buf = simple_ram(m, "x_buf", word, sizes[0])
         hidden_depth = max(sizes[1:-1], default=1)
         h_bufs = [simple_ram(m, f"h_buf{bank}", word, hidden_depth) for bank in (0, 1)]
@@ -109,17 +113,21 @@ class BayesianMLP(wiring.Component):
         p = Signal(range(S))
         # Block-RAM reads are synchronous: every read port is addressed with the
         # counters' next values, so its data always matches the current counters.
-        index, bias_index = Signal(range(weight_depth + 1)), Signal(range(bias_depth + 1))
-        col_next, index_next, bias_next = Signal.like(col), Signal.like(index), Signal.like(bias_index)
-        m.d.comb += [col_next.eq(col), index_next.eq(index), bias_next.eq(bias_index)]
-        m.d.sync += [col.eq(col_next), index.eq(index_next), bias_index.eq(bias_next)]
+        # ``index`` is the row in the current layer's weight memory.
+        index = Signal(range(max(depths) + 1))
+        col_next, index_next = Signal.like(col), Signal.like(index)
+        m.d.comb += [col_next.eq(col), index_next.eq(index)]
+        m.d.sync += [col.eq(col_next), index.eq(index_next)]
         columns, outputs, last_group = _table(n_in)[layer], _table(n_out)[layer], _table([g - 1 for g in groups])[layer]
+        segment_of = [s for s, (layers, _) in enumerate(segments) for _ in layers]
+        opens_segment = _table([int(segment_of[ℓ + 1] != segment_of[ℓ]) for ℓ in range(depth - 1)] + [1])[layer]
+        mu, sigma = self._lane_words(m, weights, segments, _table(segment_of)[layer])
+        bias_bases = [sum(n_out[:ℓ]) for ℓ in range(depth)]
+        m.d.comb += bias[1].addr.eq(_table(bias_bases)[layer] + neuron)
 
         # Stage A: sample each lane's weight, fetch the activation (broadcast).
-        for ram in (*mu, *sigma):
+        for ram in weights:
             m.d.comb += ram[1].addr.eq(index_next)
-        for ram in bias:
-            m.d.comb += ram[1].addr.eq(bias_next)
         m.d.comb += [x_buf[1].addr.eq(col_next), h_bufs[0][1].addr.eq(col_next), h_bufs[1][1].addr.eq(col_next)]
         activation = Mux(layer == 0, x_buf[1].data, Mux(read_bank, h_bufs[1][1].data, h_bufs[0][1].data))
         # Free-running lane pipeline, MAC_LATENCY cycles from an issue to its sum: σ'·ε in a registered
@@ -132,9 +140,9 @@ class BayesianMLP(wiring.Component):
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
         for lane in range(P):
-            spread = registered_product(m, sigma[lane][1].data, grng.z_out.payload[lane], f"spread{lane}")
+            spread = registered_product(m, sigma[lane], grng.z_out.payload[lane], f"spread{lane}")
             sampled = Signal(word, name=f"sampled{lane}")
-            m.d.sync += sampled.eq(saturate(delay(m, mu[lane][1].data, 2, f"mu{lane}") +
+            m.d.sync += sampled.eq(saturate(delay(m, mu[lane], 2, f"mu{lane}") +
                                             round_shift(spread, sigma_frac(W) - F), W))
             product = registered_product(m, sampled, operand, f"product{lane}")
             acc = Signal(signed(acc_width), name=f"acc{lane}")
@@ -148,7 +156,7 @@ class BayesianMLP(wiring.Component):
         biased = Signal(signed(acc_width + 1))
         result = Signal(word)
         handing = Signal()  # RESULTS hands lane ``slot``'s sum, a real neuron's, to the result stages
-        m.d.sync += [biased.eq(Array(accs)[slot] + (Array(ram[1].data for ram in bias)[slot] << F)),
+        m.d.sync += [biased.eq(Array(accs)[slot] + (bias[1].data << F)),
                      result.eq(requantize(biased, F, W))]
         self._write_result(m, delay(m, handing, RESULT_STAGES, "writing"),
                            delay(m, layer == depth - 1, RESULT_STAGES, "scoring"),
@@ -158,7 +166,7 @@ class BayesianMLP(wiring.Component):
         m.d.comb += moments.select.eq(out_index)
         settle = Signal(range(max(LAYER_SETTLE, MAC_LATENCY) + 1))  # DRAIN's and SETTLE's countdown
 
-        load = self._loader(mu, sigma, bias)
+        load = self._loader(weights, segments, depths, bias)
         with m.FSM(init=load["first"]):
             load["states"](m)
             with m.State("LOAD_X"):
@@ -167,7 +175,7 @@ class BayesianMLP(wiring.Component):
                 with m.If(self.x_in.valid):
                     m.d.comb += col_next.eq(col + 1)
                     with m.If(col == sizes[0] - 1):
-                        m.d.comb += [col_next.eq(0), index_next.eq(0), bias_next.eq(0), moments.clear.eq(1)]
+                        m.d.comb += [col_next.eq(0), index_next.eq(0), moments.clear.eq(1)]
                         m.d.sync += [layer.eq(0), group.eq(0), neuron.eq(0), slot.eq(0), read_bank.eq(1), p.eq(0)]
                         m.next = "MAC"
             with m.State("MAC"):
@@ -187,15 +195,15 @@ class BayesianMLP(wiring.Component):
                 m.d.sync += [slot.eq(slot + 1), neuron.eq(neuron + 1)]
                 with m.If(slot == P - 1):
                     m.d.sync += [slot.eq(0), *(acc.eq(0) for acc in accs), group.eq(group + 1)]
-                    m.d.comb += bias_next.eq(bias_index + 1)
                     m.next = "MAC"
                     with m.If(group == last_group):
                         # The layer's last results land before the next layer (or EMIT) reads them.
                         m.d.sync += [group.eq(0), neuron.eq(0), layer.eq(layer + 1), read_bank.eq(~read_bank),
                                      settle.eq(LAYER_SETTLE)]
                         m.next = "SETTLE"
+                        with m.If(opens_segment):
+                            m.d.comb += index_next.eq(0)
                         with m.If(layer == depth - 1):
-                            m.d.comb += [index_next.eq(0), bias_next.eq(0)]
                             m.d.sync += [layer.eq(0), read_bank.eq(1), p.eq(p + 1)]
                             with m.If(p == S - 1):
                                 m.d.sync += out_index.eq(0)
@@ -221,63 +229,55 @@ class BayesianMLP(wiring.Component):
             m.d.comb += [ram[0].addr.eq(neuron), ram[0].data.eq(Mux(result[-1], 0, result)),
                          ram[0].en.eq(writing & ~scoring & (write_bank == bank))]
 
-    def _loader(self, mu, sigma, bias):
-        """States that take ``params_in`` (:func:`models.bnn.posterior_names` order) into the lanes' RAMs.
+    def _lane_words(self, m, weights, segments, segment):
+        """Each lane's μ and σ' from the weight memory row just read: the row of memory ``segment``
+        (the current layer's), zero in lanes that memory does not store."""
+        W = self.width
+        mu = [Signal(signed(W), name=f"mu{lane}") for lane in range(self.lanes)]
+        sigma = [Signal(signed(W), name=f"sigma{lane}") for lane in range(self.lanes)]
+        for s, ((_, used), ram) in enumerate(zip(segments, weights)):
+            row = ram[1].data
+            with m.If(segment == s):
+                for lane in range(used):
+                    m.d.comb += [mu[lane].eq(row[lane * W:(lane + 1) * W]),
+                                 sigma[lane].eq(row[(used + lane) * W:(used + lane + 1) * W])]
+        return mu, sigma
 
-        Word ``(o, i)`` of layer ``ℓ``'s μ or σ' goes to lane ``o mod lanes`` at
-        ``base_ℓ + (o div lanes)·N_{ℓ-1} + i``; bias ``o`` to ``bias_base_ℓ + o div lanes``.
+    def _loader(self, weights, segments, depths, bias):
+        """States that take ``params_in`` (``models.bnn.posterior_words``) into the memories.
+
+        Each weight memory's rows arrive one after the other, ``2·used`` words a
+        row: the words shift into ``row_buffer`` from the top and the row is
+        written when its last word arrives. The biases follow, one word each.
         """
-        sizes, P = self.sizes, self.lanes
-        names = posterior_names(len(sizes) - 1)
-        lane, row, col = Signal(range(P)), Signal(range(max(sizes[1:]))), Signal(range(max(sizes[:-1])))
-        address = Signal(range(max(steps_per_pass(sizes, P), 1) + 1))
-        targets = {"mu": mu, "sigma": sigma, "b": bias}
-        bases, bias_bases = [0], [0]
-        for n_in, n_out in zip(sizes, sizes[1:]):
-            bases.append(bases[-1] + ceil_div(n_out, P) * n_in)
-            bias_bases.append(bias_bases[-1] + ceil_div(n_out, P))
-
-        def split(name):  # "sigma2" -> ("sigma", 1)
-            kind = name.rstrip("0123456789")
-            return kind, int(name[len(kind):]) - 1
-
-        def start_of(name):
-            kind, layer = split(name)
-            return bias_bases[layer] if kind == "b" else bases[layer]
+        W = self.width
+        row_buffer = Signal(2 * max(used for _, used in segments) * W)
+        word, address = Signal(range(2 * self.lanes)), Signal(range(max(depths + [sum(self.sizes[1:])])))
+        shifted = Cat(row_buffer[W:], self.params_in.payload)
 
         def states(m):
-            for position, name in enumerate(names):
-                kind, layer = split(name)
-                n_in, n_out = sizes[layer], sizes[layer + 1]
-                following = names[position + 1] if position + 1 < len(names) else None
-                with m.State(f"LOAD_{name.upper()}"):
-                    m.d.comb += self.params_in.ready.eq(1)
-                    for target_lane, ram in enumerate(targets[kind]):
-                        m.d.comb += [ram[0].addr.eq(address), ram[0].data.eq(self.params_in.payload),
-                                     ram[0].en.eq(self.params_in.valid & (lane == target_lane))]
+            for s, ((_, used), ram, rows) in enumerate(zip(segments, weights, depths)):
+                following = f"LOAD_WEIGHTS{s + 1}" if s + 1 < len(segments) else "LOAD_BIASES"
+                with m.State(f"LOAD_WEIGHTS{s}"):
+                    last_word = word == 2 * used - 1
+                    m.d.comb += [self.params_in.ready.eq(1), ram[0].addr.eq(address),
+                                 ram[0].data.eq(shifted[-2 * used * W:]), ram[0].en.eq(self.params_in.valid & last_word)]
                     with m.If(self.params_in.valid):
-                        self._load_step(m, kind, P, n_in, lane, row, col, address)
-                        done = (row == n_out - 1) & ((col == n_in - 1) if kind != "b" else 1)
-                        with m.If(done):
-                            m.d.sync += [lane.eq(0), row.eq(0), col.eq(0),
-                                         address.eq(start_of(following) if following else 0)]
-                            m.next = f"LOAD_{following.upper()}" if following else "LOAD_X"
+                        m.d.sync += [row_buffer.eq(shifted), word.eq(Mux(last_word, 0, word + 1)),
+                                     address.eq(address + last_word)]
+                        with m.If(last_word & (address == rows - 1)):
+                            m.d.sync += address.eq(0)
+                            m.next = following
+            with m.State("LOAD_BIASES"):
+                m.d.comb += [self.params_in.ready.eq(1), bias[0].addr.eq(address),
+                             bias[0].data.eq(self.params_in.payload), bias[0].en.eq(self.params_in.valid)]
+                with m.If(self.params_in.valid):
+                    m.d.sync += address.eq(address + 1)
+                    with m.If(address == sum(self.sizes[1:]) - 1):
+                        m.d.sync += address.eq(0)
+                        m.next = "LOAD_X"
 
-        return {"first": f"LOAD_{names[0].upper()}", "states": states}
-
-    @staticmethod
-    def _load_step(m, kind, lanes, n_in, lane, row, col, address):
-        """Advance the load counters by one word (the last word's update is overridden by the caller)."""
-        wraps = lane == lanes - 1
-        next_lane = Mux(wraps, 0, lane + 1)
-        if kind == "b":
-            m.d.sync += [lane.eq(next_lane), row.eq(row + 1), address.eq(address + wraps)]
-            return
-        with m.If(col == n_in - 1):
-            m.d.sync += [col.eq(0), row.eq(row + 1), lane.eq(next_lane),
-                         address.eq(Mux(wraps, address + 1, address - (n_in - 1)))]
-        with m.Else():
-            m.d.sync += [col.eq(col + 1), address.eq(address + 1)]
+        return {"first": "LOAD_WEIGHTS0", "states": states}
 
 
 class PredictiveMoments(wiring.Component):

@@ -26,8 +26,9 @@ import numpy as np
 from .fixed import FixedFormat, ceil_div, requantize, round_shift, saturate
 from .grng import rlf_grng
 
-__all__ = ["posterior_names", "posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
-           "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "cycles_per_image", "MAC_LATENCY", "RESULT_STAGES", "LAYER_SETTLE"]
+__all__ = ["posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
+           "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
+           "segment_rows", "cycles_per_image", "MAC_LATENCY", "RESULT_STAGES", "LAYER_SETTLE"]
 
 GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, bits per sample
 MAC_LATENCY = 5  #: hardware cycles from a MAC issue to its sum: σ'·ε (2), the sampled weight (1), w·a (2)
@@ -63,6 +64,28 @@ def layer_sizes(weights: dict) -> list[int]:
 def steps_per_pass(sizes: list[int], lanes: int) -> int:
     """GRNG steps (MAC issue cycles) of one pass: every layer's groups times its inputs."""
     return sum(ceil_div(n_out, lanes) * n_in for n_in, n_out in zip(sizes, sizes[1:]))
+
+
+def weight_segments(sizes: list[int], lanes: int) -> list[tuple[list[int], int]]:
+    """The engine's weight memories: runs of consecutive layers that use the same number of lanes,
+    ``min(lanes, N_ℓ)``, as ``(layers, used)`` with 0-based layer indices.
+
+    A memory row holds one MAC step of its layer — ``used`` μ words, then ``used`` σ' words — so a
+    layer narrower than the engine (the output layer) stores only the lanes that compute it.
+    """
+    segments = []
+    for layer, n_out in enumerate(sizes[1:]):
+        used = min(lanes, n_out)
+        if segments and segments[-1][1] == used:
+            segments[-1][0].append(layer)
+        else:
+            segments.append(([layer], used))
+    return segments
+
+
+def segment_rows(sizes: list[int], lanes: int, layers: list[int]) -> int:
+    """Rows of the weight memory that holds ``layers``: each layer's groups times its inputs."""
+    return sum(ceil_div(sizes[layer + 1], lanes) * sizes[layer] for layer in layers)
 
 
 def _layer_epsilons(eps, sizes, lanes):
@@ -112,16 +135,29 @@ def cycles_per_image(sizes: list[int], passes: int, lanes: int = 1) -> int:
     return sizes[0] + passes * per_pass + 2 * sizes[-1]
 
 
-def posterior_names(depth: int) -> list[str]:
-    """``params_in``'s arrays in order: ``mu1, sigma1, b1, …, muL, sigmaL, bL``."""
-    return [f"{kind}{layer}" for layer in range(1, depth + 1) for kind in ("mu", "sigma", "b")]
+def _weight_rows(mu, sigma, lanes: int) -> np.ndarray:
+    """One layer's weight-memory rows in MAC order (group, input): lane ``p`` of group ``g`` holds neuron
+    ``g·lanes + p`` (zero past the last neuron); each row is the used lanes' μ, then their σ'."""
+    n_out, n_in = mu.shape
+    used, groups = min(lanes, n_out), ceil_div(n_out, lanes)
+
+    def by_lane(matrix):  # (groups · n_in) × used
+        padded = np.zeros((groups * lanes, n_in), dtype=np.int64)
+        padded[:n_out] = matrix
+        return padded.reshape(groups, lanes, n_in)[:, :used].transpose(0, 2, 1).reshape(groups * n_in, used)
+
+    return np.concatenate([by_lane(mu), by_lane(sigma)], axis=1)
 
 
-def posterior_words(raw: dict) -> np.ndarray:
-    """The raw posterior arrays (``<name>_raw``) as ``params_in``'s words: :func:`posterior_names` order,
-    row-major."""
+def posterior_words(raw: dict, lanes: int) -> np.ndarray:
+    """The raw posterior arrays (``<name>_raw``) as ``params_in``'s words for a ``lanes``-lane engine:
+    every layer's weight-memory rows (:func:`_weight_rows`, layer by layer, so segment by segment of
+    :func:`weight_segments`), then every layer's biases in neuron order."""
     depth = sum(1 for name in raw if name.startswith("mu") and name.endswith("_raw"))
-    return np.concatenate([np.asarray(raw[f"{name}_raw"]).reshape(-1) for name in posterior_names(depth)])
+    rows = [_weight_rows(np.asarray(raw[f"mu{layer}_raw"]), np.asarray(raw[f"sigma{layer}_raw"]), lanes).reshape(-1)
+            for layer in range(1, depth + 1)]
+    biases = [np.asarray(raw[f"b{layer}_raw"], dtype=np.int64).reshape(-1) for layer in range(1, depth + 1)]
+    return np.concatenate(rows + biases)
 
 
 def scores_from_words(words: np.ndarray, images: int, n_out: int) -> dict:

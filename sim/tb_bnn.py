@@ -16,7 +16,7 @@ from .drivers import StreamSource
 async def drive(dut, job, inputs):
     depth = sum(1 for name in inputs if name.startswith("mu"))
     n_out = len(inputs[f"b{depth}_raw"])
-    await StreamSource(dut, "params_in", **job.stream_args(0)).send(posterior_words(inputs))
+    await StreamSource(dut, "params_in", **job.stream_args(0)).send(posterior_words(inputs, job.params["lanes"]))
     x = inputs["x_raw"]
     scores, cycles = await harness.stream_through(dut, job, "x_in", "scores_out", x, len(x) * 2 * n_out, offset=1)
     return scores_from_words(scores, len(x), n_out), {"cycles": cycles, "images": len(x)}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from accelgen.cli import main
-from models.bnn import GRNG_BITS, bnn_mlp_raw, cycles_per_image, sigma_format
+from models.bnn import GRNG_BITS, bnn_mlp_raw, cycles_per_image, posterior_words, sigma_format, weight_segments
 from models.fixed import FixedFormat, dequantize, quantize, requantize
 from models.train.admm import load_split
 from models.train.bnn import perturb, predict_float, train_bnn, upscaled
@@ -79,15 +79,40 @@ def test_rtl_equals_model_at_8_bits(tmp_path):
     rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
 
 
-@pytest.mark.parametrize("layers, lanes", [("7-5-4-3", 2), ("6-9-2", 4), ("5-3", 3), ("4-1-3", 1)],
+@pytest.mark.parametrize("layers, lanes", [("7-5-4-3", 2), ("6-9-3-2", 4), ("5-3", 3), ("4-1-3", 1)],
                          ids=["three-layers", "lanes-past-the-last-neuron", "one-layer", "one-neuron-layer"])
 def test_rtl_equals_model_at_any_depth_and_lane_count(layers, lanes, tmp_path):
     """Depths 1–3, lanes that do and do not divide a layer, 10-bit words, under stalls; the cycle
-    count equals the cycle model's."""
+    count equals the cycle model's. Weight memories: one shared by three layers (7-5-4-3 on 2 lanes),
+    three of 4, 3 and 2 lanes (6-9-3-2 on 4)."""
     shape = {"layers": layers, "lanes": lanes, "width": 10, "frac": 5, "passes": 2}
     _, result = rtl_run("bnn-mlp", shape, tmp_path, stall=0.0, batch=2)
     assert result.counters["cycles"] == 2 * cycles_per_image([int(n) for n in layers.split("-")], 2, lanes)
     rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
+
+
+def test_posterior_words_are_the_weight_memory_rows_then_the_biases():
+    """Word by word: row (layer, group, input) holds lane p's μ then σ' for neuron group·lanes + p, zero
+    past the last neuron; a layer with fewer neurons than lanes stores only its own; biases last."""
+    rng = np.random.default_rng(5)
+    sizes, lanes = [3, 6, 5, 2], 4
+    raw = {}
+    for layer, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+        for kind in ("mu", "sigma"):
+            raw[f"{kind}{layer}_raw"] = rng.integers(-99, 100, (n_out, n_in))
+        raw[f"b{layer}_raw"] = rng.integers(-99, 100, n_out)
+    expected = []
+    for layer, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+        for group in range(math.ceil(n_out / lanes)):
+            for i in range(n_in):
+                for kind in ("mu", "sigma"):
+                    for lane in range(min(lanes, n_out)):
+                        neuron = group * lanes + lane
+                        expected.append(int(raw[f"{kind}{layer}_raw"][neuron, i]) if neuron < n_out else 0)
+    for layer in range(1, len(sizes)):
+        expected.extend(int(b) for b in raw[f"b{layer}_raw"])
+    assert posterior_words(raw, lanes).tolist() == expected
+    assert weight_segments(sizes, lanes) == [([0, 1], 4), ([2], 2)]
 
 
 def test_zero_sigma_is_the_deterministic_fixed_point_mlp():

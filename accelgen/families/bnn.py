@@ -78,8 +78,8 @@ class BayesianMLP(Design):
         return {"mean_raw": mean, "var_raw": var}
 
     def stream_plan(self, raw):
-        """``params_in``: every weight array in ``inputs()`` order; then the images; scores come back per
+        """``params_in``: the weight-memory rows and the biases (``models.bnn.posterior_words``); then the images; scores come back per
         image as ``N_L`` means, then ``N_L`` variances."""
         batch, n_out = len(raw["x_raw"]), self.sizes[-1]
-        return stream_through([("params_in", posterior_words(raw)), ("x_in", raw["x_raw"])], batch * 2 * n_out,
+        return stream_through([("params_in", posterior_words(raw, self.params["lanes"])), ("x_in", raw["x_raw"])], batch * 2 * n_out,
                               lambda words: scores_from_words(words, batch, n_out))
