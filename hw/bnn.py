@@ -55,6 +55,8 @@ class BayesianMLP(wiring.Component):
         Sampled forward passes per image, a power of two.
     seed : int
         Seed of the GRNG.
+    eps_bits : int
+        Fresh bits per ε: the GRNG's samples are Binomial(eps_bits, ½) (its RAM is ``lanes·eps_bits`` wide).
 
     Members
     -------
@@ -76,9 +78,9 @@ class BayesianMLP(wiring.Component):
     One image at a time: the next image is taken after the last score is sent.
     """
 
-    def __init__(self, *, sizes, lanes, width, frac, passes, seed):
+    def __init__(self, *, sizes, lanes, width, frac, passes, seed, eps_bits=GRNG_BITS):
         self.sizes, self.lanes = list(sizes), lanes
-        self.width, self.frac, self.passes, self.seed = width, frac, passes, seed
+        self.width, self.frac, self.passes, self.seed, self.eps_bits = width, frac, passes, seed, eps_bits
         super().__init__({
             "params_in": In(stream.Signature(signed(width))),
             "x_in": In(stream.Signature(signed(width))),
@@ -91,7 +93,7 @@ class BayesianMLP(wiring.Component):
         depth, word = len(sizes) - 1, signed(W)
         n_in, n_out = sizes[:-1], sizes[1:]
         groups = [ceil_div(n, P) for n in n_out]
-        m.submodules.grng = grng = RLFGRNG(n=GRNG_N, lanes=P, bits=GRNG_BITS, seed=self.seed)
+        m.submodules.grng = grng = RLFGRNG(n=GRNG_N, lanes=P, bits=self.eps_bits, seed=self.seed)
 
         # Weight memories, one row per MAC step (layer, group, input); biases by neuron, read beside the sums.
         segments = weight_segments(sizes, P)

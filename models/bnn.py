@@ -3,8 +3,8 @@
 A network of any depth, ``sizes = [N_0, N_1, …, N_L]``: layer ``ℓ`` maps
 ``N_{ℓ-1}`` inputs to ``N_ℓ`` outputs, ReLU after every layer but the last.
 Every weight is drawn per forward pass as ``w = μ + σ·ε`` with ε from an
-``rlf-grng`` of ``lanes`` lanes (``models/grng.py``; ε = z_raw / √GRNG_BITS).
-The hardware stores ``σ' = σ/√GRNG_BITS`` in ``sigma_format(width)`` (Q(width,
+``rlf-grng`` of ``lanes`` lanes, ``eps_bits`` fresh bits per draw (``models/grng.py``;
+ε = z_raw / √eps_bits, 32 by default). The hardware stores ``σ' = σ/√eps_bits`` in ``sigma_format(width)`` (Q(width,
 width − 1), so small σ keep their precision) and forms ``w = sat(μ +
 round_shift(σ'·z_raw, width − 1 − frac))`` — one multiply, no division. Each
 layer is ``requantize(Σ w·a + (b << frac))`` (round half up, saturate). Over
@@ -30,7 +30,7 @@ __all__ = ["posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRN
            "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
            "segment_rows", "cycles_per_image", "MAC_LATENCY", "RESULT_STAGES", "LAYER_SETTLE"]
 
-GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, bits per sample
+GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, default bits per sample
 MAC_LATENCY = 5  #: hardware cycles from a MAC issue to its sum: σ'·ε (2), the sampled weight (1), w·a (2)
 RESULT_STAGES = 2  #: hardware registers between a lane's sum and its result's write (bias add, requantize)
 LAYER_SETTLE = RESULT_STAGES + 1  #: idle cycles after a layer: its last result lands before the next read
@@ -100,11 +100,11 @@ def _layer_epsilons(eps, sizes, lanes):
 
 
 def bnn_mlp_raw(weights: dict, x_raw: np.ndarray, fmt: FixedFormat, passes: int, seed: int,
-                lanes: int = 1) -> tuple:
+                lanes: int = 1, eps_bits: int = GRNG_BITS) -> tuple:
     """``(mean_raw, var_raw)``, each images × N_L, for raw ``weights`` (``mu1, sigma1, b1, …``)."""
     sizes = layer_sizes(weights)
     depth, steps = len(sizes) - 1, steps_per_pass(sizes, lanes)
-    eps = rlf_grng(GRNG_N, lanes, GRNG_BITS, seed, len(x_raw) * passes * steps).reshape(len(x_raw), passes, steps, lanes)
+    eps = rlf_grng(GRNG_N, lanes, eps_bits, seed, len(x_raw) * passes * steps).reshape(len(x_raw), passes, steps, lanes)
     shift = int(math.log2(passes))
     means, variances = [], []
     for image, x in enumerate(np.asarray(x_raw, dtype=np.int64)):

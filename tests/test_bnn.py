@@ -74,8 +74,9 @@ def test_rtl_equals_model_under_stalls(tmp_path):
 
 
 def test_rtl_equals_model_at_8_bits(tmp_path):
-    """VIBNN's 8-bit words: σ' is Q8.7 (``sigma_frac = width - 1``), bit-exact under stalls."""
-    shape = {"layers": "5-3-2", "lanes": 1, "width": 8, "frac": 4, "passes": 2}
+    """VIBNN's 8-bit words: σ' is Q8.7 (``sigma_frac = width - 1``), ε from 16 fresh bits, bit-exact
+    under stalls."""
+    shape = {"layers": "5-3-2", "lanes": 1, "width": 8, "frac": 4, "passes": 2, "eps_bits": 16}
     rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
 
 

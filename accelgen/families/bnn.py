@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 import hw.bnn
-from models.bnn import GRNG_BITS, bnn_mlp_raw, posterior_words, scores_from_words, sigma_format
+from models.bnn import bnn_mlp_raw, posterior_words, scores_from_words, sigma_format
 
 from ..api import ArraySpec, Design
 from ..flows.link import stream_through
@@ -32,6 +32,8 @@ class BayesianMLP(Design):
         WIDTH, FRAC,
         Param("passes", 8, "sampled forward passes per image (power of two)", lo=1, hi=256),
         Param("seed", 1, "seed of the GRNG", lo=1, hi=2**31 - 1),
+        Param("eps_bits", 32, "fresh bits per epsilon, Binomial(eps_bits, 1/2) (16: half the GRNG's block RAM)",
+              lo=8, hi=32),
     )
 
     @property
@@ -48,11 +50,11 @@ class BayesianMLP(Design):
     def component(self):
         p = self.params
         return hw.bnn.BayesianMLP(sizes=self.sizes, lanes=p["lanes"], width=p["width"], frac=p["frac"],
-                                  passes=p["passes"], seed=p["seed"])
+                                  passes=p["passes"], seed=p["seed"], eps_bits=p["eps_bits"])
 
     def inputs(self):
         q, sizes = self.fmt, self.sizes
-        s, root = sigma_format(self.params["width"]), math.sqrt(GRNG_BITS)
+        s, root = sigma_format(self.params["width"]), math.sqrt(self.params["eps_bits"])
         arrays = {}
         for layer, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), start=1):
             arrays[f"mu{layer}"] = ArraySpec((n_out, n_in), q)
@@ -74,7 +76,7 @@ class BayesianMLP(Design):
     def golden(self, raw):
         p = self.params
         weights = {name: raw[f"{name}_raw"] for name in self.inputs() if name != "x"}
-        mean, var = bnn_mlp_raw(weights, raw["x_raw"], self.fmt, p["passes"], p["seed"], p["lanes"])
+        mean, var = bnn_mlp_raw(weights, raw["x_raw"], self.fmt, p["passes"], p["seed"], p["lanes"], p["eps_bits"])
         return {"mean_raw": mean, "var_raw": var}
 
     def stream_plan(self, raw):
