@@ -29,10 +29,12 @@ from scipy import stats
 
 from common import ROOT, progress, ratio, synth
 
+import accelgen
+
 from accelgen.flows.outputs import write_atomically
 from hw.grng import PASS_BUBBLES
 from models import grng
-from models.bnn import GRNG_BITS, bnn_mlp_raw, cycles_per_image, sigma_format, steps_per_pass
+from models.bnn import GRNG_BITS, GRNG_N, bnn_mlp_raw, cycles_per_image, segment_rows, sigma_format, weight_segments
 from models.fixed import FixedFormat, quantize
 from models.train.admm import load_split
 from models.train.bnn import predict_float, train_bnn, upscaled
@@ -102,67 +104,145 @@ def measure(label: str, design: str, params: dict) -> dict:
 VIBNN_IMAGES_PER_S = 321_543.4  # reported for 784-200-200-10 on their FPGA
 VIBNN_SIZES = [784, 200, 200, 10]
 BNN_LANES = (4, 16)  # synthesized on digits 64-16-10
-SCALE_LANES = (16, 64, 78, 128, 200)  # 78: two multipliers per lane on the LFE5U-85F's 156 MULT18X18D
-DEVICE_BRAM = 208
+DEVICE_BRAM, DEVICE_DSP = 208, 156  # LFE5U-85F: DP16KD, MULT18X18D
+SCALE_FORMAT = {"width": 8, "frac": 5}  # VIBNN's 8-bit words
+# The most lanes whose block RAM fits the LFE5U-85F (see layout_rows), with 32- and 16-bit ε.
+ON_DEVICE = ({"lanes": 20, "eps_bits": 32}, {"lanes": 40, "eps_bits": 16})
+SCALE_LANES = (10, 20, 25, 40, 50, 100, 200)
 ACCURACY_PASSES, ACCURACY_LANES = 8, 128
+DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))  # depth × width
 
 
-def bram_per_lane(sizes: list[int], lanes: int, bits: int = 8) -> int:
-    """DP16KD per lane for μ and σ' at ``bits`` bits each (2048 × 9 or 1024 × 18 words per block)."""
-    words = steps_per_pass(sizes, lanes)
-    per_block = 2048 if bits <= 9 else 1024
-    return 2 * -(-words // per_block)
+def dp16kd(width: int, depth: int) -> int:
+    """Block RAMs for a ``depth`` × ``width`` memory in its best DP16KD shape."""
+    return min(-(-width // shape_width) * -(-depth // shape_depth) for shape_depth, shape_width in DP16KD_SHAPES)
 
 
-def scale_accuracy() -> dict:
-    """784-200-200-10 trained by Bayes by Backprop on digits zoomed to 28×28: float vs the bit-exact
-    fixed-point model (Q16.10, 8 passes, 128 lanes) on the whole test split."""
-    progress("784-200-200-10: training and fixed-point inference")
-    data = upscaled(load_split())
-    posterior = train_bnn(data, hidden=tuple(VIBNN_SIZES[1:-1]), epochs=20, lr=1e-3)
-    float_mean, _ = predict_float(posterior, data.x_test, ACCURACY_PASSES, np.random.default_rng(0))
-    fmt = FixedFormat(16, 10)
-    raw = {name: quantize(value / np.sqrt(GRNG_BITS), sigma_format(fmt.width)) if name.startswith("sigma")
-           else quantize(value, fmt) for name, value in posterior.items()}
-    mean, _ = bnn_mlp_raw(raw, quantize(data.x_test, fmt), fmt, ACCURACY_PASSES, 1, ACCURACY_LANES)
-    return {"float": float((float_mean.argmax(axis=1) == data.y_test).mean()),
-            "fixed": float((mean.argmax(axis=1) == data.y_test).mean()), "images": len(data.y_test)}
+def block_ram(sizes: list[int], lanes: int, width: int, eps_bits: int) -> dict:
+    """bnn-mlp's DP16KD by memory: the weight memories (``models.bnn.weight_segments``), the GRNG's
+    ``GRNG_N``-deep RAM of ``lanes·eps_bits`` columns, the image buffer and the two hidden buffers."""
+    weights = sum(dp16kd(2 * used * width, segment_rows(sizes, lanes, layers))
+                  for layers, used in weight_segments(sizes, lanes))
+    buffers = dp16kd(width, sizes[0]) + 2 * dp16kd(width, max(sizes[1:-1], default=1))
+    return {"weights": weights, "grng": dp16kd(lanes * eps_bits, GRNG_N), "buffers": buffers}
 
 
-def bnn_rows() -> list[str]:
-    """bnn-mlp on digits (synthesized, lanes 4 and 16), VIBNN's network through the cycle model at the
-    16-lane Fmax, its block RAM, and its accuracy."""
-    lines = [
-        "| network | lanes | passes | cycles/image | LUT | FF | DSP | BRAM | Fmax (MHz) | images/s at Fmax | "
-        "images/s per LUT |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    fmax = None
+class Scale:
+    """784-200-200-10 trained once by Bayes by Backprop on digits zoomed to 28×28."""
+
+    def __init__(self):
+        progress("784-200-200-10: training")
+        self.data = upscaled(load_split())
+        self.posterior = train_bnn(self.data, hidden=tuple(VIBNN_SIZES[1:-1]), epochs=20, lr=1e-3)
+
+    def raw(self, fmt: FixedFormat, eps_bits: int) -> dict:
+        return {name: quantize(value / np.sqrt(eps_bits), sigma_format(fmt.width)) if name.startswith("sigma")
+                else quantize(value, fmt) for name, value in self.posterior.items()}
+
+    def float_accuracy(self) -> float:
+        mean, _ = predict_float(self.posterior, self.data.x_test, ACCURACY_PASSES, np.random.default_rng(0))
+        return float((mean.argmax(axis=1) == self.data.y_test).mean())
+
+    def fixed_accuracy(self, fmt: FixedFormat, lanes: int, eps_bits: int) -> float:
+        progress(f"784-200-200-10: Q{fmt.width}.{fmt.frac} model, {lanes} lanes, {eps_bits}-bit ε")
+        mean, _ = bnn_mlp_raw(self.raw(fmt, eps_bits), quantize(self.data.x_test, fmt), fmt, ACCURACY_PASSES, 1,
+                              lanes, eps_bits)
+        return float((mean.argmax(axis=1) == self.data.y_test).mean())
+
+    def rtl_cycles(self, params: dict) -> int:
+        """One test image through the RTL (Verilator, no stalls), bit-exact with the model: its cycles."""
+        progress(f"784-200-200-10 RTL, {params}")
+        acc = accelgen.design("bnn-mlp", **params)
+        arrays = {**self.posterior, "x": self.data.x_test[:1]}
+        result = acc.simulate(arrays, stall=0.0, batch=1)
+        if not result.passed:
+            raise SystemExit(f"784-200-200-10 {params}: {result.reason}")
+        return result.counters["cycles"]
+
+
+def digits_rows() -> list[str]:
+    """bnn-mlp on digits 64-16-10 synthesized at 4 and 16 lanes."""
+    lines = ["| network | lanes | passes | cycles/image | LUT | FF | DSP | BRAM | Fmax (MHz) | images/s at Fmax | "
+             "images/s per LUT |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for lanes in BNN_LANES:
         progress(f"bnn-mlp, lanes={lanes}")
         result = synth("bnn-mlp", {"lanes": lanes}, seeds=SEEDS)
-        fmax = result["fmax_median_mhz"]
-        cycles = cycles_per_image([64, 16, 10], 8, lanes)
+        fmax, cycles = result["fmax_median_mhz"], cycles_per_image([64, 16, 10], 8, lanes)
         rate = fmax * 1e6 / cycles
-        lines.append(f"| digits 64-16-10 (synthesized) | {lanes} | 8 | {cycles} | {result['lut']} | {result['ff']} | "
+        lines.append(f"| digits 64-16-10 | {lanes} | 8 | {cycles} | {result['lut']} | {result['ff']} | "
                      f"{result['dsp']} | {result['bram']} | {fmax} | {rate:,.0f} | {rate / result['lut']:.2f} |")
-    lines += ["", f"784-200-200-10 through the cycle model (`models.bnn.cycles_per_image`) at the 16-lane Fmax "
-              f"({fmax} MHz), one pass and 8; block RAM for μ and σ' at 8 bits each "
-              f"(`bram_per_lane`), against the LFE5U-85F's {DEVICE_BRAM}:", "",
-              "| lanes | DSP (2 per lane) | cycles/image, 1 pass | images/s, 1 pass | images/s, 8 passes | "
-              "μ, σ' DP16KD | vs VIBNN (1 pass) |",
-              "|---:|---:|---:|---:|---:|---:|---:|"]
-    for lanes in SCALE_LANES:
-        one, eight = (cycles_per_image(VIBNN_SIZES, passes, lanes) for passes in (1, 8))
-        rate = fmax * 1e6 / one
-        lines.append(f"| {lanes} | {2 * lanes} | {one} | {rate:,.0f} | {fmax * 1e6 / eight:,.0f} | "
-                     f"{lanes * bram_per_lane(VIBNN_SIZES, lanes)} | {rate / VIBNN_IMAGES_PER_S:.3f}× |")
-    accuracy = scale_accuracy()
-    lines += ["", f"VIBNN reported {VIBNN_IMAGES_PER_S:,} images/s. Accuracy of 784-200-200-10 (Bayes by Backprop, "
-              f"20 epochs, digits zoomed to 28×28, {accuracy['images']} test images, {ACCURACY_PASSES} passes): "
-              f"float {accuracy['float']:.4f}, bit-exact Q16.10 model with {ACCURACY_LANES} lanes "
-              f"{accuracy['fixed']:.4f}."]
     return lines
+
+
+def device_rows(scale: Scale) -> tuple[list[str], float]:
+    """784-200-200-10 synthesized on the LFE5U-85F at each ``ON_DEVICE`` point, one image through its RTL;
+    returns the table and the lowest median Fmax."""
+    lines = ["| lanes | ε bits | LUT | FF | DSP | BRAM (estimate) | Fmax (MHz) | cycles/image, 8 passes (RTL) | "
+             "images/s, 1 pass | images/s, 8 passes | images/s per kLUT, 1 pass | images/s per DSP, 1 pass | "
+             "vs VIBNN, 1 pass |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    fmaxes = []
+    for point in ON_DEVICE:
+        params = {"layers": "784-200-200-10", **SCALE_FORMAT, **point}
+        progress(f"bnn-mlp 784-200-200-10, {point}")
+        result = synth("bnn-mlp", params, seeds=SEEDS)
+        fmax = result["fmax_median_mhz"]
+        fmaxes.append(fmax)
+        cycles = scale.rtl_cycles(params)
+        assert cycles == cycles_per_image(VIBNN_SIZES, 8, point["lanes"]), cycles
+        one = fmax * 1e6 / cycles_per_image(VIBNN_SIZES, 1, point["lanes"])
+        estimate = sum(block_ram(VIBNN_SIZES, point["lanes"], SCALE_FORMAT["width"], point["eps_bits"]).values())
+        lines.append(f"| {point['lanes']} | {point['eps_bits']} | {result['lut']} | {result['ff']} | {result['dsp']} | "
+                     f"{result['bram']} ({estimate}) | {fmax} | {cycles:,} | {one:,.0f} | {fmax * 1e6 / cycles:,.0f} | "
+                     f"{one * 1e3 / result['lut']:.1f} | {one / result['dsp']:.0f} | {one / VIBNN_IMAGES_PER_S:.3f}× |")
+    return lines, min(fmaxes)
+
+
+def layout_rows(fmax: float) -> list[str]:
+    """784-200-200-10 at more lane counts: block RAM by memory against the device's, and the cycle model at
+    ``fmax``."""
+    lines = ["| lanes | DSP (2 per lane) | weights DP16KD | GRNG DP16KD, 32 / 16-bit ε | buffers | total, 32 / 16 | "
+             "cycles/image, 1 pass | images/s, 1 pass | vs VIBNN |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for lanes in SCALE_LANES:
+        wide, coarse = (block_ram(VIBNN_SIZES, lanes, SCALE_FORMAT["width"], bits) for bits in (32, 16))
+        totals = [sum(blocks.values()) for blocks in (wide, coarse)]
+        marks = [f"{total}" if total <= DEVICE_BRAM else f"{total} ✗" for total in totals]
+        cycles = cycles_per_image(VIBNN_SIZES, 1, lanes)
+        rate = fmax * 1e6 / cycles
+        lines.append(f"| {lanes} | {2 * lanes} | {wide['weights']} | {wide['grng']} / {coarse['grng']} | "
+                     f"{wide['buffers']} | {marks[0]} / {marks[1]} | {cycles:,} | {rate:,.0f} | "
+                     f"{rate / VIBNN_IMAGES_PER_S:.3f}× |")
+    return lines
+
+
+def bnn_rows() -> list[str]:
+    scale = Scale()
+    device, fmax = device_rows(scale)
+    accuracy = {"float": scale.float_accuracy(),
+                "Q16.10, 128 lanes, 32-bit ε": scale.fixed_accuracy(FixedFormat(16, 10), ACCURACY_LANES, GRNG_BITS)}
+    for point in ON_DEVICE:
+        fmt = FixedFormat(SCALE_FORMAT["width"], SCALE_FORMAT["frac"])
+        label = f"Q{fmt.width}.{fmt.frac}, {point['lanes']} lanes, {point['eps_bits']}-bit ε"
+        accuracy[label] = scale.fixed_accuracy(fmt, point["lanes"], point["eps_bits"])
+    dsp_bound = 2 * DEVICE_DSP * fmax * 1e6 / sum(a * b for a, b in zip(VIBNN_SIZES, VIBNN_SIZES[1:]))
+    return [
+        *digits_rows(), "",
+        f"### 784-200-200-10 on the LFE5U-85F (Q{SCALE_FORMAT['width']}.{SCALE_FORMAT['frac']}, 8 passes synthesized)",
+        "", *device, "",
+        "BRAM is yosys's count; the estimate in brackets is `block_ram`'s (below). Images/s for one pass use the "
+        "cycle model at the same Fmax (the passes only size the moment sums); the RTL's cycle counter equals the "
+        "model on the trained posterior.", "",
+        f"At more lane counts, the cycle model at {fmax} MHz and block RAM by memory (`block_ram`: each memory "
+        f"in its best DP16KD shape) against the device's {DEVICE_BRAM} (✗: does not fit):", "", *layout_rows(fmax), "",
+        f"The device's multiplier bound: {DEVICE_DSP} MULT18X18D at two 8-bit products each, {fmax} MHz: "
+        f"{dsp_bound:,.0f} images/s per pass. VIBNN reported {VIBNN_IMAGES_PER_S:,} images/s.", "",
+        f"Accuracy (Bayes by Backprop, 20 epochs, digits zoomed to 28×28, {len(scale.data.y_test)} test images, "
+        f"{ACCURACY_PASSES} passes, bit-exact models):", "",
+        "| model | accuracy |", "|---|---:|",
+        *(f"| {label} | {value:.4f} |" for label, value in accuracy.items()),
+    ]
 
 
 def render(rows: list[dict], elapsed: float, bnn: list[str]) -> str:

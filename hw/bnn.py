@@ -6,8 +6,8 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigne
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, RESULT_STAGES, segment_rows, sigma_frac,
-                        weight_segments)
+from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGES, RESULT_STAGES, WEIGHT_REGISTERS,
+                        segment_rows, sigma_frac, weight_segments)
 from models.fixed import ceil_div
 
 from .common.dsp import registered_product
@@ -35,11 +35,11 @@ class BayesianMLP(wiring.Component):
     samples its weight with its own ε. Consecutive layers that use the same
     number of lanes share one memory (``models.bnn.weight_segments``), so a
     layer narrower than the engine stores only its own lanes.
-    A free-running pipeline: (ε, μ, σ', activation) → σ'·ε in a registered
-    DSP multiplier → sampled weight → w·a in a registered DSP multiplier →
-    accumulate (``MAC_LATENCY`` cycles). A group ends with ``MAC_LATENCY``
-    drain cycles and ``lanes`` cycles that
-    add each lane's bias, requantize, apply ReLU and write the result into the
+    A free-running pipeline: the row read (addressed by a register) and
+    ``WEIGHT_REGISTERS`` registers that carry it to the lanes → σ'·ε in a
+    registered DSP multiplier → sampled weight → w·a in a registered DSP
+    multiplier → accumulate (``MAC_LATENCY`` cycles). A group ends with
+    ``MAC_LATENCY`` drain cycles and ``lanes`` cycles that add each lane's bias, requantize, apply ReLU and write the result into the
     next layer's activation buffer (two ping-pong buffers beside the input
     image's), or, after the last layer, into :class:`PredictiveMoments`.
 
@@ -113,36 +113,36 @@ class BayesianMLP(wiring.Component):
         neuron = Signal(range(max(groups) * P))
         read_bank = Signal(init=1)  # the h buffer a layer ≥ 1 reads; it writes the other (layer 0 writes h0)
         p = Signal(range(S))
-        # Block-RAM reads are synchronous: every read port is addressed with the
-        # counters' next values, so its data always matches the current counters.
-        # ``index`` is the row in the current layer's weight memory.
+        # The read ports are addressed by the counters themselves (registers, so the address nets start at a
+        # flip-flop): an issue's row and activation arrive the cycle after it. ``index`` is the row in the
+        # current layer's weight memory; ``col`` the input.
         index = Signal(range(max(depths) + 1))
-        col_next, index_next = Signal.like(col), Signal.like(index)
-        m.d.comb += [col_next.eq(col), index_next.eq(index)]
-        m.d.sync += [col.eq(col_next), index.eq(index_next)]
         columns, outputs, last_group = _table(n_in)[layer], _table(n_out)[layer], _table([g - 1 for g in groups])[layer]
         segment_of = [s for s, (layers, _) in enumerate(segments) for _ in layers]
         opens_segment = _table([int(segment_of[ℓ + 1] != segment_of[ℓ]) for ℓ in range(depth - 1)] + [1])[layer]
-        mu, sigma = self._lane_words(m, weights, segments, _table(segment_of)[layer])
+        rows = [delay(m, ram[1].data, WEIGHT_REGISTERS, f"row{s}") for s, ram in enumerate(weights)]
+        mu, sigma = self._lane_words(m, rows, segments, _table(segment_of)[layer])
         bias_bases = [sum(n_out[:ℓ]) for ℓ in range(depth)]
         m.d.comb += bias[1].addr.eq(_table(bias_bases)[layer] + neuron)
 
         # Stage A: sample each lane's weight, fetch the activation (broadcast).
         for ram in weights:
-            m.d.comb += ram[1].addr.eq(index_next)
-        m.d.comb += [x_buf[1].addr.eq(col_next), h_bufs[0][1].addr.eq(col_next), h_bufs[1][1].addr.eq(col_next)]
+            m.d.comb += ram[1].addr.eq(index)
+        m.d.comb += [x_buf[1].addr.eq(col), h_bufs[0][1].addr.eq(col), h_bufs[1][1].addr.eq(col)]
         activation = Mux(layer == 0, x_buf[1].data, Mux(read_bank, h_bufs[1][1].data, h_bufs[0][1].data))
-        # Free-running lane pipeline, MAC_LATENCY cycles from an issue to its sum: σ'·ε in a registered
-        # multiplier (2), the sampled weight μ + round(σ'·ε) saturated (1), w·a in a registered
-        # multiplier (2); then the accumulator.
+        # Free-running lane pipeline, MAC_LATENCY cycles from an issue to its sum: the row read and its
+        # registers (READ_STAGES), σ'·ε in a registered multiplier (2), the sampled weight μ + round(σ'·ε)
+        # saturated (1), w·a in a registered multiplier (2); then the accumulator. ε is taken at the issue
+        # and waits READ_STAGES cycles for its σ'.
         issue = Signal()
         m.d.comb += grng.z_out.ready.eq(issue)
         accumulate = delay(m, issue, MAC_LATENCY, "accumulate")
-        operand = delay(m, activation, 3, "operand")
+        operand = delay(m, activation, WEIGHT_REGISTERS + 3, "operand")
+        epsilon = delay(m, grng.z_out.payload, READ_STAGES, "epsilon")
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
         for lane in range(P):
-            spread = registered_product(m, sigma[lane], grng.z_out.payload[lane], f"spread{lane}")
+            spread = registered_product(m, sigma[lane], epsilon[lane], f"spread{lane}")
             sampled = Signal(word, name=f"sampled{lane}")
             m.d.sync += sampled.eq(saturate(delay(m, mu[lane], 2, f"mu{lane}") +
                                             round_shift(spread, sigma_frac(W) - F), W))
@@ -175,18 +175,18 @@ class BayesianMLP(wiring.Component):
                 m.d.comb += [self.x_in.ready.eq(1), x_buf[0].addr.eq(col), x_buf[0].data.eq(self.x_in.payload),
                              x_buf[0].en.eq(self.x_in.valid)]
                 with m.If(self.x_in.valid):
-                    m.d.comb += col_next.eq(col + 1)
+                    m.d.sync += col.eq(col + 1)
                     with m.If(col == sizes[0] - 1):
-                        m.d.comb += [col_next.eq(0), index_next.eq(0), moments.clear.eq(1)]
-                        m.d.sync += [layer.eq(0), group.eq(0), neuron.eq(0), slot.eq(0), read_bank.eq(1), p.eq(0)]
+                        m.d.comb += moments.clear.eq(1)
+                        m.d.sync += [col.eq(0), index.eq(0), layer.eq(0), group.eq(0), neuron.eq(0), slot.eq(0),
+                                     read_bank.eq(1), p.eq(0)]
                         m.next = "MAC"
             with m.State("MAC"):
                 m.d.comb += issue.eq(grng.z_out.valid)
                 with m.If(grng.z_out.valid):
-                    m.d.comb += [col_next.eq(col + 1), index_next.eq(index + 1)]
+                    m.d.sync += [col.eq(col + 1), index.eq(index + 1)]
                     with m.If(col == columns - 1):
-                        m.d.comb += col_next.eq(0)
-                        m.d.sync += settle.eq(MAC_LATENCY)
+                        m.d.sync += [col.eq(0), settle.eq(MAC_LATENCY)]
                         m.next = "DRAIN"
             with m.State("DRAIN"):  # MAC_LATENCY cycles: the group's last products reach the sums
                 m.d.sync += settle.eq(settle - 1)
@@ -204,7 +204,7 @@ class BayesianMLP(wiring.Component):
                                      settle.eq(LAYER_SETTLE)]
                         m.next = "SETTLE"
                         with m.If(opens_segment):
-                            m.d.comb += index_next.eq(0)
+                            m.d.sync += index.eq(0)
                         with m.If(layer == depth - 1):
                             m.d.sync += [layer.eq(0), read_bank.eq(1), p.eq(p + 1)]
                             with m.If(p == S - 1):
@@ -231,14 +231,13 @@ class BayesianMLP(wiring.Component):
             m.d.comb += [ram[0].addr.eq(neuron), ram[0].data.eq(Mux(result[-1], 0, result)),
                          ram[0].en.eq(writing & ~scoring & (write_bank == bank))]
 
-    def _lane_words(self, m, weights, segments, segment):
-        """Each lane's μ and σ' from the weight memory row just read: the row of memory ``segment``
-        (the current layer's), zero in lanes that memory does not store."""
+    def _lane_words(self, m, rows, segments, segment):
+        """Each lane's μ and σ' from the weight rows just read (one per memory): the row of memory
+        ``segment`` (the current layer's), zero in lanes that memory does not store."""
         W = self.width
         mu = [Signal(signed(W), name=f"mu{lane}") for lane in range(self.lanes)]
         sigma = [Signal(signed(W), name=f"sigma{lane}") for lane in range(self.lanes)]
-        for s, ((_, used), ram) in enumerate(zip(segments, weights)):
-            row = ram[1].data
+        for s, ((_, used), row) in enumerate(zip(segments, rows)):
             with m.If(segment == s):
                 for lane in range(used):
                     m.d.comb += [mu[lane].eq(row[lane * W:(lane + 1) * W]),

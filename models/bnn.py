@@ -28,10 +28,15 @@ from .grng import rlf_grng
 
 __all__ = ["posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
            "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
-           "segment_rows", "cycles_per_image", "MAC_LATENCY", "RESULT_STAGES", "LAYER_SETTLE"]
+           "segment_rows", "cycles_per_image", "MAC_LATENCY", "READ_STAGES", "WEIGHT_REGISTERS", "RESULT_STAGES", "LAYER_SETTLE"]
 
 GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, default bits per sample
-MAC_LATENCY = 5  #: hardware cycles from a MAC issue to its sum: σ'·ε (2), the sampled weight (1), w·a (2)
+#: Hardware cycles from a MAC issue to its weight row in a register beside the lanes: the block-RAM read
+#: (addressed by the row register) and ``WEIGHT_REGISTERS`` registers that carry the row across the device.
+WEIGHT_REGISTERS = 2
+READ_STAGES = 1 + WEIGHT_REGISTERS
+#: Hardware cycles from a MAC issue to its sum: the read, σ'·ε (2), the sampled weight (1), w·a (2).
+MAC_LATENCY = READ_STAGES + 5
 RESULT_STAGES = 2  #: hardware registers between a lane's sum and its result's write (bias add, requantize)
 LAYER_SETTLE = RESULT_STAGES + 1  #: idle cycles after a layer: its last result lands before the next read
 
