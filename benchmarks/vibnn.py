@@ -15,10 +15,12 @@ the excess kurtosis of lane 0 (a normal's is 0) and its KS p-value against
 N(0, 1).
 
 bnn-mlp: the digits network synthesized at 4 and 16 lanes (median of 3 seeds);
-784-200-200-10 through the cycle model at that Fmax for several lane counts,
-with the block RAM its posterior needs; and its accuracy, float against the
-bit-exact fixed-point model, after Bayes by Backprop on digits zoomed to
-28×28 (about 2 minutes of model time).
+VIBNN's 784-200-200-10 in 8-bit words synthesized on the LFE5U-85F at the
+most lanes whose block RAM fits (20 lanes with 32-bit ε, 40 with 16-bit),
+one trained image through each one's RTL (bit-exact, cycle counter); the
+block RAM and cycle model at more lane counts; and the accuracy, float
+against the bit-exact fixed-point models, after Bayes by Backprop on digits
+zoomed to 28×28 (a few minutes of model time).
 """
 
 import argparse

@@ -6,10 +6,12 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigne
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGES, RESULT_STAGES, WEIGHT_REGISTERS,
-                        segment_rows, sigma_frac, weight_segments)
+from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGES, RESULT_STAGES, segment_rows,
+                        sigma_frac, weight_segments)
 from models.fixed import ceil_div
 
+from .common.banked import READ_LATENCY, BankedMemory
+from .common.buffer import NO_COLLISIONS
 from .common.dsp import registered_product
 from .common.fixed import delay, requantize, round_shift, saturate
 from .common.memory import simple_ram
@@ -35,8 +37,8 @@ class BayesianMLP(wiring.Component):
     samples its weight with its own ε. Consecutive layers that use the same
     number of lanes share one memory (``models.bnn.weight_segments``), so a
     layer narrower than the engine stores only its own lanes.
-    A free-running pipeline: the row read (addressed by a register) and
-    ``WEIGHT_REGISTERS`` registers that carry it to the lanes → σ'·ε in a
+    A free-running pipeline: the row read from banked block RAM
+    (:class:`~hw.common.banked.BankedMemory`, ``READ_STAGES`` cycles) → σ'·ε in a
     registered DSP multiplier → sampled weight → w·a in a registered DSP
     multiplier → accumulate (``MAC_LATENCY`` cycles). A group ends with
     ``MAC_LATENCY`` drain cycles and ``lanes`` cycles that add each lane's bias, requantize, apply ReLU and write the result into the
@@ -98,12 +100,16 @@ class BayesianMLP(wiring.Component):
         # Weight memories, one row per MAC step (layer, group, input); biases by neuron, read beside the sums.
         segments = weight_segments(sizes, P)
         depths = [segment_rows(sizes, P, layers) for layers, _ in segments]
-        weights = [simple_ram(m, f"weights{s}", unsigned(2 * used * W), rows)
-                   for s, ((_, used), rows) in enumerate(zip(segments, depths))]
+        assert READ_STAGES == READ_LATENCY
+        weights = []
+        for s, ((_, used), rows) in enumerate(zip(segments, depths)):
+            m.submodules[f"weights{s}"] = memory = BankedMemory(shape=unsigned(2 * used * W), depth=rows)
+            weights.append(memory)
         bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb")
-        x_buf = simple_ram(m, "x_buf", word, sizes[0])
+        # Activation buffers: each is read into a reset-less register (the block RAM's output register).
+        x_buf = simple_ram(m, "x_buf", word, sizes[0], attrs=NO_COLLISIONS)
         hidden_depth = max(sizes[1:-1], default=1)
-        h_bufs = [simple_ram(m, f"h_buf{bank}", word, hidden_depth) for bank in (0, 1)]
+        h_bufs = [simple_ram(m, f"h_buf{bank}", word, hidden_depth, attrs=NO_COLLISIONS) for bank in (0, 1)]
         m.submodules.moments = moments = PredictiveMoments(width=W, frac=F, n_out=sizes[-1], passes=S)
 
         layer = Signal(range(depth))
@@ -113,23 +119,27 @@ class BayesianMLP(wiring.Component):
         neuron = Signal(range(max(groups) * P))
         read_bank = Signal(init=1)  # the h buffer a layer ≥ 1 reads; it writes the other (layer 0 writes h0)
         p = Signal(range(S))
-        # The read ports are addressed by the counters themselves (registers, so the address nets start at a
-        # flip-flop): an issue's row and activation arrive the cycle after it. ``index`` is the row in the
+        # The read ports are addressed by the counters themselves: an issue's row arrives READ_STAGES cycles
+        # after it, its activation 2 (the buffer and its output register). ``index`` is the row in the
         # current layer's weight memory; ``col`` the input.
         index = Signal(range(max(depths) + 1))
         columns, outputs, last_group = _table(n_in)[layer], _table(n_out)[layer], _table([g - 1 for g in groups])[layer]
         segment_of = [s for s, (layers, _) in enumerate(segments) for _ in layers]
         opens_segment = _table([int(segment_of[ℓ + 1] != segment_of[ℓ]) for ℓ in range(depth - 1)] + [1])[layer]
-        rows = [delay(m, ram[1].data, WEIGHT_REGISTERS, f"row{s}") for s, ram in enumerate(weights)]
-        mu, sigma = self._lane_words(m, rows, segments, _table(segment_of)[layer])
+        mu, sigma = self._lane_words(m, [memory.read.data for memory in weights], segments,
+                                     _table(segment_of)[layer])
         bias_bases = [sum(n_out[:ℓ]) for ℓ in range(depth)]
         m.d.comb += bias[1].addr.eq(_table(bias_bases)[layer] + neuron)
 
         # Stage A: sample each lane's weight, fetch the activation (broadcast).
-        for ram in weights:
-            m.d.comb += ram[1].addr.eq(index)
-        m.d.comb += [x_buf[1].addr.eq(col), h_bufs[0][1].addr.eq(col), h_bufs[1][1].addr.eq(col)]
-        activation = Mux(layer == 0, x_buf[1].data, Mux(read_bank, h_bufs[1][1].data, h_bufs[0][1].data))
+        for memory in weights:
+            m.d.comb += memory.read.addr.eq(index)
+        read = []
+        for name, ram in (("x", x_buf), ("h0", h_bufs[0]), ("h1", h_bufs[1])):
+            m.d.comb += ram[1].addr.eq(col)
+            read.append(Signal(word, name=f"{name}_read", reset_less=True))
+            m.d.sync += read[-1].eq(ram[1].data)
+        activation = Mux(layer == 0, read[0], Mux(read_bank, read[2], read[1]))
         # Free-running lane pipeline, MAC_LATENCY cycles from an issue to its sum: the row read and its
         # registers (READ_STAGES), σ'·ε in a registered multiplier (2), the sampled weight μ + round(σ'·ε)
         # saturated (1), w·a in a registered multiplier (2); then the accumulator. ε is taken at the issue
@@ -137,7 +147,7 @@ class BayesianMLP(wiring.Component):
         issue = Signal()
         m.d.comb += grng.z_out.ready.eq(issue)
         accumulate = delay(m, issue, MAC_LATENCY, "accumulate")
-        operand = delay(m, activation, WEIGHT_REGISTERS + 3, "operand")
+        operand = delay(m, activation, READ_STAGES - 2 + 3, "operand")
         epsilon = delay(m, grng.z_out.payload, READ_STAGES, "epsilon")
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
@@ -158,8 +168,15 @@ class BayesianMLP(wiring.Component):
         biased = Signal(signed(acc_width + 1))
         result = Signal(word)
         handing = Signal()  # RESULTS hands lane ``slot``'s sum, a real neuron's, to the result stages
-        m.d.sync += [biased.eq(Array(accs)[slot] + (bias[1].data << F)),
-                     result.eq(requantize(biased, F, W))]
+        # The sums leave through a shift chain, not a lanes-wide multiplexer: in slot 0 lane 0's sum goes
+        # to ``biased`` while lanes 1 … P-1 load the chain; each later slot takes the chain's head.
+        chain = [Signal(signed(acc_width), name=f"chain{lane}") for lane in range(1, P)]
+        with m.If(slot == 0):
+            m.d.sync += [link.eq(acc) for link, acc in zip(chain, accs[1:])]
+        with m.Else():
+            m.d.sync += [link.eq(following) for link, following in zip(chain, chain[1:])]
+        head = Mux(slot == 0, accs[0], chain[0]) if chain else accs[0]
+        m.d.sync += [biased.eq(head + (bias[1].data << F)), result.eq(requantize(biased, F, W))]
         self._write_result(m, delay(m, handing, RESULT_STAGES, "writing"),
                            delay(m, layer == depth - 1, RESULT_STAGES, "scoring"),
                            delay(m, Mux(layer == 0, 0, ~read_bank), RESULT_STAGES, "bank"),
@@ -261,8 +278,9 @@ class BayesianMLP(wiring.Component):
                 following = f"LOAD_WEIGHTS{s + 1}" if s + 1 < len(segments) else "LOAD_BIASES"
                 with m.State(f"LOAD_WEIGHTS{s}"):
                     last_word = word == 2 * used - 1
-                    m.d.comb += [self.params_in.ready.eq(1), ram[0].addr.eq(address),
-                                 ram[0].data.eq(shifted[-2 * used * W:]), ram[0].en.eq(self.params_in.valid & last_word)]
+                    m.d.comb += [self.params_in.ready.eq(1), ram.write.addr.eq(address),
+                                 ram.write.data.eq(shifted[-2 * used * W:]),
+                                 ram.write.en.eq(self.params_in.valid & last_word)]
                     with m.If(self.params_in.valid):
                         m.d.sync += [row_buffer.eq(shifted), word.eq(Mux(last_word, 0, word + 1)),
                                      address.eq(address + last_word)]

@@ -23,18 +23,17 @@ import math
 
 import numpy as np
 
+from .circulant import LANE_READ_LATENCY
 from .fixed import FixedFormat, ceil_div, requantize, round_shift, saturate
 from .grng import rlf_grng
 
 __all__ = ["posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
            "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
-           "segment_rows", "cycles_per_image", "MAC_LATENCY", "READ_STAGES", "WEIGHT_REGISTERS", "RESULT_STAGES", "LAYER_SETTLE"]
+           "segment_rows", "cycles_per_image", "MAC_LATENCY", "READ_STAGES", "RESULT_STAGES", "LAYER_SETTLE"]
 
 GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, default bits per sample
-#: Hardware cycles from a MAC issue to its weight row in a register beside the lanes: the block-RAM read
-#: (addressed by the row register) and ``WEIGHT_REGISTERS`` registers that carry the row across the device.
-WEIGHT_REGISTERS = 2
-READ_STAGES = 1 + WEIGHT_REGISTERS
+#: Hardware cycles from a MAC issue to its weight row: a banked block-RAM read (``hw.common.banked``).
+READ_STAGES = LANE_READ_LATENCY
 #: Hardware cycles from a MAC issue to its sum: the read, σ'·ε (2), the sampled weight (1), w·a (2).
 MAC_LATENCY = READ_STAGES + 5
 RESULT_STAGES = 2  #: hardware registers between a lane's sum and its result's write (bias add, requantize)

@@ -5,13 +5,13 @@ from amaranth.lib import memory
 __all__ = ["simple_ram"]
 
 
-def simple_ram(m, name: str, shape, depth: int, *, read_domain: str = "sync"):
+def simple_ram(m, name: str, shape, depth: int, *, read_domain: str = "sync", attrs=None):
     """Add a ``depth``-word RAM of ``shape`` (no initial contents) to ``m`` as submodule ``name``.
 
     Returns ``(write_port, read_port)``. The write port is synchronous; the
     read port is registered (``read_domain="sync"``: data one cycle after the
     address, a block RAM) or asynchronous (``"comb"``: data in the cycle of
-    the address, LUT RAM or registers).
+    the address, LUT RAM or registers). ``attrs`` go on the memory (e.g. ``NO_COLLISIONS``).
     """
-    m.submodules[name] = ram = memory.Memory(shape=shape, depth=depth, init=[])
+    m.submodules[name] = ram = memory.Memory(shape=shape, depth=depth, init=[], attrs=attrs)
     return ram.write_port(), ram.read_port(domain=read_domain)
