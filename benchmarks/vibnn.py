@@ -34,6 +34,7 @@ from common import ROOT, progress, ratio, synth
 import accelgen
 
 from accelgen.flows.outputs import write_atomically
+from hw.common.banked import fewest_blocks
 from hw.grng import PASS_BUBBLES
 from models import grng
 from models.bnn import GRNG_BITS, GRNG_N, bnn_mlp_raw, cycles_per_image, segment_rows, sigma_format, weight_segments
@@ -112,12 +113,11 @@ SCALE_FORMAT = {"width": 8, "frac": 5}  # VIBNN's 8-bit words
 ON_DEVICE = ({"lanes": 20, "eps_bits": 32}, {"lanes": 40, "eps_bits": 16})
 SCALE_LANES = (10, 20, 25, 40, 50, 100, 200)
 ACCURACY_PASSES, ACCURACY_LANES = 8, 128
-DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))  # depth × width
 
 
 def dp16kd(width: int, depth: int) -> int:
     """Block RAMs for a ``depth`` × ``width`` memory in its best DP16KD shape."""
-    return min(-(-width // shape_width) * -(-depth // shape_depth) for shape_depth, shape_width in DP16KD_SHAPES)
+    return fewest_blocks(width, depth)[0]
 
 
 def block_ram(sizes: list[int], lanes: int, width: int, eps_bits: int) -> dict:

@@ -10,7 +10,7 @@ from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGE
                         sigma_frac, weight_segments)
 from models.fixed import ceil_div
 
-from .common.banked import READ_LATENCY, BankedMemory
+from .common.banked import READ_LATENCY, BankedMemory, fewest_blocks
 from .common.buffer import NO_COLLISIONS
 from .common.dsp import registered_product
 from .common.fixed import delay, requantize, round_shift, saturate
@@ -103,7 +103,9 @@ class BayesianMLP(wiring.Component):
         assert READ_STAGES == READ_LATENCY
         weights = []
         for s, ((_, used), rows) in enumerate(zip(segments, depths)):
-            m.submodules[f"weights{s}"] = memory = BankedMemory(shape=unsigned(2 * used * W), depth=rows)
+            _, bank_words = fewest_blocks(2 * used * W, rows)
+            m.submodules[f"weights{s}"] = memory = BankedMemory(shape=unsigned(2 * used * W), depth=rows,
+                                                                bank_words=bank_words)
             weights.append(memory)
         bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb")
         # Activation buffers: each is read into a reset-less register (the block RAM's output register).

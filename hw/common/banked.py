@@ -21,7 +21,7 @@ from models.fixed import ceil_div
 from .buffer import NO_COLLISIONS
 from .fixed import delay
 
-__all__ = ["READ_LATENCY", "block_ram_words", "BankedMemory"]
+__all__ = ["READ_LATENCY", "block_ram_words", "fewest_blocks", "BankedMemory"]
 
 FIRST_LEVEL_BANKS = 4
 READ_LATENCY = LANE_READ_LATENCY  # address register -> block RAM -> its output register -> group select -> bank select
@@ -33,6 +33,15 @@ _DP16KD_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 
 def block_ram_words(width: int) -> int:
     """Words of ``width`` bits that one DP16KD holds at full depth (wider words: 512, side by side)."""
     return next((words for bits, words in _DP16KD_SHAPES if width <= bits), 512)
+
+
+def fewest_blocks(width: int, depth: int) -> tuple[int, int]:
+    """``(blocks, bank_words)``: the fewest DP16KDs that hold ``depth`` words of ``width`` bits, and the
+    deepest aspect ratio that reaches it. A wide memory read at one address per cycle wants deep, narrow
+    blocks: every block of a bank drives its whole width each cycle, so 512 × 36 banks route four times
+    the wires of 2048 × 9 banks for the same words."""
+    blocks, deeper = min((ceil_div(width, bits) * ceil_div(depth, words), -words) for bits, words in _DP16KD_SHAPES)
+    return blocks, -deeper
 
 
 class BankedMemory(wiring.Component):
