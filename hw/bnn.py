@@ -52,7 +52,9 @@ class BayesianMLP(wiring.Component):
     lanes : int
         MAC lanes (and GRNG lanes).
     width, frac : int
-        ``Q(width, frac)`` of μ, biases, activations and scores (σ' is ``Q(width, width - 1)``).
+        ``Q(width, frac)`` of biases, activations and scores (σ' is ``Q(width, width - 1)``).
+    weight_frac : int
+        Fractional bits of μ and the sampled weights (default ``frac``).
     passes : int
         Sampled forward passes per image, a power of two.
     seed : int
@@ -80,8 +82,9 @@ class BayesianMLP(wiring.Component):
     One image at a time: the next image is taken after the last score is sent.
     """
 
-    def __init__(self, *, sizes, lanes, width, frac, passes, seed, eps_bits=GRNG_BITS):
+    def __init__(self, *, sizes, lanes, width, frac, passes, seed, eps_bits=GRNG_BITS, weight_frac=None):
         self.sizes, self.lanes = list(sizes), lanes
+        self.weight_frac = frac if weight_frac is None else weight_frac
         self.width, self.frac, self.passes, self.seed, self.eps_bits = width, frac, passes, seed, eps_bits
         super().__init__({
             "params_in": In(stream.Signature(signed(width))),
@@ -92,6 +95,7 @@ class BayesianMLP(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         sizes, P, W, F, S = self.sizes, self.lanes, self.width, self.frac, self.passes
+        WF = self.weight_frac
         depth, word = len(sizes) - 1, signed(W)
         n_in, n_out = sizes[:-1], sizes[1:]
         groups = [ceil_div(n, P) for n in n_out]
@@ -157,7 +161,7 @@ class BayesianMLP(wiring.Component):
             spread = registered_product(m, sigma[lane], epsilon[lane], f"spread{lane}")
             sampled = Signal(word, name=f"sampled{lane}")
             m.d.sync += sampled.eq(saturate(delay(m, mu[lane], 2, f"mu{lane}") +
-                                            round_shift(spread, sigma_frac(W) - F), W))
+                                            round_shift(spread, sigma_frac(W) - WF), W))
             product = registered_product(m, sampled, operand, f"product{lane}")
             acc = Signal(signed(acc_width), name=f"acc{lane}")
             with m.If(accumulate):
@@ -178,7 +182,7 @@ class BayesianMLP(wiring.Component):
         with m.Else():
             m.d.sync += [link.eq(following) for link, following in zip(chain, chain[1:])]
         head = Mux(slot == 0, accs[0], chain[0]) if chain else accs[0]
-        m.d.sync += [biased.eq(head + (bias[1].data << F)), result.eq(requantize(biased, F, W))]
+        m.d.sync += [biased.eq(head + (bias[1].data << WF)), result.eq(requantize(biased, WF, W))]
         self._write_result(m, delay(m, handing, RESULT_STAGES, "writing"),
                            delay(m, layer == depth - 1, RESULT_STAGES, "scoring"),
                            delay(m, Mux(layer == 0, 0, ~read_bank), RESULT_STAGES, "bank"),

@@ -6,8 +6,10 @@ Every weight is drawn per forward pass as ``w = μ + σ·ε`` with ε from an
 ``rlf-grng`` of ``lanes`` lanes, ``eps_bits`` fresh bits per draw (``models/grng.py``;
 ε = z_raw / √eps_bits, 32 by default). The hardware stores ``σ' = σ/√eps_bits`` in ``sigma_format(width)`` (Q(width,
 width − 1), so small σ keep their precision) and forms ``w = sat(μ +
-round_shift(σ'·z_raw, width − 1 − frac))`` — one multiply, no division. Each
-layer is ``requantize(Σ w·a + (b << frac))`` (round half up, saturate). Over
+round_shift(σ'·z_raw, width − 1 − wfrac))`` — one multiply, no division — with μ
+and w in Q(width, wfrac) (``weight_frac``, default ``frac``) and activations,
+biases and scores in Q(width, frac). Each layer is ``requantize(Σ w·a + (b <<
+wfrac), wfrac)`` (round half up, saturate). Over
 ``passes`` (a power of two) passes the engine keeps ``Σy`` and ``Σy²`` per
 class exactly and outputs ``mean = round_shift(Σy, log2 S)`` and ``var =
 round_shift(S·Σy² − (Σy)², 2·log2 S + frac)``, both in Q(width, frac).
@@ -54,8 +56,8 @@ def sample_weights(mu_raw, sigma_raw, eps_raw, fmt: FixedFormat) -> np.ndarray:
     return saturate(np.asarray(mu_raw, dtype=np.int64) + spread, fmt.width)
 
 
-def _layer(w_raw, a_raw, b_raw, fmt, relu):
-    y = requantize(w_raw @ a_raw + (np.asarray(b_raw, dtype=np.int64) << fmt.frac), fmt.frac, fmt.width)
+def _layer(w_raw, a_raw, b_raw, width: int, weight_frac: int, relu):
+    y = requantize(w_raw @ a_raw + (np.asarray(b_raw, dtype=np.int64) << weight_frac), weight_frac, width)
     return np.maximum(y, 0) if relu else y
 
 
@@ -104,8 +106,10 @@ def _layer_epsilons(eps, sizes, lanes):
 
 
 def bnn_mlp_raw(weights: dict, x_raw: np.ndarray, fmt: FixedFormat, passes: int, seed: int,
-                lanes: int = 1, eps_bits: int = GRNG_BITS) -> tuple:
-    """``(mean_raw, var_raw)``, each images × N_L, for raw ``weights`` (``mu1, sigma1, b1, …``)."""
+                lanes: int = 1, eps_bits: int = GRNG_BITS, weight_frac: int | None = None) -> tuple:
+    """``(mean_raw, var_raw)``, each images × N_L, for raw ``weights`` (``mu1, sigma1, b1, …``); ``fmt`` is
+    the activations', μ is in Q(width, ``weight_frac``) (default ``fmt.frac``)."""
+    weight_fmt = FixedFormat(fmt.width, fmt.frac if weight_frac is None else weight_frac)
     sizes = layer_sizes(weights)
     depth, steps = len(sizes) - 1, steps_per_pass(sizes, lanes)
     eps = rlf_grng(GRNG_N, lanes, eps_bits, seed, len(x_raw) * passes * steps).reshape(len(x_raw), passes, steps, lanes)
@@ -117,8 +121,8 @@ def bnn_mlp_raw(weights: dict, x_raw: np.ndarray, fmt: FixedFormat, passes: int,
         for p in range(passes):
             a = x
             for layer, e in enumerate(_layer_epsilons(eps[image, p], sizes, lanes), start=1):
-                w = sample_weights(weights[f"mu{layer}"], weights[f"sigma{layer}"], e, fmt)
-                a = _layer(w, a, weights[f"b{layer}"], fmt, relu=layer < depth)
+                w = sample_weights(weights[f"mu{layer}"], weights[f"sigma{layer}"], e, weight_fmt)
+                a = _layer(w, a, weights[f"b{layer}"], fmt.width, weight_fmt.frac, relu=layer < depth)
             total = total + a.astype(object)
             squares = squares + (a.astype(object) ** 2)
         spread = passes * squares - total * total

@@ -74,9 +74,9 @@ def test_rtl_equals_model_under_stalls(tmp_path):
 
 
 def test_rtl_equals_model_at_8_bits(tmp_path):
-    """VIBNN's 8-bit words: σ' is Q8.7 (``sigma_frac = width - 1``), ε from 16 fresh bits, bit-exact
-    under stalls."""
-    shape = {"layers": "5-3-2", "lanes": 1, "width": 8, "frac": 4, "passes": 2, "eps_bits": 16}
+    """VIBNN's 8-bit words: σ' and μ in Q8.7 (σ'·ε needs no rounding), activations Q8.4, ε from 16 fresh
+    bits, bit-exact under stalls."""
+    shape = {"layers": "5-3-2", "lanes": 1, "width": 8, "frac": 4, "weight_extra_frac": 3, "passes": 2, "eps_bits": 16}
     rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 import hw.bnn
 from models.bnn import bnn_mlp_raw, posterior_words, scores_from_words, sigma_format
+from models.fixed import FixedFormat
 
 from ..api import ArraySpec, Design
 from ..flows.link import stream_through
@@ -32,6 +33,8 @@ class BayesianMLP(Design):
         WIDTH, FRAC,
         Param("passes", 8, "sampled forward passes per image (power of two)", lo=1, hi=256),
         Param("seed", 1, "seed of the GRNG", lo=1, hi=2**31 - 1),
+        Param("weight_extra_frac", 0, "fractional bits of mu and the sampled weights beyond frac (small weights "
+              "in narrow words)", lo=0, hi=23),
         Param("eps_bits", 32, "fresh bits per epsilon, Binomial(eps_bits, 1/2) (16: half the GRNG's block RAM)",
               lo=8, hi=32),
     )
@@ -40,8 +43,16 @@ class BayesianMLP(Design):
     def sizes(self) -> list[int]:
         return sizes_of(self.params["layers"])
 
+    @property
+    def weight_frac(self) -> int:
+        """Fractional bits of μ and the sampled weights."""
+        return self.params["frac"] + self.params["weight_extra_frac"]
+
     def check(self):
         check_format(self.params)
+        extra, room = self.params["weight_extra_frac"], self.params["width"] - 1 - self.params["frac"]
+        if extra > room:
+            raise ValueError(f"weight_extra_frac={extra} out of range [0, {room}] (frac + weight_extra_frac < width)")
         if self.params["passes"] & (self.params["passes"] - 1):
             raise ValueError(f"passes={self.params['passes']} is not a power of two")
         if self.sizes[-1] > 64:
@@ -50,14 +61,15 @@ class BayesianMLP(Design):
     def component(self):
         p = self.params
         return hw.bnn.BayesianMLP(sizes=self.sizes, lanes=p["lanes"], width=p["width"], frac=p["frac"],
-                                  passes=p["passes"], seed=p["seed"], eps_bits=p["eps_bits"])
+                                  passes=p["passes"], seed=p["seed"], eps_bits=p["eps_bits"],
+                                  weight_frac=self.weight_frac)
 
     def inputs(self):
         q, sizes = self.fmt, self.sizes
         s, root = sigma_format(self.params["width"]), math.sqrt(self.params["eps_bits"])
         arrays = {}
         for layer, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), start=1):
-            arrays[f"mu{layer}"] = ArraySpec((n_out, n_in), q)
+            arrays[f"mu{layer}"] = ArraySpec((n_out, n_in), FixedFormat(q.width, self.weight_frac))
             arrays[f"sigma{layer}"] = ArraySpec((n_out, n_in), s, scale=root)
             arrays[f"b{layer}"] = ArraySpec((n_out,), q)
         return {**arrays, "x": ArraySpec((None, sizes[0]), q)}
@@ -76,7 +88,8 @@ class BayesianMLP(Design):
     def golden(self, raw):
         p = self.params
         weights = {name: raw[f"{name}_raw"] for name in self.inputs() if name != "x"}
-        mean, var = bnn_mlp_raw(weights, raw["x_raw"], self.fmt, p["passes"], p["seed"], p["lanes"], p["eps_bits"])
+        mean, var = bnn_mlp_raw(weights, raw["x_raw"], self.fmt, p["passes"], p["seed"], p["lanes"], p["eps_bits"],
+                                self.weight_frac)
         return {"mean_raw": mean, "var_raw": var}
 
     def stream_plan(self, raw):
