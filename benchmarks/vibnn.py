@@ -108,7 +108,7 @@ VIBNN_IMAGES_PER_S = 321_543.4  # reported for 784-200-200-10 on their FPGA
 VIBNN_SIZES = [784, 200, 200, 10]
 BNN_LANES = (4, 16)  # synthesized on digits 64-16-10
 DEVICE_BRAM, DEVICE_DSP = 208, 156  # LFE5U-85F: DP16KD, MULT18X18D
-SCALE_FORMAT = {"width": 8, "frac": 5}  # VIBNN's 8-bit words
+SCALE_FORMAT = {"width": 8, "frac": 4, "weight_extra_frac": 3}  # VIBNN's 8-bit words: activations Q8.4, μ Q8.7
 # The most lanes whose block RAM fits the LFE5U-85F with 32-bit ε (see layout_rows). 40 lanes with 16-bit ε
 # also fit (206 of 208 DP16KD) but do not route in reasonable time (docs/vibnn.md).
 ON_DEVICE = ({"lanes": 20, "eps_bits": 32},)
@@ -138,18 +138,20 @@ class Scale:
         self.data = upscaled(load_split())
         self.posterior = train_bnn(self.data, hidden=tuple(VIBNN_SIZES[1:-1]), epochs=20, lr=1e-3)
 
-    def raw(self, fmt: FixedFormat, eps_bits: int) -> dict:
+    def raw(self, fmt: FixedFormat, eps_bits: int, weight_frac: int) -> dict:
+        weight_fmt = FixedFormat(fmt.width, weight_frac)
         return {name: quantize(value / np.sqrt(eps_bits), sigma_format(fmt.width)) if name.startswith("sigma")
-                else quantize(value, fmt) for name, value in self.posterior.items()}
+                else quantize(value, weight_fmt if name.startswith("mu") else fmt)
+                for name, value in self.posterior.items()}
 
     def float_accuracy(self) -> float:
         mean, _ = predict_float(self.posterior, self.data.x_test, ACCURACY_PASSES, np.random.default_rng(0))
         return float((mean.argmax(axis=1) == self.data.y_test).mean())
 
-    def fixed_accuracy(self, fmt: FixedFormat, lanes: int, eps_bits: int) -> float:
-        progress(f"784-200-200-10: Q{fmt.width}.{fmt.frac} model, {lanes} lanes, {eps_bits}-bit ε")
-        mean, _ = bnn_mlp_raw(self.raw(fmt, eps_bits), quantize(self.data.x_test, fmt), fmt, ACCURACY_PASSES, 1,
-                              lanes, eps_bits)
+    def fixed_accuracy(self, fmt: FixedFormat, lanes: int, eps_bits: int, weight_frac: int) -> float:
+        progress(f"784-200-200-10: Q{fmt.width}.{fmt.frac} model, μ frac {weight_frac}, {lanes} lanes, {eps_bits}-bit ε")
+        mean, _ = bnn_mlp_raw(self.raw(fmt, eps_bits, weight_frac), quantize(self.data.x_test, fmt), fmt,
+                              ACCURACY_PASSES, 1, lanes, eps_bits, weight_frac)
         return float((mean.argmax(axis=1) == self.data.y_test).mean())
 
     def rtl_cycles(self, params: dict) -> int:
@@ -224,15 +226,18 @@ def bnn_rows() -> list[str]:
     scale = Scale()
     device, fmax = device_rows(scale)
     accuracy = {"float": scale.float_accuracy(),
-                "Q16.10, 128 lanes, 32-bit ε": scale.fixed_accuracy(FixedFormat(16, 10), ACCURACY_LANES, GRNG_BITS)}
+                "Q16.10, 128 lanes, 32-bit ε": scale.fixed_accuracy(FixedFormat(16, 10), ACCURACY_LANES, GRNG_BITS, 10)}
+    fmt = FixedFormat(SCALE_FORMAT["width"], SCALE_FORMAT["frac"])
     for point in ON_DEVICE:
-        fmt = FixedFormat(SCALE_FORMAT["width"], SCALE_FORMAT["frac"])
-        label = f"Q{fmt.width}.{fmt.frac}, {point['lanes']} lanes, {point['eps_bits']}-bit ε"
-        accuracy[label] = scale.fixed_accuracy(fmt, point["lanes"], point["eps_bits"])
+        for extra in sorted({0, SCALE_FORMAT["weight_extra_frac"]}):
+            label = (f"Q{fmt.width}.{fmt.frac}, μ Q{fmt.width}.{fmt.frac + extra}, {point['lanes']} lanes, "
+                     f"{point['eps_bits']}-bit ε")
+            accuracy[label] = scale.fixed_accuracy(fmt, point["lanes"], point["eps_bits"], fmt.frac + extra)
     dsp_bound = 2 * DEVICE_DSP * fmax * 1e6 / sum(a * b for a, b in zip(VIBNN_SIZES, VIBNN_SIZES[1:]))
     return [
         *digits_rows(), "",
-        f"### 784-200-200-10 on the LFE5U-85F (Q{SCALE_FORMAT['width']}.{SCALE_FORMAT['frac']}, 8 passes synthesized)",
+        f"### 784-200-200-10 on the LFE5U-85F (activations Q{SCALE_FORMAT['width']}.{SCALE_FORMAT['frac']}, μ "
+        f"Q{SCALE_FORMAT['width']}.{SCALE_FORMAT['frac'] + SCALE_FORMAT['weight_extra_frac']}, 8 passes synthesized)",
         "", *device, "",
         "BRAM is yosys's count; the estimate in brackets is `block_ram`'s (below). Images/s for one pass use the "
         "cycle model at the same Fmax (the passes only size the moment sums); the RTL's cycle counter equals the "
