@@ -11,7 +11,7 @@ from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGE
 from models.fixed import ceil_div
 
 from .common.banked import READ_LATENCY, BankedMemory, fewest_blocks
-from .common.buffer import NO_COLLISIONS
+from .common.buffer import NO_COLLISIONS, SkidBuffer
 from .common.dsp import registered_product
 from .common.fixed import delay, requantize, round_shift, saturate
 from .common.memory import simple_ram
@@ -43,7 +43,9 @@ class BayesianMLP(wiring.Component):
     multiplier → accumulate (``MAC_LATENCY`` cycles). A group ends with
     ``MAC_LATENCY`` drain cycles and ``lanes`` cycles that add each lane's bias, requantize, apply ReLU and write the result into the
     next layer's activation buffer (two ping-pong buffers beside the input
-    image's), or, after the last layer, into :class:`PredictiveMoments`.
+    image's), or, after the last layer, into :class:`PredictiveMoments`. ε
+    comes from the GRNG through a :class:`~hw.common.buffer.SkidBuffer`, so its
+    clock enables see a registered ``ready``.
 
     Parameters
     ----------
@@ -99,7 +101,11 @@ class BayesianMLP(wiring.Component):
         depth, word = len(sizes) - 1, signed(W)
         n_in, n_out = sizes[:-1], sizes[1:]
         groups = [ceil_div(n, P) for n in n_out]
-        m.submodules.grng = grng = RLFGRNG(n=GRNG_N, lanes=P, bits=self.eps_bits, seed=self.seed)
+        m.submodules.rlf = rlf = RLFGRNG(n=GRNG_N, lanes=P, bits=self.eps_bits, seed=self.seed)
+        # ε reaches the lanes through a register slice: the engine's ``issue`` drives only the slice, and
+        # the GRNG's thousands of clock enables see a registered ``ready``.
+        m.submodules.grng = grng = SkidBuffer(shape=rlf.z_out.payload.shape())
+        wiring.connect(m, rlf.z_out, grng.input)
 
         # Weight memories, one row per MAC step (layer, group, input); biases by neuron, read beside the sums.
         segments = weight_segments(sizes, P)
@@ -151,10 +157,10 @@ class BayesianMLP(wiring.Component):
         # saturated (1), w·a in a registered multiplier (2); then the accumulator. ε is taken at the issue
         # and waits READ_STAGES cycles for its σ'.
         issue = Signal()
-        m.d.comb += grng.z_out.ready.eq(issue)
+        m.d.comb += grng.output.ready.eq(issue)
         accumulate = delay(m, issue, MAC_LATENCY, "accumulate")
         operand = delay(m, activation, READ_STAGES - 2 + 3, "operand")
-        epsilon = delay(m, grng.z_out.payload, READ_STAGES, "epsilon")
+        epsilon = delay(m, grng.output.payload, READ_STAGES, "epsilon")
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
         for lane in range(P):
@@ -205,8 +211,8 @@ class BayesianMLP(wiring.Component):
                                      read_bank.eq(1), p.eq(0)]
                         m.next = "MAC"
             with m.State("MAC"):
-                m.d.comb += issue.eq(grng.z_out.valid)
-                with m.If(grng.z_out.valid):
+                m.d.comb += issue.eq(grng.output.valid)
+                with m.If(grng.output.valid):
                     m.d.sync += [col.eq(col + 1), index.eq(index + 1)]
                     with m.If(col == columns - 1):
                         m.d.sync += [col.eq(0), settle.eq(MAC_LATENCY)]

@@ -115,8 +115,8 @@ class RLFGRNG(wiring.Component):
         ``loaded``: the two row registers hold rows (the first two advances only fetch rows 0 and 1).
 
         Block RAM data go straight into a register (``newer``, then ``older``): their 5.8 ns
-        clock-to-output is the slowest path on ECP5. No register has a non-zero initial value
-        (on ECP5 those cost an inverter each)."""
+        clock-to-output is the slowest path on ECP5. No register but ``following`` (one bit) has a
+        non-zero initial value (on ECP5 those cost an inverter each)."""
         n, columns = self.n, rlf_columns(self.lanes, self.bits)
         window = seed_windows(n, columns, self.seed)
         # No read meets the write (it lands on the row fetched n - 2 advances later).
@@ -125,17 +125,21 @@ class RLFGRNG(wiring.Component):
         read, write = ram.read_port(), ram.write_port()
 
         # ``fetch`` is the address of the row the port presents; it moves on whenever a step
-        # happens, so the port's data is always the row the next advance captures.
+        # happens, so the port's data is always the row the next advance captures. ``following``
+        # (``fetch + 1 mod n``) is a register too: the address pins see one multiplexer after
+        # ``advance``, not the modulo increment.
         def wrap(address):
             return Mux(address >= n, address - n, address)
         fetch = Signal(range(n), reset_less=True)
-        m.d.comb += read.addr.eq(Mux(advance, wrap(fetch + 1), fetch))
+        following = Signal(range(n), init=1, reset_less=True)
+        m.d.comb += read.addr.eq(Mux(advance, following, fetch))
         warm = Signal(2, reset_less=True)
         older, newer, new_row = (Signal(columns, reset_less=True, name=name) for name in ("older", "newer", "new_row"))
         written_at = Signal(range(n), reset_less=True)
         write_now = Signal(reset_less=True)
         with m.If(advance):
-            m.d.sync += [warm.eq(Cat(1, warm[0])), fetch.eq(wrap(fetch + 1)), newer.eq(read.data), older.eq(newer),
+            m.d.sync += [warm.eq(Cat(1, warm[0])), fetch.eq(following), following.eq(wrap(following + 1)),
+                         newer.eq(read.data), older.eq(newer),
                          new_row.eq(older ^ newer), written_at.eq(wrap(fetch + n - 2))]
         # The new row replaces ``older``'s row, a cycle after the step.
         m.d.sync += write_now.eq(advance & warm[1])
