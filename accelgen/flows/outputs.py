@@ -12,7 +12,6 @@ set of paths at once leave one command's set, never a mix. Errors name the
 user's path, never a temporary.
 """
 
-import fcntl
 import hashlib
 import os
 import tempfile
@@ -20,7 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from ..errors import UserError
-from .cache import cache_dir
+from .cache import cache_lock
 
 __all__ = ["check_outputs", "write_atomically"]
 
@@ -73,13 +72,7 @@ def _stage(path: Path, content) -> Path:
 
 
 def _lock(stack: ExitStack, directory: Path):
-    locks = cache_dir() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    name = hashlib.sha256(str(directory).encode()).hexdigest()[:24]
-    handle = os.open(locks / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
-    stack.callback(os.close, handle)
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    stack.callback(fcntl.flock, handle, fcntl.LOCK_UN)
+    stack.enter_context(cache_lock(hashlib.sha256(str(directory).encode()).hexdigest()[:24]))
 
 
 def _commit(staged: list[tuple[Path, Path]]):

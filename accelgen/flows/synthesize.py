@@ -21,6 +21,8 @@ by relative paths, so each run gets a work directory under
 ``cache_dir()/synth/`` and is started there. Results are read from files
 (``stat -json``, nextpnr ``--report``), never from the console, and cached
 by Verilog hash + target: a second ``synth`` of the same design is instant.
+Two processes that ask for the same point (or placement seed) at once take
+turns on a lock (``cache_lock``): the second reads the first's result.
 """
 
 import json
@@ -36,7 +38,7 @@ from pathlib import Path
 
 from hw.common.dsp import ECP5_VERILOG, MULTIPLIER_MODULE
 
-from .cache import cache_dir
+from .cache import cache_dir, cache_lock
 from .ecp5_netlist import absorb_read_registers
 from .export import verilog_hash
 from .outputs import write_atomically
@@ -257,14 +259,22 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
 
 def _synthesize_once(verilog: str, top: str, target: str, ports: list[dict] | None, workdir: Path,
                      cached_only: bool) -> dict | None:
-    """yosys, then nextpnr with seed 1, into ``workdir`` (or its cached result)."""
+    """yosys, then nextpnr with seed 1, into ``workdir`` (or its cached result). A second process asking
+    for the same point waits for the first and reads its result."""
     result_file = workdir / "result.json"
-    if result_file.exists():
-        return {**json.loads(result_file.read_text()), "cached": True}
-    if cached_only:
-        return None
-    # Each process works in its own directory and moves it into place when done: two processes
-    # synthesizing the same point at once no longer overwrite each other's files.
+    if cached_only or _cached(result_file):
+        return _cached(result_file)
+    with cache_lock(workdir.name):
+        return _cached(result_file) or _run_tools(verilog, top, target, ports, workdir)
+
+
+def _cached(result_file: Path) -> dict | None:
+    return {**json.loads(result_file.read_text()), "cached": True} if result_file.exists() else None
+
+
+def _run_tools(verilog: str, top: str, target: str, ports: list[dict] | None, workdir: Path) -> dict:
+    # The tools run in a directory of this process's own, moved into place when done: a run cut off
+    # leaves no half-filled ``workdir``.
     work = workdir.with_name(f"{workdir.name}.{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -285,23 +295,24 @@ def _synthesize_once(verilog: str, top: str, target: str, ports: list[dict] | No
     result = {"target": target, **_resources(target, top, work),
               "yosys_s": round(yosys_s, 2), "pnr_s": round(pnr_s, 2)}
     write_atomically({work / "result.json": json.dumps(result, indent=2, sort_keys=True)})
-    if result_file.exists():  # another process finished the same point first
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)  # what a failed run left
-        work.rename(workdir)
+    shutil.rmtree(workdir, ignore_errors=True)  # what a failed run left
+    work.rename(workdir)
     return {**result, "cached": False}
 
 
 def _place_with_seed(workdir: Path, target: str, seed: int, cached_only: bool) -> dict | None:
     """nextpnr once more on ``workdir``'s netlist with placement seed ``seed``: ``{fmax_mhz, pnr_s}``, cached
-    in ``seed<N>.json`` beside ``nextpnr-seed<N>.log`` and ``report-seed<N>.json``."""
+    in ``seed<N>.json`` beside ``nextpnr-seed<N>.log`` and ``report-seed<N>.json``; one process at a time."""
     result_file = workdir / f"seed{seed}.json"
-    if result_file.exists():
-        return {**json.loads(result_file.read_text()), "cached": True}
-    if cached_only:
-        return None
-    tag = f"seed{seed}.{os.getpid()}"  # a process's own files: two runs of one seed do not collide
+    if cached_only or _cached(result_file):
+        return _cached(result_file)
+    with cache_lock(f"{workdir.name}-seed{seed}"):
+        return _cached(result_file) or _place(workdir, target, seed)
+
+
+def _place(workdir: Path, target: str, seed: int) -> dict:
+    result_file = workdir / f"seed{seed}.json"
+    tag = f"seed{seed}.{os.getpid()}"  # this run's own files, renamed when it is done
     tool, args = _nextpnr_args(target, seed, report=f"report-{tag}.json")
     pnr_s = _run(tool, args, workdir, f"nextpnr-{tag}.log")
     result = {"fmax_mhz": _fmax(json.loads((workdir / f"report-{tag}.json").read_text())),
