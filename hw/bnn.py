@@ -140,8 +140,11 @@ class BayesianMLP(wiring.Component):
         opens_segment = _table([int(segment_of[ℓ + 1] != segment_of[ℓ]) for ℓ in range(depth - 1)] + [1])[layer]
         mu, sigma = self._lane_words(m, [memory.read.data for memory in weights], segments,
                                      _table(segment_of)[layer])
-        bias_bases = [sum(n_out[:ℓ]) for ℓ in range(depth)]
-        m.d.comb += bias[1].addr.eq(_table(bias_bases)[layer] + neuron)
+        # ``bias_at`` is the bias memory's read address, ``base[layer] + neuron``, kept in a register that
+        # steps with ``neuron``: no table lookup and add in front of the bias read and the bias add.
+        bias_at = Signal(range(sum(n_out)))
+        next_layer_base = _table([sum(n_out[:ℓ + 1]) for ℓ in range(depth - 1)] + [0], bias_at.shape())[layer]
+        m.d.comb += bias[1].addr.eq(bias_at)
 
         # Stage A: sample each lane's weight, fetch the activation (broadcast).
         for memory in weights:
@@ -208,6 +211,7 @@ class BayesianMLP(wiring.Component):
                     with m.If(col == sizes[0] - 1):
                         m.d.comb += moments.clear.eq(1)
                         m.d.sync += [col.eq(0), index.eq(0), layer.eq(0), group.eq(0), neuron.eq(0), slot.eq(0),
+                                     bias_at.eq(0),
                                      read_bank.eq(1), p.eq(0)]
                         m.next = "MAC"
             with m.State("MAC"):
@@ -223,13 +227,14 @@ class BayesianMLP(wiring.Component):
                     m.next = "RESULTS"
             with m.State("RESULTS"):
                 m.d.comb += handing.eq(neuron < outputs)
-                m.d.sync += [slot.eq(slot + 1), neuron.eq(neuron + 1)]
+                m.d.sync += [slot.eq(slot + 1), neuron.eq(neuron + 1), bias_at.eq(bias_at + 1)]
                 with m.If(slot == P - 1):
                     m.d.sync += [slot.eq(0), *(acc.eq(0) for acc in accs), group.eq(group + 1)]
                     m.next = "MAC"
                     with m.If(group == last_group):
                         # The layer's last results land before the next layer (or EMIT) reads them.
-                        m.d.sync += [group.eq(0), neuron.eq(0), layer.eq(layer + 1), read_bank.eq(~read_bank),
+                        m.d.sync += [group.eq(0), neuron.eq(0), bias_at.eq(next_layer_base), layer.eq(layer + 1),
+                                     read_bank.eq(~read_bank),
                                      settle.eq(LAYER_SETTLE)]
                         m.next = "SETTLE"
                         with m.If(opens_segment):

@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -233,7 +234,8 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     tool runs.
 
     ``fmax_mhz`` is placement seed 1's. With ``seeds`` = N > 1, nextpnr also
-    places the same netlist with seeds 2 … N (each cached on its own) and the
+    places the same netlist with seeds 2 … N (each cached on its own, up to
+    one run per core at once) and the
     dict adds ``fmax_seeds_mhz`` and ``pnr_seeds_s`` (seeds 1 … N in order)
     and ``fmax_median_mhz``; ``cached`` then means every seed's run was. On
     netlists of thousands of cells one seed's Fmax moves by about ±10 %
@@ -247,7 +249,8 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     result = _synthesize_once(verilog, top, target, ports, workdir, cached_only)
     if result is None or seeds == 1:
         return result
-    extra = [_place_with_seed(workdir, target, seed, cached_only) for seed in range(2, seeds + 1)]
+    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, seeds - 1)) as pool:  # one placement per core
+        extra = list(pool.map(lambda seed: _place_with_seed(workdir, target, seed, cached_only), range(2, seeds + 1)))
     if None in extra:
         return None
     fmaxes = [result["fmax_mhz"], *(placed["fmax_mhz"] for placed in extra)]
