@@ -265,8 +265,9 @@ def _synthesize_once(verilog: str, top: str, target: str, ports: list[dict] | No
     """yosys, then nextpnr with seed 1, into ``workdir`` (or its cached result). A second process asking
     for the same point waits for the first and reads its result."""
     result_file = workdir / "result.json"
-    if cached_only or _cached(result_file):
-        return _cached(result_file)
+    cached = _cached(result_file)
+    if cached or cached_only:
+        return cached
     with cache_lock(workdir.name):
         return _cached(result_file) or _run_tools(verilog, top, target, ports, workdir)
 
@@ -307,14 +308,14 @@ def _place_with_seed(workdir: Path, target: str, seed: int, cached_only: bool) -
     """nextpnr once more on ``workdir``'s netlist with placement seed ``seed``: ``{fmax_mhz, pnr_s}``, cached
     in ``seed<N>.json`` beside ``nextpnr-seed<N>.log`` and ``report-seed<N>.json``; one process at a time."""
     result_file = workdir / f"seed{seed}.json"
-    if cached_only or _cached(result_file):
-        return _cached(result_file)
+    cached = _cached(result_file)
+    if cached or cached_only:
+        return cached
     with cache_lock(f"{workdir.name}-seed{seed}"):
-        return _cached(result_file) or _place(workdir, target, seed)
+        return _cached(result_file) or _place(workdir, target, seed, result_file)
 
 
-def _place(workdir: Path, target: str, seed: int) -> dict:
-    result_file = workdir / f"seed{seed}.json"
+def _place(workdir: Path, target: str, seed: int, result_file: Path) -> dict:
     tag = f"seed{seed}.{os.getpid()}"  # this run's own files, renamed when it is done
     tool, args = _nextpnr_args(target, seed, report=f"report-{tag}.json")
     pnr_s = _run(tool, args, workdir, f"nextpnr-{tag}.log")
