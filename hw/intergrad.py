@@ -6,7 +6,7 @@ checked in ``tests/test_intergrad.py``).
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -241,7 +241,10 @@ class Intergrad(wiring.Component):
         assert array.latency == mac
 
         # Feeders: δ row r and x column c enter zero outside the stream, delayed r (c) cycles. Element b
-        # leaves at phase S·b (δ) and S·b + S - 1 (x): with S = 2 each PE meets δ_b, then x_b a cycle later.
+        # leaves at phase S·b (δ, with its tag) and S·b + S - 1 (x): with S = 2 each PE meets δ_b, then x_b a
+        # cycle later. Each row's capture follows the row's last element by one cycle and ``mac`` more, so
+        # it reaches a PE when that PE's last product is in. Every row's controls start from its own
+        # ``row_valid``: identical registers would be merged into one net across the array.
         streaming = Signal()
         in_stream = streaming & (phase < S * T)
         feeding_d = in_stream & (phase % S == 0)
@@ -249,16 +252,19 @@ class Intergrad(wiring.Component):
         element = phase // S
         d_feed = [Signal(word, name=f"d_feed{r}") for r in range(R)]
         x_feed = [Signal(word, name=f"x_feed{c}") for c in range(C)]
+        last_element = feeding_x & (element == T - 1)
         for r, (_, read) in enumerate(d_sram):
-            m.d.comb += [read.addr.eq(ro * batch_stride + element),
-                         d_feed[r].eq(Mux(feeding_d & row_valid[r], read.data, 0))]
+            d_valid = feeding_d & row_valid[r]
+            m.d.comb += [read.addr.eq(ro * batch_stride + element), d_feed[r].eq(Mux(d_valid, read.data, 0)),
+                         array.d_tag[r].eq(delay(m, d_valid, feed + r, f"d_tag{r}"))]
+            if self.uses_x:
+                m.d.comb += array.capture[r].eq(delay(m, last_element & row_valid[r], 1 + at_product + r,
+                                                      f"capture{r}"))
         for c, (_, read) in enumerate(x_sram):
             m.d.comb += [read.addr.eq(co * batch_stride + element),
                          x_feed[c].eq(Mux(feeding_x & col_valid[c], read.data, 0))]
         m.d.comb += [array.d_in[r].eq(delay(m, d_feed[r], feed + r, f"d_skew{r}")) for r in range(R)]
         m.d.comb += [array.x_in[c].eq(delay(m, x_feed[c], feed + c, f"x_skew{c}")) for c in range(C)]
-        m.d.comb += [array.accumulate.eq(delay(m, streaming, at_product, "accumulate")),
-                     array.slot.eq(delay(m, phase[0], feed, "slot"))]
 
         # dx: column c's bottom output for batch column b is due at stream phase S·b + R - 1 + c; it is
         # decided there and carried ``at_dx`` cycles to where the (registered) sum arrives.
@@ -283,39 +289,49 @@ class Intergrad(wiring.Component):
             dx_reads.append(captured & ~first_row_fold)
             dx_writes.append(captured)
 
-        # dw drain, beside the next fold: the cycle after a fold's stream its accumulators move to the
-        # shadows (``capture``); then shadow row ``drain_phase`` goes to dw SRAM each cycle for R cycles.
+        # dw drain, beside the next fold: once every PE has captured (``captured_acc``, the cycle after the
+        # fold's stream and ``at_product``), the bottom shadow row goes to dw SRAM each cycle for R cycles,
+        # rows R-1 … 0, while the rows above shift down. Row r shifts in the drain's first r cycles only:
+        # it is free to take the next fold's capture from the cycle after.
         draining = Signal()  # the FSM's DRAIN state: the last fold's drain, nothing else to do
         capture, drain_active = Signal(), Signal()
         capture_ro, capture_co = Signal.like(ro, name="capture_ro"), Signal.like(co, name="capture_co")
         drain_phase, drain_ro, drain_co = Signal(range(R)), Signal.like(ro), Signal.like(co)
         captured_acc = delay(m, capture, at_product, "capture")  # when the fold's last products are in
         captured_ro, captured_co = (delay(m, s, at_product, s.name) for s in (capture_ro, capture_co))
-        m.d.comb += [array.capture.eq(captured_acc), array.drain_row.eq(drain_phase)]
+        drain_shift = [Signal(name=f"drain_shift{r}") for r in range(R)]  # registered: one net per row
+        m.d.comb += array.drain_shift.eq(Cat(drain_shift))
         m.d.sync += capture.eq(0)
         with m.If(captured_acc):
             m.d.sync += [drain_active.eq(1), drain_phase.eq(0), drain_ro.eq(captured_ro), drain_co.eq(captured_co)]
+            m.d.sync += [drain_shift[r].eq(r > 0) for r in range(R)]
         with m.Elif(drain_active):
             m.d.sync += drain_phase.eq(drain_phase + 1)
+            m.d.sync += [drain_shift[r].eq(drain_phase + 1 < r) for r in range(R)]
             with m.If(drain_phase == R - 1):
                 m.d.sync += drain_active.eq(0)
+        with m.Else():
+            m.d.sync += [shift.eq(0) for shift in drain_shift]
         dw_writes = []
         for c, (write, _) in enumerate(dw_sram):
-            drain_row = drain_ro * R + drain_phase
+            drain_row = drain_ro * R + (R - 1 - drain_phase)
             enable = drain_active & (drain_row < n_o) & (drain_co * C + c < n_i)
             m.d.comb += [write.addr.eq(drain_row * col_stride + drain_co), write.data.eq(array.drained[c]),
                          write.en.eq(enable)]
             dw_writes.append(enable)
 
-        # Weight load: cycle k shifts W row ro·R + (R-1-k) in at the top.
+        # Weight load: cycle k reads W row ro·R + (R-1-k), which enters at the top ``feed`` cycles later.
+        # Row r shifts from cycle r on (its earlier shifts would only carry rows that pass it), so each
+        # row's enable is its own net.
         loading = Signal()
         w_reads = []
         load_row = row_base + (R - 1 - phase)
         for c, (_, read) in enumerate(w_sram):
             valid = loading & (load_row < n_o) & col_valid[c]
-            m.d.comb += [read.addr.eq(load_row * col_stride + co), array.w_top[c].eq(Mux(valid, read.data, 0))]
+            m.d.comb += [read.addr.eq(load_row * col_stride + co),
+                         array.w_top[c].eq(delay(m, Mux(valid, read.data, 0), feed, f"w_top{c}"))]
             w_reads.append(valid)
-        m.d.comb += array.w_shift.eq(loading)
+        m.d.comb += [array.w_shift[r].eq(delay(m, loading & (phase >= r), feed, f"w_shift{r}")) for r in range(R)]
 
         with m.If(loading | streaming | draining):
             m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
@@ -451,11 +467,13 @@ class Intergrad(wiring.Component):
 class PEArray(wiring.Component):
     """The ``rows × cols`` processing elements of the array, without memories or control.
 
-    PE(r, c) holds a stationary weight ``w``, an output-stationary accumulator,
-    a horizontal δ register (δ moves right) and vertical x and partial-sum
-    registers (x and partial sums move down). Each cycle it adds ``w·δ`` to
-    the partial sum passing down (``uses_w``) and, while ``accumulate``,
-    ``δ·x`` to its accumulator (``uses_x``).
+    PE(r, c) holds a stationary weight ``w``, an output-stationary accumulator
+    and its shadow, a horizontal δ register (δ moves right) and vertical x and
+    partial-sum registers (x and partial sums move down). Each cycle it adds
+    ``w·δ`` to the partial sum passing down (``uses_w``) and ``δ·x`` to its
+    accumulator (``uses_x``). Every control signal enters a row (or column) and
+    moves with the data or stays within its row: no signal fans out to the
+    whole array.
 
     Parameters
     ----------
@@ -466,9 +484,9 @@ class PEArray(wiring.Component):
     uses_w, uses_x : bool
         Form the weight-stationary products (dX) and the output-stationary ones (dW).
     shared_mac : bool
-        With both: one multiplier per PE. PE(r, c) forms ``w·δ`` (δ from the left) when ``slot`` equals
-        ``(r + c) mod 2`` and ``δ·x`` with the δ it holds (the previous cycle's) in the other slot; the
-        streams then carry an element every other cycle.
+        With both: one multiplier per PE. PE(r, c) forms ``w·δ`` in a cycle whose δ carries its tag
+        (``d_tag``) and ``δ·x`` with the δ it holds (the previous cycle's) in the others; the streams then
+        carry an element every other cycle.
     pipelined : bool
         Registered multipliers: a product is added :attr:`latency` = 2 cycles after its operands (a
         MULT18X18D with input and output registers, ``hw/common/dsp.py``); else in the same cycle.
@@ -478,29 +496,27 @@ class PEArray(wiring.Component):
 
     Members
     -------
-    d_in : In(data.ArrayLayout(signed(width), rows))
-        δ entering each row at the left.
+    d_in : In(data.ArrayLayout(signed(width), rows)), d_tag : In(rows)
+        δ entering each row at the left, and (``shared_mac``) its tag: high in a cycle that carries a δ.
     x_in : In(data.ArrayLayout(signed(width), cols))
         x entering each column at the top.
-    w_top : In(data.ArrayLayout(signed(width), cols)), w_shift : In(1)
-        While ``w_shift``, every column's weights move down a row and ``w_top`` enters row 0.
-    slot : In(1)
-        The cycle's parity at the operands (``shared_mac`` only).
-    accumulate : In(1), capture : In(1)
-        Add this cycle's ``δ·x`` products; ``capture`` copies every accumulator into its shadow register
-        and restarts it from this cycle's product (the next fold accumulates while the shadows drain).
-        Both refer to the cycle a product is added, :attr:`latency` after its operands.
-    drain_row : In(range(rows))
-        The shadow row shown on ``drained`` (row 0 for any larger value).
+    w_top : In(data.ArrayLayout(signed(width), cols)), w_shift : In(rows)
+        Row ``r`` takes row ``r - 1``'s weights (row 0 ``w_top``) while ``w_shift[r]``.
+    capture : In(rows)
+        Enters row ``r`` at the left and moves right with δ, one column per cycle: when it reaches a PE
+        (in the cycle that PE's products are added, :attr:`latency` after its operands), the PE copies its
+        accumulator into its shadow register and restarts it from this cycle's product.
+    drain_shift : In(rows)
+        Row ``r``'s shadows take row ``r - 1``'s while ``drain_shift[r]`` (and not capturing).
     partial_sums : Out(data.ArrayLayout(signed(acc_width), cols))
         The bottom row's partial sums, ``w·δ`` of this cycle included.
     drained : Out(data.ArrayLayout(signed(acc_width), cols))
-        Shadow row ``drain_row``.
+        The bottom row's shadows.
 
     Latency
     -------
-    One cycle per PE hop: δ reaches column ``c`` ``c`` cycles, x and partial sums row ``r`` ``r``
-    cycles after entering; ``partial_sums`` carry the last row's product combinationally.
+    One cycle per PE hop: δ and ``capture`` reach column ``c`` ``c`` cycles, x and partial sums row ``r``
+    ``r`` cycles after entering; ``partial_sums`` carry the last row's product combinationally.
 
     Throughput
     ----------
@@ -516,60 +532,62 @@ class PEArray(wiring.Component):
         word, acc = signed(width), signed(acc_width)
         self._word, self._acc = word, acc
         super().__init__({
-            "d_in": In(data.ArrayLayout(word, rows)), "x_in": In(data.ArrayLayout(word, cols)),
-            "w_top": In(data.ArrayLayout(word, cols)), "w_shift": In(1),
-            "slot": In(1), "accumulate": In(1), "capture": In(1), "drain_row": In(range(rows)),
+            "d_in": In(data.ArrayLayout(word, rows)), "d_tag": In(rows), "x_in": In(data.ArrayLayout(word, cols)),
+            "w_top": In(data.ArrayLayout(word, cols)), "w_shift": In(rows),
+            "capture": In(rows), "drain_shift": In(rows),
             "partial_sums": Out(data.ArrayLayout(acc, cols)), "drained": Out(data.ArrayLayout(acc, cols)),
         })
 
     def elaborate(self, platform):
         m = Module()
         R, C, word, acc = self.rows, self.cols, self._word, self._acc
-        w_reg = [[Signal(word, name=f"w_{r}_{c}") for c in range(C)] for r in range(R)]
-        d_reg = [[Signal(word, name=f"d_{r}_{c}") for c in range(C)] for r in range(R)]
-        x_reg = [[Signal(word, name=f"x_{r}_{c}") for c in range(C)] for r in range(R)]
-        ps_reg = [[Signal(acc, name=f"ps_{r}_{c}") for c in range(C)] for r in range(R)]
-        acc_reg = [[Signal(acc, name=f"acc_{r}_{c}") for c in range(C)] for r in range(R)]
-        shadow = [[Signal(acc, name=f"shadow_{r}_{c}") for c in range(C)] for r in range(R)]
-        slot_at_product = delay(m, self.slot, self.latency, "slot_at_product")
+
+        def grid(shape, name):
+            return [[Signal(shape, name=f"{name}_{r}_{c}") for c in range(C)] for r in range(R)]
+
+        w_reg, d_reg, x_reg = grid(word, "w"), grid(word, "d"), grid(word, "x")
+        tag_reg, capture_reg = grid(1, "tag"), grid(1, "capture")
+        ps_reg, acc_reg, shadow = grid(acc, "ps"), grid(acc, "acc"), grid(acc, "shadow")
         for r in range(R):
             for c in range(C):
                 d_in = self.d_in[r] if c == 0 else d_reg[r][c - 1]
+                tag_in = self.d_tag[r] if c == 0 else tag_reg[r][c - 1]
+                capture = self.capture[r] if c == 0 else capture_reg[r][c - 1]
                 x_in = self.x_in[c] if r == 0 else x_reg[r - 1][c]
                 ps_in = 0 if r == 0 else ps_reg[r - 1][c]
                 multiply = self._multiplier(m, r)
                 if self.shared_mac:
-                    # One multiplier: w·δ in this PE's even slot, δ·x (the held δ) in its odd one. The odd
-                    # slot's sum also runs down the column: a separate lane the dx capture never takes.
-                    odd = self.slot ^ ((r + c) % 2)
+                    # One multiplier: w·δ when a tagged δ arrives, δ·x (the held δ) in the cycle after. The
+                    # δ·x sum also runs down the column: a separate lane the dx capture never takes.
+                    odd = ~tag_in
                     ws_product = os_product = multiply(Mux(odd, d_reg[r][c], d_in), Mux(odd, x_in, w_reg[r][c]),
                                                        f"mac_{r}_{c}")
-                    os_slot = slot_at_product ^ ((r + c) % 2)
+                    os_slot = delay(m, odd, self.latency, f"os_slot_{r}_{c}")
                 else:
                     ws_product = multiply(w_reg[r][c], d_in, f"ws_mac_{r}_{c}") if self.uses_w else 0
                     os_product = multiply(d_in, x_in, f"os_mac_{r}_{c}") if self.uses_x else 0
                     os_slot = 1
                 ps_out = ps_in + ws_product if self.uses_w else ps_in
                 m.d.sync += [d_reg[r][c].eq(d_in), x_reg[r][c].eq(x_in), ps_reg[r][c].eq(ps_out)]
+                if self.shared_mac:
+                    m.d.sync += tag_reg[r][c].eq(tag_in)
                 if self.uses_x:
-                    # Restarting masks the adder's input (one more LUT input of the carry chain). A capture
-                    # outside a stream adds a zero product: the array holds no operands between streams.
-                    with m.If(self.capture | (self.accumulate & os_slot)):
-                        m.d.sync += acc_reg[r][c].eq(Mux(self.capture, 0, acc_reg[r][c]) + os_product)
-                    with m.If(self.capture):
+                    # Outside a PE's elements its operands are zero, so it adds zero products. Restarting
+                    # masks the adder's input (one more LUT input of the carry chain).
+                    m.d.sync += capture_reg[r][c].eq(capture)
+                    with m.If(capture | os_slot):
+                        m.d.sync += acc_reg[r][c].eq(Mux(capture, 0, acc_reg[r][c]) + os_product)
+                    with m.If(capture):
                         m.d.sync += shadow[r][c].eq(acc_reg[r][c])
+                    if r > 0:
+                        with m.Elif(self.drain_shift[r]):
+                            m.d.sync += shadow[r][c].eq(shadow[r - 1][c])
+                if self.uses_w:
+                    with m.If(self.w_shift[r]):
+                        m.d.sync += w_reg[r][c].eq(self.w_top[c] if r == 0 else w_reg[r - 1][c])
                 if r == R - 1:
-                    m.d.comb += self.partial_sums[c].eq(ps_out)
-        with m.If(self.w_shift):
-            for c in range(C):
-                m.d.sync += [w_reg[0][c].eq(self.w_top[c]), *(w_reg[r][c].eq(w_reg[r - 1][c]) for r in range(1, R))]
-        for c in range(C):
-            row = shadow[0][c]
-            for r in range(1, R):
-                row = Mux(self.drain_row == r, shadow[r][c], row)
-            m.d.comb += self.drained[c].eq(row)
+                    m.d.comb += [self.partial_sums[c].eq(ps_out), self.drained[c].eq(shadow[r][c])]
         return m
-
     def _multiplier(self, m, row: int):
         """How row ``row`` multiplies: ``(a, b, name) -> product``."""
         if not self.pipelined:
