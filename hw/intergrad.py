@@ -301,13 +301,19 @@ class Intergrad(wiring.Component):
         captured_ro, captured_co = (delay(m, s, at_product, s.name) for s in (capture_ro, capture_co))
         drain_shift = [Signal(name=f"drain_shift{r}") for r in range(R)]  # registered: one net per row
         m.d.comb += array.drain_shift.eq(Cat(drain_shift))
+        # Whether this cycle's drain row, and each column of the drained fold, belong to the layer: set a
+        # cycle ahead, so no write enable compares against n_o or n_i in its own cycle.
+        row_ok, col_ok = Signal(), [Signal(name=f"drain_col_ok{c}") for c in range(C)]
         m.d.sync += capture.eq(0)
         with m.If(captured_acc):
             m.d.sync += [drain_active.eq(1), drain_phase.eq(0), drain_ro.eq(captured_ro), drain_co.eq(captured_co)]
             m.d.sync += [drain_shift[r].eq(r > 0) for r in range(R)]
+            m.d.sync += [row_ok.eq(captured_ro * R + (R - 1) < n_o),
+                         *(ok.eq(captured_co * C + c < n_i) for c, ok in enumerate(col_ok))]
         with m.Elif(drain_active):
             m.d.sync += drain_phase.eq(drain_phase + 1)
             m.d.sync += [drain_shift[r].eq(drain_phase + 1 < r) for r in range(R)]
+            m.d.sync += row_ok.eq(drain_ro * R + (R - 2 - drain_phase) < n_o)
             with m.If(drain_phase == R - 1):
                 m.d.sync += drain_active.eq(0)
         with m.Else():
@@ -315,7 +321,7 @@ class Intergrad(wiring.Component):
         dw_writes = []
         for c, (write, _) in enumerate(dw_sram):
             drain_row = drain_ro * R + (R - 1 - drain_phase)
-            enable = drain_active & (drain_row < n_o) & (drain_co * C + c < n_i)
+            enable = drain_active & row_ok & col_ok[c]
             m.d.comb += [write.addr.eq(drain_row * col_stride + drain_co), write.data.eq(array.drained[c]),
                          write.en.eq(enable)]
             dw_writes.append(enable)
@@ -342,9 +348,12 @@ class Intergrad(wiring.Component):
             "reads_dx": dx_reads, "writes_dx": dx_writes, "writes_dw": dw_writes,
         }
         for name, enables in increments.items():
-            if enables:  # pipelined: this cycle's count is added the next cycle, off the enables' paths
+            if enables:  # pipelined: the sum of the (registered) enables is added the next cycle
+                stages = 1 if self.pipeline else 0
+                if name.startswith("reads_") and name != "reads_dx":  # the feeds' enables: decoded from the FSM
+                    enables = [delay(m, enable, stages, f"{name}_enable{k}") for k, enable in enumerate(enables)]
                 step = Signal(range(len(enables) + 1), name=f"{name}_step")
-                m.d.comb += step.eq(delay(m, sum(enables), 1 if self.pipeline else 0, f"{name}_count"))
+                m.d.comb += step.eq(delay(m, sum(enables), stages, f"{name}_count"))
                 m.d.sync += counters[name].eq(counters[name] + step)
         # After the counters: the controller's reset of them must take priority.
         self._control(m, _Datapath(
