@@ -315,19 +315,24 @@ class Design:
         return simulate.simulate(self, job_dir=job_dir, simulator=simulator, waves=waves, stall=stall,
                                  seed=seed, batch=batch or self.sim_batch, raw_inputs=raw)
 
-    def synthesize(self, target: str = "ecp5", *, seeds: int = 1, cached_only: bool = False) -> dict | None:
+    def synthesize(self, target: str = "ecp5", *, seeds: int = 1, cached_only: bool = False,
+                   goal_mhz: float = synthesize.CLOCK_TARGET_MHZ) -> dict | None:
         """yosys + nextpnr on this design: the dict ``accelgen synth --json`` writes (``None`` if
-        ``cached_only`` and not cached). ``seeds`` > 1 also places with nextpnr seeds 2 … ``seeds``."""
+        ``cached_only`` and not cached). ``seeds`` > 1 also places with nextpnr seeds 2 … ``seeds``;
+        ``goal_mhz`` is nextpnr's timing goal."""
         if target not in synthesize.TARGETS:
             raise UserError(f"target={target!r} not allowed; allowed: {', '.join(synthesize.TARGETS)}")
         if not 1 <= seeds <= synthesize.MAX_SEEDS:
             raise UserError(f"seeds={seeds} out of range [1, {synthesize.MAX_SEEDS}]")
+        if not 1 <= goal_mhz <= synthesize.MAX_GOAL_MHZ:
+            raise UserError(f"goal={goal_mhz:g} MHz out of range [1, {synthesize.MAX_GOAL_MHZ}]")
         try:
             self.check_target(target)
         except ValueError as error:
             raise UserError(f"{self.name}: {error}") from None
         text, port_list = export.elaborate(self)
-        return synthesize.synthesize(text, self.toplevel, target, port_list, cached_only=cached_only, seeds=seeds)
+        return synthesize.synthesize(text, self.toplevel, target, port_list, cached_only=cached_only, seeds=seeds,
+                                     goal_mhz=goal_mhz)
 
     def prove(self, *, depth: int = 24, work_dir=None) -> dict:
         """Prove the stream contract of every output stream formally (``accelgen/flows/prove.py``):

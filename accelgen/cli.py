@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="write the result as JSON to FILE ('-': print it instead of the summary)")
     synth.add_argument("--seeds", type=int, default=1, metavar="N",
                        help="place with nextpnr seeds 1..N, add each Fmax and their median (default 1)")
+    synth.add_argument("--goal", type=float, default=synthesize.CLOCK_TARGET_MHZ, metavar="MHZ",
+                       help=f"nextpnr's timing goal (--freq; default {synthesize.CLOCK_TARGET_MHZ}): placement and "
+                            "routing work on the paths that miss it; the achieved Fmax is reported either way")
 
     run = commands.add_parser("run", help="push your arrays through the RTL in simulation")
     _design_args(run)
@@ -169,7 +172,7 @@ def cmd_synth(args):
     acc = _design(args)
     if args.json_file != "-":
         check_outputs([args.json_file])
-    result = acc.synthesize(args.target, seeds=args.seeds)
+    result = acc.synthesize(args.target, seeds=args.seeds, goal_mhz=args.goal)
     text = json.dumps(result, sort_keys=True) + "\n"
     if args.json_file == "-":
         sys.stdout.write(text)

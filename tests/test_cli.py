@@ -42,6 +42,7 @@ def test_list_names_every_parameter_with_its_range():
     (["synth", "dense-fc", "--target", "xc7"], ["xc7"]),
     (["synth", "dense-fc", "--seeds", "0"], ["seeds=0", "[1, 16]"]),
     (["synth", "dense-fc", "--seeds", "17"], ["seeds=17", "[1, 16]"]),
+    (["synth", "dense-fc", "--goal", "0"], ["goal=0 MHz", "[1, 500]"]),
     (["sim", "dense-fc", "--stall", "1.5"], ["1.5", "[0, 1)"]),
     (["frobnicate"], ["frobnicate"]),
 ])

