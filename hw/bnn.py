@@ -11,7 +11,7 @@ from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGE
 from models.fixed import ceil_div
 
 from .common.banked import READ_LATENCY, BankedMemory, fewest_blocks
-from .common.buffer import NO_COLLISIONS, SkidBuffer
+from .common.buffer import DISTRIBUTED, NO_COLLISIONS, SkidBuffer
 from .common.dsp import registered_product
 from .common.fixed import delay, requantize, round_shift, saturate
 from .common.memory import simple_ram
@@ -118,7 +118,7 @@ class BayesianMLP(wiring.Component):
                                                                 bank_words=bank_words)
             weights.append(memory)
         # LUT RAM: its read is registered in ``bias_word``, which yosys would otherwise move into a block RAM.
-        bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb", attrs={"ram_style": "distributed"})
+        bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb", attrs=DISTRIBUTED)
         # Activation buffers: each is read into a reset-less register (the block RAM's output register).
         x_buf = simple_ram(m, "x_buf", word, sizes[0], attrs=NO_COLLISIONS)
         hidden_depth = max(sizes[1:-1], default=1)

@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 from models.fixed import ceil_div
 from models.intergrad import MODES, PE_KINDS, PIPELINE, stream_slots
 
+from .common.buffer import SkidBuffer
 from .common.dsp import lut_product, registered_product
 from .common.fixed import delay
 from .common.memory import simple_ram
@@ -162,11 +163,14 @@ class Intergrad(wiring.Component):
     Per fold: weight load ``rows`` cycles (ws, interleaved), stream ``s·batch + rows + cols - 2`` cycles
     (``s = 2`` for an interleaved one-MAC PE, else 1);
     the accumulators drain beside the next fold, the last fold's in ``rows + 1`` cycles (os, interleaved);
-    results follow (``models.intergrad.counters``, equal to the RTL's counters).
+    results follow (``models.intergrad.counters``, equal to the RTL's counters), each leaving 3 cycles
+    after its read (two pipeline stages and the output skid buffer). Every port passes a skid buffer: one
+    cycle more from an input word to its write.
 
     Throughput
     ----------
-    One layer at a time: loading, computing and sending do not overlap.
+    One layer at a time: loading, computing and sending do not overlap; one operand word in or one result
+    out per cycle. The next layer's shape is taken once the last result has left.
     """
 
     def __init__(self, *, rows, cols, width, acc_width, mode, max_n_o, max_n_i, max_batch, pe="two-mac",
@@ -374,6 +378,7 @@ class Intergrad(wiring.Component):
         n_o, n_i, T = path.shape["n_o"], path.shape["n_i"], path.shape["batch"]
         loading, streaming, draining = path.loading, path.streaming, path.draining
         counters, sram = path.counters, path.sram
+        ports = self._input_ports(m)
 
         sizes = {"n_o": (n_o, self.max_n_o), "n_i": (n_i, self.max_n_i), "batch": (T, self.max_batch)}
         w_walk = _Walk(m, "w_walk", sizes["n_o"], sizes["n_i"], C, "inner")
@@ -392,14 +397,12 @@ class Intergrad(wiring.Component):
                 with m.If(walk.last):
                     m.next = next_state
 
-        def send(walk, sram, address, next_state):
-            data = sram[0][1].data
-            for bank in range(1, len(sram)):
-                data = Mux(walk.bank == bank, sram[bank][1].data, data)
-            for _, read in sram:
-                m.d.comb += read.addr.eq(address)
-            m.d.comb += [self.result_out.valid.eq(1), self.result_out.payload.eq(data)]
-            with m.If(self.result_out.ready):
+        reader = self._result_reader(m, sram["dx"], sram["dw"])
+
+        def send(walk, from_dw, address, next_state):
+            with m.If(reader["move"]):
+                m.d.sync += [reader["valid"].eq(1), reader["address"].eq(address), reader["bank"].eq(walk.bank),
+                             reader["from_dw"].eq(from_dw)]
                 walk.step()
                 with m.If(walk.last):
                     m.next = next_state
@@ -421,21 +424,22 @@ class Intergrad(wiring.Component):
                 m.next = fold_start
 
         with m.FSM(init="SHAPE"):
-            with m.State("SHAPE"):
-                command = self.shape_in.payload
-                m.d.comb += self.shape_in.ready.eq(1)
-                with m.If(self.shape_in.valid):
+            with m.State("SHAPE"):  # once the last layer's results have left
+                command = ports["shape_in"].payload
+                m.d.comb += ports["shape_in"].ready.eq(reader["empty"])
+                with m.If(ports["shape_in"].valid & reader["empty"]):
                     m.d.sync += [n_o.eq(command.n_o), n_i.eq(command.n_i), T.eq(command.batch),
                                  path.stream_last.eq(self.slots * command.batch + (R + C - 3))]
                     m.next = first_load
             with m.State("LOAD_W"):
-                load(w_walk, sram["w"], self.w_in, w_walk.outer * col_stride + w_walk.quotient,
+                load(w_walk, sram["w"], ports["w_in"], w_walk.outer * col_stride + w_walk.quotient,
                      "LOAD_X" if self.uses_x else "LOAD_DELTA")
             with m.State("LOAD_X"):
-                load(x_walk, sram["x"], self.x_in, x_walk.quotient * batch_stride + x_walk.inner, "LOAD_DELTA")
+                load(x_walk, sram["x"], ports["x_in"], x_walk.quotient * batch_stride + x_walk.inner, "LOAD_DELTA")
             with m.State("LOAD_DELTA"):
-                load(d_walk, sram["delta"], self.delta_in, d_walk.quotient * batch_stride + d_walk.inner, fold_start)
-                with m.If(d_walk.last & self.delta_in.valid):
+                load(d_walk, sram["delta"], ports["delta_in"], d_walk.quotient * batch_stride + d_walk.inner,
+                     fold_start)
+                with m.If(d_walk.last & ports["delta_in"].valid):
                     for counter in counters.values():
                         m.d.sync += counter.eq(0)
             with m.State("LOAD_FOLD"):
@@ -468,9 +472,50 @@ class Intergrad(wiring.Component):
                     m.d.sync += phase.eq(0)
                     m.next = first_output
             with m.State("SEND_DX"):
-                send(dx_walk, sram["dx"], dx_walk.quotient * batch_stride + dx_walk.inner, after_dx)
+                send(dx_walk, 0, dx_walk.quotient * batch_stride + dx_walk.inner, after_dx)
             with m.State("SEND_DW"):
-                send(dw_walk, sram["dw"], dw_walk.outer * col_stride + dw_walk.quotient, "SHAPE")
+                send(dw_walk, 1, dw_walk.outer * col_stride + dw_walk.quotient, "SHAPE")
+
+    def _input_ports(self, m) -> dict:
+        """Each input stream through a :class:`SkidBuffer`: ``{name: the buffer's output}``. No port's
+        ``valid`` or ``ready`` meets the controller's logic in the same cycle."""
+        ports = {}
+        for name in ("shape_in", "w_in", "x_in", "delta_in"):
+            port = getattr(self, name)
+            m.submodules[f"{name}_skid"] = skid = SkidBuffer(shape=port.payload.shape())
+            wiring.connect(m, wiring.flipped(port), skid.input)
+            ports[name] = skid.output
+        return ports
+
+    def _result_reader(self, m, dx_sram, dw_sram) -> dict:
+        """The results' read pipeline, ``dx`` and ``dw`` banked alike: stage 1 holds an address, its bank
+        and which memory (``send`` in the FSM fills it); stage 2 holds every bank's word at that address,
+        registered beside the bank; the selected word then goes to ``result_out`` through a
+        :class:`SkidBuffer`. The stages move together (``move``) while stage 2 is empty or handing its word
+        on. Returns the stage-1 registers, ``move`` and ``empty`` (no result in flight)."""
+        acc = signed(self.acc_width)
+        address_bits = max(len(read.addr) for _, read in (*dx_sram, *dw_sram))
+        valid, address = Signal(name="send_valid"), Signal(address_bits, name="send_address")
+        bank, from_dw = Signal(range(self.cols), name="send_bank"), Signal(name="send_from_dw")
+        words = [Signal(acc, name=f"send_word{c}") for c in range(self.cols)]
+        words_valid, words_bank = Signal(name="send_words_valid"), Signal.like(bank, name="send_words_bank")
+        m.submodules.result_skid = out = SkidBuffer(shape=acc)
+        wiring.connect(m, out.output, wiring.flipped(self.result_out))
+        move = ~words_valid | out.input.ready
+        selected = words[0]
+        for c in range(1, self.cols):
+            selected = Mux(words_bank == c, words[c], selected)
+        m.d.comb += [out.input.valid.eq(words_valid), out.input.payload.eq(selected)]
+        for (_, dx_read), (_, dw_read) in zip(dx_sram, dw_sram):
+            with m.If(valid & ~from_dw):  # over the dx sums' own address (they never overlap a send)
+                m.d.comb += dx_read.addr.eq(address)
+            m.d.comb += dw_read.addr.eq(address)
+        with m.If(move):
+            m.d.sync += [valid.eq(0), words_valid.eq(valid), words_bank.eq(bank)]
+            m.d.sync += [word.eq(Mux(from_dw, dw_read.data, dx_read.data))
+                         for word, (_, dx_read), (_, dw_read) in zip(words, dx_sram, dw_sram)]
+        empty = ~valid & ~words_valid & ~self.result_out.valid & out.input.ready
+        return {"valid": valid, "address": address, "bank": bank, "from_dw": from_dw, "move": move, "empty": empty}
 
 
 class PEArray(wiring.Component):

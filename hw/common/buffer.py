@@ -14,7 +14,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["NO_COLLISIONS", "LutRamFIFO", "SkidBuffer"]
+__all__ = ["DISTRIBUTED", "NO_COLLISIONS", "LutRamFIFO", "SkidBuffer"]
 
 # Attributes for a memory whose design never reads a word in the cycle it is written (double-buffered or
 # write-then-read phases). Without them yosys keeps a RAM's read-old-data behaviour on an address collision:
