@@ -249,26 +249,31 @@ class Intergrad(wiring.Component):
         # cycle later. Each row's capture follows the row's last element by one cycle and ``mac`` more, so
         # it reaches a PE when that PE's last product is in. Every row's controls start from its own
         # ``row_valid``: identical registers would be merged into one net across the array.
+        ahead = 1 if feed >= 2 else 0  # pipelined: a feed's read address and enable are registered first
+
+        def fed(read, address, valid, cycles, name):
+            """``read``'s word at ``address`` (delayed ``ahead`` already), zero unless ``valid``, ``cycles``
+            after ``valid``: ``ahead`` registers before the read, the rest after it."""
+            m.d.comb += read.addr.eq(address)
+            return delay(m, Mux(delay(m, valid, ahead, f"{name}_valid"), read.data, 0), cycles - ahead, name)
+
         streaming = Signal()
         in_stream = streaming & (phase < S * T)
         feeding_d = in_stream & (phase % S == 0)
         feeding_x = in_stream & (phase % S == S - 1)
         element = phase // S
-        d_feed = [Signal(word, name=f"d_feed{r}") for r in range(R)]
-        x_feed = [Signal(word, name=f"x_feed{c}") for c in range(C)]
         last_element = feeding_x & (element == T - 1)
+        d_address, x_address = (delay(m, fold * batch_stride + element, ahead, f"{name}_address")
+                                for fold, name in ((ro, "d"), (co, "x")))
         for r, (_, read) in enumerate(d_sram):
             d_valid = feeding_d & row_valid[r]
-            m.d.comb += [read.addr.eq(ro * batch_stride + element), d_feed[r].eq(Mux(d_valid, read.data, 0)),
+            m.d.comb += [array.d_in[r].eq(fed(read, d_address, d_valid, feed + r, f"d_skew{r}")),
                          array.d_tag[r].eq(delay(m, d_valid, feed + r, f"d_tag{r}"))]
             if self.uses_x:
                 m.d.comb += array.capture[r].eq(delay(m, last_element & row_valid[r], 1 + at_product + r,
                                                       f"capture{r}"))
         for c, (_, read) in enumerate(x_sram):
-            m.d.comb += [read.addr.eq(co * batch_stride + element),
-                         x_feed[c].eq(Mux(feeding_x & col_valid[c], read.data, 0))]
-        m.d.comb += [array.d_in[r].eq(delay(m, d_feed[r], feed + r, f"d_skew{r}")) for r in range(R)]
-        m.d.comb += [array.x_in[c].eq(delay(m, x_feed[c], feed + c, f"x_skew{c}")) for c in range(C)]
+            m.d.comb += array.x_in[c].eq(fed(read, x_address, feeding_x & col_valid[c], feed + c, f"x_skew{c}"))
 
         # dx: column c's bottom output for batch column b is due at stream phase S·b + R - 1 + c; it is
         # decided there and carried ``at_dx`` cycles to where the (registered) sum arrives.
@@ -336,10 +341,10 @@ class Intergrad(wiring.Component):
         loading = Signal()
         w_reads = []
         load_row = row_base + (R - 1 - phase)
+        w_address = delay(m, load_row * col_stride + co, ahead, "w_address")
         for c, (_, read) in enumerate(w_sram):
             valid = loading & (load_row < n_o) & col_valid[c]
-            m.d.comb += [read.addr.eq(load_row * col_stride + co),
-                         array.w_top[c].eq(delay(m, Mux(valid, read.data, 0), feed, f"w_top{c}"))]
+            m.d.comb += array.w_top[c].eq(fed(read, w_address, valid, feed, f"w_top{c}"))
             w_reads.append(valid)
         m.d.comb += [array.w_shift[r].eq(delay(m, loading & (phase >= r), feed, f"w_shift{r}")) for r in range(R)]
 
