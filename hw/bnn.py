@@ -11,7 +11,7 @@ from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGE
 from models.fixed import ceil_div
 
 from .common.banked import READ_LATENCY, BankedMemory, fewest_blocks
-from .common.buffer import DISTRIBUTED, NO_COLLISIONS, SkidBuffer
+from .common.buffer import NO_COLLISIONS, SkidBuffer
 from .common.dsp import registered_product
 from .common.fixed import delay, requantize, round_shift, saturate
 from .common.memory import simple_ram
@@ -117,8 +117,7 @@ class BayesianMLP(wiring.Component):
             m.submodules[f"weights{s}"] = memory = BankedMemory(shape=unsigned(2 * used * W), depth=rows,
                                                                 bank_words=bank_words)
             weights.append(memory)
-        # LUT RAM: its read is registered in ``bias_word``, which yosys would otherwise move into a block RAM.
-        bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb", attrs=DISTRIBUTED)
+        bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb")
         # Activation buffers: each is read into a reset-less register (the block RAM's output register).
         x_buf = simple_ram(m, "x_buf", word, sizes[0], attrs=NO_COLLISIONS)
         hidden_depth = max(sizes[1:-1], default=1)
@@ -141,16 +140,11 @@ class BayesianMLP(wiring.Component):
         opens_segment = _table([int(segment_of[ℓ + 1] != segment_of[ℓ]) for ℓ in range(depth - 1)] + [1])[layer]
         mu, sigma = self._lane_words(m, [memory.read.data for memory in weights], segments,
                                      _table(segment_of)[layer])
-        # ``bias_at`` is the bias address of the neuron in hand, ``base[layer] + neuron``, a register that
-        # steps with ``neuron`` (no table lookup and add in front of the read). ``bias_word`` holds that
-        # neuron's bias: read a cycle ahead, at ``bias_at + 1`` while RESULTS steps ``bias_at`` (every other
-        # state holds it for at least a cycle), so the bias add starts from a register.
+        # ``bias_at`` is the bias memory's read address, ``base[layer] + neuron``, kept in a register that
+        # steps with ``neuron``: no table lookup and add in front of the bias read and the bias add.
         bias_at = Signal(range(sum(n_out)))
-        bias_word = Signal(word)
-        stepping = Signal()
         next_layer_base = _table([sum(n_out[:ℓ + 1]) for ℓ in range(depth - 1)] + [0], bias_at.shape())[layer]
-        m.d.comb += bias[1].addr.eq(bias_at + stepping)
-        m.d.sync += bias_word.eq(bias[1].data)
+        m.d.comb += bias[1].addr.eq(bias_at)
 
         # Stage A: sample each lane's weight, fetch the activation (broadcast).
         for memory in weights:
@@ -197,7 +191,7 @@ class BayesianMLP(wiring.Component):
         with m.Else():
             m.d.sync += [link.eq(following) for link, following in zip(chain, chain[1:])]
         head = Mux(slot == 0, accs[0], chain[0]) if chain else accs[0]
-        m.d.sync += [biased.eq(head + (bias_word << WF)), result.eq(requantize(biased, WF, W))]
+        m.d.sync += [biased.eq(head + (bias[1].data << WF)), result.eq(requantize(biased, WF, W))]
         self._write_result(m, delay(m, handing, RESULT_STAGES, "writing"),
                            delay(m, layer == depth - 1, RESULT_STAGES, "scoring"),
                            delay(m, Mux(layer == 0, 0, ~read_bank), RESULT_STAGES, "bank"),
@@ -232,7 +226,7 @@ class BayesianMLP(wiring.Component):
                 with m.If(settle == 1):
                     m.next = "RESULTS"
             with m.State("RESULTS"):
-                m.d.comb += [handing.eq(neuron < outputs), stepping.eq(1)]
+                m.d.comb += handing.eq(neuron < outputs)
                 m.d.sync += [slot.eq(slot + 1), neuron.eq(neuron + 1), bias_at.eq(bias_at + 1)]
                 with m.If(slot == P - 1):
                     m.d.sync += [slot.eq(0), *(acc.eq(0) for acc in accs), group.eq(group + 1)]
