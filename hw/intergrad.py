@@ -350,17 +350,19 @@ class Intergrad(wiring.Component):
 
         with m.If(loading | streaming | draining):
             m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
-        increments = {
+        # Pipelined: the feeds' read enables, decoded from the FSM, are registered before they are counted
+        # (the dx and dw enables come from registers already); each sum is added the cycle after.
+        stages = 1 if self.pipeline else 0
+        feed_reads = {
             "reads_w": w_reads,
             "reads_delta": [feeding_d & v for v in row_valid],
             "reads_x": [feeding_x & v for v in col_valid] if self.uses_x else [],
-            "reads_dx": dx_reads, "writes_dx": dx_writes, "writes_dw": dw_writes,
         }
+        increments = {name: [delay(m, enable, stages, f"{name}_enable{k}") for k, enable in enumerate(enables)]
+                      for name, enables in feed_reads.items()}
+        increments.update({"reads_dx": dx_reads, "writes_dx": dx_writes, "writes_dw": dw_writes})
         for name, enables in increments.items():
-            if enables:  # pipelined: the sum of the (registered) enables is added the next cycle
-                stages = 1 if self.pipeline else 0
-                if name.startswith("reads_") and name != "reads_dx":  # the feeds' enables: decoded from the FSM
-                    enables = [delay(m, enable, stages, f"{name}_enable{k}") for k, enable in enumerate(enables)]
+            if enables:
                 step = Signal(range(len(enables) + 1), name=f"{name}_step")
                 m.d.comb += step.eq(delay(m, sum(enables), stages, f"{name}_count"))
                 m.d.sync += counters[name].eq(counters[name] + step)
@@ -647,6 +649,7 @@ class PEArray(wiring.Component):
                 if r == R - 1:
                     m.d.comb += [self.partial_sums[c].eq(ps_out), self.drained[c].eq(shadow[r][c])]
         return m
+
     def _multiplier(self, m, row: int):
         """How row ``row`` multiplies: ``(a, b, name) -> product``."""
         if not self.pipelined:
