@@ -6,7 +6,7 @@ checked in ``tests/test_intergrad.py``).
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -68,22 +68,23 @@ class _Walk:
     """Row-major walk over an ``outer × inner`` matrix whose sizes are signals, tracking the bank split of
     one index.
 
-    ``outer`` and ``inner`` are ``(size signal, maximum)``. ``bank_of`` is
+    ``outer`` and ``inner`` are ``(last index signal, maximum size)``: registers holding ``size - 1``, so
+    ``last`` is an equality, not a subtraction. ``bank_of`` is
     ``"outer"`` or ``"inner"``: that index is split into ``quotient`` and
     ``bank`` (``index = quotient·banks + bank``). ``step()`` advances by one
     element; ``last`` is high on the final element.
     """
 
     def __init__(self, m, name, outer, inner, banks, bank_of):
-        (outer_n, outer_max), (inner_n, inner_max) = outer, inner
+        (outer_last, outer_max), (inner_last, inner_max) = outer, inner
         self.m, self.banks, self.bank_of = m, banks, bank_of
         self.outer = Signal(range(outer_max), name=f"{name}_outer")
         self.inner = Signal(range(inner_max), name=f"{name}_inner")
         split = outer_max if bank_of == "outer" else inner_max
         self.bank = Signal(range(banks), name=f"{name}_bank")
         self.quotient = Signal(range(ceil_div(split, banks)), name=f"{name}_quotient")
-        self.last_inner = self.inner == inner_n - 1
-        self.last = self.last_inner & (self.outer == outer_n - 1)
+        self.last_inner = self.inner == inner_last
+        self.last = self.last_inner & (self.outer == outer_last)
 
     def _advance_split(self, wrap):
         m = self.m
@@ -275,24 +276,25 @@ class Intergrad(wiring.Component):
         for c, (_, read) in enumerate(x_sram):
             m.d.comb += array.x_in[c].eq(fed(read, x_address, feeding_x & col_valid[c], feed + c, f"x_skew{c}"))
 
-        # dx: column c's bottom output for batch column b is due at stream phase S·b + R - 1 + c; it is
-        # decided there and carried ``at_dx`` cycles to where the (registered) sum arrives.
+        # dx: column c's bottom output for batch column b is due R - 1 + c cycles after δ_b is fed (stream
+        # phase S·b + R - 1 + c). The feed's flag and dx address follow it there through registers (one chain,
+        # tapped per column) and ``at_dx`` cycles more to where the (registered) sum arrives. Pipelined, the
+        # previous row fold's dx is read a cycle before the sum arrives and registered (no write of that
+        # address falls between: a row fold's writes are a whole fold apart).
+        read_ahead = 1 if at_dx else 0
+        dx_address = co * batch_stride + element
         dx_reads, dx_writes = [], []
         for c, (write, read) in enumerate(dx_sram):
-            since = Signal(range(-(R + C), S * self.max_batch + R + C), name=f"dx_since{c}")
-            due = Signal(name=f"dx_due{c}")
-            m.d.comb += [
-                since.eq(phase - (R - 1 + c)),
-                due.eq(self.uses_w & streaming & (since >= 0) & (since < S * T) & (since % S == 0) & col_valid[c]),
-            ]
+            due = delay(m, feeding_d, R - 1 + c, f"dx_due{c}") & col_valid[c] if self.uses_w else Const(0)
             captured = delay(m, due, at_dx, f"dx_valid{c}")
-            address = delay(m, co * batch_stride + (since // S)[:len(read.addr)], at_dx, f"dx_address{c}")
+            read_address = delay(m, dx_address[:len(read.addr)], R - 1 + c + at_dx - read_ahead, f"dx_address{c}")
             first_row_fold = delay(m, ro == 0, at_dx, f"dx_first{c}")
             total = delay(m, array.partial_sums[c], at_dx - at_product, f"dx_sum{c}")
+            previous = delay(m, read.data, read_ahead, f"dx_previous{c}")
             m.d.comb += [
-                read.addr.eq(address),
-                write.addr.eq(address),
-                write.data.eq(total + Mux(first_row_fold, 0, read.data)),
+                read.addr.eq(read_address),
+                write.addr.eq(delay(m, read_address, read_ahead, f"dx_write_address{c}")),
+                write.data.eq(total + Mux(first_row_fold, 0, previous)),
                 write.en.eq(captured),
             ]
             dx_reads.append(captured & ~first_row_fold)
@@ -387,7 +389,9 @@ class Intergrad(wiring.Component):
         counters, sram = path.counters, path.sram
         ports = self._input_ports(m)
 
-        sizes = {"n_o": (n_o, self.max_n_o), "n_i": (n_i, self.max_n_i), "batch": (T, self.max_batch)}
+        maxima = {"n_o": self.max_n_o, "n_i": self.max_n_i, "batch": self.max_batch}
+        last_index = {name: Signal(range(hi), name=f"{name}_last") for name, hi in maxima.items()}
+        sizes = {name: (last_index[name], hi) for name, hi in maxima.items()}
         w_walk = _Walk(m, "w_walk", sizes["n_o"], sizes["n_i"], C, "inner")
         x_walk = _Walk(m, "x_walk", sizes["n_i"], sizes["batch"], C, "outer")
         d_walk = _Walk(m, "d_walk", sizes["n_o"], sizes["batch"], R, "outer")
@@ -435,6 +439,7 @@ class Intergrad(wiring.Component):
                 command = ports["shape_in"].payload
                 m.d.comb += ports["shape_in"].ready.eq(reader["empty"])
                 with m.If(ports["shape_in"].valid & reader["empty"]):
+                    m.d.sync += [last.eq(command[name] - 1) for name, last in last_index.items()]
                     m.d.sync += [n_o.eq(command.n_o), n_i.eq(command.n_i), T.eq(command.batch),
                                  path.stream_last.eq(self.slots * command.batch + (R + C - 3))]
                     m.next = first_load
