@@ -38,7 +38,8 @@ def shape_word(shape: tuple[int, int, int], *, max_n_o: int, max_n_i: int, max_b
 
 @dataclass
 class _Datapath:
-    """The datapath signals the controller drives or reads: fold position, phase, state strobes,
+    """The datapath signals the controller drives or reads: fold position, phase, the layer's shape and
+    its ``last_index`` (each size - 1, by the shape's names), state strobes,
     the PE array, the background dw drain (``capture`` with the fold in ``capture_ro``/``capture_co``
     starts it once the fold's last products are in; the last fold's drain takes ``drain_cycles + 1``
     cycles from its capture), the ``tail_cycles`` after the last fold before dx is complete (ws),
@@ -50,6 +51,7 @@ class _Datapath:
     last_row_fold: Value
     last_fold: Value
     shape: dict
+    last_index: dict
     stream_last: Signal
     loading: Signal
     streaming: Signal
@@ -187,6 +189,7 @@ class Intergrad(wiring.Component):
             raise ValueError(f"acc_width={acc_width} out of range [{2 * width}, 31] (at least 2*width for one product)")
         self.rows, self.cols, self.width, self.acc_width, self.mode = rows, cols, width, acc_width, mode
         self.max_n_o, self.max_n_i, self.max_batch = max_n_o, max_n_i, max_batch
+        self.maxima = {"n_o": max_n_o, "n_i": max_n_i, "batch": max_batch}
         self.uses_w, self.uses_x = mode in ("ws", "interleaved"), mode in ("os", "interleaved")
         self.slots = stream_slots(mode, pe)  # cycles per stream element
         self.pipeline, self.lut_rows = pipeline, lut_rows
@@ -211,9 +214,10 @@ class Intergrad(wiring.Component):
         word, acc = signed(self.width), signed(self.acc_width)
         col_stride, batch_stride = ceil_div(self.max_n_i, C), self.max_batch  # words per W row, per fold of x/δ/dx
 
-        # The layer's shape (set from ``shape_in``) and the last stream phase, batch + R + C - 3.
-        n_o, n_i, T = (Signal(range(hi + 1), name=name) for name, hi in
-                       (("n_o", self.max_n_o), ("n_i", self.max_n_i), ("batch", self.max_batch)))
+        # The layer's shape (set from ``shape_in``), each size - 1, and the last stream phase,
+        # S·batch + R + C - 3.
+        n_o, n_i, T = (Signal(range(hi + 1), name=name) for name, hi in self.maxima.items())
+        last_index = {name: Signal(range(hi), name=f"{name}_last") for name, hi in self.maxima.items()}
         S = self.slots
         stream_last = Signal(range(S * self.max_batch + R + C))
 
@@ -248,8 +252,9 @@ class Intergrad(wiring.Component):
         # Feeders: δ row r and x column c enter zero outside the stream, delayed r (c) cycles. Element b
         # leaves at phase S·b (δ, with its tag) and S·b + S - 1 (x): with S = 2 each PE meets δ_b, then x_b a
         # cycle later. Each row's capture follows the row's last element by one cycle and ``mac`` more, so
-        # it reaches a PE when that PE's last product is in. Every row's controls start from its own
-        # ``row_valid``: identical registers would be merged into one net across the array.
+        # it reaches a PE when that PE's last product is in. The tags and captures of all rows are taps of one
+        # register chain each (row r's is row r-1's a cycle later): no control net spans more than a row. A
+        # row outside the layer takes them too; its δ is zero, so its products and shadows are.
         ahead = 1 if feed >= 2 else 0  # pipelined: a feed's read address and enable are registered first
 
         def fed(read, address, valid, cycles, name):
@@ -263,16 +268,14 @@ class Intergrad(wiring.Component):
         feeding_d = in_stream & (phase % S == 0)
         feeding_x = in_stream & (phase % S == S - 1)
         element = phase // S
-        last_element = feeding_x & (element == T - 1)
+        last_element = feeding_x & (element == last_index["batch"])
         d_address, x_address = (delay(m, fold * batch_stride + element, ahead, f"{name}_address")
                                 for fold, name in ((ro, "d"), (co, "x")))
         for r, (_, read) in enumerate(d_sram):
-            d_valid = feeding_d & row_valid[r]
-            m.d.comb += [array.d_in[r].eq(fed(read, d_address, d_valid, feed + r, f"d_skew{r}")),
-                         array.d_tag[r].eq(delay(m, d_valid, feed + r, f"d_tag{r}"))]
+            m.d.comb += [array.d_in[r].eq(fed(read, d_address, feeding_d & row_valid[r], feed + r, f"d_skew{r}")),
+                         array.d_tag[r].eq(delay(m, feeding_d, feed + r, f"d_tag{r}"))]
             if self.uses_x:
-                m.d.comb += array.capture[r].eq(delay(m, last_element & row_valid[r], 1 + at_product + r,
-                                                      f"capture{r}"))
+                m.d.comb += array.capture[r].eq(delay(m, last_element, 1 + at_product + r, f"capture{r}"))
         for c, (_, read) in enumerate(x_sram):
             m.d.comb += array.x_in[c].eq(fed(read, x_address, feeding_x & col_valid[c], feed + c, f"x_skew{c}"))
 
@@ -371,7 +374,7 @@ class Intergrad(wiring.Component):
         # After the counters: the controller's reset of them must take priority.
         self._control(m, _Datapath(
             phase=phase, ro=ro, co=co, last_row_fold=last_row_fold, last_fold=last_fold,
-            shape={"n_o": n_o, "n_i": n_i, "batch": T}, stream_last=stream_last,
+            shape={"n_o": n_o, "n_i": n_i, "batch": T}, last_index=last_index, stream_last=stream_last,
             loading=loading, streaming=streaming, draining=draining, array=array, counters=counters,
             capture=capture, capture_ro=capture_ro, capture_co=capture_co, drain_cycles=at_product + R,
             tail_cycles=at_dx if not self.uses_x else 0,
@@ -389,9 +392,8 @@ class Intergrad(wiring.Component):
         counters, sram = path.counters, path.sram
         ports = self._input_ports(m)
 
-        maxima = {"n_o": self.max_n_o, "n_i": self.max_n_i, "batch": self.max_batch}
-        last_index = {name: Signal(range(hi), name=f"{name}_last") for name, hi in maxima.items()}
-        sizes = {name: (last_index[name], hi) for name, hi in maxima.items()}
+        last_index = path.last_index
+        sizes = {name: (last_index[name], hi) for name, hi in self.maxima.items()}
         w_walk = _Walk(m, "w_walk", sizes["n_o"], sizes["n_i"], C, "inner")
         x_walk = _Walk(m, "x_walk", sizes["n_i"], sizes["batch"], C, "outer")
         d_walk = _Walk(m, "d_walk", sizes["n_o"], sizes["batch"], R, "outer")
