@@ -48,6 +48,8 @@ class _Datapath:
     phase: Signal
     ro: Signal
     co: Signal
+    rows_left: Signal
+    cols_left: Signal
     last_row_fold: Value
     last_fold: Value
     shape: dict
@@ -109,6 +111,38 @@ class _Walk:
                 self._advance_split(self.last)
 
 
+class _LoadWrites:
+    """The write ports of one operand's SRAM banks while the operand loads: driven in the FSM's state
+    (``stages`` = 0) or through two register stages, one beside the controller and one copy per bank beside
+    the bank (``keep``: yosys would merge the copies into one net), so neither the controller's decode nor
+    the route across the die meets a RAM's write port in the same cycle. A word is written ``stages``
+    cycles after it is taken."""
+
+    def __init__(self, m, name, sram, stages):
+        self.m, self.sram, self.stages = m, sram, stages
+        if not stages:
+            return
+        write = sram[0][0]
+        self.address = Signal.like(write.addr, name=f"{name}_load_address")
+        self.data = Signal.like(write.data, name=f"{name}_load_data")
+        self.enables = Signal(len(sram), name=f"{name}_load_enables")
+        m.d.sync += self.enables.eq(0)  # unless the load's state sets one (its statements come later)
+        for bank, (write, _) in enumerate(sram):
+            copies = [Signal.like(source, name=f"{name}{bank}_write_{field}", attrs={"keep": 1})
+                      for source, field in ((self.address, "address"), (self.data, "data"), (self.enables[bank], "enable"))]
+            m.d.sync += [copy.eq(source) for copy, source in zip(copies, (self.address, self.data, self.enables[bank]))]
+            m.d.comb += [write.addr.eq(copies[0]), write.data.eq(copies[1]), write.en.eq(copies[2])]
+
+    def write(self, address, data, bank, valid):
+        """In the load's state: write ``data`` at ``address`` of bank ``bank`` if ``valid``."""
+        if not self.stages:
+            for index, (write, _) in enumerate(self.sram):
+                self.m.d.comb += [write.addr.eq(address), write.data.eq(data), write.en.eq(valid & (bank == index))]
+            return
+        self.m.d.sync += [self.address.eq(address), self.data.eq(data),
+                          self.enables.eq(Mux(valid, 1 << bank, 0))]
+
+
 class Intergrad(wiring.Component):
     """Gradient-interleaved systolic array: one generated array computes any layer up to its memories.
 
@@ -166,9 +200,10 @@ class Intergrad(wiring.Component):
     Per fold: weight load ``rows`` cycles (ws, interleaved), stream ``s·batch + rows + cols - 2`` cycles
     (``s = 2`` for an interleaved one-MAC PE, else 1);
     the accumulators drain beside the next fold, the last fold's in ``rows + 1`` cycles (os, interleaved);
-    results follow (``models.intergrad.counters``, equal to the RTL's counters), each leaving 3 cycles
-    after its read (two pipeline stages and the output skid buffer). Every port passes a skid buffer: one
-    cycle more from an input word to its write.
+    results follow (``models.intergrad.counters``, equal to the RTL's counters), each leaving 5 cycles
+    after its read (four pipeline stages and the output skid buffer). Every port passes a skid buffer: one
+    cycle more from an input word to its write; pipelined, two more (the write registers), and the fold
+    starts two cycles after the last operand word (``SETTLE``).
 
     Throughput
     ----------
@@ -233,11 +268,13 @@ class Intergrad(wiring.Component):
         # Fold position and per-fold validity.
         ro = Signal(range(ceil_div(self.max_n_o, R)))
         co = Signal(range(col_stride))
-        row_base, col_base = ro * R, co * C
-        last_row_fold = row_base + R >= n_o
-        last_fold = last_row_fold & (col_base + C >= n_i)
-        row_valid = [row_base + r < n_o for r in range(R)]
-        col_valid = [col_base + c < n_i for c in range(C)]
+        # The layer's rows and columns from this fold's first on (n_o - ro·R, n_i - co·C), kept beside ro and
+        # co so that no validity test needs an adder.
+        rows_left, cols_left = Signal.like(n_o, name="rows_left"), Signal.like(n_i, name="cols_left")
+        last_row_fold = rows_left <= R
+        last_fold = last_row_fold & (cols_left <= C)
+        row_valid = [rows_left > r for r in range(R)]
+        col_valid = [cols_left > c for c in range(C)]
         # Pipeline delays: SRAM read -> feed register, operands -> product, bottom partial sum -> dx adder.
         feed, mac, dx_register = (PIPELINE[stage] if self.pipeline else 0 for stage in ("feed", "mac", "dx"))
         at_product = feed + mac  # a stream phase's products are added this much later
@@ -345,19 +382,21 @@ class Intergrad(wiring.Component):
         # row's enable is its own net.
         loading = Signal()
         w_reads = []
-        load_row = row_base + (R - 1 - phase)
+        load_row = ro * R + (R - 1 - phase)
+        load_row_valid = Cat(*reversed(row_valid)).bit_select(phase, 1)
         w_address = delay(m, load_row * col_stride + co, ahead, "w_address")
         for c, (_, read) in enumerate(w_sram):
-            valid = loading & (load_row < n_o) & col_valid[c]
+            valid = loading & load_row_valid & col_valid[c]
             m.d.comb += array.w_top[c].eq(fed(read, w_address, valid, feed, f"w_top{c}"))
             w_reads.append(valid)
         m.d.comb += [array.w_shift[r].eq(delay(m, loading & (phase >= r), feed, f"w_shift{r}")) for r in range(R)]
 
-        with m.If(loading | streaming | draining):
-            m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
-        # Pipelined: the feeds' read enables, decoded from the FSM, are registered before they are counted
-        # (the dx and dw enables come from registers already); each sum is added the cycle after.
+        # Pipelined: the counted states and the feeds' read enables, decoded from the FSM, are registered
+        # before they are counted (the dx and dw enables come from registers already); each sum is added the
+        # cycle after.
         stages = 1 if self.pipeline else 0
+        with m.If(delay(m, loading | streaming | draining, stages, "counting")):
+            m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
         feed_reads = {
             "reads_w": w_reads,
             "reads_delta": [feeding_d & v for v in row_valid],
@@ -373,7 +412,8 @@ class Intergrad(wiring.Component):
                 m.d.sync += counters[name].eq(counters[name] + step)
         # After the counters: the controller's reset of them must take priority.
         self._control(m, _Datapath(
-            phase=phase, ro=ro, co=co, last_row_fold=last_row_fold, last_fold=last_fold,
+            phase=phase, ro=ro, co=co, rows_left=rows_left, cols_left=cols_left, last_row_fold=last_row_fold,
+            last_fold=last_fold,
             shape={"n_o": n_o, "n_i": n_i, "batch": T}, last_index=last_index, stream_last=stream_last,
             loading=loading, streaming=streaming, draining=draining, array=array, counters=counters,
             capture=capture, capture_ro=capture_ro, capture_co=capture_co, drain_cycles=at_product + R,
@@ -400,11 +440,18 @@ class Intergrad(wiring.Component):
         dx_walk = _Walk(m, "dx_walk", sizes["n_i"], sizes["batch"], C, "outer")
         dw_walk = _Walk(m, "dw_walk", sizes["n_o"], sizes["n_i"], C, "inner")
 
-        def load(walk, sram, source, address, next_state):
+        # Pipelined, each operand's words reach its banks two cycles after they are taken, so the fold
+        # starts after a SETTLE of two cycles; the counters clear in its first cycle.
+        settle = 2 if self.pipeline else 0
+        writes = {name: _LoadWrites(m, name, sram[name], settle) for name in ("w", "x", "delta")}
+        clear_counters = Signal()
+        m.d.sync += clear_counters.eq(0)
+        with m.If(clear_counters):
+            m.d.sync += [counter.eq(0) for counter in counters.values()]
+
+        def load(walk, name, source, address, next_state):
             m.d.comb += source.ready.eq(1)
-            for bank, (write, _) in enumerate(sram):
-                m.d.comb += [write.addr.eq(address), write.data.eq(source.payload),
-                             write.en.eq(source.valid & (walk.bank == bank))]
+            writes[name].write(address, source.payload, walk.bank, source.valid)
             with m.If(source.valid):
                 walk.step()
                 with m.If(walk.last):
@@ -425,15 +472,21 @@ class Intergrad(wiring.Component):
         first_output = "SEND_DX" if self.uses_w else "SEND_DW"
         after_dx = "SEND_DW" if self.uses_x else "SHAPE"
 
+        rows_left, cols_left = path.rows_left, path.cols_left
+
+        def first_fold():
+            m.d.sync += [ro.eq(0), co.eq(0), rows_left.eq(n_o), cols_left.eq(n_i)]
+
         def next_fold():
             m.d.sync += phase.eq(0)
             with m.If(last_fold):
-                m.d.sync += [ro.eq(0), co.eq(0)]
+                first_fold()
                 m.next = "TAIL" if path.tail_cycles else first_output
             with m.Else():
-                m.d.sync += ro.eq(Mux(path.last_row_fold, 0, ro + 1))
                 with m.If(path.last_row_fold):
-                    m.d.sync += co.eq(co + 1)
+                    m.d.sync += [ro.eq(0), rows_left.eq(n_o), co.eq(co + 1), cols_left.eq(cols_left - C)]
+                with m.Else():
+                    m.d.sync += [ro.eq(ro + 1), rows_left.eq(rows_left - R)]
                 m.next = fold_start
 
         with m.FSM(init="SHAPE"):
@@ -442,20 +495,29 @@ class Intergrad(wiring.Component):
                 m.d.comb += ports["shape_in"].ready.eq(reader["empty"])
                 with m.If(ports["shape_in"].valid & reader["empty"]):
                     m.d.sync += [last.eq(command[name] - 1) for name, last in last_index.items()]
+                    m.d.sync += [rows_left.eq(command.n_o), cols_left.eq(command.n_i)]  # ro = co = 0
                     m.d.sync += [n_o.eq(command.n_o), n_i.eq(command.n_i), T.eq(command.batch),
                                  path.stream_last.eq(self.slots * command.batch + (R + C - 3))]
                     m.next = first_load
             with m.State("LOAD_W"):
-                load(w_walk, sram["w"], ports["w_in"], w_walk.outer * col_stride + w_walk.quotient,
+                load(w_walk, "w", ports["w_in"], w_walk.outer * col_stride + w_walk.quotient,
                      "LOAD_X" if self.uses_x else "LOAD_DELTA")
             with m.State("LOAD_X"):
-                load(x_walk, sram["x"], ports["x_in"], x_walk.quotient * batch_stride + x_walk.inner, "LOAD_DELTA")
+                load(x_walk, "x", ports["x_in"], x_walk.quotient * batch_stride + x_walk.inner, "LOAD_DELTA")
             with m.State("LOAD_DELTA"):
-                load(d_walk, sram["delta"], ports["delta_in"], d_walk.quotient * batch_stride + d_walk.inner,
-                     fold_start)
+                load(d_walk, "delta", ports["delta_in"], d_walk.quotient * batch_stride + d_walk.inner,
+                     "SETTLE" if settle else fold_start)
                 with m.If(d_walk.last & ports["delta_in"].valid):
-                    for counter in counters.values():
-                        m.d.sync += counter.eq(0)
+                    if settle:
+                        m.d.sync += clear_counters.eq(1)
+                    else:
+                        m.d.sync += [counter.eq(0) for counter in counters.values()]
+            if settle:
+                with m.State("SETTLE"):  # the last operand words on their way to the banks
+                    m.d.sync += phase.eq(phase + 1)
+                    with m.If(phase == settle - 1):
+                        m.d.sync += phase.eq(0)
+                        m.next = fold_start
             with m.State("LOAD_FOLD"):
                 m.d.comb += loading.eq(1)
                 m.d.sync += phase.eq(phase + 1)
@@ -477,7 +539,8 @@ class Intergrad(wiring.Component):
                 m.d.comb += draining.eq(1)
                 m.d.sync += phase.eq(phase + 1)
                 with m.If(phase == path.drain_cycles):
-                    m.d.sync += [ro.eq(0), co.eq(0), phase.eq(0)]
+                    m.d.sync += phase.eq(0)
+                    first_fold()
                     m.next = first_output
             with m.State("TAIL"):  # ws, pipelined: the last fold's dx sums still on their way to the SRAM
                 m.d.comb += draining.eq(1)
@@ -502,33 +565,43 @@ class Intergrad(wiring.Component):
         return ports
 
     def _result_reader(self, m, dx_sram, dw_sram) -> dict:
-        """The results' read pipeline, ``dx`` and ``dw`` banked alike: stage 1 holds an address, its bank
-        and which memory (``send`` in the FSM fills it); stage 2 holds every bank's word at that address,
-        registered beside the bank; the selected word then goes to ``result_out`` through a
-        :class:`SkidBuffer`. The stages move together (``move``) while stage 2 is empty or handing its word
-        on. Returns the stage-1 registers, ``move`` and ``empty`` (no result in flight)."""
-        acc = signed(self.acc_width)
+        """The results' read pipeline, ``dx`` and ``dw`` banked alike. Stage 1 holds an address, its bank
+        and which memory (``send`` in the FSM fills it); stage 2 a copy of the address and of the memory
+        choice beside each bank (``keep``: one register would reach every bank across the die); stage 3
+        every bank's word at that address, registered beside the bank; stage 4 the selected word, which
+        then goes to ``result_out`` through a :class:`SkidBuffer`. The stages move together (``move``)
+        while stage 4 is empty or handing its word on. Returns the stage-1 registers, ``move`` and
+        ``empty`` (no result in flight)."""
+        acc, C = signed(self.acc_width), self.cols
         address_bits = max(len(read.addr) for _, read in (*dx_sram, *dw_sram))
         valid, address = Signal(name="send_valid"), Signal(address_bits, name="send_address")
-        bank, from_dw = Signal(range(self.cols), name="send_bank"), Signal(name="send_from_dw")
-        words = [Signal(acc, name=f"send_word{c}") for c in range(self.cols)]
-        words_valid, words_bank = Signal(name="send_words_valid"), Signal.like(bank, name="send_words_bank")
+        bank, from_dw = Signal(range(C), name="send_bank"), Signal(name="send_from_dw")
+        valids = [valid] + [Signal(name=f"send_valid{stage}") for stage in (2, 3, 4)]
+        banks = [bank] + [Signal.like(bank, name=f"send_bank{stage}") for stage in (2, 3)]
+        bank_addresses = [Signal(address_bits, name=f"send_address{c}", attrs={"keep": 1}) for c in range(C)]
+        bank_reads_dx = [Signal(name=f"send_dx{c}", attrs={"keep": 1}) for c in range(C)]
+        words = [Signal(acc, name=f"send_word{c}") for c in range(C)]
+        selected = Signal(acc, name="send_selected")
         m.submodules.result_skid = out = SkidBuffer(shape=acc)
         wiring.connect(m, out.output, wiring.flipped(self.result_out))
-        move = ~words_valid | out.input.ready
-        selected = words[0]
-        for c in range(1, self.cols):
-            selected = Mux(words_bank == c, words[c], selected)
-        m.d.comb += [out.input.valid.eq(words_valid), out.input.payload.eq(selected)]
-        for (_, dx_read), (_, dw_read) in zip(dx_sram, dw_sram):
-            with m.If(valid & ~from_dw):  # over the dx sums' own address (they never overlap a send)
-                m.d.comb += dx_read.addr.eq(address)
-            m.d.comb += dw_read.addr.eq(address)
+        m.d.comb += [out.input.valid.eq(valids[3]), out.input.payload.eq(selected)]
+        move = ~valids[3] | out.input.ready
+        choice = words[0]
+        for c in range(1, C):
+            choice = Mux(banks[2] == c, words[c], choice)
         with m.If(move):
-            m.d.sync += [valid.eq(0), words_valid.eq(valid), words_bank.eq(bank)]
-            m.d.sync += [word.eq(Mux(from_dw, dw_read.data, dx_read.data))
-                         for word, (_, dx_read), (_, dw_read) in zip(words, dx_sram, dw_sram)]
-        empty = ~valid & ~words_valid & ~self.result_out.valid & out.input.ready
+            m.d.sync += [valid.eq(0), *(later.eq(earlier) for earlier, later in zip(valids, valids[1:])),
+                         *(later.eq(earlier) for earlier, later in zip(banks, banks[1:])), selected.eq(choice)]
+            m.d.sync += [copy.eq(address) for copy in bank_addresses]
+            m.d.sync += [reads_dx.eq(valid & ~from_dw) for reads_dx in bank_reads_dx]
+        for (_, dx_read), (_, dw_read), bank_address, reads_dx, word in zip(
+                dx_sram, dw_sram, bank_addresses, bank_reads_dx, words):
+            with m.If(reads_dx):  # over the dx sums' own address (they never overlap a send)
+                m.d.comb += dx_read.addr.eq(bank_address)
+            m.d.comb += dw_read.addr.eq(bank_address)
+            with m.If(move):
+                m.d.sync += word.eq(Mux(reads_dx, dx_read.data, dw_read.data))
+        empty = ~Cat(*valids).any() & ~self.result_out.valid & out.input.ready
         return {"valid": valid, "address": address, "bank": bank, "from_dw": from_dw, "move": move, "empty": empty}
 
 
@@ -556,8 +629,9 @@ class PEArray(wiring.Component):
         (``d_tag``) and ``δ·x`` with the δ it holds (the previous cycle's) in the others; the streams then
         carry an element every other cycle.
     pipelined : bool
-        Registered multipliers: a product is added :attr:`latency` = 2 cycles after its operands (a
-        MULT18X18D with input and output registers, ``hw/common/dsp.py``); else in the same cycle.
+        Registered multipliers: a product is added :attr:`latency` = 4 cycles after its operands (a fabric
+        register, a MULT18X18D with input and output registers, ``hw/common/dsp.py``, a fabric register);
+        else in the same cycle.
     lut_rows : int
         With ``pipelined``: the last ``lut_rows`` rows multiply in LUTs (``lut_product``, same timing),
         the others in DSP blocks.
@@ -658,9 +732,14 @@ class PEArray(wiring.Component):
         return m
 
     def _multiplier(self, m, row: int):
-        """How row ``row`` multiplies: ``(a, b, name) -> product``."""
+        """How row ``row`` multiplies: ``(a, b, name) -> product``. Pipelined: the operands are registered
+        in the fabric, multiplied in two register stages (a DSP block's or the LUT tree's), and the product
+        registered in the fabric again."""
         if not self.pipelined:
             return lambda a, b, name: a * b
-        if row >= self.rows - self.lut_rows:
-            return lambda a, b, name: lut_product(m, a, b, name)
-        return lambda a, b, name: registered_product(m, a, b, name)
+        product = lut_product if row >= self.rows - self.lut_rows else registered_product
+
+        def multiply(a, b, name):
+            operands = (delay(m, a, 1, f"{name}_a"), delay(m, b, 1, f"{name}_b"))
+            return delay(m, product(m, *operands, name), 1, f"{name}_product")
+        return multiply
