@@ -343,7 +343,9 @@ class Intergrad(wiring.Component):
         # dw drain, beside the next fold: once every PE has captured (``captured_acc``, the cycle after the
         # fold's stream and ``at_product``), the bottom shadow row goes to dw SRAM each cycle for R cycles,
         # rows R-1 … 0, while the rows above shift down. Row r shifts in the drain's first r cycles only:
-        # it is free to take the next fold's capture from the cycle after.
+        # it is free to take the next fold's capture from the cycle after. The shift enters each row at
+        # column 0 and moves right (the array), so column c drains c cycles later, its writes too; the
+        # sends read a row's columns in order, as late again.
         draining = Signal()  # the FSM's DRAIN state: the last fold's drain, nothing else to do
         capture, drain_active = Signal(), Signal()
         capture_ro, capture_co = Signal.like(ro, name="capture_ro"), Signal.like(co, name="capture_co")
@@ -370,11 +372,11 @@ class Intergrad(wiring.Component):
         with m.Else():
             m.d.sync += [shift.eq(0) for shift in drain_shift]
         dw_writes = []
+        dw_address = (drain_ro * R + (R - 1 - drain_phase)) * col_stride + drain_co
         for c, (write, _) in enumerate(dw_sram):
-            drain_row = drain_ro * R + (R - 1 - drain_phase)
-            enable = drain_active & row_ok & col_ok[c]
-            m.d.comb += [write.addr.eq(drain_row * col_stride + drain_co), write.data.eq(array.drained[c]),
-                         write.en.eq(enable)]
+            enable = delay(m, drain_active & row_ok & col_ok[c], c, f"dw_enable{c}")
+            m.d.comb += [write.addr.eq(delay(m, dw_address[:len(write.addr)], c, f"dw_address{c}")),
+                         write.data.eq(array.drained[c]), write.en.eq(enable)]
             dw_writes.append(enable)
 
         # Weight load: cycle k reads W row ro·R + (R-1-k), which enters at the top ``feed`` cycles later.
@@ -649,7 +651,8 @@ class PEArray(wiring.Component):
         (in the cycle that PE's products are added, :attr:`latency` after its operands), the PE copies its
         accumulator into its shadow register and restarts it from this cycle's product.
     drain_shift : In(rows)
-        Row ``r``'s shadows take row ``r - 1``'s while ``drain_shift[r]`` (and not capturing).
+        Enters row ``r`` at the left and moves right, one column per cycle: PE(r, c)'s shadow takes
+        PE(r - 1, c)'s while the shift is there (and the PE is not capturing).
     partial_sums : Out(data.ArrayLayout(signed(acc_width), cols))
         The bottom row's partial sums, ``w·δ`` of this cycle included.
     drained : Out(data.ArrayLayout(signed(acc_width), cols))
@@ -657,8 +660,9 @@ class PEArray(wiring.Component):
 
     Latency
     -------
-    One cycle per PE hop: δ and ``capture`` reach column ``c`` ``c`` cycles, x and partial sums row ``r``
-    ``r`` cycles after entering; ``partial_sums`` carry the last row's product combinationally.
+    One cycle per PE hop: δ, ``capture`` and ``drain_shift`` reach column ``c`` ``c`` cycles, x and partial
+    sums row ``r`` ``r`` cycles after entering; ``partial_sums`` carry the last row's product
+    combinationally.
 
     Throughput
     ----------
@@ -688,13 +692,14 @@ class PEArray(wiring.Component):
             return [[Signal(shape, name=f"{name}_{r}_{c}") for c in range(C)] for r in range(R)]
 
         w_reg, d_reg, x_reg = grid(word, "w"), grid(word, "d"), grid(word, "x")
-        tag_reg, capture_reg = grid(1, "tag"), grid(1, "capture")
+        tag_reg, capture_reg, drain_reg = grid(1, "tag"), grid(1, "capture"), grid(1, "drain")
         ps_reg, acc_reg, shadow = grid(acc, "ps"), grid(acc, "acc"), grid(acc, "shadow")
         for r in range(R):
             for c in range(C):
                 d_in = self.d_in[r] if c == 0 else d_reg[r][c - 1]
                 tag_in = self.d_tag[r] if c == 0 else tag_reg[r][c - 1]
                 capture = self.capture[r] if c == 0 else capture_reg[r][c - 1]
+                drain_shift = self.drain_shift[r] if c == 0 else drain_reg[r][c - 1]
                 x_in = self.x_in[c] if r == 0 else x_reg[r - 1][c]
                 ps_in = 0 if r == 0 else ps_reg[r - 1][c]
                 multiply = self._multiplier(m, r)
@@ -716,13 +721,13 @@ class PEArray(wiring.Component):
                 if self.uses_x:
                     # Outside a PE's elements its operands are zero, so it adds zero products. Restarting
                     # masks the adder's input (one more LUT input of the carry chain).
-                    m.d.sync += capture_reg[r][c].eq(capture)
+                    m.d.sync += [capture_reg[r][c].eq(capture), drain_reg[r][c].eq(drain_shift)]
                     with m.If(capture | os_slot):
                         m.d.sync += acc_reg[r][c].eq(Mux(capture, 0, acc_reg[r][c]) + os_product)
                     with m.If(capture):
                         m.d.sync += shadow[r][c].eq(acc_reg[r][c])
                     if r > 0:
-                        with m.Elif(self.drain_shift[r]):
+                        with m.Elif(drain_shift):
                             m.d.sync += shadow[r][c].eq(shadow[r - 1][c])
                 if self.uses_w:
                     with m.If(self.w_shift[r]):
