@@ -13,12 +13,16 @@ from amaranth.lib.wiring import In, Out
 from models.fixed import ceil_div
 from models.intergrad import MODES, PE_KINDS, PIPELINE, stream_slots
 
-from .common.buffer import SkidBuffer
+from .common.buffer import LutRamFIFO, SkidBuffer
 from .common.dsp import lut_product, registered_product
 from .common.fixed import delay
 from .common.memory import simple_ram
 
 __all__ = ["Intergrad", "PEArray", "COUNTERS", "shape_layout", "shape_word"]
+
+#: Results the read pipeline may hold (its four stages and the output FIFO): enough for one result per
+#: cycle through the round trip from a send to the host's taking it and the credit's return (8 cycles).
+RESULT_CREDITS = 16
 
 #: Counter outputs: name -> meaning (all 32-bit).
 COUNTERS = ("cycles", "reads_w", "reads_x", "reads_delta", "reads_dx", "writes_dx", "writes_dw")
@@ -200,10 +204,11 @@ class Intergrad(wiring.Component):
     Per fold: weight load ``rows`` cycles (ws, interleaved), stream ``s·batch + rows + cols - 2`` cycles
     (``s = 2`` for an interleaved one-MAC PE, else 1);
     the accumulators drain beside the next fold, the last fold's in ``rows + 1`` cycles (os, interleaved);
-    results follow (``models.intergrad.counters``, equal to the RTL's counters), each leaving 5 cycles
-    after its read (four pipeline stages and the output skid buffer). Every port passes a skid buffer: one
-    cycle more from an input word to its write; pipelined, two more (the write registers), and the fold
-    starts two cycles after the last operand word (``SETTLE``).
+    results follow (``models.intergrad.counters``, equal to the RTL's counters), each on ``result_out``
+    7 cycles after the FSM sends it (four pipeline stages and the output FIFO), one per cycle while the host
+    takes them. Every input port passes a skid buffer: one cycle more from an input word to its write;
+    pipelined, two more (the write registers), and the fold starts two cycles after the last operand word
+    (``SETTLE``).
 
     Throughput
     ----------
@@ -462,7 +467,7 @@ class Intergrad(wiring.Component):
         reader = self._result_reader(m, sram["dx"], sram["dw"])
 
         def send(walk, from_dw, address, next_state):
-            with m.If(reader["move"]):
+            with m.If(reader["credit"]):
                 m.d.sync += [reader["valid"].eq(1), reader["address"].eq(address), reader["bank"].eq(walk.bank),
                              reader["from_dw"].eq(from_dw)]
                 walk.step()
@@ -567,13 +572,15 @@ class Intergrad(wiring.Component):
         return ports
 
     def _result_reader(self, m, dx_sram, dw_sram) -> dict:
-        """The results' read pipeline, ``dx`` and ``dw`` banked alike. Stage 1 holds an address, its bank
-        and which memory (``send`` in the FSM fills it); stage 2 a copy of the address and of the memory
-        choice beside each bank (``keep``: one register would reach every bank across the die); stage 3
-        every bank's word at that address, registered beside the bank; stage 4 the selected word, which
-        then goes to ``result_out`` through a :class:`SkidBuffer`. The stages move together (``move``)
-        while stage 4 is empty or handing its word on. Returns the stage-1 registers, ``move`` and
-        ``empty`` (no result in flight)."""
+        """The results' read pipeline, ``dx`` and ``dw`` banked alike, moving every cycle (no stall signal
+        reaches its registers). Stage 1 holds an address, its bank and which memory (``send`` in the FSM
+        fills it); stage 2 a copy of the address and of the memory choice beside each bank (``keep``: one
+        register would reach every bank across the die); stage 3 every bank's word at that address,
+        registered beside the bank; stage 4 the selected word, which goes into a :class:`LutRamFIFO` that
+        feeds ``result_out``. The FSM sends only while it holds a credit: one per FIFO word, taken by a
+        send and given back when ``result_out`` takes a word, so the FIFO never overflows. Returns the
+        stage-1 registers, ``credit`` (a send may start) and ``empty`` (every credit back: no result in
+        flight)."""
         acc, C = signed(self.acc_width), self.cols
         address_bits = max(len(read.addr) for _, read in (*dx_sram, *dw_sram))
         valid, address = Signal(name="send_valid"), Signal(address_bits, name="send_address")
@@ -584,27 +591,28 @@ class Intergrad(wiring.Component):
         bank_reads_dx = [Signal(name=f"send_dx{c}", attrs={"keep": 1}) for c in range(C)]
         words = [Signal(acc, name=f"send_word{c}") for c in range(C)]
         selected = Signal(acc, name="send_selected")
-        m.submodules.result_skid = out = SkidBuffer(shape=acc)
-        wiring.connect(m, out.output, wiring.flipped(self.result_out))
-        m.d.comb += [out.input.valid.eq(valids[3]), out.input.payload.eq(selected)]
-        move = ~valids[3] | out.input.ready
         choice = words[0]
         for c in range(1, C):
             choice = Mux(banks[2] == c, words[c], choice)
-        with m.If(move):
-            m.d.sync += [valid.eq(0), *(later.eq(earlier) for earlier, later in zip(valids, valids[1:])),
-                         *(later.eq(earlier) for earlier, later in zip(banks, banks[1:])), selected.eq(choice)]
-            m.d.sync += [copy.eq(address) for copy in bank_addresses]
-            m.d.sync += [reads_dx.eq(valid & ~from_dw) for reads_dx in bank_reads_dx]
+        m.d.sync += [valid.eq(0), *(later.eq(earlier) for earlier, later in zip(valids, valids[1:])),
+                     *(later.eq(earlier) for earlier, later in zip(banks, banks[1:])), selected.eq(choice)]
+        m.d.sync += [copy.eq(address) for copy in bank_addresses]
+        m.d.sync += [reads_dx.eq(valid & ~from_dw) for reads_dx in bank_reads_dx]
         for (_, dx_read), (_, dw_read), bank_address, reads_dx, word in zip(
                 dx_sram, dw_sram, bank_addresses, bank_reads_dx, words):
             with m.If(reads_dx):  # over the dx sums' own address (they never overlap a send)
                 m.d.comb += dx_read.addr.eq(bank_address)
-            m.d.comb += dw_read.addr.eq(bank_address)
-            with m.If(move):
-                m.d.sync += word.eq(Mux(reads_dx, dx_read.data, dw_read.data))
-        empty = ~Cat(*valids).any() & ~self.result_out.valid & out.input.ready
-        return {"valid": valid, "address": address, "bank": bank, "from_dw": from_dw, "move": move, "empty": empty}
+            m.d.comb += [dw_read.addr.eq(bank_address)]
+            m.d.sync += word.eq(Mux(reads_dx, dx_read.data, dw_read.data))
+
+        m.submodules.result_fifo = fifo = LutRamFIFO(shape=acc, depth=RESULT_CREDITS)
+        wiring.connect(m, fifo.output, wiring.flipped(self.result_out))
+        m.d.comb += [fifo.input.valid.eq(valids[3]), fifo.input.payload.eq(selected)]
+        credits = Signal(range(RESULT_CREDITS + 1), name="send_credits", init=RESULT_CREDITS)
+        returned = self.result_out.valid & self.result_out.ready
+        m.d.sync += credits.eq(credits - valid + returned)  # a send's credit is counted once it is in stage 1
+        return {"valid": valid, "address": address, "bank": bank, "from_dw": from_dw,
+                "credit": credits > valid, "empty": ~valid & (credits == RESULT_CREDITS)}
 
 
 class PEArray(wiring.Component):
