@@ -22,7 +22,7 @@ import numpy as np
 
 from ..circulant import block_circulant, project_block_circulant
 
-__all__ = ["Digits", "load_split", "AdamModel", "MLP", "train_epochs", "evaluate", "train_dense",
+__all__ = ["Digits", "load_split", "adam_step", "AdamModel", "MLP", "train_epochs", "evaluate", "train_dense",
            "train_block_circulant", "admm_block_circulant", "accuracy_table"]
 
 
@@ -43,6 +43,15 @@ def load_split(seed: int = 0, test_fraction: float = 0.25) -> Digits:
     x, y = data.data[order] / 16.0, data.target[order]
     cut = int(len(y) * (1 - test_fraction))
     return Digits(x[:cut], y[:cut], x[cut:], y[cut:])
+
+
+def adam_step(param, grad, m, v, step: int, lr: float):
+    """One Adam update of the array ``param`` in place (β₁ = 0.9, β₂ = 0.999, ε = 10⁻⁸), its moments ``m``
+    and ``v`` updated in place; ``step`` counts from 1. For the trainers that keep their own parameter
+    lists; :class:`AdamModel` keeps its moments itself."""
+    m[:] = 0.9 * m + 0.1 * grad
+    v[:] = 0.999 * v + 0.001 * grad ** 2
+    param -= lr * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
 
 
 class AdamModel:

@@ -10,7 +10,7 @@ digits into 28×28 images (784 inputs, MNIST's shape) for VIBNN's 784-200-200-10
 
 import numpy as np
 
-from .admm import MLP, Digits
+from .admm import MLP, Digits, adam_step
 
 __all__ = ["train_bnn", "predict_float", "perturb", "upscaled"]
 
@@ -63,10 +63,7 @@ def train_bnn(data: Digits, hidden: int | tuple = 16, epochs: int = 80, seed: in
             step += 1
             for name, grad in updates.items():
                 target = rho[name[4:]] if name.startswith("rho_") else means[name]
-                m, v = moments[name]
-                m[:] = 0.9 * m + 0.1 * grad
-                v[:] = 0.999 * v + 0.001 * grad**2
-                target -= lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+                adam_step(target, grad, *moments[name], step, lr)
     posterior = {}
     for layer in range(1, len(weights) + 1):
         posterior.update({f"mu{layer}": means[f"w{layer}"], f"sigma{layer}": _softplus(rho[f"w{layer}"]),

@@ -21,7 +21,7 @@ from models.sc import natural_order, neuron_inputs, sc_cnn, sc_layer, sc_net
 
 from .cnn import conv_backward, conv_forward
 
-from .admm import load_split
+from .admm import adam_step, load_split
 
 __all__ = ["train_sc_classifier", "quantize", "sc_accuracy", "chain_expectation", "chain_gradient",
            "train_through_chain", "importance_order", "train_sc_net", "sc_net_accuracy", "train_sc_cnn",
@@ -152,10 +152,7 @@ def train_through_chain(seed: int = 0, *, chains: int = 2, rounds: int = 3, epoc
                          "c": (grad_p[..., n_in] / 2).sum(axis=0) * (1 - b ** 2)}
                 step += 1
                 for name, grad in grads.items():
-                    m, v = moments[name]
-                    m[:] = 0.9 * m + 0.1 * grad
-                    v[:] = 0.999 * v + 0.001 * grad ** 2
-                    params[name] -= lr * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+                    adam_step(params[name], grad, *moments[name], step, lr)
     w, b = np.tanh(params["u"]), np.tanh(params["c"])
     expected, _ = chain_expectation(_chain_inputs(x_test, w, b, order))
     return {"w": w, "b": b, "order": order, "chains": chains, "x_test": x_test, "y_test": split.y_test,
@@ -193,9 +190,7 @@ def train_sc_net(sizes=(64, 32, 10), seed: int = 0, epochs: int = 60, lr: float 
                 grads = (grad.T @ acts[k], grad.sum(axis=0))
                 grad = grad @ layers[k][0]
                 for param, g, (m, v) in zip(layers[k], grads, moments[k]):
-                    m[:] = 0.9 * m + 0.1 * g
-                    v[:] = 0.999 * v + 0.001 * g ** 2
-                    param -= lr * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+                    adam_step(param, g, m, v, step, lr)
                     np.clip(param, -1, limit, out=param)
     _, acts = _net_forward(layers, x_test)
     return {"layers": [tuple(layer) for layer in layers], "x_test": x_test, "y_test": split.y_test,
@@ -249,9 +244,7 @@ def train_sc_cnn(channels: int = 4, kernel: int = 3, seed: int = 0, epochs: int 
             d_w, d_b, _ = conv_backward(d_conv, cols, params[0], x.shape)
             step += 1
             for param, grad, (m, v) in zip(params, (d_w, d_b, *grad_fc), moments):
-                m[:] = 0.9 * m + 0.1 * grad
-                v[:] = 0.999 * v + 0.001 * grad ** 2
-                param -= lr * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+                adam_step(param, grad, m, v, step, lr)
                 np.clip(param, -1, limit, out=param)
     out = _cnn_forward(params, x_test)[-1]
     return {"conv": (params[0], params[1]), "fc": (params[2], params[3]), "x_test": x_test, "y_test": split.y_test,
