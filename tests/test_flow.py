@@ -139,3 +139,20 @@ def test_registers_marked_keep_are_not_merged():
     merged = synthesize.synthesize(export.component_verilog(CopiedTag(keep=False), "top"), "top", "ecp5")
     kept = synthesize.synthesize(export.component_verilog(CopiedTag(keep=True), "top"), "top", "ecp5")
     assert kept["ff"] == merged["ff"] + 3, (merged["ff"], kept["ff"])
+
+
+def test_cache_lock_excludes_and_leaves_no_file(tmp_path):
+    """Four processes each add one to a counter file under the same lock, 20 times, with a pause between
+    reading and writing: no increment is lost, and no lock file is left behind."""
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    script = ("import sys, time; from pathlib import Path; from accelgen.flows.cache import cache_lock\n"
+              "counter = Path(sys.argv[1])\n"
+              "for _ in range(20):\n"
+              "    with cache_lock('shared'):\n"
+              "        value = int(counter.read_text()); time.sleep(0.002); counter.write_text(str(value + 1))\n")
+    env = {**os.environ, "ACCELGEN_CACHE": str(tmp_path)}
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(counter)], env=env) for _ in range(4)]
+    assert all(run.wait() == 0 for run in runs)
+    assert int(counter.read_text()) == 80
+    assert list((tmp_path / "locks").iterdir()) == []
