@@ -79,6 +79,23 @@ def test_a_timing_goal_reaches_nextpnr_and_is_cached_apart(tmp_path, monkeypatch
     assert abs(sum(ns for _, ns, _ in path) - 1000 / result["fmax_mhz"]) < 0.05
 
 
+def test_slow_endpoints_count_what_misses_the_goal(tmp_path, monkeypatch):
+    """Above the design's Fmax some endpoints miss the goal: the latest of them arrives when the critical path
+    ends; asking for every endpoint within a period counts more; an endpoint group names cells with their
+    indices replaced."""
+    monkeypatch.setenv("ACCELGEN_CACHE", str(tmp_path))
+    acc = accelgen.design("dense-fc", n_in=2, n_out=1, parallelism=1)
+    result = acc.synthesize(goal_mhz=400)
+    text = export.elaborate(acc)[0]
+    missing = synthesize.slow_endpoints(text, acc.toplevel, goal_mhz=400)
+    assert result["fmax_mhz"] < 400 and missing
+    assert abs(max(worst for _, _, worst, _ in missing) - 1000 / result["fmax_mhz"]) < 0.05
+    assert all(worst >= 2.5 and "#" not in cell for _, _, worst, cell in missing)
+    everything = synthesize.slow_endpoints(text, acc.toplevel, goal_mhz=400, within_ns=2.5)
+    assert sum(count for _, count, _, _ in everything) > sum(count for _, count, _, _ in missing)
+    assert any("#" in group for group, _, _, _ in everything)
+
+
 def test_concurrent_synthesis_of_one_point_runs_the_tools_once(tmp_path):
     """Two processes synthesizing the same design point with two seeds at once (a benchmark and a cache
     warmer): each step (yosys and seed 1, seed 2) runs in one of them while the other waits on its lock

