@@ -132,10 +132,12 @@ class _LoadWrites:
         self.enables = Signal(len(sram), name=f"{name}_load_enables")
         m.d.sync += self.enables.eq(0)  # unless the load's state sets one (its statements come later)
         for bank, (write, _) in enumerate(sram):
-            copies = [Signal.like(source, name=f"{name}{bank}_write_{field}", attrs={"keep": 1})
-                      for source, field in ((self.address, "address"), (self.data, "data"), (self.enables[bank], "enable"))]
-            m.d.sync += [copy.eq(source) for copy, source in zip(copies, (self.address, self.data, self.enables[bank]))]
-            m.d.comb += [write.addr.eq(copies[0]), write.data.eq(copies[1]), write.en.eq(copies[2])]
+            sources = {"address": self.address, "data": self.data, "enable": self.enables[bank]}
+            copies = {field: Signal.like(source, name=f"{name}{bank}_write_{field}", attrs={"keep": 1})
+                      for field, source in sources.items()}
+            m.d.sync += [copies[field].eq(source) for field, source in sources.items()]
+            m.d.comb += [write.addr.eq(copies["address"]), write.data.eq(copies["data"]),
+                         write.en.eq(copies["enable"])]
 
     def write(self, address, data, bank, valid):
         """In the load's state: write ``data`` at ``address`` of bank ``bank`` if ``valid``."""
