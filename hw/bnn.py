@@ -6,16 +6,16 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigne
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.bnn import (GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGES, RESULT_STAGES, segment_rows,
+from models.bnn import (EPS_SOURCES, GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGES, RESULT_STAGES, segment_rows,
                         sigma_frac, weight_segments)
 from models.fixed import ceil_div
 
 from .common.banked import READ_LATENCY, BankedMemory, fewest_blocks
 from .common.buffer import NO_COLLISIONS, SkidBuffer
-from .common.dsp import registered_product
+from .common.dsp import lut_product, registered_product
 from .common.fixed import delay, requantize, round_shift, saturate
 from .common.memory import simple_ram
-from .grng import RLFGRNG
+from .grng import PairedLFSRGRNG, RLFGRNG
 
 __all__ = ["BayesianMLP", "PredictiveMoments"]
 
@@ -28,7 +28,7 @@ def _table(values, shape=None):
 
 class BayesianMLP(wiring.Component):
     """A Bayesian MLP of any depth, ``sizes = [N_0, …, N_L]`` (ReLU between layers), whose weights
-    ``μ + σ'·ε`` are drawn per pass from a ``lanes``-lane RLF-GRNG.
+    ``μ + σ'·ε`` are drawn per pass from a ``lanes``-lane GRNG (RLF, or LFSRs in registers per lane).
 
     ``lanes`` multiply-accumulate lanes compute a group of ``lanes`` neurons of a
     layer at once: each step broadcasts one input activation to every lane and
@@ -39,8 +39,8 @@ class BayesianMLP(wiring.Component):
     layer narrower than the engine stores only its own lanes.
     A free-running pipeline: the row read from banked block RAM
     (:class:`~hw.common.banked.BankedMemory`, ``READ_STAGES`` cycles) → σ'·ε in a
-    registered DSP multiplier → sampled weight → w·a in a registered DSP
-    multiplier → accumulate (``MAC_LATENCY`` cycles). A group ends with
+    registered DSP multiplier (or a LUT multiplier of the same timing) →
+    sampled weight → w·a in a registered DSP multiplier → accumulate (``MAC_LATENCY`` cycles). A group ends with
     ``MAC_LATENCY`` drain cycles and ``lanes`` cycles that add each lane's bias, requantize, apply ReLU and write the result into the
     next layer's activation buffer (two ping-pong buffers beside the input
     image's), or, after the last layer, into :class:`PredictiveMoments`. ε
@@ -63,6 +63,11 @@ class BayesianMLP(wiring.Component):
         Seed of the GRNG.
     eps_bits : int
         Fresh bits per ε: the GRNG's samples are Binomial(eps_bits, ½) (its RAM is ``lanes·eps_bits`` wide).
+    eps_source : str
+        ``"rlf"``: an :class:`~hw.grng.RLFGRNG` (block RAM); ``"lfsr"``: a :class:`~hw.grng.PairedLFSRGRNG`
+        (registers; ``models.bnn.epsilons``).
+    lut_spread : bool
+        σ'·ε in a LUT multiplier (:func:`~hw.common.dsp.lut_product`), one DSP block per lane instead of two.
 
     Members
     -------
@@ -84,8 +89,11 @@ class BayesianMLP(wiring.Component):
     One image at a time: the next image is taken after the last score is sent.
     """
 
-    def __init__(self, *, sizes, lanes, width, frac, passes, seed, eps_bits=GRNG_BITS, weight_frac=None):
+    def __init__(self, *, sizes, lanes, width, frac, passes, seed, eps_bits=GRNG_BITS, weight_frac=None,
+                 eps_source="rlf", lut_spread=False):
+        assert eps_source in EPS_SOURCES, eps_source
         self.sizes, self.lanes = list(sizes), lanes
+        self.eps_source, self.lut_spread = eps_source, lut_spread
         self.weight_frac = frac if weight_frac is None else weight_frac
         self.width, self.frac, self.passes, self.seed, self.eps_bits = width, frac, passes, seed, eps_bits
         super().__init__({
@@ -101,11 +109,14 @@ class BayesianMLP(wiring.Component):
         depth, word = len(sizes) - 1, signed(W)
         n_in, n_out = sizes[:-1], sizes[1:]
         groups = [ceil_div(n, P) for n in n_out]
-        m.submodules.rlf = rlf = RLFGRNG(n=GRNG_N, lanes=P, bits=self.eps_bits, seed=self.seed)
+        if self.eps_source == "rlf":
+            m.submodules.rlf = source = RLFGRNG(n=GRNG_N, lanes=P, bits=self.eps_bits, seed=self.seed)
+        else:
+            m.submodules.lfsr = source = PairedLFSRGRNG(lanes=P, bits=self.eps_bits, seed=self.seed)
         # ε reaches the lanes through a register slice: the engine's ``issue`` drives only the slice, and
         # the GRNG's thousands of clock enables see a registered ``ready``.
-        m.submodules.grng = grng = SkidBuffer(shape=rlf.z_out.payload.shape())
-        wiring.connect(m, rlf.z_out, grng.input)
+        m.submodules.grng = grng = SkidBuffer(shape=source.z_out.payload.shape())
+        wiring.connect(m, source.z_out, grng.input)
 
         # Weight memories, one row per MAC step (layer, group, input); biases by neuron, read beside the sums.
         segments = weight_segments(sizes, P)
@@ -166,8 +177,9 @@ class BayesianMLP(wiring.Component):
         epsilon = delay(m, grng.output.payload, READ_STAGES, "epsilon")
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
+        spread_product = lut_product if self.lut_spread else registered_product
         for lane in range(P):
-            spread = registered_product(m, sigma[lane], epsilon[lane], f"spread{lane}")
+            spread = spread_product(m, sigma[lane], epsilon[lane], f"spread{lane}")
             sampled = Signal(word, name=f"sampled{lane}")
             m.d.sync += sampled.eq(saturate(delay(m, mu[lane], 2, f"mu{lane}") +
                                             round_shift(spread, sigma_frac(W) - WF), W))

@@ -1,6 +1,6 @@
 """Gaussian random number generators of VIBNN (``models/grng.py`` is the bit-exact model).
 
-All three are sources with one output stream ``z_out`` whose payload is an
+All four are sources with one output stream ``z_out`` whose payload is an
 ``ArrayLayout`` of ``lanes`` signed samples (lane 0 in the low bits). They
 advance one step whenever the output register is empty or being read
 (``advance = ~valid | ready``), so back-pressure freezes them and nothing is
@@ -14,8 +14,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import Out
 
-from models.grng import (GAIN_FRAC, CHI_FRAC, WALLACE_FORMAT, chi_constant, clt_lfsr, pass_addressing,
-                         rlf_columns, wallace_init)
+from models.grng import (GAIN_FRAC, CHI_FRAC, WALLACE_FORMAT, chi_constant, clt_lfsr, paired_lfsr_windows,
+                         pass_addressing, rlf_columns, wallace_init)
 from models.lfsr import LFSR_TAPS, seed_windows
 
 from .common.buffer import NO_COLLISIONS
@@ -24,7 +24,7 @@ from .common.fixed import DSP_WIDTH, round_shift, saturate
 from .common.lfsr import leap_lfsr, row_words
 from .common.popcount import carry_save_popcount, carry_save_stages
 
-__all__ = ["RLFGRNG", "WallaceGRNG", "CLTGRNG", "PASS_BUBBLES", "POPCOUNT_LEVELS_PER_STAGE"]
+__all__ = ["RLFGRNG", "WallaceGRNG", "CLTGRNG", "PairedLFSRGRNG", "PASS_BUBBLES", "POPCOUNT_LEVELS_PER_STAGE"]
 
 POPCOUNT_LEVELS_PER_STAGE = 2  #: RLF: full-adder levels of a lane's popcount between registers
 PASS_BUBBLES = 4  #: idle issue slots per Wallace pass: the pass's last write lands before the next pass reads
@@ -385,4 +385,61 @@ class CLTGRNG(wiring.Component):
                     terms.append(register)
             with m.If(advance):
                 m.d.sync += self.z_out.payload[lane].eq(2 * terms[0] - self.terms * ((1 << self.bits) - 1))
+        return m
+
+
+class PairedLFSRGRNG(wiring.Component):
+    """Binomial GRNG in registers: ``lanes`` samples ``2S - bits`` per cycle, no block RAM.
+
+    Each lane holds two Fibonacci LFSRs (``models.grng.PAIRED_LFSRS``: 63 and 127 bits), both advanced
+    ``bits`` bits per step; a fresh bit is the XOR of the two LFSRs' new bits (one LUT4 over four held
+    bits), and ``S`` is their carry-save popcount (as the RLF-GRNG's, a register every
+    ``POPCOUNT_LEVELS_PER_STAGE`` full-adder levels). Model: ``models.grng.paired_lfsr_grng``.
+
+    Parameters
+    ----------
+    lanes : int
+        Samples per cycle.
+    bits : int
+        Fresh bits per sample, 2 … 62: the outputs are Binomial(bits, ½) lattice points.
+    seed : int
+        Seed of the LFSRs (``models.grng.paired_lfsr_windows``).
+
+    Members
+    -------
+    z_out : Out(stream.Signature(data.ArrayLayout(signed(bits(bits) + 1), lanes)))
+        The samples.
+
+    Latency
+    -------
+    The first sample ``carry_save_stages(bits, POPCOUNT_LEVELS_PER_STAGE) + 2`` cycles after reset.
+
+    Throughput
+    ----------
+    One sample per lane per cycle.
+    """
+
+    def __init__(self, *, lanes, bits, seed):
+        self.lanes, self.bits, self.seed = lanes, bits, seed
+        self.sample_width = bits.bit_length() + 1
+        super().__init__({"z_out": _sample_stream(self.sample_width, lanes)})
+
+    def elaborate(self, platform):
+        m = Module()
+        advance = _output_handshake(m, self.z_out)
+        stages = carry_save_stages(self.bits, POPCOUNT_LEVELS_PER_STAGE)
+        filled = Signal(stages, reset_less=True)  # filled[i]: popcount register stage i holds a real step
+        with m.If(advance):
+            m.d.sync += filled.eq(Cat(1, filled[:-1]) if stages > 1 else 1)
+            with m.If(filled[-1]):
+                m.d.sync += self.z_out.valid.eq(1)
+        windows = paired_lfsr_windows(self.lanes, self.seed)
+        for lane in range(self.lanes):
+            short, long = (leap_lfsr(m, window[:, lane], self.bits, advance, name=f"lfsr{len(window)}_{lane}")
+                           for window in windows)
+            fresh = short ^ long
+            ones = carry_save_popcount(m, [fresh[i] for i in range(self.bits)], advance=advance,
+                                       levels_per_stage=POPCOUNT_LEVELS_PER_STAGE, name=f"ones{lane}_")
+            with m.If(advance):
+                m.d.sync += self.z_out.payload[lane].eq(2 * ones - self.bits)
         return m

@@ -2,9 +2,11 @@
 
 A network of any depth, ``sizes = [N_0, N_1, …, N_L]``: layer ``ℓ`` maps
 ``N_{ℓ-1}`` inputs to ``N_ℓ`` outputs, ReLU after every layer but the last.
-Every weight is drawn per forward pass as ``w = μ + σ·ε`` with ε from an
-``rlf-grng`` of ``lanes`` lanes, ``eps_bits`` fresh bits per draw (``models/grng.py``;
-ε = z_raw / √eps_bits, 32 by default). The hardware stores ``σ' = σ/√eps_bits`` in ``sigma_format(width)`` (Q(width,
+Every weight is drawn per forward pass as ``w = μ + σ·ε``, ε = z_raw / √eps_bits with
+z_raw = 2S − eps_bits, S ~ Binomial(eps_bits, ½) (32 fresh bits by default), from one
+of two ``lanes``-lane sources (``epsilons``, ``models/grng.py``): ``rlf``, VIBNN's
+``rlf-grng`` (one RAM-held LFSR), or ``lfsr``, two LFSRs in registers per lane whose
+new bits are XORed (no block RAM). The hardware stores ``σ' = σ/√eps_bits`` in ``sigma_format(width)`` (Q(width,
 width − 1), so small σ keep their precision) and forms ``w = sat(μ +
 round_shift(σ'·z_raw, width − 1 − wfrac))`` — one multiply, no division — with μ
 and w in Q(width, wfrac) (``weight_frac``, default ``frac``) and activations,
@@ -27,13 +29,14 @@ import numpy as np
 
 from .circulant import LANE_READ_LATENCY
 from .fixed import FixedFormat, ceil_div, requantize, round_shift, saturate
-from .grng import rlf_grng
+from .grng import paired_lfsr_grng, rlf_grng
 
-__all__ = ["posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
+__all__ = ["EPS_SOURCES", "epsilons", "posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
            "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
            "segment_rows", "cycles_per_image", "MAC_LATENCY", "READ_STAGES", "RESULT_STAGES", "LAYER_SETTLE"]
 
 GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, default bits per sample
+EPS_SOURCES = ("rlf", "lfsr")  #: where ε comes from (``epsilons``)
 #: Hardware cycles from a MAC issue to its weight row: a banked block-RAM read (``hw.common.banked``).
 READ_STAGES = LANE_READ_LATENCY
 #: Hardware cycles from a MAC issue to its sum: the read, σ'·ε (2), the sampled weight (1), w·a (2).
@@ -105,14 +108,27 @@ def _layer_epsilons(eps, sizes, lanes):
     return out
 
 
+def epsilons(source: str, lanes: int, eps_bits: int, seed: int, steps: int) -> np.ndarray:
+    """``steps × lanes`` raw ε, ``2S - eps_bits`` with S ~ Binomial(eps_bits, ½), one row per GRNG step:
+    ``rlf`` from the rlf-grng (``GRNG_N``-deep RAM), ``lfsr`` from two register LFSRs per lane
+    (``paired_lfsr_grng``)."""
+    if source == "rlf":
+        return rlf_grng(GRNG_N, lanes, eps_bits, seed, steps)
+    if source == "lfsr":
+        return paired_lfsr_grng(lanes, eps_bits, seed, steps)
+    raise ValueError(f"eps source {source!r} out of range {EPS_SOURCES}")
+
+
 def bnn_mlp_raw(weights: dict, x_raw: np.ndarray, fmt: FixedFormat, passes: int, seed: int,
-                lanes: int = 1, eps_bits: int = GRNG_BITS, weight_frac: int | None = None) -> tuple:
+                lanes: int = 1, eps_bits: int = GRNG_BITS, weight_frac: int | None = None,
+                eps_source: str = "rlf") -> tuple:
     """``(mean_raw, var_raw)``, each images × N_L, for raw ``weights`` (``mu1, sigma1, b1, …``); ``fmt`` is
-    the activations', μ is in Q(width, ``weight_frac``) (default ``fmt.frac``)."""
+    the activations', μ is in Q(width, ``weight_frac``) (default ``fmt.frac``); ε from ``eps_source``."""
     weight_fmt = FixedFormat(fmt.width, fmt.frac if weight_frac is None else weight_frac)
     sizes = layer_sizes(weights)
     depth, steps = len(sizes) - 1, steps_per_pass(sizes, lanes)
-    eps = rlf_grng(GRNG_N, lanes, eps_bits, seed, len(x_raw) * passes * steps).reshape(len(x_raw), passes, steps, lanes)
+    eps = epsilons(eps_source, lanes, eps_bits, seed, len(x_raw) * passes * steps)
+    eps = eps.reshape(len(x_raw), passes, steps, lanes)
     shift = int(math.log2(passes))
     means, variances = [], []
     for image, x in enumerate(np.asarray(x_raw, dtype=np.int64)):

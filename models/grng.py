@@ -20,6 +20,12 @@ samples ``raw``; the standard-normal value is ``raw * scale``.
 * **CLT**: the sum of ``terms`` uniform ``bits``-bit integers from a
   ``clt_lfsr(terms, bits)``-bit LFSR per lane advanced ``terms*bits`` bits per step,
   centred: ``raw = 2Σu - terms(2**bits - 1)``.
+* **Paired LFSRs** (bnn-mlp's ε without block RAM): per lane two register LFSRs
+  of lengths ``PAIRED_LFSRS`` advance ``bits`` bits per step; ``S`` counts the
+  ones of the XOR of their new bits, ``raw = 2S - bits``: Binomial(bits, ½) as
+  RLF's. One 63- or 127-bit LFSR alone fails the whole-stream tests at 32 or 8–16
+  bits per sample (a sample's window is a fixed function of the few before it);
+  the XOR of two passes them (``tests/test_grng.py``).
 
 The LFSRs are ``models/lfsr.py``'s.
 """
@@ -33,6 +39,7 @@ __all__ = [
     "RLF_LENGTHS", "rlf_columns", "rlf_grng",
     "WALLACE_FORMAT", "wallace_init", "wallace_grng", "xorshift32",
     "clt_lfsr", "clt_grng", "clt_scale",
+    "PAIRED_LFSRS", "paired_lfsr_windows", "paired_lfsr_grng",
 ]
 
 # --- RLF-GRNG -----------------------------------------------------------------
@@ -150,3 +157,24 @@ def clt_grng(terms: int, bits: int, lanes: int, seed: int, samples: int) -> np.n
     """``samples × lanes`` raw outputs: each lane's ``terms`` uniforms of a step summed and centred."""
     uniforms = lfsr_words(clt_lfsr(terms, bits), lanes, seed, samples, terms, bits)
     return 2 * uniforms.sum(axis=1) - terms * ((1 << bits) - 1)
+
+
+# --- Paired LFSRs ----------------------------------------------------------------
+
+PAIRED_LFSRS = (63, 127)  #: lengths of a lane's two LFSRs; tap distances 62 and 126 allow up to 62 bits per step
+
+
+def paired_lfsr_windows(lanes: int, seed: int) -> list[np.ndarray]:
+    """The initial windows of each lane's two LFSRs, one ``n × lanes`` array per length: the 63-bit ones
+    from ``seed``, the 127-bit ones from ``seed + 2**31`` (no user seed reaches it, so the two never
+    start from the same random bits)."""
+    return [seed_windows(n, lanes, seed + (k << 31)) for k, n in enumerate(PAIRED_LFSRS)]
+
+
+def paired_lfsr_grng(lanes: int, bits: int, seed: int, samples: int) -> np.ndarray:
+    """``samples × lanes`` raw outputs ``2S - bits``, S the ones among a step's ``bits`` XORed new bits."""
+    fresh = np.zeros((samples * bits, lanes), dtype=np.uint8)
+    for n, window in zip(PAIRED_LFSRS, paired_lfsr_windows(lanes, seed)):
+        fresh ^= lfsr_bits(n, window, samples * bits)[n:]
+    ones = fresh.reshape(samples, bits, lanes).sum(axis=1, dtype=np.int64)
+    return 2 * ones - bits

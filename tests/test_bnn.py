@@ -80,6 +80,13 @@ def test_rtl_equals_model_at_8_bits(tmp_path):
     rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
 
 
+def test_rtl_equals_model_with_register_epsilon_and_lut_spread(tmp_path):
+    """ε from the paired register LFSRs (no block RAM) and σ'·ε in LUTs, 8-bit words, under stalls."""
+    shape = {"layers": "7-5-4-3", "lanes": 2, "width": 8, "frac": 4, "weight_extra_frac": 3, "passes": 2,
+             "eps_bits": 16, "grng": "lfsr", "spread": "lut"}
+    rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
+
+
 @pytest.mark.parametrize("layers, lanes", [("7-5-4-3", 2), ("6-9-3-2", 4), ("5-3", 3), ("4-1-3", 1)],
                          ids=["three-layers", "lanes-past-the-last-neuron", "one-layer", "one-neuron-layer"])
 def test_rtl_equals_model_at_any_depth_and_lane_count(layers, lanes, tmp_path):

@@ -1,13 +1,14 @@
 # amaranth: UnusedElaboratable=no
 # (Design.__init__ builds each component once to check its parameters; that one is never elaborated.)
-"""``bnn-mlp``: Bayesian MLP inference sampling its weights from an RLF-GRNG (``hw/bnn.py``, ``models/bnn.py``)."""
+"""``bnn-mlp``: Bayesian MLP inference sampling its weights from an RLF-GRNG or register LFSRs (``hw/bnn.py``,
+``models/bnn.py``)."""
 
 import math
 
 import numpy as np
 
 import hw.bnn
-from models.bnn import bnn_mlp_raw, posterior_words, scores_from_words, sigma_format
+from models.bnn import EPS_SOURCES, bnn_mlp_raw, posterior_words, scores_from_words, sigma_format
 from models.fixed import FixedFormat
 
 from ..api import ArraySpec, Design
@@ -21,7 +22,7 @@ from .grng import VIBNN
 @register
 class BayesianMLP(Design):
     name = "bnn-mlp"
-    summary = ("Bayesian MLP (VIBNN) of any depth: w = mu + sigma*eps sampled per pass from an RLF-GRNG, "
+    summary = ("Bayesian MLP (VIBNN) of any depth: w = mu + sigma*eps sampled per pass from an RLF-GRNG or LFSRs, "
                "lanes neurons at once; predictive mean and variance")
     family = VIBNN
     testbench = "sim.tb_bnn"
@@ -37,6 +38,10 @@ class BayesianMLP(Design):
               "in narrow words)", lo=0, hi=23),
         Param("eps_bits", 32, "fresh bits per epsilon, Binomial(eps_bits, 1/2) (16: half the GRNG's block RAM)",
               lo=8, hi=32),
+        Param("grng", "rlf", "epsilon source: rlf (VIBNN's RAM-based LFSR, block RAM) or lfsr (two LFSRs in "
+              "registers per lane, no block RAM)", choices=EPS_SOURCES),
+        Param("spread", "dsp", "sigma*epsilon multiplier: dsp (a DSP block per lane) or lut (LUTs, same timing)",
+              choices=("dsp", "lut")),
     )
 
     @property
@@ -62,7 +67,7 @@ class BayesianMLP(Design):
         p = self.params
         return hw.bnn.BayesianMLP(sizes=self.sizes, lanes=p["lanes"], width=p["width"], frac=p["frac"],
                                   passes=p["passes"], seed=p["seed"], eps_bits=p["eps_bits"],
-                                  weight_frac=self.weight_frac)
+                                  weight_frac=self.weight_frac, eps_source=p["grng"], lut_spread=p["spread"] == "lut")
 
     def inputs(self):
         q, sizes = self.fmt, self.sizes
@@ -89,7 +94,7 @@ class BayesianMLP(Design):
         p = self.params
         weights = {name: raw[f"{name}_raw"] for name in self.inputs() if name != "x"}
         mean, var = bnn_mlp_raw(weights, raw["x_raw"], self.fmt, p["passes"], p["seed"], p["lanes"], p["eps_bits"],
-                                self.weight_frac)
+                                self.weight_frac, p["grng"])
         return {"mean_raw": mean, "var_raw": var}
 
     def stream_plan(self, raw):
