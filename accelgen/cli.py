@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--goal", type=float, default=synthesize.CLOCK_TARGET_MHZ, metavar="MHZ",
                        help=f"nextpnr's timing goal (--freq; default {synthesize.CLOCK_TARGET_MHZ}): placement and "
                             "routing work on the paths that miss it; the achieved Fmax is reported either way")
+    synth.add_argument("--router", choices=synthesize.ROUTERS, default=synthesize.ROUTERS[0],
+                       help="nextpnr's router (default router1; router2 finishes congested designs)")
 
     run = commands.add_parser("run", help="push your arrays through the RTL in simulation")
     _design_args(run)
@@ -172,7 +174,7 @@ def cmd_synth(args):
     acc = _design(args)
     if args.json_file != "-":
         check_outputs([args.json_file])
-    result = acc.synthesize(args.target, seeds=args.seeds, goal_mhz=args.goal)
+    result = acc.synthesize(args.target, seeds=args.seeds, goal_mhz=args.goal, router=args.router)
     text = json.dumps(result, sort_keys=True) + "\n"
     if args.json_file == "-":
         sys.stdout.write(text)

