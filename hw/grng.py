@@ -399,16 +399,16 @@ class PairedLFSRGRNG(wiring.Component):
     Parameters
     ----------
     lanes : int
-        Samples per cycle.
+        Lanes, each with its own LFSR pair.
     bits : int
-        Fresh bits per sample, 2 … 62: the outputs are Binomial(bits, ½) lattice points.
+        Fresh bits per sample, 2 … 62 (each LFSR's tap distance bounds a step).
     seed : int
-        Seed of the LFSRs (``models.grng.paired_lfsr_windows``).
+        Seed of every lane's two LFSRs (``models.grng.paired_lfsr_windows``).
 
     Members
     -------
     z_out : Out(stream.Signature(data.ArrayLayout(signed(bits(bits) + 1), lanes)))
-        The samples.
+        One Binomial(bits, ½) lattice point ``2S - bits`` per lane.
 
     Latency
     -------
