@@ -3,7 +3,7 @@
 import math
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.bnn import (EPS_SOURCES, GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGES, RESULT_STAGES, segment_rows,
@@ -17,7 +17,9 @@ from .common.fixed import delay, requantize, round_shift, saturate
 from .common.memory import simple_ram
 from .grng import PairedLFSRGRNG, RLFGRNG
 
-__all__ = ["BayesianMLP", "PredictiveMoments"]
+__all__ = ["BayesianMLP", "PredictiveMoments", "EPS_GROUP"]
+
+EPS_GROUP = 8  #: lanes per register-LFSR ε source (``eps_source="lfsr"``), each with its own handshake
 
 
 def _table(values, shape=None):
@@ -109,14 +111,7 @@ class BayesianMLP(wiring.Component):
         depth, word = len(sizes) - 1, signed(W)
         n_in, n_out = sizes[:-1], sizes[1:]
         groups = [ceil_div(n, P) for n in n_out]
-        if self.eps_source == "rlf":
-            m.submodules.rlf = source = RLFGRNG(n=GRNG_N, lanes=P, bits=self.eps_bits, seed=self.seed)
-        else:
-            m.submodules.lfsr = source = PairedLFSRGRNG(lanes=P, bits=self.eps_bits, seed=self.seed)
-        # ε reaches the lanes through a register slice: the engine's ``issue`` drives only the slice, and
-        # the GRNG's thousands of clock enables see a registered ``ready``.
-        m.submodules.grng = grng = SkidBuffer(shape=source.z_out.payload.shape())
-        wiring.connect(m, source.z_out, grng.input)
+        eps_valid, eps_payload, eps_ready = self._epsilon_stream(m)
 
         # Weight memories, one row per MAC step (layer, group, input); biases by neuron, read beside the sums.
         segments = weight_segments(sizes, P)
@@ -171,10 +166,10 @@ class BayesianMLP(wiring.Component):
         # saturated (1), w·a in a registered multiplier (2); then the accumulator. ε is taken at the issue
         # and waits READ_STAGES cycles for its σ'.
         issue = Signal()
-        m.d.comb += grng.output.ready.eq(issue)
+        m.d.comb += eps_ready.eq(issue)
         accumulate = delay(m, issue, MAC_LATENCY, "accumulate")
         operand = delay(m, activation, READ_STAGES - 2 + 3, "operand")
-        epsilon = delay(m, grng.output.payload, READ_STAGES, "epsilon")
+        epsilon = delay(m, eps_payload, READ_STAGES, "epsilon")
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
         spread_product = lut_product if self.lut_spread else registered_product
@@ -227,8 +222,8 @@ class BayesianMLP(wiring.Component):
                                      read_bank.eq(1), p.eq(0)]
                         m.next = "MAC"
             with m.State("MAC"):
-                m.d.comb += issue.eq(grng.output.valid)
-                with m.If(grng.output.valid):
+                m.d.comb += issue.eq(eps_valid)
+                with m.If(eps_valid):
                     m.d.sync += [col.eq(col + 1), index.eq(index + 1)]
                     with m.If(col == columns - 1):
                         m.d.sync += [col.eq(0), settle.eq(MAC_LATENCY)]
@@ -268,6 +263,37 @@ class BayesianMLP(wiring.Component):
                     with m.If(out_index == 2 * sizes[-1] - 1):
                         m.next = "LOAD_X"
         return m
+
+    def _epsilon_stream(self, m):
+        """Every lane's ε as one stream: ``(valid, payload, ready)``, ``payload`` an ``ArrayLayout`` of
+        ``lanes`` samples.
+
+        ε reaches the lanes through register slices (:class:`~hw.common.buffer.SkidBuffer`): the engine's
+        ``issue`` drives only the slices, and the generators' clock enables see a registered ``ready``.
+        The RLF-GRNG is one source behind one slice. The register LFSRs are ``EPS_GROUP``-lane sources,
+        each behind its own slice, so no clock enable reaches more than one group's registers; they
+        move in lockstep (``valid`` only when every group's is, and all take ``ready``), so the lanes see
+        the steps of one ``lanes``-lane generator (``first_lane``/``all_lanes``).
+        """
+        P = self.lanes
+        if self.eps_source == "rlf":
+            m.submodules.rlf = source = RLFGRNG(n=GRNG_N, lanes=P, bits=self.eps_bits, seed=self.seed)
+            m.submodules.grng = grng = SkidBuffer(shape=source.z_out.payload.shape())
+            wiring.connect(m, source.z_out, grng.input)
+            return grng.output.valid, grng.output.payload, grng.output.ready
+        slices = []
+        for group, first in enumerate(range(0, P, EPS_GROUP)):
+            source = PairedLFSRGRNG(lanes=min(EPS_GROUP, P - first), bits=self.eps_bits, seed=self.seed,
+                                    first_lane=first, all_lanes=P)
+            m.submodules[f"lfsr{group}"] = source
+            m.submodules[f"grng{group}"] = grng = SkidBuffer(shape=source.z_out.payload.shape())
+            wiring.connect(m, source.z_out, grng.input)
+            slices.append(grng.output)
+        valid, ready = Signal(name="eps_valid"), Signal(name="eps_ready")
+        payload = Signal(data.ArrayLayout(signed(source.sample_width), P), name="eps_payload")
+        m.d.comb += [valid.eq(Cat(out.valid for out in slices).all()), payload.eq(Cat(out.payload for out in slices)),
+                     *(out.ready.eq(ready) for out in slices)]
+        return valid, payload, ready
 
     @staticmethod
     def _write_result(m, writing, scoring, write_bank, neuron, result, h_bufs, moments):

@@ -404,6 +404,9 @@ class PairedLFSRGRNG(wiring.Component):
         Fresh bits per sample, 2 … 62 (each LFSR's tap distance bounds a step).
     seed : int
         Seed of every lane's two LFSRs (``models.grng.paired_lfsr_windows``).
+    first_lane, all_lanes : int
+        These are lanes ``first_lane`` … ``first_lane + lanes - 1`` of an ``all_lanes``-lane generator
+        (default: all of one): a wide generator in groups, each with its own clock enable.
 
     Members
     -------
@@ -419,8 +422,10 @@ class PairedLFSRGRNG(wiring.Component):
     One sample per lane per cycle.
     """
 
-    def __init__(self, *, lanes, bits, seed):
+    def __init__(self, *, lanes, bits, seed, first_lane=0, all_lanes=None):
         self.lanes, self.bits, self.seed = lanes, bits, seed
+        self.first_lane, self.all_lanes = first_lane, lanes if all_lanes is None else all_lanes
+        assert 0 <= first_lane and first_lane + lanes <= self.all_lanes
         self.sample_width = bits.bit_length() + 1
         super().__init__({"z_out": _sample_stream(self.sample_width, lanes)})
 
@@ -433,9 +438,10 @@ class PairedLFSRGRNG(wiring.Component):
             m.d.sync += filled.eq(Cat(1, filled[:-1]) if stages > 1 else 1)
             with m.If(filled[-1]):
                 m.d.sync += self.z_out.valid.eq(1)
-        windows = paired_lfsr_windows(self.lanes, self.seed)
+        windows = paired_lfsr_windows(self.all_lanes, self.seed)
         for lane in range(self.lanes):
-            short, long = (leap_lfsr(m, window[:, lane], self.bits, advance, name=f"lfsr{len(window)}_{lane}")
+            column = self.first_lane + lane
+            short, long = (leap_lfsr(m, window[:, column], self.bits, advance, name=f"lfsr{len(window)}_{lane}")
                            for window in windows)
             fresh = short ^ long
             ones = carry_save_popcount(m, [fresh[i] for i in range(self.bits)], advance=advance,

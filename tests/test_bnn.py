@@ -81,8 +81,9 @@ def test_rtl_equals_model_at_8_bits(tmp_path):
 
 
 def test_rtl_equals_model_with_register_epsilon_and_lut_spread(tmp_path):
-    """ε from the paired register LFSRs (no block RAM) and σ'·ε in LUTs, 8-bit words, under stalls."""
-    shape = {"layers": "7-5-4-3", "lanes": 2, "width": 8, "frac": 4, "weight_extra_frac": 3, "passes": 2,
+    """ε from the paired register LFSRs (no block RAM) in two groups of 8 and 2 lanes, each its own clock
+    enable, and σ'·ε in LUTs; 8-bit words, under stalls."""
+    shape = {"layers": "7-12-4-3", "lanes": 10, "width": 8, "frac": 4, "weight_extra_frac": 3, "passes": 2,
              "eps_bits": 16, "grng": "lfsr", "spread": "lut"}
     rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
 

@@ -25,9 +25,9 @@ def popcount(m, bits: list, *, advance=None, levels_per_stage: int = 0, name: st
     return terms[0]
 
 
-def _node(m, value, name: str, registered, advance):
+def _node(m, value, name: str, registered, advance, reset_less: bool = False):
     """``value`` as a named signal: a register loading on ``advance``, or a wire."""
-    node = Signal(len(value), name=name)
+    node = Signal(len(value), name=name, reset_less=reset_less)
     if registered:
         with m.If(advance):
             m.d.sync += node.eq(value)
@@ -75,12 +75,13 @@ def carry_save_popcount(m, bits: list, *, advance, levels_per_stage: int, name: 
     bit fewer each) until no column holds more than two bits; the two remaining rows are added. Every
     ``levels_per_stage`` levels (counting the final add, which is always registered) end in registers that
     load on ``advance``: the count of ``advance``'s bits comes out :func:`carry_save_stages` advances later.
+    The registers hold data only (the caller tracks which hold a real step), so a reset leaves them.
     About ``2n`` LUT4s against the adder tree's ``3n`` (:func:`popcount`).
     """
     columns, level = [list(bits)], 0
 
     def stage(value, label, registered):
-        return _node(m, value, f"{name}{label}", registered, advance)
+        return _node(m, value, f"{name}{label}", registered, advance, reset_less=True)
 
     while max(len(column) for column in columns) > 2:
         level += 1
