@@ -172,9 +172,16 @@ def paired_lfsr_windows(lanes: int, seed: int) -> list[np.ndarray]:
 
 
 def paired_lfsr_grng(lanes: int, bits: int, seed: int, samples: int) -> np.ndarray:
-    """``samples × lanes`` raw outputs ``2S - bits``, S the ones among a step's ``bits`` XORed new bits."""
-    fresh = np.zeros((samples * bits, lanes), dtype=np.uint8)
-    for n, window in zip(PAIRED_LFSRS, paired_lfsr_windows(lanes, seed)):
-        fresh ^= lfsr_bits(n, window, samples * bits)[n:]
-    ones = fresh.reshape(samples, bits, lanes).sum(axis=1, dtype=np.int64)
-    return 2 * ones - bits
+    """``samples × lanes`` raw outputs ``2S - bits``, S the ones among a step's ``bits`` XORed new bits
+    (``RLF_CHUNK`` steps at a time, each LFSR going on from the window where the last chunk left it)."""
+    raw = np.empty((samples, lanes), dtype=np.int64)
+    windows = paired_lfsr_windows(lanes, seed)
+    for start in range(0, samples, RLF_CHUNK):
+        steps = min(RLF_CHUNK, samples - start)
+        fresh = np.zeros((steps * bits, lanes), dtype=np.uint8)
+        for k, n in enumerate(PAIRED_LFSRS):
+            run = lfsr_bits(n, windows[k], steps * bits)
+            fresh ^= run[n:]
+            windows[k] = run[-n:]
+        raw[start:start + steps] = 2 * fresh.reshape(steps, bits, lanes).sum(axis=1, dtype=np.int64) - bits
+    return raw

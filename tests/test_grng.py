@@ -214,6 +214,17 @@ def test_paired_lfsr_every_lanes_whole_stream_is_a_binomial_sample(bits):
     check_decorrelated(raw[:200_000])
 
 
+def test_paired_lfsr_chunks_continue_the_stream():
+    """The model generates RLF_CHUNK steps at a time: across a chunk boundary it equals the whole stream
+    computed at once."""
+    lanes, bits, seed, samples = 3, 5, 7, grng.RLF_CHUNK + 1234
+    fresh = np.zeros((samples * bits, lanes), dtype=np.uint8)
+    for n, window in zip(grng.PAIRED_LFSRS, grng.paired_lfsr_windows(lanes, seed)):
+        fresh ^= grng.lfsr_bits(n, window, samples * bits)[n:]
+    whole = 2 * fresh.reshape(samples, bits, lanes).sum(axis=1, dtype=np.int64) - bits
+    assert np.array_equal(grng.paired_lfsr_grng(lanes, bits, seed, samples), whole)
+
+
 def test_one_lfsr_per_lane_is_not_enough():
     """Control for the pair: one 63-bit LFSR per lane advanced 32 bits per output (clt-grng, 32 one-bit
     terms) has the right marginal per window, but a window is a fixed function of the two before it: on
