@@ -167,7 +167,17 @@ class BayesianMLP(wiring.Component):
         # and waits READ_STAGES cycles for its σ'.
         issue = Signal()
         m.d.comb += eps_ready.eq(issue)
-        accumulate = delay(m, issue, MAC_LATENCY, "accumulate")
+        # Every lane group (``EPS_GROUP`` lanes) has its own registered copy of the accumulate enable and of
+        # the restart after a group's results (``keep``: yosys would merge the copies into one net reaching
+        # every accumulator). A restart lands the cycle after the last result slot, long before the next
+        # group's first sum (MAC_LATENCY cycles after its first issue).
+        issued = delay(m, issue, MAC_LATENCY - 1, "accumulate")
+        results_done = Signal()
+        accumulate, restart = [], []
+        for group_index in range(ceil_div(P, EPS_GROUP)):
+            accumulate.append(Signal(name=f"accumulate{group_index}", attrs={"keep": 1}))
+            restart.append(Signal(name=f"restart{group_index}", attrs={"keep": 1}))
+            m.d.sync += [accumulate[-1].eq(issued), restart[-1].eq(results_done)]
         operand = delay(m, activation, READ_STAGES - 2 + 3, "operand")
         epsilon = delay(m, eps_payload, READ_STAGES, "epsilon")
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
@@ -180,8 +190,10 @@ class BayesianMLP(wiring.Component):
                                             round_shift(spread, sigma_frac(W) - WF), W))
             product = registered_product(m, sampled, operand, f"product{lane}")
             acc = Signal(signed(acc_width), name=f"acc{lane}")
-            with m.If(accumulate):
+            with m.If(accumulate[lane // EPS_GROUP]):
                 m.d.sync += acc.eq(acc + product)
+            with m.If(restart[lane // EPS_GROUP]):
+                m.d.sync += acc.eq(0)
             accs.append(acc)
 
         # A group's results, one lane per cycle, in two register stages: the lane's sum plus its bias,
@@ -236,7 +248,8 @@ class BayesianMLP(wiring.Component):
                 m.d.comb += handing.eq(neuron < outputs)
                 m.d.sync += [slot.eq(slot + 1), neuron.eq(neuron + 1), bias_at.eq(bias_at + 1)]
                 with m.If(slot == P - 1):
-                    m.d.sync += [slot.eq(0), *(acc.eq(0) for acc in accs), group.eq(group + 1)]
+                    m.d.comb += results_done.eq(1)
+                    m.d.sync += [slot.eq(0), group.eq(group + 1)]
                     m.next = "MAC"
                     with m.If(group == last_group):
                         # The layer's last results land before the next layer (or EMIT) reads them.
