@@ -6,8 +6,8 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigne
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.bnn import (EPS_SOURCES, GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGES, RESULT_STAGES, segment_rows,
-                        sigma_frac, weight_segments)
+from models.bnn import (EPS_SOURCES, GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGES, RESULT_STAGES,
+                        segment_rows, sigma_frac, weight_segments)
 from models.fixed import ceil_div
 
 from .common.banked import READ_LATENCY, BankedMemory, fewest_blocks
@@ -17,9 +17,11 @@ from .common.fixed import delay, requantize, round_shift, saturate
 from .common.memory import simple_ram
 from .grng import PairedLFSRGRNG, RLFGRNG
 
-__all__ = ["BayesianMLP", "PredictiveMoments", "EPS_GROUP"]
+__all__ = ["BayesianMLP", "PredictiveMoments", "LANE_GROUP"]
 
-EPS_GROUP = 8  #: lanes per register-LFSR ε source (``eps_source="lfsr"``), each with its own handshake
+#: Lanes per group: each group has its own copy of the accumulate enable and restart and (``eps_source="lfsr"``)
+#: its own register-LFSR ε source and handshake, so no control net reaches every lane.
+LANE_GROUP = 8
 
 
 def _table(values, shape=None):
@@ -167,14 +169,14 @@ class BayesianMLP(wiring.Component):
         # and waits READ_STAGES cycles for its σ'.
         issue = Signal()
         m.d.comb += eps_ready.eq(issue)
-        # Every lane group (``EPS_GROUP`` lanes) has its own registered copy of the accumulate enable and of
+        # Every lane group (``LANE_GROUP`` lanes) has its own registered copy of the accumulate enable and of
         # the restart after a group's results (``keep``: yosys would merge the copies into one net reaching
         # every accumulator). A restart lands the cycle after the last result slot, long before the next
         # group's first sum (MAC_LATENCY cycles after its first issue).
         issued = delay(m, issue, MAC_LATENCY - 1, "accumulate")
         results_done = Signal()
         accumulate, restart = [], []
-        for group_index in range(ceil_div(P, EPS_GROUP)):
+        for group_index in range(ceil_div(P, LANE_GROUP)):
             accumulate.append(Signal(name=f"accumulate{group_index}", attrs={"keep": 1}))
             restart.append(Signal(name=f"restart{group_index}", attrs={"keep": 1}))
             m.d.sync += [accumulate[-1].eq(issued), restart[-1].eq(results_done)]
@@ -190,9 +192,9 @@ class BayesianMLP(wiring.Component):
                                             round_shift(spread, sigma_frac(W) - WF), W))
             product = registered_product(m, sampled, operand, f"product{lane}")
             acc = Signal(signed(acc_width), name=f"acc{lane}")
-            with m.If(accumulate[lane // EPS_GROUP]):
+            with m.If(accumulate[lane // LANE_GROUP]):
                 m.d.sync += acc.eq(acc + product)
-            with m.If(restart[lane // EPS_GROUP]):
+            with m.If(restart[lane // LANE_GROUP]):
                 m.d.sync += acc.eq(0)
             accs.append(acc)
 
@@ -283,7 +285,7 @@ class BayesianMLP(wiring.Component):
 
         ε reaches the lanes through register slices (:class:`~hw.common.buffer.SkidBuffer`): the engine's
         ``issue`` drives only the slices, and the generators' clock enables see a registered ``ready``.
-        The RLF-GRNG is one source behind one slice. The register LFSRs are ``EPS_GROUP``-lane sources,
+        The RLF-GRNG is one source behind one slice. The register LFSRs are ``LANE_GROUP``-lane sources,
         each behind its own slice, so no clock enable reaches more than one group's registers; they
         move in lockstep (``valid`` only when every group's is, and all take ``ready``), so the lanes see
         the steps of one ``lanes``-lane generator (``first_lane``/``all_lanes``).
@@ -295,8 +297,8 @@ class BayesianMLP(wiring.Component):
             wiring.connect(m, source.z_out, grng.input)
             return grng.output.valid, grng.output.payload, grng.output.ready
         slices = []
-        for group, first in enumerate(range(0, P, EPS_GROUP)):
-            source = PairedLFSRGRNG(lanes=min(EPS_GROUP, P - first), bits=self.eps_bits, seed=self.seed,
+        for group, first in enumerate(range(0, P, LANE_GROUP)):
+            source = PairedLFSRGRNG(lanes=min(LANE_GROUP, P - first), bits=self.eps_bits, seed=self.seed,
                                     first_lane=first, all_lanes=P)
             m.submodules[f"lfsr{group}"] = source
             m.submodules[f"grng{group}"] = grng = SkidBuffer(shape=source.z_out.payload.shape())

@@ -48,6 +48,26 @@ def _output_handshake(m, z_out):
     return advance
 
 
+def _valid_after(m, advance, z_out, stages: int, entering=1):
+    """Set ``z_out.valid`` once a real step has passed ``stages`` pipeline registers: ``filled[i]`` says
+    register stage ``i`` holds one (a step enters with ``entering``), and the advance that loads the
+    output register from the last stage sets ``valid``."""
+    filled = Signal(stages, reset_less=True)
+    with m.If(advance):
+        m.d.sync += filled.eq(Cat(entering, filled[:-1]) if stages > 1 else entering)
+        with m.If(filled[-1]):
+            m.d.sync += z_out.valid.eq(1)
+
+
+def _binomial_sample(m, bits, advance, sample, name: str):
+    """``sample`` (an output register) loads ``2S - len(bits)``, ``S`` the carry-save popcount of ``bits``,
+    on each ``advance``."""
+    ones = carry_save_popcount(m, [bits[i] for i in range(len(bits))], advance=advance,
+                               levels_per_stage=POPCOUNT_LEVELS_PER_STAGE, name=name)
+    with m.If(advance):
+        m.d.sync += sample.eq(2 * ones - len(bits))
+
+
 class RLFGRNG(wiring.Component):
     """RAM-based linear-feedback GRNG: ``lanes`` samples ``2S - bits`` per cycle, each from fresh bits.
 
@@ -95,19 +115,11 @@ class RLFGRNG(wiring.Component):
         m = Module()
         advance = _output_handshake(m, self.z_out)
         new_row, loaded = self._lfsr_rows(m, advance)
-        stages = carry_save_stages(self.bits, POPCOUNT_LEVELS_PER_STAGE)
-        # filled[i]: pipeline register i holds a real step (0: the new row, 1 … stages: popcount levels).
-        filled = Signal(stages + 1, reset_less=True)
-        with m.If(advance):
-            m.d.sync += filled.eq(Cat(loaded, filled[:-1]))
-            with m.If(filled[-1]):
-                m.d.sync += self.z_out.valid.eq(1)
+        # Pipeline registers: the new row, then the popcount's stages.
+        _valid_after(m, advance, self.z_out, 1 + carry_save_stages(self.bits, POPCOUNT_LEVELS_PER_STAGE), loaded)
         for lane in range(self.lanes):
             lane_bits = new_row[lane * self.bits:(lane + 1) * self.bits]
-            ones = carry_save_popcount(m, [lane_bits[i] for i in range(self.bits)], advance=advance,
-                                       levels_per_stage=POPCOUNT_LEVELS_PER_STAGE, name=f"ones{lane}_")
-            with m.If(advance):
-                m.d.sync += self.z_out.payload[lane].eq(2 * ones - self.bits)
+            _binomial_sample(m, lane_bits, advance, self.z_out.payload[lane], f"ones{lane}_")
         return m
 
     def _lfsr_rows(self, m, advance):
@@ -365,12 +377,7 @@ class CLTGRNG(wiring.Component):
         windows = seed_windows(n, self.lanes, self.seed)
         advance = _output_handshake(m, self.z_out)
 
-        # One "filled" flag per adder level: that level's registers hold a real step.
-        filled = Signal(self.adder_levels, reset_less=True)
-        with m.If(advance):
-            m.d.sync += filled.eq(Cat(1, filled[:-1]) if self.adder_levels > 1 else 1)
-            with m.If(filled[-1]):
-                m.d.sync += self.z_out.valid.eq(1)
+        _valid_after(m, advance, self.z_out, self.adder_levels)  # a register stage per adder level
 
         for lane in range(self.lanes):
             fresh = leap_lfsr(m, windows[:, lane], per_step, advance, name=f"lfsr{lane}")
@@ -432,20 +439,11 @@ class PairedLFSRGRNG(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         advance = _output_handshake(m, self.z_out)
-        stages = carry_save_stages(self.bits, POPCOUNT_LEVELS_PER_STAGE)
-        filled = Signal(stages, reset_less=True)  # filled[i]: popcount register stage i holds a real step
-        with m.If(advance):
-            m.d.sync += filled.eq(Cat(1, filled[:-1]) if stages > 1 else 1)
-            with m.If(filled[-1]):
-                m.d.sync += self.z_out.valid.eq(1)
+        _valid_after(m, advance, self.z_out, carry_save_stages(self.bits, POPCOUNT_LEVELS_PER_STAGE))
         windows = paired_lfsr_windows(self.all_lanes, self.seed)
         for lane in range(self.lanes):
             column = self.first_lane + lane
             short, long = (leap_lfsr(m, window[:, column], self.bits, advance, name=f"lfsr{len(window)}_{lane}")
                            for window in windows)
-            fresh = short ^ long
-            ones = carry_save_popcount(m, [fresh[i] for i in range(self.bits)], advance=advance,
-                                       levels_per_stage=POPCOUNT_LEVELS_PER_STAGE, name=f"ones{lane}_")
-            with m.If(advance):
-                m.d.sync += self.z_out.payload[lane].eq(2 * ones - self.bits)
+            _binomial_sample(m, short ^ long, advance, self.z_out.payload[lane], f"ones{lane}_")
         return m

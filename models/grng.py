@@ -53,17 +53,26 @@ def rlf_columns(lanes: int, bits: int) -> int:
     return lanes * bits
 
 
-def rlf_grng(n: int, lanes: int, bits: int, seed: int, samples: int) -> np.ndarray:
-    """``samples × lanes`` raw outputs ``2S - bits``: per step, the ones among each lane's ``bits`` new bits."""
-    window = seed_windows(n, rlf_columns(lanes, bits), seed)
+def _in_chunks(samples: int, lanes: int, draw) -> np.ndarray:
+    """``samples × lanes`` outputs of ``draw(steps)``, called on ``RLF_CHUNK`` steps at a time (``draw`` carries
+    its generator's state from one call to the next)."""
     out = np.empty((samples, lanes), dtype=np.int64)
     for start in range(0, samples, RLF_CHUNK):
         steps = min(RLF_CHUNK, samples - start)
+        out[start:start + steps] = draw(steps)
+    return out
+
+
+def rlf_grng(n: int, lanes: int, bits: int, seed: int, samples: int) -> np.ndarray:
+    """``samples × lanes`` raw outputs ``2S - bits``: per step, the ones among each lane's ``bits`` new bits."""
+    window = seed_windows(n, rlf_columns(lanes, bits), seed)
+
+    def draw(steps):
+        nonlocal window
         rows = lfsr_bits(n, window, steps)
         window = rows[steps:]
-        ones = rows[n:].reshape(steps, lanes, bits).sum(axis=2, dtype=np.int64)
-        out[start:start + steps] = 2 * ones - bits
-    return out
+        return 2 * rows[n:].reshape(steps, lanes, bits).sum(axis=2, dtype=np.int64) - bits
+    return _in_chunks(samples, lanes, draw)
 
 
 # --- Wallace -------------------------------------------------------------------
@@ -174,14 +183,13 @@ def paired_lfsr_windows(lanes: int, seed: int) -> list[np.ndarray]:
 def paired_lfsr_grng(lanes: int, bits: int, seed: int, samples: int) -> np.ndarray:
     """``samples × lanes`` raw outputs ``2S - bits``, S the ones among a step's ``bits`` XORed new bits
     (``RLF_CHUNK`` steps at a time, each LFSR going on from the window where the last chunk left it)."""
-    raw = np.empty((samples, lanes), dtype=np.int64)
     windows = paired_lfsr_windows(lanes, seed)
-    for start in range(0, samples, RLF_CHUNK):
-        steps = min(RLF_CHUNK, samples - start)
+
+    def draw(steps):
         fresh = np.zeros((steps * bits, lanes), dtype=np.uint8)
         for k, n in enumerate(PAIRED_LFSRS):
             run = lfsr_bits(n, windows[k], steps * bits)
             fresh ^= run[n:]
             windows[k] = run[-n:]
-        raw[start:start + steps] = 2 * fresh.reshape(steps, bits, lanes).sum(axis=1, dtype=np.int64) - bits
-    return raw
+        return 2 * fresh.reshape(steps, bits, lanes).sum(axis=1, dtype=np.int64) - bits
+    return _in_chunks(samples, lanes, draw)

@@ -46,7 +46,8 @@ from .ecp5_netlist import absorb_read_registers
 from .export import verilog_hash
 from .outputs import write_atomically
 
-__all__ = ["TARGETS", "DEVICES", "ROUTERS", "PlaceRoute", "SynthesisError", "synthesize", "critical_path", "slow_endpoints", "summary"]
+__all__ = ["TARGETS", "DEVICES", "ROUTERS", "PlaceRoute", "SynthesisError", "synthesize", "critical_path",
+           "slow_endpoints", "summary"]
 
 TARGETS = ("ecp5", "ice40")
 #: Each target's device and what it holds of each resource counted in a result.
