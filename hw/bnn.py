@@ -169,29 +169,31 @@ class BayesianMLP(wiring.Component):
         # and waits READ_STAGES cycles for its σ'.
         issue = Signal()
         m.d.comb += eps_ready.eq(issue)
-        # Every lane group (``LANE_GROUP`` lanes) has its own registered copy of the accumulate enable and of
-        # the restart after a group's results (``keep``: yosys would merge the copies into one net reaching
-        # every accumulator). A restart lands the cycle after the last result slot, long before the next
-        # group's first sum (MAC_LATENCY cycles after its first issue).
+        # Every lane group (``LANE_GROUP`` lanes) has its own registered copy of the accumulate enable, of
+        # the restart after a group's results and of the result chain's shift (``keep``: yosys would merge
+        # the copies into one net reaching every lane). A restart lands the cycle after the last result slot,
+        # long before the next group's first sum (MAC_LATENCY cycles after its first issue); the restarts
+        # are high out of reset, so the sums, like every lane register, need no reset net.
         issued = delay(m, issue, MAC_LATENCY - 1, "accumulate")
-        results_done = Signal()
-        accumulate, restart = [], []
+        results_done, shift_next = Signal(), Signal()
+        accumulate, restart, shift = [], [], []
         for group_index in range(ceil_div(P, LANE_GROUP)):
             accumulate.append(Signal(name=f"accumulate{group_index}", attrs={"keep": 1}))
-            restart.append(Signal(name=f"restart{group_index}", attrs={"keep": 1}))
-            m.d.sync += [accumulate[-1].eq(issued), restart[-1].eq(results_done)]
-        operand = delay(m, activation, READ_STAGES - 2 + 3, "operand")
-        epsilon = delay(m, eps_payload, READ_STAGES, "epsilon")
+            restart.append(Signal(name=f"restart{group_index}", init=1, attrs={"keep": 1}))
+            shift.append(Signal(name=f"shift{group_index}", attrs={"keep": 1}))
+            m.d.sync += [accumulate[-1].eq(issued), restart[-1].eq(results_done), shift[-1].eq(shift_next)]
+        operand = delay(m, activation, READ_STAGES - 2 + 3, "operand", reset_less=True)
+        epsilon = delay(m, eps_payload, READ_STAGES, "epsilon", reset_less=True)
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
         spread_product = lut_product if self.lut_spread else registered_product
         for lane in range(P):
             spread = spread_product(m, sigma[lane], epsilon[lane], f"spread{lane}")
-            sampled = Signal(word, name=f"sampled{lane}")
-            m.d.sync += sampled.eq(saturate(delay(m, mu[lane], 2, f"mu{lane}") +
+            sampled = Signal(word, name=f"sampled{lane}", reset_less=True)
+            m.d.sync += sampled.eq(saturate(delay(m, mu[lane], 2, f"mu{lane}", reset_less=True) +
                                             round_shift(spread, sigma_frac(W) - WF), W))
             product = registered_product(m, sampled, operand, f"product{lane}")
-            acc = Signal(signed(acc_width), name=f"acc{lane}")
+            acc = Signal(signed(acc_width), name=f"acc{lane}", reset_less=True)
             with m.If(accumulate[lane // LANE_GROUP]):
                 m.d.sync += acc.eq(acc + product)
             with m.If(restart[lane // LANE_GROUP]):
@@ -205,12 +207,12 @@ class BayesianMLP(wiring.Component):
         result = Signal(word)
         handing = Signal()  # RESULTS hands lane ``slot``'s sum, a real neuron's, to the result stages
         # The sums leave through a shift chain, not a lanes-wide multiplexer: in slot 0 lane 0's sum goes
-        # to ``biased`` while lanes 1 … P-1 load the chain; each later slot takes the chain's head.
-        chain = [Signal(signed(acc_width), name=f"chain{lane}") for lane in range(1, P)]
-        with m.If(slot == 0):
-            m.d.sync += [link.eq(acc) for link, acc in zip(chain, accs[1:])]
-        with m.Else():
-            m.d.sync += [link.eq(following) for link, following in zip(chain, chain[1:])]
+        # to ``biased`` while lanes 1 … P-1 load the chain; each later slot takes the chain's head. Slot is
+        # nonzero only in RESULTS, so ``shift`` (slot != 0) is registered from the slot about to come.
+        chain = [Signal(signed(acc_width), name=f"chain{lane}", reset_less=True) for lane in range(1, P)]
+        for lane, link in enumerate(chain, start=1):
+            following = chain[lane] if lane < len(chain) else 0
+            m.d.sync += link.eq(Mux(shift[lane // LANE_GROUP], following, accs[lane]))
         head = Mux(slot == 0, accs[0], chain[0]) if chain else accs[0]
         m.d.sync += [biased.eq(head + (bias[1].data << WF)), result.eq(requantize(biased, WF, W))]
         self._write_result(m, delay(m, handing, RESULT_STAGES, "writing"),
@@ -247,7 +249,7 @@ class BayesianMLP(wiring.Component):
                 with m.If(settle == 1):
                     m.next = "RESULTS"
             with m.State("RESULTS"):
-                m.d.comb += handing.eq(neuron < outputs)
+                m.d.comb += [handing.eq(neuron < outputs), shift_next.eq(slot != P - 1)]
                 m.d.sync += [slot.eq(slot + 1), neuron.eq(neuron + 1), bias_at.eq(bias_at + 1)]
                 with m.If(slot == P - 1):
                     m.d.comb += results_done.eq(1)

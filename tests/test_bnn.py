@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
+import accelgen
 from accelgen.cli import main
+from accelgen.flows.simulate import random_inputs, simulate
 from models.bnn import GRNG_BITS, bnn_mlp_raw, cycles_per_image, posterior_words, sigma_format, weight_segments
 from models.fixed import FixedFormat, dequantize, quantize, requantize
 from models.train.admm import load_split
@@ -18,6 +20,8 @@ from .conftest import rtl_run
 FMT = FixedFormat(16, 10)
 PASSES = 8
 LANES = 4  # bnn-mlp's default
+LFSR_LUT_SHAPE = {"layers": "7-12-4-3", "lanes": 10, "width": 8, "frac": 4, "weight_extra_frac": 3, "passes": 2,
+                  "eps_bits": 16, "grng": "lfsr", "spread": "lut"}
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +87,18 @@ def test_rtl_equals_model_at_8_bits(tmp_path):
 def test_rtl_equals_model_with_register_epsilon_and_lut_spread(tmp_path):
     """ε from the paired register LFSRs (no block RAM) in two groups of 8 and 2 lanes, each its own clock
     enable, and σ'·ε in LUTs; 8-bit words, under stalls."""
-    shape = {"layers": "7-12-4-3", "lanes": 10, "width": 8, "frac": 4, "weight_extra_frac": 3, "passes": 2,
-             "eps_bits": 16, "grng": "lfsr", "spread": "lut"}
-    rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
+    rtl_run("bnn-mlp", LFSR_LUT_SHAPE, tmp_path, stall=0.3, batch=2)
+
+
+def test_a_reset_during_an_image_leaves_no_partial_sum(tmp_path):
+    """The sums, the result chain and the lane pipeline have no reset net (the restarts are high out of
+    reset): ``rst`` raised in an image's MAC, drain and result steps, then the images again. With σ' = 0
+    (ε, whose generator state a reset keeps, does not matter) the scores equal the model's."""
+    design = accelgen.design("bnn-mlp", **LFSR_LUT_SHAPE)
+    inputs = random_inputs(design, np.random.default_rng(5), batch=2)
+    inputs.update({name: np.zeros_like(value) for name, value in inputs.items() if name.startswith("sigma")})
+    result = simulate(design, job_dir=tmp_path, stall=0.0, raw_inputs=inputs, extra={"resets": [30, 9, 16]})
+    assert result.passed, result.reason
 
 
 @pytest.mark.parametrize("layers, lanes", [("7-5-4-3", 2), ("6-9-3-2", 4), ("5-3", 3), ("4-1-3", 1)],

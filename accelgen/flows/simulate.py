@@ -177,14 +177,15 @@ def _launch(design, inputs: dict, job: dict, job_dir: Path, simulator: str, wave
 
 
 def simulate(design, *, job_dir=None, simulator="verilator", waves=False, stall=0.3, seed=1,
-             batch=3, raw_inputs: dict | None = None) -> SimulationResult:
+             batch=3, raw_inputs: dict | None = None, extra: dict | None = None) -> SimulationResult:
     """``batch`` rows of random inputs (or the validated ``raw_inputs``) through the RTL under stalls, checked
     against the golden model.
 
-    ``job_dir`` (default ``rtl_out/<design>/sim/``) keeps the inputs, the log and the waves.
+    ``job_dir`` (default ``rtl_out/<design>/sim/``) keeps the inputs, the log and the waves; ``extra``
+    holds settings one testbench alone reads (``sim/tb_<family>.py`` documents them).
     """
     inputs = raw_inputs if raw_inputs is not None else random_inputs(design, np.random.default_rng(seed), batch)
-    job = _job(design, check=True, stall=stall, seed=seed)
+    job = {**_job(design, check=True, stall=stall, seed=seed), "extra": extra or {}}
     job_dir = Path(job_dir if job_dir is not None else Path("rtl_out") / design.name / "sim")
     try:
         job_dir.mkdir(parents=True, exist_ok=True)

@@ -131,7 +131,7 @@ class SkidBuffer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         skid_valid = Signal()
-        skid = Signal.like(self.output.payload, name="skid")
+        skid = Signal(self.shape, name="skid", reset_less=True)
         m.d.comb += self.input.ready.eq(~skid_valid)
         accepted = self.input.valid & self.input.ready
         with m.If(~self.output.valid | self.output.ready):  # the output register moves on

@@ -90,16 +90,16 @@ def _pairwise_sum(terms: list):
 def lut_product(m, a, b, name: str) -> Signal:
     """``a × b`` (both signed) two cycles later, as :func:`registered_product`, but in LUTs: shift-and-add
     partial products (no multiplication for the synthesis tool to map to a DSP). The first level of
-    pairwise sums is registered, then the rest of the tree."""
+    pairwise sums is registered, then the rest of the tree. Its registers hold data: no reset."""
     rows = [Mux(b[bit], a, 0) << bit for bit in range(len(b) - 1)]
     rows.append(-(Mux(b[-1], a, 0) << (len(b) - 1)))  # the sign bit of b weighs -2^(n-1)
     firsts = []
     for n in range(0, len(rows), 2):
         pair = rows[n] + rows[n + 1] if n + 1 < len(rows) else rows[n]
-        first = Signal(signed(len(a) + len(b)), name=f"{name}_s{n // 2}")
+        first = Signal(signed(len(a) + len(b)), name=f"{name}_s{n // 2}", reset_less=True)
         m.d.sync += first.eq(pair)
         firsts.append(first)
-    product = Signal(signed(len(a) + len(b)), name=name)
+    product = Signal(signed(len(a) + len(b)), name=name, reset_less=True)
     m.d.sync += product.eq(_pairwise_sum(firsts))
     return product
 

@@ -51,11 +51,13 @@ def complex_layout(width: int) -> data.StructLayout:
     return data.StructLayout({"re": signed(width), "im": signed(width)})
 
 
-def delay(m, value, cycles: int, name: str) -> Signal:
-    """``value`` through ``cycles`` registers named ``<name>_d1`` … (``cycles = 0``: ``value`` itself)."""
+def delay(m, value, cycles: int, name: str, *, reset_less=False) -> Signal:
+    """``value`` through ``cycles`` registers named ``<name>_d1`` … (``cycles = 0``: ``value`` itself);
+    ``reset_less`` for data, whose registers need no reset net."""
     for stage in range(cycles):
-        register = Signal.like(value, name=f"{name}_d{stage + 1}") if isinstance(value, Signal) else \
-            Signal(value.shape(), name=f"{name}_d{stage + 1}")
+        extra = {"reset_less": True} if reset_less else {}
+        register = Signal.like(value, name=f"{name}_d{stage + 1}", **extra) if isinstance(value, Signal) else \
+            Signal(value.shape(), name=f"{name}_d{stage + 1}", **extra)
         m.d.sync += register.eq(value)
         value = register
     return value
