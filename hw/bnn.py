@@ -176,13 +176,14 @@ class BayesianMLP(wiring.Component):
         # are high out of reset, so the sums, like every lane register, need no reset net.
         issued = delay(m, issue, MAC_LATENCY - 1, "accumulate")
         results_done, shift_next = Signal(), Signal()
-        accumulate, restart, shift = [], [], []
-        for group_index in range(ceil_div(P, LANE_GROUP)):
-            accumulate.append(Signal(name=f"accumulate{group_index}", attrs={"keep": 1}))
-            restart.append(Signal(name=f"restart{group_index}", init=1, attrs={"keep": 1}))
-            shift.append(Signal(name=f"shift{group_index}", attrs={"keep": 1}))
-            m.d.sync += [accumulate[-1].eq(issued), restart[-1].eq(results_done), shift[-1].eq(shift_next)]
-        operand = delay(m, activation, READ_STAGES - 2 + 3, "operand", reset_less=True)
+        accumulate = self._group_copies(m, issued, "accumulate")
+        restart = self._group_copies(m, results_done, "restart", init=1)
+        shift = self._group_copies(m, shift_next, "shift")
+        # The activation reaches every lane's multiplier from its group's own copy of the last register.
+        operand = delay(m, activation, READ_STAGES - 2 + 2, "operand", reset_less=True)
+        operands = [Signal(word, name=f"operand{group_index}", reset_less=True, attrs={"keep": 1})
+                    for group_index in range(ceil_div(P, LANE_GROUP))]
+        m.d.sync += [copy.eq(operand) for copy in operands]
         epsilon = delay(m, eps_payload, READ_STAGES, "epsilon", reset_less=True)
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
@@ -192,7 +193,7 @@ class BayesianMLP(wiring.Component):
             sampled = Signal(word, name=f"sampled{lane}", reset_less=True)
             m.d.sync += sampled.eq(saturate(delay(m, mu[lane], 2, f"mu{lane}", reset_less=True) +
                                             round_shift(spread, sigma_frac(W) - WF), W))
-            product = registered_product(m, sampled, operand, f"product{lane}")
+            product = registered_product(m, sampled, operands[lane // LANE_GROUP], f"product{lane}")
             acc = Signal(signed(acc_width), name=f"acc{lane}", reset_less=True)
             with m.If(accumulate[lane // LANE_GROUP]):
                 m.d.sync += acc.eq(acc + product)
@@ -200,11 +201,14 @@ class BayesianMLP(wiring.Component):
                 m.d.sync += acc.eq(0)
             accs.append(acc)
 
-        # A group's results, one lane per cycle, in two register stages: the lane's sum plus its bias,
-        # then requantized; the write (next layer's buffer or the moments) follows the second.
-        assert RESULT_STAGES == 2  # the registers ``biased`` and ``result`` (models.bnn's cycle model counts them)
-        biased = Signal(signed(acc_width + 1))
-        result = Signal(word)
+        # A group's results, one lane per cycle, in three register stages: the lane's sum and its bias
+        # (read from LUT RAM), their sum, then requantized; the write (next layer's buffer or the moments)
+        # follows the third.
+        assert RESULT_STAGES == 3  # ``summand``/``bias_word``, ``biased``, ``result`` (models.bnn counts them)
+        summand = Signal(signed(acc_width), reset_less=True)
+        bias_word = Signal(word, reset_less=True)
+        biased = Signal(signed(acc_width + 1), reset_less=True)
+        result = Signal(word, reset_less=True)
         handing = Signal()  # RESULTS hands lane ``slot``'s sum, a real neuron's, to the result stages
         # The sums leave through a shift chain, not a lanes-wide multiplexer: in slot 0 lane 0's sum goes
         # to ``biased`` while lanes 1 … P-1 load the chain; each later slot takes the chain's head. Slot is
@@ -214,7 +218,8 @@ class BayesianMLP(wiring.Component):
             following = chain[lane] if lane < len(chain) else 0
             m.d.sync += link.eq(Mux(shift[lane // LANE_GROUP], following, accs[lane]))
         head = Mux(slot == 0, accs[0], chain[0]) if chain else accs[0]
-        m.d.sync += [biased.eq(head + (bias[1].data << WF)), result.eq(requantize(biased, WF, W))]
+        m.d.sync += [summand.eq(head), bias_word.eq(bias[1].data),
+                     biased.eq(summand + (bias_word << WF)), result.eq(requantize(biased, WF, W))]
         self._write_result(m, delay(m, handing, RESULT_STAGES, "writing"),
                            delay(m, layer == depth - 1, RESULT_STAGES, "scoring"),
                            delay(m, Mux(layer == 0, 0, ~read_bank), RESULT_STAGES, "bank"),
@@ -322,16 +327,28 @@ class BayesianMLP(wiring.Component):
 
     def _lane_words(self, m, rows, segments, segment):
         """Each lane's μ and σ' from the weight rows just read (one per memory): the row of memory
-        ``segment`` (the current layer's), zero in lanes that memory does not store."""
+        ``segment`` (the current layer's), zero in lanes that memory does not store.
+
+        With more than one memory, each lane group selects through its own registered copy of
+        ``segment == s`` (``keep``); ``segment`` changes a layer's settle time before its first row
+        arrives."""
         W = self.width
         mu = [Signal(signed(W), name=f"mu{lane}") for lane in range(self.lanes)]
         sigma = [Signal(signed(W), name=f"sigma{lane}") for lane in range(self.lanes)]
         for s, ((_, used), row) in enumerate(zip(segments, rows)):
-            with m.If(segment == s):
-                for lane in range(used):
+            selects = [1] if len(segments) == 1 else self._group_copies(m, segment == s, f"segment{s}_")
+            for lane in range(used):
+                with m.If(selects[lane // LANE_GROUP]):
                     m.d.comb += [mu[lane].eq(row[lane * W:(lane + 1) * W]),
                                  sigma[lane].eq(row[(used + lane) * W:(used + lane + 1) * W])]
         return mu, sigma
+
+    def _group_copies(self, m, value, prefix: str, init: int = 0) -> list[Signal]:
+        """A registered copy of the one-bit ``value`` for every lane group (``keep``: not merged)."""
+        copies = [Signal(name=f"{prefix}{group}", init=init, attrs={"keep": 1})
+                  for group in range(ceil_div(self.lanes, LANE_GROUP))]
+        m.d.sync += [copy.eq(value) for copy in copies]
+        return copies
 
     def _loader(self, weights, segments, depths, bias):
         """States that take ``params_in`` (``models.bnn.posterior_words``) into the memories.

@@ -41,7 +41,7 @@ EPS_SOURCES = ("rlf", "lfsr")  #: where ε comes from (``epsilons``)
 READ_STAGES = LANE_READ_LATENCY
 #: Hardware cycles from a MAC issue to its sum: the read, σ'·ε (2), the sampled weight (1), w·a (2).
 MAC_LATENCY = READ_STAGES + 5
-RESULT_STAGES = 2  #: hardware registers between a lane's sum and its result's write (bias add, requantize)
+RESULT_STAGES = 3  #: hardware registers between a lane's sum and its result's write (bias read, add, requantize)
 LAYER_SETTLE = RESULT_STAGES + 1  #: idle cycles after a layer: its last result lands before the next read
 
 
