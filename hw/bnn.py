@@ -228,7 +228,7 @@ class BayesianMLP(wiring.Component):
         m.d.comb += moments.select.eq(out_index)
         settle = Signal(range(max(LAYER_SETTLE, MAC_LATENCY) + 1))  # DRAIN's and SETTLE's countdown
 
-        load = self._loader(weights, segments, depths, bias)
+        load = self._loader(m, weights, segments, depths, bias)
         with m.FSM(init=load["first"]):
             load["states"](m)
             with m.State("LOAD_X"):
@@ -350,26 +350,28 @@ class BayesianMLP(wiring.Component):
         m.d.sync += [copy.eq(value) for copy in copies]
         return copies
 
-    def _loader(self, weights, segments, depths, bias):
+    def _loader(self, m, weights, segments, depths, bias):
         """States that take ``params_in`` (``models.bnn.posterior_words``) into the memories.
 
         Each weight memory's rows arrive one after the other, ``2·used`` words a
         row: the words shift into ``row_buffer`` from the top and the row is
         written when its last word arrives. The biases follow, one word each.
+        The memories' write address and data are driven in every state (only the enables decode the
+        state), so no state decode reaches the rows' bits.
         """
         W = self.width
-        row_buffer = Signal(2 * max(used for _, used in segments) * W)
+        row_buffer = Signal(2 * max(used for _, used in segments) * W, reset_less=True)
         word, address = Signal(range(2 * self.lanes)), Signal(range(max(depths + [sum(self.sizes[1:])])))
         shifted = Cat(row_buffer[W:], self.params_in.payload)
+        for (_, used), ram in zip(segments, weights):
+            m.d.comb += [ram.write.addr.eq(address), ram.write.data.eq(shifted[-2 * used * W:])]
 
         def states(m):
             for s, ((_, used), ram, rows) in enumerate(zip(segments, weights, depths)):
                 following = f"LOAD_WEIGHTS{s + 1}" if s + 1 < len(segments) else "LOAD_BIASES"
                 with m.State(f"LOAD_WEIGHTS{s}"):
                     last_word = word == 2 * used - 1
-                    m.d.comb += [self.params_in.ready.eq(1), ram.write.addr.eq(address),
-                                 ram.write.data.eq(shifted[-2 * used * W:]),
-                                 ram.write.en.eq(self.params_in.valid & last_word)]
+                    m.d.comb += [self.params_in.ready.eq(1), ram.write.en.eq(self.params_in.valid & last_word)]
                     with m.If(self.params_in.valid):
                         m.d.sync += [row_buffer.eq(shifted), word.eq(Mux(last_word, 0, word + 1)),
                                      address.eq(address + last_word)]

@@ -60,12 +60,14 @@ def _valid_after(m, advance, z_out, stages: int, entering=1):
 
 
 def _binomial_sample(m, bits, advance, sample, name: str):
-    """``sample`` (an output register) loads ``2S - len(bits)``, ``S`` the carry-save popcount of ``bits``,
-    on each ``advance``."""
+    """``sample`` (an output port) shows a register (data: no reset) that loads ``2S - len(bits)``, ``S``
+    the carry-save popcount of ``bits``, on each ``advance``."""
     ones = carry_save_popcount(m, [bits[i] for i in range(len(bits))], advance=advance,
                                levels_per_stage=POPCOUNT_LEVELS_PER_STAGE, name=name)
+    register = Signal(sample.shape(), name=f"{name}sample", reset_less=True)
+    m.d.comb += sample.eq(register)
     with m.If(advance):
-        m.d.sync += sample.eq(2 * ones - len(bits))
+        m.d.sync += register.eq(2 * ones - len(bits))
 
 
 class RLFGRNG(wiring.Component):

@@ -123,7 +123,10 @@ class BankedMemory(wiring.Component):
                 shape=self.shape, depth=words, init=self.init[first:first + words], attrs=self.attrs)
             write, read = bank.write_port(), bank.read_port()
             here = self.write.addr[low_bits:] == number if self.bank_count > 1 else 1
-            m.d.sync += [write.addr.eq(self.write.addr[:low_bits]), write.data.eq(self.write.data),
+            write_addr = Signal.like(write.addr, name=f"write_addr{number}", reset_less=True)
+            write_data = Signal.like(write.data, name=f"write_data{number}", reset_less=True)
+            m.d.comb += [write.addr.eq(write_addr), write.data.eq(write_data)]
+            m.d.sync += [write_addr.eq(self.write.addr[:low_bits]), write_data.eq(self.write.data),
                          write.en.eq(self.write.en & here)]
             m.d.comb += read.addr.eq(read_address[:low_bits])
             banks.append(self._register(m, read.data, f"bank{number}_data"))

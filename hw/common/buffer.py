@@ -132,11 +132,13 @@ class SkidBuffer(wiring.Component):
         m = Module()
         skid_valid = Signal()
         skid = Signal(self.shape, name="skid", reset_less=True)
+        payload = Signal(self.shape, name="payload", reset_less=True)  # data: only ``valid`` needs the reset
+        m.d.comb += self.output.payload.eq(payload)
         m.d.comb += self.input.ready.eq(~skid_valid)
         accepted = self.input.valid & self.input.ready
         with m.If(~self.output.valid | self.output.ready):  # the output register moves on
             m.d.sync += [self.output.valid.eq(skid_valid | accepted),
-                         self.output.payload.eq(Mux(skid_valid, skid, self.input.payload)),
+                         payload.eq(Mux(skid_valid, skid, self.input.payload)),
                          skid_valid.eq(0)]
         with m.Elif(accepted):  # the output holds: the word accepted last cycle waits beside it
             m.d.sync += [skid_valid.eq(1), skid.eq(self.input.payload)]
