@@ -37,7 +37,7 @@ from accelgen.flows.outputs import write_atomically
 from hw.common.banked import fewest_blocks
 from hw.grng import PASS_BUBBLES
 from models import grng
-from models.bnn import GRNG_BITS, GRNG_N, bnn_mlp_raw, cycles_per_image, segment_rows, sigma_format, weight_segments
+from models.bnn import GRNG_BITS, GRNG_N, bnn_mlp_raw, cycles_per_image, image_interval, segment_rows, sigma_format, weight_segments
 from models.fixed import FixedFormat, quantize
 from models.train.admm import load_split
 from models.train.bnn import predict_float, train_bnn, upscaled
@@ -126,7 +126,7 @@ def block_ram(sizes: list[int], lanes: int, width: int, eps_bits: int) -> dict:
     ``GRNG_N``-deep RAM of ``lanes·eps_bits`` columns, the image buffer and the two hidden buffers."""
     weights = sum(dp16kd(2 * used * width, segment_rows(sizes, lanes, layers))
                   for layers, used in weight_segments(sizes, lanes))
-    buffers = dp16kd(width, sizes[0]) + 2 * dp16kd(width, max(sizes[1:-1], default=1))
+    buffers = dp16kd(width, 2 << (sizes[0] - 1).bit_length()) + 2 * dp16kd(width, max(sizes[1:-1], default=1))
     return {"weights": weights, "grng": dp16kd(lanes * eps_bits, GRNG_N), "buffers": buffers}
 
 
@@ -167,13 +167,13 @@ class Scale:
 
 def digits_rows() -> list[str]:
     """bnn-mlp on digits 64-16-10 synthesized at 4 and 16 lanes."""
-    lines = ["| network | lanes | passes | cycles/image | LUT | FF | DSP | BRAM | Fmax (MHz) | images/s at Fmax | "
+    lines = ["| network | lanes | passes | cycles/image, steady state | LUT | FF | DSP | BRAM | Fmax (MHz) | images/s at Fmax | "
              "images/s per LUT |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for lanes in BNN_LANES:
         progress(f"bnn-mlp, lanes={lanes}")
         result = synth("bnn-mlp", {"lanes": lanes}, seeds=SEEDS)
-        fmax, cycles = result["fmax_median_mhz"], cycles_per_image([64, 16, 10], 8, lanes)
+        fmax, cycles = result["fmax_median_mhz"], image_interval([64, 16, 10], 8, lanes)
         rate = fmax * 1e6 / cycles
         lines.append(f"| digits 64-16-10 | {lanes} | 8 | {cycles} | {result['lut']} | {result['ff']} | "
                      f"{result['dsp']} | {result['bram']} | {fmax} | {rate:,.0f} | {rate / result['lut']:.2f} |")
@@ -183,7 +183,7 @@ def digits_rows() -> list[str]:
 def device_rows(scale: Scale) -> tuple[list[str], float]:
     """784-200-200-10 synthesized on the LFE5U-85F at each ``ON_DEVICE`` point, one image through its RTL;
     returns the table and the lowest median Fmax."""
-    lines = ["| lanes | ε bits | LUT | FF | DSP | BRAM (estimate) | Fmax (MHz) | cycles/image, 8 passes (RTL) | "
+    lines = ["| lanes | ε bits | LUT | FF | DSP | BRAM (estimate) | Fmax (MHz) | cycles, one image, 8 passes (RTL) | "
              "images/s, 1 pass | images/s, 8 passes | images/s per kLUT, 1 pass | images/s per DSP, 1 pass | "
              "vs VIBNN, 1 pass |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -196,10 +196,11 @@ def device_rows(scale: Scale) -> tuple[list[str], float]:
         result = synth("bnn-mlp", params, seeds=SEEDS)
         fmax = result["fmax_median_mhz"]
         fmaxes.append(fmax)
-        one = fmax * 1e6 / cycles_per_image(VIBNN_SIZES, 1, point["lanes"])
+        one = fmax * 1e6 / image_interval(VIBNN_SIZES, 1, point["lanes"])
+        eight = fmax * 1e6 / image_interval(VIBNN_SIZES, 8, point["lanes"])
         estimate = sum(block_ram(VIBNN_SIZES, point["lanes"], SCALE_FORMAT["width"], point["eps_bits"]).values())
         lines.append(f"| {point['lanes']} | {point['eps_bits']} | {result['lut']} | {result['ff']} | {result['dsp']} | "
-                     f"{result['bram']} ({estimate}) | {fmax} | {cycles:,} | {one:,.0f} | {fmax * 1e6 / cycles:,.0f} | "
+                     f"{result['bram']} ({estimate}) | {fmax} | {cycles:,} | {one:,.0f} | {eight:,.0f} | "
                      f"{one * 1e3 / result['lut']:.1f} | {one / result['dsp']:.0f} | {one / VIBNN_IMAGES_PER_S:.3f}× |")
     return lines, min(fmaxes)
 
@@ -208,13 +209,13 @@ def layout_rows(fmax: float) -> list[str]:
     """784-200-200-10 at more lane counts: block RAM by memory against the device's, and the cycle model at
     ``fmax``."""
     lines = ["| lanes | DSP (2 per lane) | weights DP16KD | GRNG DP16KD, 32 / 16-bit ε | buffers | total, 32 / 16 | "
-             "cycles/image, 1 pass | images/s, 1 pass | vs VIBNN |",
+             "cycles/image, 1 pass, steady state | images/s, 1 pass | vs VIBNN |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for lanes in SCALE_LANES:
         wide, coarse = (block_ram(VIBNN_SIZES, lanes, SCALE_FORMAT["width"], bits) for bits in (32, 16))
         totals = [sum(blocks.values()) for blocks in (wide, coarse)]
         marks = [f"{total}" if total <= DEVICE_BRAM else f"{total} ✗" for total in totals]
-        cycles = cycles_per_image(VIBNN_SIZES, 1, lanes)
+        cycles = image_interval(VIBNN_SIZES, 1, lanes)
         rate = fmax * 1e6 / cycles
         lines.append(f"| {lanes} | {2 * lanes} | {wide['weights']} | {wide['grng']} / {coarse['grng']} | "
                      f"{wide['buffers']} | {marks[0]} / {marks[1]} | {cycles:,} | {rate:,.0f} | "
@@ -242,9 +243,10 @@ def bnn_rows() -> list[str]:
         f"### 784-200-200-10 on the LFE5U-85F (activations Q{SCALE_FORMAT['width']}.{SCALE_FORMAT['frac']}, μ "
         f"Q{SCALE_FORMAT['width']}.{SCALE_FORMAT['frac'] + SCALE_FORMAT['weight_extra_frac']}, 8 passes synthesized)",
         "", *device, "",
-        "BRAM is yosys's count; the estimate in brackets is `block_ram`'s (below). Images/s for one pass use the "
-        "cycle model at the same Fmax (the passes only size the moment sums); the RTL's cycle counter equals the "
-        "model on the trained posterior.", "",
+        "BRAM is yosys's count; the estimate in brackets is `block_ram`'s (below). Images/s are the steady state "
+        "(`models.bnn.image_interval`: the next image loads while one computes) at the same Fmax, for one pass "
+        "with the cycle model (the passes only size the moment sums); the RTL's cycle counter for one image "
+        "equals the model (`cycles_per_image`) on the trained posterior.", "",
         f"At more lane counts, the cycle model at {fmax} MHz and block RAM by memory (`block_ram`: each memory "
         f"in its best DP16KD shape) against the device's {DEVICE_BRAM} (✗: does not fit):", "", *layout_rows(fmax), "",
         f"The device's multiplier bound: {DEVICE_DSP} MULT18X18D at two 8-bit products each, {fmax} MHz: "

@@ -79,7 +79,8 @@ class BayesianMLP(wiring.Component):
         Once after reset: every weight-memory row (``used`` μ words, then ``used`` σ' words), then
         every layer's biases (``models.bnn.posterior_words``).
     x_in : In(stream.Signature(signed(width)))
-        ``N_0`` words per image.
+        ``N_0`` words per image, taken whenever an image buffer bank is free (also while loading the
+        posterior).
     scores_out : Out(stream.Signature(signed(width)))
         Per image ``N_L`` predictive means, then ``N_L`` variances.
 
@@ -90,7 +91,8 @@ class BayesianMLP(wiring.Component):
 
     Throughput
     ----------
-    One image at a time: the next image is taken after the last score is sent.
+    One image per ``models.bnn.image_interval`` cycles: the image buffer has two banks, and the next
+    image loads into one while the engine computes on the other.
     """
 
     def __init__(self, *, sizes, lanes, width, frac, passes, seed, eps_bits=GRNG_BITS, weight_frac=None,
@@ -127,7 +129,11 @@ class BayesianMLP(wiring.Component):
             weights.append(memory)
         bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb")
         # Activation buffers: each is read into a reset-less register (the block RAM's output register).
-        x_buf = simple_ram(m, "x_buf", word, sizes[0], attrs=NO_COLLISIONS)
+        # The image buffer has two banks (its top address bit): the next image loads while one computes.
+        x_buf = simple_ram(m, "x_buf", word, 2 << (sizes[0] - 1).bit_length(), attrs=NO_COLLISIONS)
+        x_bank = Signal()  # the bank the engine reads
+        release = Signal()  # the engine is done with bank ``x_bank``
+        x_ready = self._image_loader(m, x_buf[0], x_bank, release)
         hidden_depth = max(sizes[1:-1], default=1)
         h_bufs = [simple_ram(m, f"h_buf{bank}", word, hidden_depth, attrs=NO_COLLISIONS) for bank in (0, 1)]
         m.submodules.moments = moments = PredictiveMoments(width=W, frac=F, n_out=sizes[-1], passes=S)
@@ -158,8 +164,10 @@ class BayesianMLP(wiring.Component):
         for memory in weights:
             m.d.comb += memory.read.addr.eq(index)
         read = []
-        for name, ram in (("x", x_buf), ("h0", h_bufs[0]), ("h1", h_bufs[1])):
+        m.d.comb += x_buf[1].addr.eq(Cat(col[:(sizes[0] - 1).bit_length()], x_bank))
+        for ram in h_bufs:
             m.d.comb += ram[1].addr.eq(col)
+        for name, ram in (("x", x_buf), ("h0", h_bufs[0]), ("h1", h_bufs[1])):
             read.append(Signal(word, name=f"{name}_read", reset_less=True))
             m.d.sync += read[-1].eq(ram[1].data)
         activation = Mux(layer == 0, read[0], Mux(read_bank, read[2], read[1]))
@@ -231,17 +239,12 @@ class BayesianMLP(wiring.Component):
         load = self._loader(m, weights, segments, depths, bias)
         with m.FSM(init=load["first"]):
             load["states"](m)
-            with m.State("LOAD_X"):
-                m.d.comb += [self.x_in.ready.eq(1), x_buf[0].addr.eq(col), x_buf[0].data.eq(self.x_in.payload),
-                             x_buf[0].en.eq(self.x_in.valid)]
-                with m.If(self.x_in.valid):
-                    m.d.sync += col.eq(col + 1)
-                    with m.If(col == sizes[0] - 1):
-                        m.d.comb += moments.clear.eq(1)
-                        m.d.sync += [col.eq(0), index.eq(0), layer.eq(0), group.eq(0), neuron.eq(0), slot.eq(0),
-                                     bias_at.eq(0),
-                                     read_bank.eq(1), p.eq(0)]
-                        m.next = "MAC"
+            with m.State("WAIT_X"):  # until bank ``x_bank`` holds an image
+                with m.If(x_ready):
+                    m.d.comb += moments.clear.eq(1)
+                    m.d.sync += [col.eq(0), index.eq(0), layer.eq(0), group.eq(0), neuron.eq(0), slot.eq(0),
+                                 bias_at.eq(0), read_bank.eq(1), p.eq(0)]
+                    m.next = "MAC"
             with m.State("MAC"):
                 m.d.comb += issue.eq(eps_valid)
                 with m.If(eps_valid):
@@ -283,8 +286,34 @@ class BayesianMLP(wiring.Component):
                 with m.If(self.scores_out.ready):
                     m.d.sync += out_index.eq(out_index + 1)
                     with m.If(out_index == 2 * sizes[-1] - 1):
-                        m.next = "LOAD_X"
+                        m.next = "RELEASE"
+            with m.State("RELEASE"):  # bank ``x_bank`` back to the loader; the other is next
+                m.d.comb += release.eq(1)
+                m.d.sync += x_bank.eq(~x_bank)
+                m.next = "WAIT_X"
         return m
+
+    def _image_loader(self, m, write, x_bank, release):
+        """Takes ``x_in`` into the image buffer's two banks in turn, each when the engine has released
+        it; returns "bank ``x_bank`` holds an image". ``write`` is the buffer's write port (address:
+        the word, then the bank bit)."""
+        n_in = self.sizes[0]
+        word, bank = Signal(range(n_in)), Signal()
+        full = [Signal(name=f"x_full{b}") for b in (0, 1)]
+        free = ~Array(full)[bank]
+        m.d.comb += [self.x_in.ready.eq(free), write.addr.eq(Cat(word, bank)), write.data.eq(self.x_in.payload),
+                     write.en.eq(self.x_in.valid & free)]
+        last = self.x_in.valid & free & (word == n_in - 1)
+        with m.If(self.x_in.valid & free):
+            m.d.sync += word.eq(Mux(word == n_in - 1, 0, word + 1))
+        with m.If(last):
+            m.d.sync += bank.eq(~bank)
+        for b, flag in enumerate(full):
+            with m.If(last & (bank == b)):
+                m.d.sync += flag.eq(1)
+            with m.Elif(release & (x_bank == b)):
+                m.d.sync += flag.eq(0)
+        return Array(full)[x_bank]
 
     def _epsilon_stream(self, m):
         """Every lane's ε as one stream: ``(valid, payload, ready)``, ``payload`` an ``ArrayLayout`` of
@@ -385,7 +414,7 @@ class BayesianMLP(wiring.Component):
                     m.d.sync += address.eq(address + 1)
                     with m.If(address == sum(self.sizes[1:]) - 1):
                         m.d.sync += address.eq(0)
-                        m.next = "LOAD_X"
+                        m.next = "WAIT_X"
 
         return {"first": "LOAD_WEIGHTS0", "states": states}
 

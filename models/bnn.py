@@ -33,7 +33,7 @@ from .grng import paired_lfsr_grng, rlf_grng
 
 __all__ = ["EPS_SOURCES", "epsilons", "posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
            "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
-           "segment_rows", "cycles_per_image", "MAC_LATENCY", "READ_STAGES", "RESULT_STAGES", "LAYER_SETTLE"]
+           "segment_rows", "cycles_per_image", "image_interval", "cycles_for_images", "MAC_LATENCY", "READ_STAGES", "RESULT_STAGES", "LAYER_SETTLE"]
 
 GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, default bits per sample
 EPS_SOURCES = ("rlf", "lfsr")  #: where ε comes from (``epsilons``)
@@ -147,16 +147,28 @@ def bnn_mlp_raw(weights: dict, x_raw: np.ndarray, fmt: FixedFormat, passes: int,
     return np.array(means), np.array(variances)
 
 
-def cycles_per_image(sizes: list[int], passes: int, lanes: int = 1) -> int:
-    """RTL cycles from an image's first input word to its last output word, no stalls.
+def image_interval(sizes: list[int], passes: int, lanes: int = 1) -> int:
+    """RTL cycles per image in the steady state, no stalls: the next image loads while this one computes.
 
-    ``N_0`` load; per pass and per group of ``lanes`` neurons: ``N_{ℓ-1}`` MAC
+    A cycle to start; per pass and per group of ``lanes`` neurons: ``N_{ℓ-1}`` MAC
     issues, ``MAC_LATENCY`` drain cycles and ``lanes`` cycles that hand the group's results
     to the result stages; ``LAYER_SETTLE`` cycles after each layer; ``2·N_L``
-    outputs.
+    outputs and a cycle to hand the image buffer back.
     """
     per_pass = sum(ceil_div(n_out, lanes) * (n_in + MAC_LATENCY + lanes) + LAYER_SETTLE for n_in, n_out in zip(sizes, sizes[1:]))
-    return sizes[0] + passes * per_pass + 2 * sizes[-1]
+    return 1 + passes * per_pass + 2 * sizes[-1] + 1
+
+
+def cycles_per_image(sizes: list[int], passes: int, lanes: int = 1) -> int:
+    """RTL cycles from an image's first input word to its last output word, no stalls: ``N_0`` load
+    cycles, then the image (:func:`image_interval` less the hand-back; its start cycle is the cycle that
+    marks the buffer full)."""
+    return sizes[0] + image_interval(sizes, passes, lanes) - 1
+
+
+def cycles_for_images(sizes: list[int], passes: int, lanes: int, images: int) -> int:
+    """RTL cycles from the first image's first word to the last image's last output, no stalls."""
+    return cycles_per_image(sizes, passes, lanes) + (images - 1) * image_interval(sizes, passes, lanes)
 
 
 def _weight_rows(mu, sigma, lanes: int) -> np.ndarray:

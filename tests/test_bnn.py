@@ -10,7 +10,7 @@ import pytest
 import accelgen
 from accelgen.cli import main
 from accelgen.flows.simulate import random_inputs, simulate
-from models.bnn import GRNG_BITS, bnn_mlp_raw, cycles_per_image, posterior_words, sigma_format, weight_segments
+from models.bnn import GRNG_BITS, bnn_mlp_raw, cycles_for_images, posterior_words, sigma_format, weight_segments
 from models.fixed import FixedFormat, dequantize, quantize, requantize
 from models.train.admm import load_split
 from models.train.bnn import perturb, predict_float, train_bnn, upscaled
@@ -70,7 +70,7 @@ def test_rtl_runs_the_trained_posterior_bit_exactly(posterior, tmp_path):
     with np.load(tmp_path / "out.npz") as out:
         assert np.array_equal(out["mean_raw"], mean) and np.array_equal(out["var_raw"], var)
     cycles = json.loads((tmp_path / "report.json").read_text())["cycles"]
-    assert cycles == 2 * cycles_per_image([64, 16, 10], PASSES, LANES)
+    assert cycles == cycles_for_images([64, 16, 10], PASSES, LANES, 2)
 
 
 def test_rtl_equals_model_under_stalls(tmp_path):
@@ -109,7 +109,7 @@ def test_rtl_equals_model_at_any_depth_and_lane_count(layers, lanes, tmp_path):
     three of 4, 3 and 2 lanes (6-9-3-2 on 4)."""
     shape = {"layers": layers, "lanes": lanes, "width": 10, "frac": 5, "passes": 2}
     _, result = rtl_run("bnn-mlp", shape, tmp_path, stall=0.0, batch=2)
-    assert result.counters["cycles"] == 2 * cycles_per_image([int(n) for n in layers.split("-")], 2, lanes)
+    assert result.counters["cycles"] == cycles_for_images([int(n) for n in layers.split("-")], 2, lanes, 2)
     rtl_run("bnn-mlp", shape, tmp_path, stall=0.3, batch=2)
 
 
