@@ -178,14 +178,14 @@ class BayesianMLP(wiring.Component):
         issue = Signal()
         m.d.comb += eps_ready.eq(issue)
         # Every lane group (``LANE_GROUP`` lanes) has its own registered copy of the accumulate enable, of
-        # the restart after a group's results and of the result chain's shift (``keep``: yosys would merge
-        # the copies into one net reaching every lane). A restart lands the cycle after the last result slot,
-        # long before the next group's first sum (MAC_LATENCY cycles after its first issue); the restarts
-        # are high out of reset, so the sums, like every lane register, need no reset net.
+        # the restart after the sums are handed to the result chain and of the chain's shift (``keep``:
+        # yosys would merge the copies into one net reaching every lane). A restart lands the cycle after the
+        # hand-over, long before the next group's first sum (MAC_LATENCY cycles after its first issue); the
+        # restarts are high out of reset, so the sums, like every lane register, need no reset net.
         issued = delay(m, issue, MAC_LATENCY - 1, "accumulate")
-        results_done, shift_next = Signal(), Signal()
+        hand, shift_next = Signal(), Signal()  # ``hand``: the sums go to the result chain (result slot 0)
         accumulate = self._group_copies(m, issued, "accumulate")
-        restart = self._group_copies(m, results_done, "restart", init=1)
+        restart = self._group_copies(m, hand, "restart", init=1)
         shift = self._group_copies(m, shift_next, "shift")
         # The activation reaches every lane's multiplier from its group's own copy of the last register.
         operand = delay(m, activation, READ_STAGES - 2 + 2, "operand", reset_less=True)
@@ -217,10 +217,10 @@ class BayesianMLP(wiring.Component):
         bias_word = Signal(word, reset_less=True)
         biased = Signal(signed(acc_width + 1), reset_less=True)
         result = Signal(word, reset_less=True)
-        handing = Signal()  # RESULTS hands lane ``slot``'s sum, a real neuron's, to the result stages
-        # The sums leave through a shift chain, not a lanes-wide multiplexer: in slot 0 lane 0's sum goes
-        # to ``biased`` while lanes 1 … P-1 load the chain; each later slot takes the chain's head. Slot is
-        # nonzero only in RESULTS, so ``shift`` (slot != 0) is registered from the slot about to come.
+        handing = Signal()  # lane ``slot``'s sum, a real neuron's, goes to the result stages
+        # The sums leave through a shift chain, not a lanes-wide multiplexer: in slot 0 (``hand``) lane 0's
+        # sum goes to the result stages while lanes 1 … P-1 load the chain; each later slot takes the chain's
+        # head, while the next group's MACs run. ``shift`` (slot != 0) is registered from the slot to come.
         chain = [Signal(signed(acc_width), name=f"chain{lane}", reset_less=True) for lane in range(1, P)]
         for lane, link in enumerate(chain, start=1):
             following = chain[lane] if lane < len(chain) else 0
@@ -232,6 +232,14 @@ class BayesianMLP(wiring.Component):
                            delay(m, layer == depth - 1, RESULT_STAGES, "scoring"),
                            delay(m, Mux(layer == 0, 0, ~read_bank), RESULT_STAGES, "bank"),
                            delay(m, neuron, RESULT_STAGES, "target"), result, h_bufs, moments)
+        # The result sequencer: slots 0 … P-1 from a hand-over, one lane's sum per slot.
+        emitting = Signal()  # slots 1 … P-1 of a group are under way
+        stepping = hand | emitting
+        m.d.comb += [handing.eq(stepping & (neuron < outputs)), shift_next.eq(stepping & (slot != P - 1))]
+        with m.If(stepping):
+            m.d.sync += [slot.eq(slot + 1), neuron.eq(neuron + 1), bias_at.eq(bias_at + 1), emitting.eq(1)]
+            with m.If(slot == P - 1):
+                m.d.sync += [slot.eq(0), emitting.eq(0)]
         out_index = Signal(range(2 * sizes[-1]))
         m.d.comb += moments.select.eq(out_index)
         settle = Signal(range(max(LAYER_SETTLE, MAC_LATENCY) + 1))  # DRAIN's and SETTLE's countdown
@@ -255,26 +263,26 @@ class BayesianMLP(wiring.Component):
             with m.State("DRAIN"):  # MAC_LATENCY cycles: the group's last products reach the sums
                 m.d.sync += settle.eq(settle - 1)
                 with m.If(settle == 1):
-                    m.next = "RESULTS"
-            with m.State("RESULTS"):
-                m.d.comb += [handing.eq(neuron < outputs), shift_next.eq(slot != P - 1)]
-                m.d.sync += [slot.eq(slot + 1), neuron.eq(neuron + 1), bias_at.eq(bias_at + 1)]
-                with m.If(slot == P - 1):
-                    m.d.comb += results_done.eq(1)
-                    m.d.sync += [slot.eq(0), group.eq(group + 1)]
+                    m.next = "HAND"
+            with m.State("HAND"):  # once the previous group's results are out: this group's sums to the chain
+                with m.If(~emitting):
+                    m.d.comb += hand.eq(1)
+                    m.d.sync += group.eq(group + 1)
                     m.next = "MAC"
                     with m.If(group == last_group):
-                        # The layer's last results land before the next layer (or EMIT) reads them.
-                        m.d.sync += [group.eq(0), neuron.eq(0), bias_at.eq(next_layer_base), layer.eq(layer + 1),
-                                     read_bank.eq(~read_bank),
-                                     settle.eq(LAYER_SETTLE)]
-                        m.next = "SETTLE"
-                        with m.If(opens_segment):
-                            m.d.sync += index.eq(0)
-                        with m.If(layer == depth - 1):
-                            m.d.sync += [layer.eq(0), read_bank.eq(1), p.eq(p + 1)]
-                            with m.If(p == S - 1):
-                                m.d.sync += out_index.eq(0)
+                        m.d.sync += group.eq(0)
+                        m.next = "FLUSH"
+            with m.State("FLUSH"):  # the layer's last results out; they land before the next layer reads them
+                with m.If(~emitting):
+                    m.d.sync += [neuron.eq(0), bias_at.eq(next_layer_base), layer.eq(layer + 1),
+                                 read_bank.eq(~read_bank), settle.eq(LAYER_SETTLE)]
+                    m.next = "SETTLE"
+                    with m.If(opens_segment):
+                        m.d.sync += index.eq(0)
+                    with m.If(layer == depth - 1):
+                        m.d.sync += [layer.eq(0), read_bank.eq(1), p.eq(p + 1)]
+                        with m.If(p == S - 1):
+                            m.d.sync += out_index.eq(0)
             with m.State("SETTLE"):
                 m.d.sync += settle.eq(settle - 1)
                 with m.If(settle == 1):

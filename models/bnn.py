@@ -151,11 +151,16 @@ def image_interval(sizes: list[int], passes: int, lanes: int = 1) -> int:
     """RTL cycles per image in the steady state, no stalls: the next image loads while this one computes.
 
     A cycle to start; per pass and per group of ``lanes`` neurons: ``N_{ℓ-1}`` MAC
-    issues, ``MAC_LATENCY`` drain cycles and ``lanes`` cycles that hand the group's results
-    to the result stages; ``LAYER_SETTLE`` cycles after each layer; ``2·N_L``
-    outputs and a cycle to hand the image buffer back.
+    issues, ``MAC_LATENCY`` drain cycles and a cycle that hands the sums to the result chain, which
+    sends them to the result stages in ``lanes`` cycles while the next group computes (a group waits
+    for the chain when it is faster); after a layer's last group, the chain's ``lanes`` cycles and
+    ``LAYER_SETTLE``; ``2·N_L`` outputs and a cycle to hand the image buffer back.
     """
-    per_pass = sum(ceil_div(n_out, lanes) * (n_in + MAC_LATENCY + lanes) + LAYER_SETTLE for n_in, n_out in zip(sizes, sizes[1:]))
+    def layer_cycles(n_in, n_out):
+        group = n_in + MAC_LATENCY + 1
+        return (ceil_div(n_out, lanes) - 1) * max(group, lanes) + group + lanes + LAYER_SETTLE
+
+    per_pass = sum(layer_cycles(n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:]))
     return 1 + passes * per_pass + 2 * sizes[-1] + 1
 
 
