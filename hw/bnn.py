@@ -11,7 +11,7 @@ from models.bnn import (EPS_SOURCES, GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENC
 from models.fixed import ceil_div
 
 from .common.banked import READ_LATENCY, BankedMemory, fewest_blocks
-from .common.buffer import NO_COLLISIONS, SkidBuffer
+from .common.buffer import DISTRIBUTED, NO_COLLISIONS, SkidBuffer
 from .common.dsp import lut_product, registered_product
 from .common.fixed import delay, requantize, round_shift, saturate
 from .common.memory import simple_ram
@@ -127,7 +127,9 @@ class BayesianMLP(wiring.Component):
             m.submodules[f"weights{s}"] = memory = BankedMemory(shape=unsigned(2 * used * W), depth=rows,
                                                                 bank_words=bank_words)
             weights.append(memory)
-        bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb")
+        # Biases in LUT RAM, read into a register beside the sum: a block RAM's 5.8 ns clock-to-output (its
+        # output register is the only one the read has) plus a route across a full device is a cycle.
+        bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb", attrs=DISTRIBUTED)
         # Activation buffers: each is read into a reset-less register (the block RAM's output register).
         # The image buffer has two banks (its top address bit): the next image loads while one computes.
         x_buf = simple_ram(m, "x_buf", word, 2 << (sizes[0] - 1).bit_length(), attrs=NO_COLLISIONS)
@@ -454,7 +456,8 @@ class PredictiveMoments(wiring.Component):
 
     Latency
     -------
-    A score is in the sums the cycle after ``add``; ``value`` follows ``select`` in the same cycle.
+    A score is in the sums two cycles after ``add`` (its square is registered first); ``value`` follows
+    ``select`` in the same cycle.
 
     Throughput
     ----------
@@ -474,13 +477,16 @@ class PredictiveMoments(wiring.Component):
         shift = int(math.log2(S))
         total = [Signal(signed(W + S.bit_length() + 1), name=f"total{j}") for j in range(O)]
         squares = [Signal(2 * W + S.bit_length() + 2, name=f"squares{j}") for j in range(O)]
+        score, square = Signal(signed(W), reset_less=True), Signal(2 * W, reset_less=True)
+        index, add = Signal.like(self.index, reset_less=True), Signal()
+        m.d.sync += [score.eq(self.score), square.eq(self.score * self.score), index.eq(self.index),
+                     add.eq(self.add & ~self.clear)]
         with m.If(self.clear):
             m.d.sync += [t.eq(0) for t in total] + [q.eq(0) for q in squares]
-        with m.Elif(self.add):
+        with m.Elif(add):
             for j in range(O):
-                with m.If(self.index == j):
-                    m.d.sync += [total[j].eq(total[j] + self.score),
-                                 squares[j].eq(squares[j] + self.score * self.score)]
+                with m.If(index == j):
+                    m.d.sync += [total[j].eq(total[j] + score), squares[j].eq(squares[j] + square)]
         selected_total = Signal.like(total[0])
         selected_squares = Signal.like(squares[0])
         for j in range(O):
