@@ -115,7 +115,8 @@ class BayesianMLP(wiring.Component):
         depth, word = len(sizes) - 1, signed(W)
         n_in, n_out = sizes[:-1], sizes[1:]
         groups = [ceil_div(n, P) for n in n_out]
-        eps_valid, eps_payload, eps_ready = self._epsilon_stream(m)
+        issue = Signal()  # a MAC step: a weight row read, an activation, an ε per lane
+        eps_primed, eps_payload = self._epsilon_stream(m, issue)
 
         # Weight memories, one row per MAC step (layer, group, input); biases by neuron, read beside the sums.
         segments = weight_segments(sizes, P)
@@ -135,7 +136,8 @@ class BayesianMLP(wiring.Component):
         x_buf = simple_ram(m, "x_buf", word, 2 << (sizes[0] - 1).bit_length(), attrs=NO_COLLISIONS)
         x_bank = Signal()  # the bank the engine reads
         release = Signal()  # the engine is done with bank ``x_bank``
-        x_ready = self._image_loader(m, x_buf[0], x_bank, release)
+        x_ready = Signal()  # registered: bank ``x_bank`` holds an image (stale the cycle after a release)
+        m.d.sync += x_ready.eq(self._image_loader(m, x_buf[0], x_bank, release) & eps_primed)
         hidden_depth = max(sizes[1:-1], default=1)
         h_bufs = [simple_ram(m, f"h_buf{bank}", word, hidden_depth, attrs=NO_COLLISIONS) for bank in (0, 1)]
         m.submodules.moments = moments = PredictiveMoments(width=W, frac=F, n_out=sizes[-1], passes=S)
@@ -177,8 +179,6 @@ class BayesianMLP(wiring.Component):
         # registers (READ_STAGES), σ'·ε in a registered multiplier (2), the sampled weight μ + round(σ'·ε)
         # saturated (1), w·a in a registered multiplier (2); then the accumulator. ε is taken at the issue
         # and waits READ_STAGES cycles for its σ'.
-        issue = Signal()
-        m.d.comb += eps_ready.eq(issue)
         # Every lane group (``LANE_GROUP`` lanes) has its own registered copy of the accumulate enable, of
         # the restart after the sums are handed to the result chain and of the chain's shift (``keep``:
         # yosys would merge the copies into one net reaching every lane). A restart lands the cycle after the
@@ -194,7 +194,7 @@ class BayesianMLP(wiring.Component):
         operands = [Signal(word, name=f"operand{group_index}", reset_less=True, attrs={"keep": 1})
                     for group_index in range(ceil_div(P, LANE_GROUP))]
         m.d.sync += [copy.eq(operand) for copy in operands]
-        epsilon = delay(m, eps_payload, READ_STAGES, "epsilon", reset_less=True)
+        epsilon = delay(m, eps_payload, READ_STAGES - 1, "epsilon", reset_less=True)  # shown the cycle after issue
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
         spread_product = lut_product if self.lut_spread else registered_product
@@ -256,12 +256,11 @@ class BayesianMLP(wiring.Component):
                                  bias_at.eq(0), read_bank.eq(1), p.eq(0)]
                     m.next = "MAC"
             with m.State("MAC"):
-                m.d.comb += issue.eq(eps_valid)
-                with m.If(eps_valid):
-                    m.d.sync += [col.eq(col + 1), index.eq(index + 1)]
-                    with m.If(col == columns - 1):
-                        m.d.sync += [col.eq(0), settle.eq(MAC_LATENCY)]
-                        m.next = "DRAIN"
+                m.d.comb += issue.eq(1)
+                m.d.sync += [col.eq(col + 1), index.eq(index + 1)]
+                with m.If(col == columns - 1):
+                    m.d.sync += [col.eq(0), settle.eq(MAC_LATENCY)]
+                    m.next = "DRAIN"
             with m.State("DRAIN"):  # MAC_LATENCY cycles: the group's last products reach the sums
                 m.d.sync += settle.eq(settle - 1)
                 with m.If(settle == 1):
@@ -300,6 +299,8 @@ class BayesianMLP(wiring.Component):
             with m.State("RELEASE"):  # bank ``x_bank`` back to the loader; the other is next
                 m.d.comb += release.eq(1)
                 m.d.sync += x_bank.eq(~x_bank)
+                m.next = "PAUSE"
+            with m.State("PAUSE"):  # ``x_ready`` still shows the released bank
                 m.next = "WAIT_X"
         return m
 
@@ -325,36 +326,41 @@ class BayesianMLP(wiring.Component):
                 m.d.sync += flag.eq(0)
         return Array(full)[x_bank]
 
-    def _epsilon_stream(self, m):
-        """Every lane's ε as one stream: ``(valid, payload, ready)``, ``payload`` an ``ArrayLayout`` of
-        ``lanes`` samples.
+    def _epsilon_stream(self, m, issue):
+        """Every lane's ε: ``(primed, payload)``, ``payload`` an ``ArrayLayout`` of ``lanes`` samples that
+        shows, the cycle after an ``issue``, that issue's ε.
 
-        ε reaches the lanes through register slices (:class:`~hw.common.buffer.SkidBuffer`): the engine's
-        ``issue`` drives only the slices, and the generators' clock enables see a registered ``ready``.
-        The RLF-GRNG is one source behind one slice. The register LFSRs are ``LANE_GROUP``-lane sources,
-        each behind its own slice, so no clock enable reaches more than one group's registers; they
-        move in lockstep (``valid`` only when every group's is, and all take ``ready``), so the lanes see
-        the steps of one ``lanes``-lane generator (``first_lane``/``all_lanes``).
+        ε reaches the lanes through register slices (:class:`~hw.common.buffer.SkidBuffer`). The
+        RLF-GRNG is one source behind one slice; the register LFSRs are ``LANE_GROUP``-lane sources, each
+        behind its own slice, so no clock enable reaches more than one group's registers. Each slice takes
+        a word on its own registered copy of ``issue`` (``keep``), a cycle after the issue, so no
+        handshake crosses the device: the sources make a sample every cycle they may, so once every
+        slice has shown a word (``primed``, registered) each shows one in every cycle, and the slices
+        move in lockstep: the lanes see the steps of one ``lanes``-lane generator
+        (``first_lane``/``all_lanes``).
         """
         P = self.lanes
         if self.eps_source == "rlf":
-            m.submodules.rlf = source = RLFGRNG(n=GRNG_N, lanes=P, bits=self.eps_bits, seed=self.seed)
-            m.submodules.grng = grng = SkidBuffer(shape=source.z_out.payload.shape())
-            wiring.connect(m, source.z_out, grng.input)
-            return grng.output.valid, grng.output.payload, grng.output.ready
+            sources = [RLFGRNG(n=GRNG_N, lanes=P, bits=self.eps_bits, seed=self.seed)]
+        else:
+            sources = [PairedLFSRGRNG(lanes=min(LANE_GROUP, P - first), bits=self.eps_bits, seed=self.seed,
+                                      first_lane=first, all_lanes=P) for first in range(0, P, LANE_GROUP)]
         slices = []
-        for group, first in enumerate(range(0, P, LANE_GROUP)):
-            source = PairedLFSRGRNG(lanes=min(LANE_GROUP, P - first), bits=self.eps_bits, seed=self.seed,
-                                    first_lane=first, all_lanes=P)
-            m.submodules[f"lfsr{group}"] = source
+        for group, source in enumerate(sources):
+            m.submodules[f"{self.eps_source}{group}"] = source
             m.submodules[f"grng{group}"] = grng = SkidBuffer(shape=source.z_out.payload.shape())
             wiring.connect(m, source.z_out, grng.input)
+            taken = Signal(name=f"eps_taken{group}", attrs={"keep": 1})
+            m.d.sync += taken.eq(issue)
+            m.d.comb += grng.output.ready.eq(taken)
             slices.append(grng.output)
-        valid, ready = Signal(name="eps_valid"), Signal(name="eps_ready")
-        payload = Signal(data.ArrayLayout(signed(source.sample_width), P), name="eps_payload")
-        m.d.comb += [valid.eq(Cat(out.valid for out in slices).all()), payload.eq(Cat(out.payload for out in slices)),
-                     *(out.ready.eq(ready) for out in slices)]
-        return valid, payload, ready
+        quads = [Signal(name=f"eps_primed{n}") for n in range(ceil_div(len(slices), 4))]  # registered in two levels
+        m.d.sync += [quad.eq(Cat(out.valid for out in slices[4 * n:4 * n + 4]).all()) for n, quad in enumerate(quads)]
+        primed = Signal(name="eps_primed")
+        m.d.sync += primed.eq(Cat(quads).all())
+        payload = Signal(data.ArrayLayout(signed(sources[0].sample_width), P), name="eps_payload")
+        m.d.comb += payload.eq(Cat(out.payload for out in slices))
+        return primed, payload
 
     @staticmethod
     def _write_result(m, writing, scoring, write_bank, neuron, result, h_bufs, moments):

@@ -154,20 +154,21 @@ def image_interval(sizes: list[int], passes: int, lanes: int = 1) -> int:
     issues, ``MAC_LATENCY`` drain cycles and a cycle that hands the sums to the result chain, which
     sends them to the result stages in ``lanes`` cycles while the next group computes (a group waits
     for the chain when it is faster); after a layer's last group, the chain's ``lanes`` cycles and
-    ``LAYER_SETTLE``; ``2·N_L`` outputs and a cycle to hand the image buffer back.
+    ``LAYER_SETTLE``; ``2·N_L`` outputs and two cycles to hand the image buffer back (the engine reads
+    its full flag through a register).
     """
     def layer_cycles(n_in, n_out):
         group = n_in + MAC_LATENCY + 1
         return (ceil_div(n_out, lanes) - 1) * max(group, lanes) + group + lanes + LAYER_SETTLE
 
     per_pass = sum(layer_cycles(n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:]))
-    return 1 + passes * per_pass + 2 * sizes[-1] + 1
+    return 1 + passes * per_pass + 2 * sizes[-1] + 2
 
 
 def cycles_per_image(sizes: list[int], passes: int, lanes: int = 1) -> int:
     """RTL cycles from an image's first input word to its last output word, no stalls: ``N_0`` load
-    cycles, then the image (:func:`image_interval` less the hand-back; its start cycle is the cycle that
-    marks the buffer full)."""
+    cycles, then the image (:func:`image_interval` less a cycle: the hand-back's two cycles become the
+    full flag's and its register's)."""
     return sizes[0] + image_interval(sizes, passes, lanes) - 1
 
 
