@@ -37,7 +37,8 @@ from accelgen.flows.outputs import write_atomically
 from hw.common.banked import fewest_blocks
 from hw.grng import PASS_BUBBLES
 from models import grng
-from models.bnn import GRNG_BITS, GRNG_N, bnn_mlp_raw, cycles_per_image, image_interval, segment_rows, sigma_format, weight_segments
+from models.bnn import (GRNG_BITS, GRNG_N, bnn_mlp_raw, cycles_per_image, image_interval, segment_rows, sigma_format,
+                        weight_segments)
 from models.fixed import FixedFormat, quantize
 from models.train.admm import load_split
 from models.train.bnn import predict_float, train_bnn, upscaled

@@ -2,7 +2,7 @@
 
 import math
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -19,8 +19,9 @@ from .grng import PairedLFSRGRNG, RLFGRNG
 
 __all__ = ["BayesianMLP", "PredictiveMoments", "LANE_GROUP"]
 
-#: Lanes per group: each group has its own copy of the accumulate enable and restart and (``eps_source="lfsr"``)
-#: its own register-LFSR ε source and handshake, so no control net reaches every lane.
+#: Lanes per group: each group has its own registered copy of the lane controls (accumulate, restart, chain
+#: shift, weight-memory select) and of the activation, and (``eps_source="lfsr"``) its own register-LFSR ε
+#: source behind its own slice, so no net from one register reaches every lane.
 LANE_GROUP = 8
 
 
@@ -133,7 +134,8 @@ class BayesianMLP(wiring.Component):
         bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb", attrs=DISTRIBUTED)
         # Activation buffers: each is read into a reset-less register (the block RAM's output register).
         # The image buffer has two banks (its top address bit): the next image loads while one computes.
-        x_buf = simple_ram(m, "x_buf", word, 2 << (sizes[0] - 1).bit_length(), attrs=NO_COLLISIONS)
+        x_bits = (sizes[0] - 1).bit_length()  # a bank's address bits; the bank is the bit above them
+        x_buf = simple_ram(m, "x_buf", word, 2 << x_bits, attrs=NO_COLLISIONS)
         x_bank = Signal()  # the bank the engine reads
         release = Signal()  # the engine is done with bank ``x_bank``
         x_ready = Signal()  # registered: bank ``x_bank`` holds an image (stale the cycle after a release)
@@ -168,7 +170,7 @@ class BayesianMLP(wiring.Component):
         for memory in weights:
             m.d.comb += memory.read.addr.eq(index)
         read = []
-        m.d.comb += x_buf[1].addr.eq(Cat(col[:(sizes[0] - 1).bit_length()], x_bank))
+        m.d.comb += x_buf[1].addr.eq(Cat(col[:x_bits], x_bank))
         for ram in h_bufs:
             m.d.comb += ram[1].addr.eq(col)
         for name, ram in (("x", x_buf), ("h0", h_bufs[0]), ("h1", h_bufs[1])):
@@ -177,8 +179,8 @@ class BayesianMLP(wiring.Component):
         activation = Mux(layer == 0, read[0], Mux(read_bank, read[2], read[1]))
         # Free-running lane pipeline, MAC_LATENCY cycles from an issue to its sum: the row read and its
         # registers (READ_STAGES), σ'·ε in a registered multiplier (2), the sampled weight μ + round(σ'·ε)
-        # saturated (1), w·a in a registered multiplier (2); then the accumulator. ε is taken at the issue
-        # and waits READ_STAGES cycles for its σ'.
+        # saturated (1), w·a in a registered multiplier (2); then the accumulator. ε shows the cycle after
+        # the issue and waits READ_STAGES - 1 cycles for its σ'.
         # Every lane group (``LANE_GROUP`` lanes) has its own registered copy of the accumulate enable, of
         # the restart after the sums are handed to the result chain and of the chain's shift (``keep``:
         # yosys would merge the copies into one net reaching every lane). A restart lands the cycle after the
@@ -189,11 +191,10 @@ class BayesianMLP(wiring.Component):
         accumulate = self._group_copies(m, issued, "accumulate")
         restart = self._group_copies(m, hand, "restart", init=1)
         shift = self._group_copies(m, shift_next, "shift")
-        # The activation reaches every lane's multiplier from its group's own copy of the last register.
-        operand = delay(m, activation, READ_STAGES - 2 + 2, "operand", reset_less=True)
-        operands = [Signal(word, name=f"operand{group_index}", reset_less=True, attrs={"keep": 1})
-                    for group_index in range(ceil_div(P, LANE_GROUP))]
-        m.d.sync += [copy.eq(operand) for copy in operands]
+        # The activation (2 cycles behind the issue) waits for the sampled weights (READ_STAGES + 3); its
+        # last register is a copy per lane group.
+        operand = delay(m, activation, READ_STAGES + 3 - 2 - 1, "operand", reset_less=True)
+        operands = self._group_copies(m, operand, "operand", reset_less=True)
         epsilon = delay(m, eps_payload, READ_STAGES - 1, "epsilon", reset_less=True)  # shown the cycle after issue
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
@@ -388,9 +389,10 @@ class BayesianMLP(wiring.Component):
                                  sigma[lane].eq(row[(used + lane) * W:(used + lane + 1) * W])]
         return mu, sigma
 
-    def _group_copies(self, m, value, prefix: str, init: int = 0) -> list[Signal]:
-        """A registered copy of the one-bit ``value`` for every lane group (``keep``: not merged)."""
-        copies = [Signal(name=f"{prefix}{group}", init=init, attrs={"keep": 1})
+    def _group_copies(self, m, value, prefix: str, *, init: int = 0, reset_less=False) -> list[Signal]:
+        """A registered copy of ``value`` for every lane group (``keep``: not merged)."""
+        copies = [Signal(Value.cast(value).shape(), name=f"{prefix}{group}", init=init, reset_less=reset_less,
+                         attrs={"keep": 1})
                   for group in range(ceil_div(self.lanes, LANE_GROUP))]
         m.d.sync += [copy.eq(value) for copy in copies]
         return copies

@@ -33,7 +33,8 @@ from .grng import paired_lfsr_grng, rlf_grng
 
 __all__ = ["EPS_SOURCES", "epsilons", "posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
            "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
-           "segment_rows", "cycles_per_image", "image_interval", "cycles_for_images", "MAC_LATENCY", "READ_STAGES", "RESULT_STAGES", "LAYER_SETTLE"]
+           "segment_rows", "cycles_per_image", "image_interval", "cycles_for_images", "MAC_LATENCY", "READ_STAGES",
+           "RESULT_STAGES", "LAYER_SETTLE"]
 
 GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, default bits per sample
 EPS_SOURCES = ("rlf", "lfsr")  #: where ε comes from (``epsilons``)

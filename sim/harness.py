@@ -28,7 +28,8 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from .drivers import StreamSink, StreamSource, span_cycles
 from .scoreboard import first_mismatch
 
-__all__ = ["CLOCK_PERIOD_NS", "Job", "load_job", "reset", "run", "scoreboard", "stream_through", "weights_then_vectors"]
+__all__ = ["CLOCK_PERIOD_NS", "Job", "load_job", "reset", "hold_reset", "run", "scoreboard", "stream_through",
+           "weights_then_vectors"]
 
 CLOCK_PERIOD_NS = 10
 
@@ -61,6 +62,11 @@ def load_job() -> Job:
 async def reset(dut, cycles: int = 2):
     """Start the clock and hold ``rst`` for ``cycles`` cycles."""
     Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start()
+    await hold_reset(dut, cycles)
+
+
+async def hold_reset(dut, cycles: int = 2):
+    """Hold ``rst`` for ``cycles`` cycles of the running clock, then one more cycle."""
     dut.rst.value = 1
     await ClockCycles(dut.clk, cycles)
     dut.rst.value = 0

@@ -10,7 +10,7 @@ that many cycles after the image, in the middle of its computation.
 """
 
 import cocotb
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles
 
 from models.bnn import posterior_words, scores_from_words
 
@@ -23,10 +23,7 @@ async def interrupt(dut, job, inputs, cycles: int):
     await StreamSource(dut, "params_in").send(posterior_words(inputs, job.params["lanes"]))
     await StreamSource(dut, "x_in").send(inputs["x_raw"][0])
     await ClockCycles(dut.clk, cycles)
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 2)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
+    await harness.hold_reset(dut)
 
 
 async def drive(dut, job, inputs):
