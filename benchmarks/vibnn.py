@@ -37,8 +37,8 @@ from accelgen.flows.outputs import write_atomically
 from hw.common.banked import fewest_blocks
 from hw.grng import PASS_BUBBLES
 from models import grng
-from models.bnn import (GRNG_BITS, GRNG_N, bnn_mlp_raw, cycles_per_image, image_interval, segment_rows, sigma_format,
-                        weight_segments)
+from models.bnn import (GRNG_BITS, GRNG_N, bnn_mlp_raw, cycles_per_image, image_buffer_words, image_interval,
+                        segment_rows, sigma_format, weight_segments)
 from models.fixed import FixedFormat, quantize
 from models.train.admm import load_split
 from models.train.bnn import predict_float, train_bnn, upscaled
@@ -127,7 +127,7 @@ def block_ram(sizes: list[int], lanes: int, width: int, eps_bits: int) -> dict:
     ``GRNG_N``-deep RAM of ``lanes·eps_bits`` columns, the image buffer and the two hidden buffers."""
     weights = sum(dp16kd(2 * used * width, segment_rows(sizes, lanes, layers))
                   for layers, used in weight_segments(sizes, lanes))
-    buffers = dp16kd(width, 2 << (sizes[0] - 1).bit_length()) + 2 * dp16kd(width, max(sizes[1:-1], default=1))
+    buffers = dp16kd(width, image_buffer_words(sizes[0])) + 2 * dp16kd(width, max(sizes[1:-1], default=1))
     return {"weights": weights, "grng": dp16kd(lanes * eps_bits, GRNG_N), "buffers": buffers}
 
 

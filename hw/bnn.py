@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.bnn import (EPS_SOURCES, GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENCY, READ_STAGES, RESULT_STAGES,
-                        segment_rows, sigma_frac, weight_segments)
+                        image_buffer_words, segment_rows, sigma_frac, weight_segments)
 from models.fixed import ceil_div
 
 from .common.banked import READ_LATENCY, BankedMemory, fewest_blocks
@@ -134,8 +134,8 @@ class BayesianMLP(wiring.Component):
         bias = simple_ram(m, "bias", word, sum(n_out), read_domain="comb", attrs=DISTRIBUTED)
         # Activation buffers: each is read into a reset-less register (the block RAM's output register).
         # The image buffer has two banks (its top address bit): the next image loads while one computes.
+        x_buf = simple_ram(m, "x_buf", word, image_buffer_words(sizes[0]), attrs=NO_COLLISIONS)
         x_bits = (sizes[0] - 1).bit_length()  # a bank's address bits; the bank is the bit above them
-        x_buf = simple_ram(m, "x_buf", word, 2 << x_bits, attrs=NO_COLLISIONS)
         x_bank = Signal()  # the bank the engine reads
         release = Signal()  # the engine is done with bank ``x_bank``
         x_ready = Signal()  # registered: bank ``x_bank`` holds an image (stale the cycle after a release)

@@ -33,7 +33,7 @@ from .grng import paired_lfsr_grng, rlf_grng
 
 __all__ = ["EPS_SOURCES", "epsilons", "posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
            "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
-           "segment_rows", "cycles_per_image", "image_interval", "cycles_for_images", "MAC_LATENCY", "READ_STAGES",
+           "segment_rows", "image_buffer_words", "cycles_per_image", "image_interval", "cycles_for_images", "MAC_LATENCY", "READ_STAGES",
            "RESULT_STAGES", "LAYER_SETTLE"]
 
 GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, default bits per sample
@@ -146,6 +146,12 @@ def bnn_mlp_raw(weights: dict, x_raw: np.ndarray, fmt: FixedFormat, passes: int,
         means.append(saturate(round_shift(total.astype(np.int64), shift), fmt.width))
         variances.append(saturate(round_shift(spread.astype(np.int64), 2 * shift + fmt.frac), fmt.width))
     return np.array(means), np.array(variances)
+
+
+def image_buffer_words(n_in: int) -> int:
+    """Words of the engine's image buffer: two banks of ``n_in`` words, each a power of two deep (the bank is
+    the address bit above the word)."""
+    return 2 << (n_in - 1).bit_length()
 
 
 def image_interval(sizes: list[int], passes: int, lanes: int = 1) -> int:
