@@ -11,7 +11,7 @@ reset-less read register (absorbed into its DP16KD), and the bank select is
 two levels of registers.
 """
 
-from amaranth.hdl import Array, Module, Shape, Signal, Value
+from amaranth.hdl import Array, Cat, Module, Shape, Signal, Value
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -21,7 +21,7 @@ from models.fixed import ceil_div
 from .buffer import NO_COLLISIONS
 from .fixed import delay
 
-__all__ = ["READ_LATENCY", "block_ram_words", "fewest_blocks", "BankedMemory"]
+__all__ = ["READ_LATENCY", "block_ram_words", "block_ram_bits", "fewest_blocks", "BankedMemory"]
 
 FIRST_LEVEL_BANKS = 4
 READ_LATENCY = LANE_READ_LATENCY  # address register -> block RAM -> its output register -> group select -> bank select
@@ -33,6 +33,11 @@ _DP16KD_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 
 def block_ram_words(width: int) -> int:
     """Words of ``width`` bits that one DP16KD holds at full depth (wider words: 512, side by side)."""
     return next((words for bits, words in _DP16KD_SHAPES if width <= bits), 512)
+
+
+def block_ram_bits(words: int) -> int:
+    """Data bits of the DP16KD aspect ratio ``words`` deep."""
+    return next(bits for bits, deep in _DP16KD_SHAPES if deep == words)
 
 
 def fewest_blocks(width: int, depth: int) -> tuple[int, int]:
@@ -60,6 +65,11 @@ class BankedMemory(wiring.Component):
         not read).
     init : sequence, optional
         Initial words (a ROM in the bitstream when nothing writes them); zeros past its end.
+    column_bits : int, optional
+        Split the word into columns of this many bits (the last one narrower), each its own banks with
+        its own registered read address, write address, write enable and bank selects (``keep``): a
+        word hundreds of block RAMs wide then has no register that reaches every one of them. Default:
+        one column, the whole word (the write address register is then shared by the banks).
 
     Members
     -------
@@ -89,11 +99,16 @@ class BankedMemory(wiring.Component):
     One read and one write per cycle.
     """
 
-    def __init__(self, *, shape, depth: int, bank_words: int | None = None, attrs=NO_COLLISIONS, init=()):
+    def __init__(self, *, shape, depth: int, bank_words: int | None = None, attrs=NO_COLLISIONS, init=(),
+                 column_bits: int | None = None):
         self.shape, self.depth, self.attrs, self.init = shape, int(depth), attrs, list(init)
-        self.bank_words = int(bank_words or block_ram_words(Shape.cast(shape).width))
+        self.width = Shape.cast(shape).width
+        self.bank_words = int(bank_words or block_ram_words(self.width))
+        self.column_bits = int(column_bits or self.width)
         if self.depth < 1 or self.bank_words & (self.bank_words - 1):
             raise ValueError(f"depth={depth} must be ≥ 1 and bank_words={bank_words} a power of two")
+        if self.column_bits < 1:
+            raise ValueError(f"column_bits={column_bits} must be ≥ 1")
         address = range(self.depth)
         super().__init__({
             "write": In(wiring.Signature({"addr": Out(address), "data": Out(shape), "en": Out(1)})),
@@ -112,39 +127,61 @@ class BankedMemory(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        if self.column_bits >= self.width:
+            m.d.comb += self.read.data.eq(self._column(m, self.shape, Value.cast(self.write.data), self.init))
+            return m
+        columns = []
+        for number, low in enumerate(range(0, self.width, self.column_bits)):
+            bits = min(self.column_bits, self.width - low)
+            init = [(word >> low) & ((1 << bits) - 1) for word in self.init]
+            columns.append(self._column(m, bits, Value.cast(self.write.data)[low:low + bits], init,
+                                        f"column{number}_", keep={"keep": 1}))
+        m.d.comb += self.read.data.eq(Cat(columns))
+        return m
+
+    def _column(self, m, shape, write_data, init, prefix="", keep=None):
+        """Banks of ``shape`` words written with ``write_data``; the value read, ``READ_LATENCY`` cycles
+        after ``read.addr``. ``keep`` (for one column of several) keeps its write registers its own."""
         low_bits, fan_bits = (self.bank_words - 1).bit_length(), (self.fan_in - 1).bit_length()
-        read_address = Signal.like(self.read.addr, name="read_address", reset_less=True, attrs={"keep": 1})
+        read_address = Signal.like(self.read.addr, name=f"{prefix}read_address", reset_less=True,
+                                   attrs={"keep": 1})
         m.d.sync += read_address.eq(self.read.addr)
         banks = []
         for number in range(self.bank_count):
             first = number * self.bank_words
             words = min(self.bank_words, self.depth - first)
-            m.submodules[f"bank{number}"] = bank = memory.Memory(
-                shape=self.shape, depth=words, init=self.init[first:first + words], attrs=self.attrs)
+            m.submodules[f"{prefix}bank{number}"] = bank = memory.Memory(
+                shape=shape, depth=words, init=init[first:first + words], attrs=self.attrs)
             write, read = bank.write_port(), bank.read_port()
             here = self.write.addr[low_bits:] == number if self.bank_count > 1 else 1
-            write_addr = Signal.like(write.addr, name=f"write_addr{number}", reset_less=True)
-            write_data = Signal.like(write.data, name=f"write_data{number}", reset_less=True)
-            m.d.comb += [write.addr.eq(write_addr), write.data.eq(write_data)]
-            m.d.sync += [write_addr.eq(self.write.addr[:low_bits]), write_data.eq(self.write.data),
-                         write.en.eq(self.write.en & here)]
+            write_addr = Signal.like(write.addr, name=f"{prefix}write_addr{number}", reset_less=True,
+                                     attrs=keep or {})
+            write_data_register = Signal.like(write.data, name=f"{prefix}write_data{number}", reset_less=True)
+            write_en = write.en
+            if keep:
+                write_en = Signal(name=f"{prefix}write_en{number}", attrs=keep)
+                m.d.comb += write.en.eq(write_en)
+            m.d.comb += [write.addr.eq(write_addr), write.data.eq(write_data_register)]
+            m.d.sync += [write_addr.eq(self.write.addr[:low_bits]), write_data_register.eq(write_data),
+                         write_en.eq(self.write.en & here)]
             m.d.comb += read.addr.eq(read_address[:low_bits])
-            banks.append(self._register(m, read.data, f"bank{number}_data"))
+            banks.append(self._register(m, shape, read.data, f"{prefix}bank{number}_data"))
         bank_index = read_address[low_bits:]
         within, group = bank_index[:fan_bits], bank_index[fan_bits:]
-        groups = [self._register(m, self._select(m, banks[start:start + self.fan_in], within, 2), f"group{n}")
+        groups = [self._register(m, shape, self._select(m, banks[start:start + self.fan_in], within, 2,
+                                                        f"{prefix}select"), f"{prefix}group{n}")
                   for n, start in enumerate(range(0, self.bank_count, self.fan_in))]
-        m.d.comb += self.read.data.eq(self._register(m, self._select(m, groups, group, 3), "data"))
-        return m
+        return self._register(m, shape, self._select(m, groups, group, 3, f"{prefix}select"), f"{prefix}data")
 
-    def _register(self, m, value, name):
-        register = Signal(self.shape, name=name, reset_less=True)
+    @staticmethod
+    def _register(m, shape, value, name):
+        register = Signal(shape, name=name, reset_less=True)
         m.d.sync += register.eq(value)
         return Value.cast(register)
 
     @staticmethod
-    def _select(m, values, index, cycles):
+    def _select(m, values, index, cycles, name):
         """``values[index]``, ``index`` taken ``cycles`` cycles ago (a plain wire for a single value)."""
         if len(values) == 1:
             return values[0]
-        return Array(values)[delay(m, index, cycles, "select")]
+        return Array(values)[delay(m, index, cycles, name)]
