@@ -10,19 +10,24 @@ from models.bnn import (EPS_SOURCES, GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENC
                         image_buffer_words, segment_rows, sigma_frac, weight_segments)
 from models.fixed import ceil_div
 
-from .common.banked import READ_LATENCY, BankedMemory, fewest_blocks
+from .common.banked import READ_LATENCY, BankedMemory, block_ram_bits, fewest_blocks
 from .common.buffer import DISTRIBUTED, NO_COLLISIONS, SkidBuffer
 from .common.dsp import lut_product, registered_product
 from .common.fixed import delay, requantize, round_shift, saturate
 from .common.memory import simple_ram
 from .grng import PairedLFSRGRNG, RLFGRNG
 
-__all__ = ["BayesianMLP", "PredictiveMoments", "LANE_GROUP"]
+__all__ = ["BayesianMLP", "PredictiveMoments", "LANE_GROUP", "EPS_GROUP", "WEIGHT_COLUMN_BLOCKS"]
 
 #: Lanes per group: each group has its own registered copy of the lane controls (accumulate, restart, chain
-#: shift, weight-memory select) and of the activation, and (``eps_source="lfsr"``) its own register-LFSR ε
-#: source behind its own slice, so no net from one register reaches every lane.
+#: shift, weight-memory select) and of the activation, so no net from one register reaches every lane.
 LANE_GROUP = 8
+#: Lanes per register-LFSR ε source (``eps_source="lfsr"``): each source's clock enable reaches its
+#: lanes' LFSR pairs and popcounts, some 230 registers a lane.
+EPS_GROUP = 2
+#: Block RAMs side by side in a column of a weight memory: each column has its own address and write
+#: enable registers (:class:`~hw.common.banked.BankedMemory`'s ``column_bits``).
+WEIGHT_COLUMN_BLOCKS = 8
 
 
 def _table(values, shape=None):
@@ -126,8 +131,9 @@ class BayesianMLP(wiring.Component):
         weights = []
         for s, ((_, used), rows) in enumerate(zip(segments, depths)):
             _, bank_words = fewest_blocks(2 * used * W, rows)
-            m.submodules[f"weights{s}"] = memory = BankedMemory(shape=unsigned(2 * used * W), depth=rows,
-                                                                bank_words=bank_words)
+            m.submodules[f"weights{s}"] = memory = BankedMemory(
+                shape=unsigned(2 * used * W), depth=rows, bank_words=bank_words,
+                column_bits=WEIGHT_COLUMN_BLOCKS * block_ram_bits(bank_words))
             weights.append(memory)
         # Biases in LUT RAM, read into a register beside the sum: a block RAM's 5.8 ns clock-to-output (its
         # output register is the only one the read has) plus a route across a full device is a cycle.
@@ -332,7 +338,7 @@ class BayesianMLP(wiring.Component):
         shows, the cycle after an ``issue``, that issue's ε.
 
         ε reaches the lanes through register slices (:class:`~hw.common.buffer.SkidBuffer`). The
-        RLF-GRNG is one source behind one slice; the register LFSRs are ``LANE_GROUP``-lane sources, each
+        RLF-GRNG is one source behind one slice; the register LFSRs are ``EPS_GROUP``-lane sources, each
         behind its own slice, so no clock enable reaches more than one group's registers. Each slice takes
         a word on its own registered copy of ``issue`` (``keep``), a cycle after the issue, so no
         handshake crosses the device: the sources make a sample every cycle they may, so once every
@@ -344,8 +350,8 @@ class BayesianMLP(wiring.Component):
         if self.eps_source == "rlf":
             sources = [RLFGRNG(n=GRNG_N, lanes=P, bits=self.eps_bits, seed=self.seed)]
         else:
-            sources = [PairedLFSRGRNG(lanes=min(LANE_GROUP, P - first), bits=self.eps_bits, seed=self.seed,
-                                      first_lane=first, all_lanes=P) for first in range(0, P, LANE_GROUP)]
+            sources = [PairedLFSRGRNG(lanes=min(EPS_GROUP, P - first), bits=self.eps_bits, seed=self.seed,
+                                      first_lane=first, all_lanes=P) for first in range(0, P, EPS_GROUP)]
         slices = []
         for group, source in enumerate(sources):
             m.submodules[f"{self.eps_source}{group}"] = source
@@ -401,27 +407,44 @@ class BayesianMLP(wiring.Component):
         """States that take ``params_in`` (``models.bnn.posterior_words``) into the memories.
 
         Each weight memory's rows arrive one after the other, ``2·used`` words a
-        row: the words shift into ``row_buffer`` from the top and the row is
-        written when its last word arrives. The biases follow, one word each.
-        The memories' write address and data are driven in every state (only the enables decode the
-        state), so no state decode reaches the rows' bits.
+        row. A weight word is registered as it arrives (``arrived``), with a
+        registered "a word arrived" for every ``2·LANE_GROUP``-word part of
+        ``row_buffer`` (``keep``), the row's address and, on its last word,
+        that memory's "row complete": a cycle later the word shifts into the
+        row buffer from the top, every part on its own enable, and a complete
+        row is written. So no register or state decode reaches the whole row.
+        The biases follow, one word each, written as they arrive.
         """
         W = self.width
-        row_buffer = Signal(2 * max(used for _, used in segments) * W, reset_less=True)
+        part_bits = 2 * LANE_GROUP * W
+        row_bits = 2 * max(used for _, used in segments) * W
+        parts = [Signal(min(part_bits, row_bits - low), name=f"row_buffer{n}", reset_less=True)
+                 for n, low in enumerate(range(0, row_bits, part_bits))]
         word, address = Signal(range(2 * self.lanes)), Signal(range(max(depths + [sum(self.sizes[1:])])))
-        shifted = Cat(row_buffer[W:], self.params_in.payload)
-        for (_, used), ram in zip(segments, weights):
-            m.d.comb += [ram.write.addr.eq(address), ram.write.data.eq(shifted[-2 * used * W:])]
+        arrived = Signal(W, reset_less=True)
+        row_address = Signal.like(address, reset_less=True)
+        taking = Signal()  # a weight word is taken this cycle
+        completes = [Signal(name=f"completes{s}") for s in range(len(weights))]  # ... and ends a row
+        m.d.sync += [arrived.eq(self.params_in.payload), row_address.eq(address)]
+        took = self._group_copies(m, taking, "took")
+        assert len(took) == len(parts)
+        shifted = Cat(Cat(parts)[W:], arrived)
+        for n, (part, enable) in enumerate(zip(parts, took)):
+            with m.If(enable):
+                m.d.sync += part.eq(shifted[n * part_bits:n * part_bits + len(part)])
+        for (_, used), ram, complete in zip(segments, weights, completes):
+            m.d.comb += [ram.write.addr.eq(row_address), ram.write.data.eq(shifted[-2 * used * W:])]
+            m.d.sync += ram.write.en.eq(complete)
 
         def states(m):
-            for s, ((_, used), ram, rows) in enumerate(zip(segments, weights, depths)):
+            for s, ((_, used), rows) in enumerate(zip(segments, depths)):
                 following = f"LOAD_WEIGHTS{s + 1}" if s + 1 < len(segments) else "LOAD_BIASES"
                 with m.State(f"LOAD_WEIGHTS{s}"):
                     last_word = word == 2 * used - 1
-                    m.d.comb += [self.params_in.ready.eq(1), ram.write.en.eq(self.params_in.valid & last_word)]
+                    m.d.comb += [self.params_in.ready.eq(1), taking.eq(self.params_in.valid),
+                                 completes[s].eq(self.params_in.valid & last_word)]
                     with m.If(self.params_in.valid):
-                        m.d.sync += [row_buffer.eq(shifted), word.eq(Mux(last_word, 0, word + 1)),
-                                     address.eq(address + last_word)]
+                        m.d.sync += [word.eq(Mux(last_word, 0, word + 1)), address.eq(address + last_word)]
                         with m.If(last_word & (address == rows - 1)):
                             m.d.sync += address.eq(0)
                             m.next = following
