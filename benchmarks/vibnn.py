@@ -15,9 +15,10 @@ the excess kurtosis of lane 0 (a normal's is 0) and its KS p-value against
 N(0, 1).
 
 bnn-mlp: the digits network synthesized at 4 and 16 lanes (median of 3 seeds);
-VIBNN's 784-200-200-10 in 8-bit words synthesized on the LFE5U-85F at the
-most lanes whose block RAM fits with 32-bit ε (20), one trained image
-through its RTL (bit-exact, cycle counter); the
+VIBNN's 784-200-200-10 in 8-bit words synthesized on the LFE5U-85F at 40
+lanes with register-LFSR ε and σ'·ε in LUTs (no GRNG block RAM, one DSP per
+lane; median of 3 seeds), one trained image through its RTL (bit-exact,
+cycle counter); the
 block RAM and cycle model at more lane counts; and the accuracy, float
 against the bit-exact fixed-point models, after Bayes by Backprop on digits
 zoomed to 28×28 (a few minutes of model time).
@@ -109,10 +110,12 @@ VIBNN_IMAGES_PER_S = 321_543.4  # reported for 784-200-200-10 on their FPGA
 VIBNN_SIZES = [784, 200, 200, 10]
 BNN_LANES = (4, 16)  # synthesized on digits 64-16-10
 DEVICE_BRAM, DEVICE_DSP = 208, 156  # LFE5U-85F: DP16KD, MULT18X18D
+MOMENT_DSP = 2  # DSP blocks beside the lanes' (yosys: 42 at 40 lanes, 102 at 100, σ'·ε in LUTs)
 SCALE_FORMAT = {"width": 8, "frac": 4, "weight_extra_frac": 3}  # VIBNN's 8-bit words: activations Q8.4, μ Q8.7
-# The most lanes whose block RAM fits the LFE5U-85F with 32-bit ε (see layout_rows). 40 lanes with 16-bit ε
-# also fit (206 of 208 DP16KD) but do not route in reasonable time (docs/vibnn.md).
-ON_DEVICE = ({"lanes": 20, "eps_bits": 32},)
+# Synthesized on the LFE5U-85F: 40 lanes with ε from register LFSRs and σ'·ε in LUTs (the RLF-GRNG's block
+# RAM leaves room for 20 lanes at 32-bit ε, see layout_rows; 100 lanes need router2 and ~15 min a seed,
+# docs/vibnn.md).
+ON_DEVICE = ({"lanes": 40, "eps_bits": 32, "grng": "lfsr", "spread": "lut"},)
 SCALE_LANES = (10, 20, 25, 40, 50, 100, 200)
 ACCURACY_PASSES, ACCURACY_LANES = 8, 128
 
@@ -122,13 +125,22 @@ def dp16kd(width: int, depth: int) -> int:
     return fewest_blocks(width, depth)[0]
 
 
-def block_ram(sizes: list[int], lanes: int, width: int, eps_bits: int) -> dict:
-    """bnn-mlp's DP16KD by memory: the weight memories (``models.bnn.weight_segments``), the GRNG's
-    ``GRNG_N``-deep RAM of ``lanes·eps_bits`` columns, the image buffer and the two hidden buffers."""
+def block_ram(sizes: list[int], lanes: int, width: int, eps_bits: int, grng: str = "rlf") -> dict:
+    """bnn-mlp's DP16KD by memory: the weight memories (``models.bnn.weight_segments``), the RLF-GRNG's
+    ``GRNG_N``-deep RAM of ``lanes·eps_bits`` columns (none for register-LFSR ε), the image buffer and the
+    two hidden buffers."""
     weights = sum(dp16kd(2 * used * width, segment_rows(sizes, lanes, layers))
                   for layers, used in weight_segments(sizes, lanes))
     buffers = dp16kd(width, image_buffer_words(sizes[0])) + 2 * dp16kd(width, max(sizes[1:-1], default=1))
-    return {"weights": weights, "grng": dp16kd(lanes * eps_bits, GRNG_N), "buffers": buffers}
+    return {"weights": weights, "grng": dp16kd(lanes * eps_bits, GRNG_N) if grng == "rlf" else 0,
+            "buffers": buffers}
+
+
+def eps_label(point: dict) -> str:
+    """How an ``ON_DEVICE`` point makes ε and σ'·ε."""
+    source = "LFSR pairs" if point.get("grng") == "lfsr" else "RLF-GRNG"
+    spread = ", σ'·ε in LUTs" if point.get("spread") == "lut" else ""
+    return f"{point['eps_bits']}-bit, {source}{spread}"
 
 
 class Scale:
@@ -149,10 +161,12 @@ class Scale:
         mean, _ = predict_float(self.posterior, self.data.x_test, ACCURACY_PASSES, np.random.default_rng(0))
         return float((mean.argmax(axis=1) == self.data.y_test).mean())
 
-    def fixed_accuracy(self, fmt: FixedFormat, lanes: int, eps_bits: int, weight_frac: int) -> float:
-        progress(f"784-200-200-10: Q{fmt.width}.{fmt.frac} model, μ frac {weight_frac}, {lanes} lanes, {eps_bits}-bit ε")
+    def fixed_accuracy(self, fmt: FixedFormat, lanes: int, eps_bits: int, weight_frac: int,
+                       eps_source: str = "rlf") -> float:
+        progress(f"784-200-200-10: Q{fmt.width}.{fmt.frac} model, μ frac {weight_frac}, {lanes} lanes, "
+                 f"{eps_bits}-bit ε from {eps_source}")
         mean, _ = bnn_mlp_raw(self.raw(fmt, eps_bits, weight_frac), quantize(self.data.x_test, fmt), fmt,
-                              ACCURACY_PASSES, 1, lanes, eps_bits, weight_frac)
+                              ACCURACY_PASSES, 1, lanes, eps_bits, weight_frac, eps_source)
         return float((mean.argmax(axis=1) == self.data.y_test).mean())
 
     def rtl_cycles(self, params: dict) -> int:
@@ -184,7 +198,7 @@ def digits_rows() -> list[str]:
 def device_rows(scale: Scale) -> tuple[list[str], float]:
     """784-200-200-10 synthesized on the LFE5U-85F at each ``ON_DEVICE`` point, one image through its RTL;
     returns the table and the lowest median Fmax."""
-    lines = ["| lanes | ε bits | LUT | FF | DSP | BRAM (estimate) | Fmax (MHz) | cycles, one image, 8 passes (RTL) | "
+    lines = ["| lanes | ε | LUT | FF | DSP | BRAM (estimate) | Fmax (MHz) | cycles, one image, 8 passes (RTL) | "
              "images/s, 1 pass | images/s, 8 passes | images/s per kLUT, 1 pass | images/s per DSP, 1 pass | "
              "vs VIBNN, 1 pass |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -199,8 +213,9 @@ def device_rows(scale: Scale) -> tuple[list[str], float]:
         fmaxes.append(fmax)
         one = fmax * 1e6 / image_interval(VIBNN_SIZES, 1, point["lanes"])
         eight = fmax * 1e6 / image_interval(VIBNN_SIZES, 8, point["lanes"])
-        estimate = sum(block_ram(VIBNN_SIZES, point["lanes"], SCALE_FORMAT["width"], point["eps_bits"]).values())
-        lines.append(f"| {point['lanes']} | {point['eps_bits']} | {result['lut']} | {result['ff']} | {result['dsp']} | "
+        estimate = sum(block_ram(VIBNN_SIZES, point["lanes"], SCALE_FORMAT["width"], point["eps_bits"],
+                                 point.get("grng", "rlf")).values())
+        lines.append(f"| {point['lanes']} | {eps_label(point)} | {result['lut']} | {result['ff']} | {result['dsp']} | "
                      f"{result['bram']} ({estimate}) | {fmax} | {cycles:,} | {one:,.0f} | {eight:,.0f} | "
                      f"{one * 1e3 / result['lut']:.1f} | {one / result['dsp']:.0f} | {one / VIBNN_IMAGES_PER_S:.3f}× |")
     return lines, min(fmaxes)
@@ -209,17 +224,23 @@ def device_rows(scale: Scale) -> tuple[list[str], float]:
 def layout_rows(fmax: float) -> list[str]:
     """784-200-200-10 at more lane counts: block RAM by memory against the device's, and the cycle model at
     ``fmax``."""
-    lines = ["| lanes | DSP (2 per lane) | weights DP16KD | GRNG DP16KD, 32 / 16-bit ε | buffers | total, 32 / 16 | "
-             "cycles/image, 1 pass, steady state | images/s, 1 pass | vs VIBNN |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| lanes | DSP, RLF ε / σ'·ε in LUTs | weights DP16KD | RLF-GRNG DP16KD, 32 / 16-bit ε | buffers | "
+             "total, RLF 32 / 16 | total, LFSR ε | cycles/image, 1 pass, steady state | images/s, 1 pass | "
+             "vs VIBNN |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def fits(count, limit):
+        return f"{count}" if count <= limit else f"{count} ✗"
+
     for lanes in SCALE_LANES:
-        wide, coarse = (block_ram(VIBNN_SIZES, lanes, SCALE_FORMAT["width"], bits) for bits in (32, 16))
-        totals = [sum(blocks.values()) for blocks in (wide, coarse)]
-        marks = [f"{total}" if total <= DEVICE_BRAM else f"{total} ✗" for total in totals]
+        wide, coarse, lfsr = (block_ram(VIBNN_SIZES, lanes, SCALE_FORMAT["width"], bits, grng)
+                              for bits, grng in ((32, "rlf"), (16, "rlf"), (32, "lfsr")))
+        totals = [fits(sum(blocks.values()), DEVICE_BRAM) for blocks in (wide, coarse, lfsr)]
+        dsps = [fits(per_lane * lanes + MOMENT_DSP, DEVICE_DSP) for per_lane in (2, 1)]
         cycles = image_interval(VIBNN_SIZES, 1, lanes)
         rate = fmax * 1e6 / cycles
-        lines.append(f"| {lanes} | {2 * lanes} | {wide['weights']} | {wide['grng']} / {coarse['grng']} | "
-                     f"{wide['buffers']} | {marks[0]} / {marks[1]} | {cycles:,} | {rate:,.0f} | "
+        lines.append(f"| {lanes} | {dsps[0]} / {dsps[1]} | {wide['weights']} | {wide['grng']} / {coarse['grng']} | "
+                     f"{wide['buffers']} | {totals[0]} / {totals[1]} | {totals[2]} | {cycles:,} | {rate:,.0f} | "
                      f"{rate / VIBNN_IMAGES_PER_S:.3f}× |")
     return lines
 
@@ -235,8 +256,9 @@ def bnn_rows() -> list[str]:
     for point in ON_DEVICE:
         for extra in sorted({0, SCALE_FORMAT["weight_extra_frac"]}):
             label = (f"Q{fmt.width}.{fmt.frac}, μ Q{fmt.width}.{fmt.frac + extra}, {point['lanes']} lanes, "
-                     f"{point['eps_bits']}-bit ε")
-            accuracy[label] = scale.fixed_accuracy(fmt, point["lanes"], point["eps_bits"], fmt.frac + extra)
+                     f"ε {eps_label(point)}")
+            accuracy[label] = scale.fixed_accuracy(fmt, point["lanes"], point["eps_bits"], fmt.frac + extra,
+                                                   point.get("grng", "rlf"))
     device, fmax = device_rows(scale)
     dsp_bound = 2 * DEVICE_DSP * fmax * 1e6 / sum(a * b for a, b in zip(VIBNN_SIZES, VIBNN_SIZES[1:]))
     return [
