@@ -27,9 +27,9 @@ import math
 
 import numpy as np
 
-from .circulant import LANE_READ_LATENCY
 from .fixed import FixedFormat, ceil_div, requantize, round_shift, saturate
 from .grng import paired_lfsr_grng, rlf_grng
+from .memory import BANKED_READ_LATENCY
 
 __all__ = ["EPS_SOURCES", "epsilons", "posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
            "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
@@ -39,7 +39,7 @@ __all__ = ["EPS_SOURCES", "epsilons", "posterior_words", "scores_from_words", "l
 GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, default bits per sample
 EPS_SOURCES = ("rlf", "lfsr")  #: where ε comes from (``epsilons``)
 #: Hardware cycles from a MAC issue to its weight row: a banked block-RAM read (``hw.common.banked``).
-READ_STAGES = LANE_READ_LATENCY
+READ_STAGES = BANKED_READ_LATENCY
 #: Hardware cycles from a MAC issue to its sum: the read, σ'·ε (2), the sampled weight (1), w·a (2).
 MAC_LATENCY = READ_STAGES + 5
 RESULT_STAGES = 3  #: hardware registers between a lane's sum and its result's write (bias read, add, requantize)

@@ -25,6 +25,7 @@ import numpy as np
 
 from .fft import irfft_raw, log2, rfft_raw
 from .fixed import FixedFormat, ceil_div, dequantize, pack, quantize, requantize, saturate
+from .memory import BANKED_READ_LATENCY
 
 __all__ = [
     "spectrum_words",
@@ -33,9 +34,8 @@ __all__ = [
     "spectrum_load_order", "LANE_READ_LATENCY", "MAC_DRAIN", "cycles_per_vector", "z_bank_count", "weight_storage_bits",
 ]
 
-#: Cycles from a lane memory's read address to its data: address register -> block RAM -> its output register ->
-#: group select -> bank select (``hw/common/banked.py``'s ``BankedMemory``, whose ``READ_LATENCY`` this is).
-LANE_READ_LATENCY = 5
+#: Cycles from a lane memory's read address to its data (the lane memories are ``BankedMemory``s).
+LANE_READ_LATENCY = BANKED_READ_LATENCY
 #: Cycles from a group's last address to its Z in a bank: the lane read, then pre-adds -> products -> X·W ->
 #: accumulator -> rounded -> saturated -> negated -> Z (pipelined: groups issue back to back).
 MAC_DRAIN = LANE_READ_LATENCY + 7

@@ -15,8 +15,8 @@ from amaranth.hdl import Array, Cat, Module, Shape, Signal, Value
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.circulant import LANE_READ_LATENCY
 from models.fixed import ceil_div
+from models.memory import BANKED_READ_LATENCY
 
 from .buffer import NO_COLLISIONS
 from .fixed import delay
@@ -24,7 +24,7 @@ from .fixed import delay
 __all__ = ["READ_LATENCY", "block_ram_words", "block_ram_bits", "fewest_blocks", "BankedMemory"]
 
 FIRST_LEVEL_BANKS = 4
-READ_LATENCY = LANE_READ_LATENCY  # address register -> block RAM -> its output register -> group select -> bank select
+READ_LATENCY = BANKED_READ_LATENCY  # address register -> block RAM -> its output register -> group select -> bank select
 
 # ECP5 DP16KD aspect ratios (data bits, words): the deepest that holds a word of the given width.
 _DP16KD_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
