@@ -395,11 +395,11 @@ class BayesianMLP(wiring.Component):
                                  sigma[lane].eq(row[(used + lane) * W:(used + lane + 1) * W])]
         return mu, sigma
 
-    def _group_copies(self, m, value, prefix: str, *, init: int = 0, reset_less=False) -> list[Signal]:
-        """A registered copy of ``value`` for every lane group (``keep``: not merged)."""
+    def _group_copies(self, m, value, prefix: str, *, init: int = 0, reset_less=False, count=None) -> list[Signal]:
+        """A registered copy of ``value`` for every lane group, or ``count`` copies (``keep``: not merged)."""
         copies = [Signal(Value.cast(value).shape(), name=f"{prefix}{group}", init=init, reset_less=reset_less,
                          attrs={"keep": 1})
-                  for group in range(ceil_div(self.lanes, LANE_GROUP))]
+                  for group in range(count or ceil_div(self.lanes, LANE_GROUP))]
         m.d.sync += [copy.eq(value) for copy in copies]
         return copies
 
@@ -426,8 +426,7 @@ class BayesianMLP(wiring.Component):
         taking = Signal()  # a weight word is taken this cycle
         completes = [Signal(name=f"completes{s}") for s in range(len(weights))]  # ... and ends a row
         m.d.sync += [arrived.eq(self.params_in.payload), row_address.eq(address)]
-        took = self._group_copies(m, taking, "took")
-        assert len(took) == len(parts)
+        took = self._group_copies(m, taking, "took", count=len(parts))
         shifted = Cat(Cat(parts)[W:], arrived)
         for n, (part, enable) in enumerate(zip(parts, took)):
             with m.If(enable):
