@@ -13,7 +13,7 @@ from models.fixed import ceil_div
 from .common.banked import READ_LATENCY, BankedMemory, block_ram_bits, fewest_blocks
 from .common.buffer import DISTRIBUTED, NO_COLLISIONS, SkidBuffer
 from .common.dsp import lut_product, registered_product
-from .common.fixed import delay, requantize, round_shift, saturate
+from .common.fixed import delay, plus_rounded, round_shift, saturate
 from .common.memory import simple_ram
 from .grng import PairedLFSRGRNG, RLFGRNG
 
@@ -208,8 +208,8 @@ class BayesianMLP(wiring.Component):
         for lane in range(P):
             spread = spread_product(m, sigma[lane], epsilon[lane], f"spread{lane}")
             sampled = Signal(word, name=f"sampled{lane}", reset_less=True)
-            m.d.sync += sampled.eq(saturate(delay(m, mu[lane], 2, f"mu{lane}", reset_less=True) +
-                                            round_shift(spread, sigma_frac(W) - WF), W))
+            m.d.sync += sampled.eq(saturate(plus_rounded(delay(m, mu[lane], 2, f"mu{lane}", reset_less=True),
+                                                         spread, sigma_frac(W) - WF), W))
             product = registered_product(m, sampled, operands[lane // LANE_GROUP], f"product{lane}")
             acc = Signal(signed(acc_width), name=f"acc{lane}", reset_less=True)
             with m.If(accumulate[lane // LANE_GROUP]):
@@ -219,12 +219,13 @@ class BayesianMLP(wiring.Component):
             accs.append(acc)
 
         # A group's results, one lane per cycle, in three register stages: the lane's sum and its bias
-        # (read from LUT RAM), their sum, then requantized; the write (next layer's buffer or the moments)
-        # follows the third.
+        # (read from LUT RAM), the bias plus the rounded sum (one adder), then saturated; the write (next
+        # layer's buffer or the moments) follows the third.
         assert RESULT_STAGES == 3  # ``summand``/``bias_word``, ``biased``, ``result`` (models.bnn counts them)
         summand = Signal(signed(acc_width), reset_less=True)
         bias_word = Signal(word, reset_less=True)
-        biased = Signal(signed(acc_width + 1), reset_less=True)
+        rounded = plus_rounded(bias_word, summand, WF)  # == requantize(summand + bias·2^WF) before saturation
+        biased = Signal(rounded.shape(), reset_less=True)
         result = Signal(word, reset_less=True)
         handing = Signal()  # lane ``slot``'s sum, a real neuron's, goes to the result stages
         # The sums leave through a shift chain, not a lanes-wide multiplexer: in slot 0 (``hand``) lane 0's
@@ -236,7 +237,7 @@ class BayesianMLP(wiring.Component):
             m.d.sync += link.eq(Mux(shift[lane // LANE_GROUP], following, accs[lane]))
         head = Mux(slot == 0, accs[0], chain[0]) if chain else accs[0]
         m.d.sync += [summand.eq(head), bias_word.eq(bias[1].data),
-                     biased.eq(summand + (bias_word << WF)), result.eq(requantize(biased, WF, W))]
+                     biased.eq(rounded), result.eq(saturate(biased, W))]
         self._write_result(m, delay(m, handing, RESULT_STAGES, "writing"),
                            delay(m, layer == depth - 1, RESULT_STAGES, "scoring"),
                            delay(m, Mux(layer == 0, 0, ~read_bank), RESULT_STAGES, "bank"),

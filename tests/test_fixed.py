@@ -87,6 +87,17 @@ def test_rtl_requantize_equals_model(values, shift, width):
     assert results == [int(x) for x in requantize(np.array(values), shift, width)]
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(-128, 127), st.integers(-(1 << 20), (1 << 20) - 1)), min_size=1, max_size=30),
+       st.integers(0, 10))
+def test_rtl_plus_rounded_is_base_plus_the_rounded_value(pairs, shift):
+    """``plus_rounded(base, value, shift)`` == ``base + round_shift(value, shift)``, exact integer math."""
+    sources = [(value << 8) | (base & 0xFF) for base, value in pairs]  # base in bits 0-7, value above
+    results = evaluate(lambda source: hw_fixed.plus_rounded(source[:8].as_signed(), source[8:].as_signed(), shift),
+                       signed(29), 23, sources)
+    assert results == [base + exact_round_half_up(value, shift) for base, value in pairs]
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 24), st.booleans(), st.integers(2, 16), st.data())
 def test_rtl_saturate_clamps_any_source_shape(source_width, source_signed, width, data):

@@ -4,10 +4,10 @@ They mirror ``models/fixed.py`` bit for bit: round half up (add half an LSB,
 arithmetic shift right), then saturate to the output width.
 """
 
-from amaranth.hdl import Cat, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed
 from amaranth.lib import data
 
-__all__ = ["round_shift", "saturate", "requantize", "delay", "constant_product", "csd_digits",
+__all__ = ["round_shift", "plus_rounded", "saturate", "requantize", "delay", "constant_product", "csd_digits",
            "complex_layout", "DSP_WIDTH"]
 
 DSP_WIDTH = 18  #: signed operand width of one ECP5 MULT18X18D
@@ -18,6 +18,14 @@ def round_shift(value, shift: int):
     if shift == 0:
         return value
     return (value + (1 << (shift - 1))) >> shift
+
+
+def plus_rounded(base, value, shift: int):
+    """``base + round_shift(value, shift)`` in one adder: ``(base·2^shift + 2^(shift-1) + value) >> shift``,
+    the half in the zero bits below ``base`` (exact: ``base·2^shift`` adds nothing below bit ``shift``)."""
+    if shift == 0:
+        return base + value
+    return (Cat(Const(1 << (shift - 1), shift), base).as_signed() + value) >> shift
 
 
 def saturate(value, width: int):
