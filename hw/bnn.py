@@ -28,6 +28,8 @@ EPS_GROUP = 2
 #: Block RAMs side by side in a column of a weight memory: each column has its own address and write
 #: enable registers (:class:`~hw.common.banked.BankedMemory`'s ``column_bits``).
 WEIGHT_COLUMN_BLOCKS = 8
+#: Copies a register feeds in a two-level copy tree (``_tree_copies``).
+COPY_FANOUT = 4
 
 
 def _table(values, shape=None):
@@ -184,9 +186,9 @@ class BayesianMLP(wiring.Component):
             m.d.sync += read[-1].eq(ram[1].data)
         activation = Mux(layer == 0, read[0], Mux(read_bank, read[2], read[1]))
         # Free-running lane pipeline, MAC_LATENCY cycles from an issue to its sum: the row read and its
-        # registers (READ_STAGES), σ'·ε in a registered multiplier (2), the sampled weight μ + round(σ'·ε)
-        # saturated (1), w·a in a registered multiplier (2); then the accumulator. ε shows the cycle after
-        # the issue and waits READ_STAGES - 1 cycles for its σ'.
+        # registers (READ_STAGES), the lane's μ/σ' register (1), σ'·ε in a registered multiplier (2), the
+        # sampled weight μ + round(σ'·ε) saturated (1), w·a in a registered multiplier (2); then the
+        # accumulator.
         # Every lane group (``LANE_GROUP`` lanes) has its own registered copy of the accumulate enable, of
         # the restart after the sums are handed to the result chain and of the chain's shift (``keep``:
         # yosys would merge the copies into one net reaching every lane). A restart lands the cycle after the
@@ -197,11 +199,12 @@ class BayesianMLP(wiring.Component):
         accumulate = self._group_copies(m, issued, "accumulate")
         restart = self._group_copies(m, hand, "restart", init=1)
         shift = self._group_copies(m, shift_next, "shift")
-        # The activation (2 cycles behind the issue) waits for the sampled weights (READ_STAGES + 3); its
-        # last register is a copy per lane group.
-        operand = delay(m, activation, READ_STAGES + 3 - 2 - 1, "operand", reset_less=True)
-        operands = self._group_copies(m, operand, "operand", reset_less=True)
-        epsilon = delay(m, eps_payload, READ_STAGES - 1, "epsilon", reset_less=True)  # shown the cycle after issue
+        # The activation (2 cycles behind the issue) waits for the sampled weights (READ_STAGES + 4); its
+        # last two registers are a copy tree, a copy per lane group. ε (two cycles behind) waits for σ'
+        # in the lane register (READ_STAGES + 1).
+        operand = delay(m, activation, READ_STAGES + 4 - 2 - 2, "operand", reset_less=True)
+        operands = self._tree_copies(m, operand, "operand", reset_less=True)
+        epsilon = delay(m, eps_payload, READ_STAGES + 1 - 2, "epsilon", reset_less=True)
         acc_width = 2 * W + 2 + max(n_in).bit_length() + 8
         accs = []
         spread_product = lut_product if self.lut_spread else registered_product
@@ -336,13 +339,13 @@ class BayesianMLP(wiring.Component):
 
     def _epsilon_stream(self, m, issue):
         """Every lane's ε: ``(primed, payload)``, ``payload`` an ``ArrayLayout`` of ``lanes`` samples that
-        shows, the cycle after an ``issue``, that issue's ε.
+        shows, two cycles after an ``issue``, that issue's ε.
 
         ε reaches the lanes through register slices (:class:`~hw.common.buffer.SkidBuffer`). The
         RLF-GRNG is one source behind one slice; the register LFSRs are ``EPS_GROUP``-lane sources, each
         behind its own slice, so no clock enable reaches more than one group's registers. Each slice takes
-        a word on its own registered copy of ``issue`` (``keep``), a cycle after the issue, so no
-        handshake crosses the device: the sources make a sample every cycle they may, so once every
+        a word on its own copy of ``issue`` (``keep``, two cycles after the issue through a copy tree),
+        so no handshake crosses the device: the sources make a sample every cycle they may, so once every
         slice has shown a word (``primed``, registered) each shows one in every cycle, and the slices
         move in lockstep: the lanes see the steps of one ``lanes``-lane generator
         (``first_lane``/``all_lanes``).
@@ -354,13 +357,12 @@ class BayesianMLP(wiring.Component):
             sources = [PairedLFSRGRNG(lanes=min(EPS_GROUP, P - first), bits=self.eps_bits, seed=self.seed,
                                       first_lane=first, all_lanes=P) for first in range(0, P, EPS_GROUP)]
         slices = []
+        taken = self._tree_copies(m, issue, "eps_taken", count=len(sources))
         for group, source in enumerate(sources):
             m.submodules[f"{self.eps_source}{group}"] = source
             m.submodules[f"grng{group}"] = grng = SkidBuffer(shape=source.z_out.payload.shape())
             wiring.connect(m, source.z_out, grng.input)
-            taken = Signal(name=f"eps_taken{group}", attrs={"keep": 1})
-            m.d.sync += taken.eq(issue)
-            m.d.comb += grng.output.ready.eq(taken)
+            m.d.comb += grng.output.ready.eq(taken[group])
             slices.append(grng.output)
         quads = [Signal(name=f"eps_primed{n}") for n in range(ceil_div(len(slices), 4))]  # registered in two levels
         m.d.sync += [quad.eq(Cat(out.valid for out in slices[4 * n:4 * n + 4]).all()) for n, quad in enumerate(quads)]
@@ -379,22 +381,24 @@ class BayesianMLP(wiring.Component):
                          ram[0].en.eq(writing & ~scoring & (write_bank == bank))]
 
     def _lane_words(self, m, rows, segments, segment):
-        """Each lane's μ and σ' from the weight rows just read (one per memory): the row of memory
-        ``segment`` (the current layer's), zero in lanes that memory does not store.
+        """Each lane's μ and σ' a cycle after the weight rows are read (one per memory), in a register
+        beside the lane: the row of memory ``segment`` (the current layer's), zero in lanes that memory
+        does not store.
 
         With more than one memory, each lane group selects through its own registered copy of
         ``segment == s`` (``keep``); ``segment`` changes a layer's settle time before its first row
         arrives."""
         W = self.width
-        mu = [Signal(signed(W), name=f"mu{lane}") for lane in range(self.lanes)]
-        sigma = [Signal(signed(W), name=f"sigma{lane}") for lane in range(self.lanes)]
+        mu = [Signal(signed(W), name=f"mu{lane}_row") for lane in range(self.lanes)]
+        sigma = [Signal(signed(W), name=f"sigma{lane}_row") for lane in range(self.lanes)]
         for s, ((_, used), row) in enumerate(zip(segments, rows)):
             selects = [1] if len(segments) == 1 else self._group_copies(m, segment == s, f"segment{s}_")
             for lane in range(used):
                 with m.If(selects[lane // LANE_GROUP]):
                     m.d.comb += [mu[lane].eq(row[lane * W:(lane + 1) * W]),
                                  sigma[lane].eq(row[(used + lane) * W:(used + lane + 1) * W])]
-        return mu, sigma
+        return ([delay(m, word, 1, f"{name}{lane}", reset_less=True) for lane, word in enumerate(words)]
+                for name, words in (("mu", mu), ("sigma", sigma)))
 
     def _group_copies(self, m, value, prefix: str, *, init: int = 0, reset_less=False, count=None) -> list[Signal]:
         """A registered copy of ``value`` for every lane group, or ``count`` copies (``keep``: not merged)."""
@@ -402,6 +406,17 @@ class BayesianMLP(wiring.Component):
                          attrs={"keep": 1})
                   for group in range(count or ceil_div(self.lanes, LANE_GROUP))]
         m.d.sync += [copy.eq(value) for copy in copies]
+        return copies
+
+    def _tree_copies(self, m, value, prefix: str, *, reset_less=False, count=None) -> list[Signal]:
+        """As :meth:`_group_copies`, two cycles late through a register per ``COPY_FANOUT`` copies: no
+        register drives more than ``COPY_FANOUT`` far-apart copies."""
+        count = count or ceil_div(self.lanes, LANE_GROUP)
+        firsts = self._group_copies(m, value, f"{prefix}_near", reset_less=reset_less,
+                                    count=ceil_div(count, COPY_FANOUT))
+        copies = [Signal(Value.cast(value).shape(), name=f"{prefix}{n}", reset_less=reset_less, attrs={"keep": 1})
+                  for n in range(count)]
+        m.d.sync += [copy.eq(firsts[n // COPY_FANOUT]) for n, copy in enumerate(copies)]
         return copies
 
     def _loader(self, m, weights, segments, depths, bias):
@@ -487,8 +502,8 @@ class PredictiveMoments(wiring.Component):
 
     Latency
     -------
-    A score is in the sums two cycles after ``add`` (its square is registered first); ``value`` follows
-    ``select`` in the same cycle.
+    A score is in the sums three cycles after ``add`` (its square takes two, in a registered DSP
+    multiplier); ``value`` follows ``select`` in the same cycle.
 
     Throughput
     ----------
@@ -508,10 +523,11 @@ class PredictiveMoments(wiring.Component):
         shift = int(math.log2(S))
         total = [Signal(signed(W + S.bit_length() + 1), name=f"total{j}") for j in range(O)]
         squares = [Signal(2 * W + S.bit_length() + 2, name=f"squares{j}") for j in range(O)]
-        score, square = Signal(signed(W), reset_less=True), Signal(2 * W, reset_less=True)
-        index, add = Signal.like(self.index, reset_less=True), Signal()
-        m.d.sync += [score.eq(self.score), square.eq(self.score * self.score), index.eq(self.index),
-                     add.eq(self.add & ~self.clear)]
+        # The square in a registered DSP multiplier; the score, its class and ``add`` wait beside it.
+        square = registered_product(m, self.score, self.score, "square")
+        score = delay(m, self.score, 2, "score", reset_less=True)
+        index = delay(m, self.index, 2, "index", reset_less=True)
+        add = delay(m, self.add & ~self.clear, 2, "add")
         with m.If(self.clear):
             m.d.sync += [t.eq(0) for t in total] + [q.eq(0) for q in squares]
         with m.Elif(add):

@@ -40,7 +40,8 @@ def _output_handshake(m, z_out):
     Holding ``advance`` low through reset keeps the random state where it
     was; the callers set ``valid`` when they load the output register.
     """
-    primed, advance = Signal(), Signal()
+    # ``keep``: every generator's ``primed`` is the same register, which yosys would share between them all.
+    primed, advance = Signal(name="primed", attrs={"keep": 1}), Signal()
     m.d.sync += primed.eq(1)
     m.d.comb += advance.eq(primed & (~z_out.valid | z_out.ready))
     with m.If(z_out.ready):

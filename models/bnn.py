@@ -40,10 +40,12 @@ GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, default 
 EPS_SOURCES = ("rlf", "lfsr")  #: where ε comes from (``epsilons``)
 #: Hardware cycles from a MAC issue to its weight row: a banked block-RAM read (``hw.common.banked``).
 READ_STAGES = BANKED_READ_LATENCY
-#: Hardware cycles from a MAC issue to its sum: the read, σ'·ε (2), the sampled weight (1), w·a (2).
-MAC_LATENCY = READ_STAGES + 5
+#: Hardware cycles from a MAC issue to its sum: the read, the lane's μ/σ' register (1), σ'·ε (2), the sampled
+#: weight (1), w·a (2).
+MAC_LATENCY = READ_STAGES + 6
 RESULT_STAGES = 3  #: hardware registers between a lane's sum and its result's write (bias read, add, requantize)
-LAYER_SETTLE = RESULT_STAGES + 1  #: idle cycles after a layer: its last result lands before the next read
+LAYER_SETTLE = RESULT_STAGES + 1  #: idle cycles after a layer: its last result lands before the next read (and
+#: the output layer's last score in the moment sums, three cycles after its write, before they are read)
 
 
 def sigma_frac(width: int) -> int:

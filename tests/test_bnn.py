@@ -102,9 +102,10 @@ def test_a_reset_during_an_image_leaves_no_partial_sum(tmp_path):
 
 
 @pytest.mark.parametrize("layers, lanes", [("7-5-4-3", 2), ("6-9-3-2", 4), ("5-3", 3), ("4-1-3", 1), ("3-40-2", 16),
-                                           ("6-5-3", 12)],
+                                           ("6-5-3", 12), ("6-1", 1)],
                          ids=["three-layers", "lanes-past-the-last-neuron", "one-layer", "one-neuron-layer",
-                              "groups-wait-for-the-result-chain", "more-lanes-than-any-layer"])
+                              "groups-wait-for-the-result-chain", "more-lanes-than-any-layer",
+                              "one-output-read-as-soon-as-it-is-summed"])
 def test_rtl_equals_model_at_any_depth_and_lane_count(layers, lanes, tmp_path):
     """Depths 1–3, lanes that do and do not divide a layer, 10-bit words, under stalls; the cycle
     count equals the cycle model's. Weight memories: one shared by three layers (7-5-4-3 on 2 lanes),
