@@ -50,8 +50,8 @@ class BayesianMLP(wiring.Component):
     number of lanes share one memory (``models.bnn.weight_segments``), so a
     layer narrower than the engine stores only its own lanes.
     A free-running pipeline: the row read from banked block RAM
-    (:class:`~hw.common.banked.BankedMemory`, ``READ_STAGES`` cycles) → σ'·ε in a
-    registered DSP multiplier (or a LUT multiplier of the same timing) →
+    (:class:`~hw.common.banked.BankedMemory`, ``READ_STAGES`` cycles) → the lane's μ and σ' register →
+    σ'·ε in a registered DSP multiplier (or a LUT multiplier of the same timing) →
     sampled weight → w·a in a registered DSP multiplier → accumulate (``MAC_LATENCY`` cycles). A group ends with
     ``MAC_LATENCY`` drain cycles and ``lanes`` cycles that add each lane's bias, requantize, apply ReLU and write the result into the
     next layer's activation buffer (two ping-pong buffers beside the input
