@@ -40,7 +40,7 @@ from hw.common.banked import fewest_blocks
 from hw.grng import PASS_BUBBLES
 from models import grng
 from models.bnn import (GRNG_BITS, GRNG_N, bnn_mlp_raw, cycles_per_image, image_buffer_words, image_interval,
-                        segment_rows, sigma_format, weight_segments)
+                        quantize_posterior, segment_rows, weight_segments)
 from models.fixed import FixedFormat, quantize
 from models.train.admm import load_split
 from models.train.bnn import predict_float, train_bnn, upscaled
@@ -152,12 +152,6 @@ class Scale:
         self.data = upscaled(load_split())
         self.posterior = train_bnn(self.data, hidden=tuple(VIBNN_SIZES[1:-1]), epochs=20, lr=1e-3)
 
-    def raw(self, fmt: FixedFormat, eps_bits: int, weight_frac: int) -> dict:
-        weight_fmt = FixedFormat(fmt.width, weight_frac)
-        return {name: quantize(value / np.sqrt(eps_bits), sigma_format(fmt.width)) if name.startswith("sigma")
-                else quantize(value, weight_fmt if name.startswith("mu") else fmt)
-                for name, value in self.posterior.items()}
-
     def float_accuracy(self, seed: int = 0) -> float:
         mean, _ = predict_float(self.posterior, self.data.x_test, ACCURACY_PASSES, np.random.default_rng(seed))
         return float((mean.argmax(axis=1) == self.data.y_test).mean())
@@ -166,7 +160,7 @@ class Scale:
                        eps_source: str = "rlf", seed: int = 1) -> float:
         progress(f"784-200-200-10: Q{fmt.width}.{fmt.frac} model, μ frac {weight_frac}, {lanes} lanes, "
                  f"{eps_bits}-bit ε from {eps_source}, seed {seed}")
-        mean, _ = bnn_mlp_raw(self.raw(fmt, eps_bits, weight_frac), quantize(self.data.x_test, fmt), fmt,
+        mean, _ = bnn_mlp_raw(quantize_posterior(self.posterior, fmt, eps_bits, weight_frac), quantize(self.data.x_test, fmt), fmt,
                               ACCURACY_PASSES, seed, lanes, eps_bits, weight_frac, eps_source)
         return float((mean.argmax(axis=1) == self.data.y_test).mean())
 

@@ -27,12 +27,12 @@ import math
 
 import numpy as np
 
-from .fixed import FixedFormat, ceil_div, requantize, round_shift, saturate
+from .fixed import FixedFormat, ceil_div, quantize, requantize, round_shift, saturate
 from .grng import paired_lfsr_grng, rlf_grng
 from .memory import BANKED_READ_LATENCY
 
 __all__ = ["EPS_SOURCES", "epsilons", "posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
-           "sigma_frac", "sigma_format", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
+           "sigma_frac", "sigma_format", "quantize_posterior", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
            "segment_rows", "image_buffer_words", "cycles_per_image", "image_interval", "cycles_for_images", "MAC_LATENCY", "READ_STAGES",
            "RESULT_STAGES", "LAYER_SETTLE"]
 
@@ -55,6 +55,18 @@ def sigma_frac(width: int) -> int:
 
 def sigma_format(width: int) -> FixedFormat:
     return FixedFormat(width, sigma_frac(width))
+
+
+def quantize_posterior(posterior: dict, fmt: FixedFormat, eps_bits: int = GRNG_BITS,
+                       weight_frac: int | None = None) -> dict:
+    """A float posterior (``mu1, sigma1, b1, …``, σ in real units) as the raw words the engine stores: μ in
+    Q(width, ``weight_frac``) (default ``fmt.frac``), σ' = σ/√``eps_bits`` in :func:`sigma_format`, biases in
+    ``fmt``."""
+    weight_fmt = FixedFormat(fmt.width, fmt.frac if weight_frac is None else weight_frac)
+    root = math.sqrt(eps_bits)
+    return {name: quantize(value / root, sigma_format(fmt.width)) if name.startswith("sigma")
+            else quantize(value, weight_fmt if name.startswith("mu") else fmt)
+            for name, value in posterior.items()}
 
 
 def sample_weights(mu_raw, sigma_raw, eps_raw, fmt: FixedFormat) -> np.ndarray:
