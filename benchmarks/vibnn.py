@@ -277,21 +277,25 @@ def bnn_rows() -> list[str]:
 
 
 def accuracy_spread(seeds: int) -> str:
-    """784-200-200-10's accuracy over ``seeds`` seeds of the passes' randomness (the float model's generator,
-    the fixed-point models' ε): an 8-pass estimate on 450 images scatters by about a point."""
+    """784-200-200-10's accuracy over ``seeds`` seeds of the passes' randomness: the float model's generator
+    (seed s is ``default_rng(s - 1)``, so seed 1 is the main table's) and the fixed-point models' ε, at the
+    ``ON_DEVICE`` points and at 20 lanes with RLF ε. An 8-pass estimate on 450 images scatters by about a
+    point."""
     scale = Scale()
     fmt = FixedFormat(SCALE_FORMAT["width"], SCALE_FORMAT["frac"])
     weight_frac = fmt.frac + SCALE_FORMAT["weight_extra_frac"]
-    models = {"float": lambda seed: scale.float_accuracy(seed - 1),
-              **{f"Q{fmt.width}.{fmt.frac}, μ Q{fmt.width}.{weight_frac}, {lanes} lanes, ε 32-bit {source}":
-                 (lambda seed, lanes=lanes, source=source:
-                  scale.fixed_accuracy(fmt, lanes, 32, weight_frac, source, seed))
-                 for source, lanes in (("lfsr", 40), ("rlf", 20))}}
-    lines = ["| model | " + " | ".join(f"seed {seed}" for seed in range(1, seeds + 1)) + " | mean |",
-             "|---|" + "---:|" * (seeds + 1)]
-    for label, accuracy in models.items():
-        values = [accuracy(seed) for seed in range(1, seeds + 1)]
-        lines.append(f"| {label} | " + " | ".join(f"{v:.4f}" for v in values) + f" | {np.mean(values):.4f} |")
+    numbers = range(1, seeds + 1)
+
+    def row(label, accuracy) -> str:
+        values = [accuracy(seed) for seed in numbers]
+        return f"| {label} | " + " | ".join(f"{v:.4f}" for v in values) + f" | {np.mean(values):.4f} |"
+
+    lines = ["| model | " + " | ".join(f"seed {seed}" for seed in numbers) + " | mean |",
+             "|---|" + "---:|" * (seeds + 1), row("float", lambda seed: scale.float_accuracy(seed - 1))]
+    for point in (*ON_DEVICE, {"lanes": 20, "eps_bits": GRNG_BITS, "grng": "rlf"}):
+        label = f"Q{fmt.width}.{fmt.frac}, μ Q{fmt.width}.{weight_frac}, {point['lanes']} lanes, ε {eps_label(point)}"
+        lines.append(row(label, lambda seed: scale.fixed_accuracy(fmt, point["lanes"], point["eps_bits"], weight_frac,
+                                                                   point["grng"], seed)))
     return "\n".join(lines)
 
 

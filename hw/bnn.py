@@ -397,8 +397,8 @@ class BayesianMLP(wiring.Component):
                 with m.If(selects[lane // LANE_GROUP]):
                     m.d.comb += [mu[lane].eq(row[lane * W:(lane + 1) * W]),
                                  sigma[lane].eq(row[(used + lane) * W:(used + lane + 1) * W])]
-        return ([delay(m, word, 1, f"{name}{lane}", reset_less=True) for lane, word in enumerate(words)]
-                for name, words in (("mu", mu), ("sigma", sigma)))
+        return tuple([delay(m, word, 1, f"{name}{lane}", reset_less=True) for lane, word in enumerate(words)]
+                     for name, words in (("mu", mu), ("sigma", sigma)))
 
     def _group_copies(self, m, value, prefix: str, *, init: int = 0, reset_less=False, count=None) -> list[Signal]:
         """A registered copy of ``value`` for every lane group, or ``count`` copies (``keep``: not merged)."""

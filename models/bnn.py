@@ -32,9 +32,9 @@ from .grng import paired_lfsr_grng, rlf_grng
 from .memory import BANKED_READ_LATENCY
 
 __all__ = ["EPS_SOURCES", "epsilons", "posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
-           "sigma_frac", "sigma_format", "quantize_posterior", "sample_weights", "bnn_mlp_raw", "steps_per_pass", "weight_segments",
-           "segment_rows", "image_buffer_words", "cycles_per_image", "image_interval", "cycles_for_images", "MAC_LATENCY", "READ_STAGES",
-           "RESULT_STAGES", "LAYER_SETTLE"]
+           "sigma_frac", "sigma_format", "quantize_posterior", "sample_weights", "bnn_mlp_raw", "steps_per_pass",
+           "weight_segments", "segment_rows", "image_buffer_words", "cycles_per_image", "image_interval",
+           "cycles_for_images", "MAC_LATENCY", "READ_STAGES", "RESULT_STAGES", "LAYER_SETTLE"]
 
 GRNG_N, GRNG_BITS = 63, 32  #: the rlf-grng that draws ε: LFSR length, default bits per sample
 EPS_SOURCES = ("rlf", "lfsr")  #: where ε comes from (``epsilons``)
