@@ -168,12 +168,13 @@ class WallaceGRNG(wiring.Component):
     A unit's pool lives twice (read half, write half) in 4 RAM banks split by
     address mod 4. Pass ``p`` reads every value once in the order
     ``(stride·j + offset) mod pool`` (odd ``stride``: 4 consecutive ``j`` hit
-    4 different banks), transforms each group of 4 with
+    4 different banks), negates each value where its row's 4 bits from the
+    unit's 31-bit sign LFSR are 1, transforms each group of 4 with
     ``(t-a, t-b, c-t, d-t)``, ``t = (a+b+c+d+1) >> 1``, writes the results in
     order into the other half and emits them multiplied by the pass's χ² gain.
     Stride and offset come from a per-unit xorshift32 stepped once a pass; the
     next gain is ``1 + v·chi`` from the pass's last first-lane value. Pipeline:
-    issue addresses → RAM → bank registers → lane-ordered registers → ``t``
+    issue addresses → RAM → bank registers → lane-ordered, signed registers → ``t``
     register → transform and write back → two registered multipliers (gain, and
     χ² correction) → output register.
 
@@ -210,12 +211,13 @@ class WallaceGRNG(wiring.Component):
         init = wallace_init(self.pool, self.lanes // 4, self.seed)
         advance = _output_handshake(m, self.z_out)
         for unit in range(self.lanes // 4):
-            outputs = self._unit(m, unit, [int(v) for v in init["pool"][:, unit]], init["states"][unit], advance)
+            outputs = self._unit(m, unit, [int(v) for v in init["pool"][:, unit]], init["states"][unit],
+                                 init["signs"][:, unit], advance)
             for k in range(4):
                 m.d.comb += self.z_out.payload[4 * unit + k].eq(outputs[k])
         return m
 
-    def _unit(self, m, unit, pool_init, state_init, advance):
+    def _unit(self, m, unit, pool_init, state_init, sign_window, advance):
         pool, rows = self.pool, self.pool // 4
         word = signed(WALLACE_FORMAT.width)
         reads, writes = [], []
@@ -248,7 +250,8 @@ class WallaceGRNG(wiring.Component):
         # row's tag (a real row, its row and half, the pass's last). "issued": a read is in the RAM
         # ports; "fetched": the four banks' words are registered (block RAM outputs go straight into
         # registers); "captured": they are ordered by lane (``select``) and registered again;
-        # "summed": ``t`` is registered.
+        # "summed": ``t`` is registered. A value is negated as it is ordered (saturated: -(-2**15) is
+        # 2**15 - 1, so the transform's operands keep 16 bits).
         def stage(name, shape=1):
             return Signal(shape, reset_less=True, name=f"{name}{unit}")
         tag = data.StructLayout({"valid": 1, "row": range(rows), "half": 1, "end": 1})
@@ -256,6 +259,7 @@ class WallaceGRNG(wiring.Component):
         select, fetched_select = ([stage(f"{name}_{k}_", 2) for k in range(4)] for name in ("select", "fetched_select"))
         banked = [stage(f"banked_{bank}_", word) for bank in range(4)]
         values = [stage(f"value_{k}_", word) for k in range(4)]
+        signs = leap_lfsr(m, sign_window, 4, advance & fetched.valid, name=f"signs{unit}")
 
         next_state = Signal(32, name=f"xorshift_next{unit}")
         m.d.comb += [next_state.eq(_xorshift32(xorshift)), stride.eq(xorshift[:bits] | 1),
@@ -269,8 +273,9 @@ class WallaceGRNG(wiring.Component):
                          *(f.eq(s) for f, s in zip(fetched_select, select)),
                          *(b.eq(read.data) for b, read in zip(banked, reads))]
             for k in range(4):
-                m.d.sync += values[k].eq(Mux(fetched_select[k] == 0, banked[0], Mux(fetched_select[k] == 1, banked[1],
-                                             Mux(fetched_select[k] == 2, banked[2], banked[3]))))
+                ordered = Mux(fetched_select[k] == 0, banked[0], Mux(fetched_select[k] == 1, banked[1],
+                              Mux(fetched_select[k] == 2, banked[2], banked[3])))
+                m.d.sync += values[k].eq(Mux(signs[k], saturate(-ordered, WALLACE_FORMAT.width), ordered))
             m.d.sync += issued.valid.eq(bubbles == 0)
             with m.If(bubbles != 0):
                 m.d.sync += bubbles.eq(bubbles - 1)

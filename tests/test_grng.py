@@ -256,6 +256,15 @@ def test_wallace_is_normal_and_decorrelated():
     _fails(check_moments, triangular)
 
 
+def test_wallace_every_lanes_stream_passes_the_block_mean_test():
+    """Each lane's 200,000 outputs (about 800 passes of a 1024-value pool): block means scatter as
+    independent samples' would. Without the random signs on the values read, each pass's lane sums are
+    ±½ the previous pass's, and this failed (lane 0, p = 1e-21)."""
+    z = grng.wallace_grng(1024, 4, 5, 200_000) / 2 ** grng.WALLACE_FORMAT.frac
+    for lane in range(z.shape[1]):
+        check_block_means(z[:, lane], 1.0)
+
+
 def test_clt_matches_irwin_hall_theory():
     """Sum of 12 uniforms: N(0,1)-like (KS) but with the exact excess kurtosis -1.2/terms, measurable."""
     terms, bits = 12, 8
