@@ -26,6 +26,7 @@ SHARED_POINTS = {
     "dense-fc": {"n_in": 8, "n_out": 4, "parallelism": 2},           # tests/test_flow.py (build)
     "fft": {"k": 16},                                                # tests/test_circulant.py
     "intergrad": {},                                                 # tests/test_intergrad.py
+    "lfsr-grng": {"lanes": 3, "bits": 9, "seed": 6, "samples": 40},  # tests/test_grng.py
     "net": {},                                                       # tests/test_net.py
     "pool": {},                                                      # tests/test_conv.py
     "pwl": {"function": "tanh"},                                     # tests/test_pwl.py

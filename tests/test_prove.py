@@ -90,6 +90,7 @@ PROOF_POINTS = {
     "dense-fc": dict(n_in=2, n_out=2, parallelism=1),
     "fft": dict(k=4, width=8, frac=4),
     "intergrad": dict(rows=2, cols=2, width=4, acc_width=8, max_n_o=2, max_n_i=2, max_batch=1),
+    "lfsr-grng": dict(lanes=1, bits=4),
     "net": dict(model=str(Path(__file__).parent / "data" / "net_pinned.onnx"), width=8, frac=3,
                 target_interval=10**6),
     "pool": dict(channels=1, size=2, width=4, frac=1),
@@ -100,7 +101,7 @@ PROOF_POINTS = {
     "sc-cnn": dict(size=3, kernel=2, channels=1, classes=1, length=4, bits=2),
     "wallace-grng": dict(pool=64, lanes=4),
 }
-CHEAP = ("clt-grng", "conv", "fft", "net", "pool", "pwl", "rlf-grng", "sc-layer", "sc-net",
+CHEAP = ("clt-grng", "conv", "fft", "lfsr-grng", "net", "pool", "pwl", "rlf-grng", "sc-layer", "sc-net",
          "sc-cnn")  # seconds each; the rest: -m slow
 
 

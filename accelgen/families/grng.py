@@ -1,6 +1,7 @@
 # amaranth: UnusedElaboratable=no
 # (Design.__init__ builds each component once to check its parameters; that one is never elaborated.)
-"""VIBNN's Gaussian random number generators: ``rlf-grng``, ``wallace-grng`` and the ``clt-grng`` baseline.
+"""VIBNN's Gaussian random number generators: ``rlf-grng``, ``wallace-grng``, ``lfsr-grng`` (bnn-mlp's ε
+source without block RAM) and the ``clt-grng`` baseline.
 
 They take no input; ``samples`` sets how many steps ``sim`` and ``run`` draw
 (it does not change the hardware). ``run`` returns ``z_raw`` (the integers
@@ -15,7 +16,8 @@ from amaranth.hdl import Value
 import hw.grng
 from hw.link import TAKE
 from models.fixed import FixedFormat, unpack
-from models.grng import RLF_LENGTHS, WALLACE_FORMAT, clt_grng, clt_scale, rlf_columns, rlf_grng, wallace_grng
+from models.grng import (PAIRED_LFSRS, RLF_LENGTHS, WALLACE_FORMAT, clt_grng, clt_scale, paired_lfsr_grng,
+                         rlf_columns, rlf_grng, wallace_grng)
 from models.lfsr import LFSR_TAPS
 
 from ..api import ArraySpec, Claim, Design, Family
@@ -88,6 +90,11 @@ class GaussianGenerator(Design):
                               lambda words: {"z_raw": np.stack(unpack(words, lane_width, lanes), axis=1)})
 
 
+def _binomial_format(bits: int) -> tuple[FixedFormat, float]:
+    """Raw ``2S - bits`` lattice points and their scale to unit variance."""
+    return FixedFormat(bits.bit_length() + 1, 0), 1 / math.sqrt(bits)
+
+
 @register
 class RLFGRNG(GaussianGenerator):
     name = "rlf-grng"
@@ -113,12 +120,35 @@ class RLFGRNG(GaussianGenerator):
         return hw.grng.RLFGRNG(n=p["n"], lanes=p["lanes"], bits=p["bits"], seed=p["seed"])
 
     def sample_format(self):
-        bits = self.params["bits"]
-        return FixedFormat(bits.bit_length() + 1, 0), 1 / math.sqrt(bits)
+        return _binomial_format(self.params["bits"])
 
     def golden(self, raw):
         p = self.params
         return {"z_raw": rlf_grng(p["n"], p["lanes"], p["bits"], p["seed"], p["samples"])}
+
+
+@register
+class PairedLFSRGRNG(GaussianGenerator):
+    name = "lfsr-grng"
+    summary = ("two register LFSRs per lane (bnn-mlp's eps source, no block RAM): z = (2S - bits)/sqrt(bits), "
+               "S the ones among their XORed new bits")
+    parameters = (
+        _lanes(4, 256),
+        Param("bits", 32, "bits per sample: outputs are Binomial(bits, 1/2)", lo=2,
+              hi=min(LFSR_TAPS[n] for n in PAIRED_LFSRS)),
+        SEED, SAMPLES,
+    )
+
+    def component(self):
+        p = self.params
+        return hw.grng.PairedLFSRGRNG(lanes=p["lanes"], bits=p["bits"], seed=p["seed"])
+
+    def sample_format(self):
+        return _binomial_format(self.params["bits"])
+
+    def golden(self, raw):
+        p = self.params
+        return {"z_raw": paired_lfsr_grng(p["lanes"], p["bits"], p["seed"], p["samples"])}
 
 
 @register
