@@ -256,13 +256,32 @@ def test_wallace_is_normal_and_decorrelated():
     _fails(check_moments, triangular)
 
 
-def test_wallace_every_lanes_stream_passes_the_block_mean_test():
-    """Each lane's 200,000 outputs (about 800 passes of a 1024-value pool): block means scatter as
-    independent samples' would. Without the random signs on the values read, each pass's lane sums are
-    ±½ the previous pass's, and this failed (lane 0, p = 1e-21)."""
+def check_block_energies(z, size):
+    """Sums of squares of blocks of ``size`` standardized values scatter as a normal stream's would:
+    Σ (block sum of squares − size)² / (2·size) is χ²(blocks) (two-sided p > 1e-3). A generator whose
+    energy is held constant lands far below."""
+    z = (np.asarray(z, dtype=np.float64) - np.mean(z)) / np.std(z)
+    blocks = len(z) // size
+    energies = (z[:blocks * size] ** 2).reshape(blocks, size).sum(axis=1)
+    statistic = float(((energies - size) ** 2).sum() / (2 * size))
+    p = 2 * min(stats.chi2.sf(statistic, blocks), stats.chi2.cdf(statistic, blocks))
+    assert p > 1e-3, f"block energies: χ² {statistic:.0f} on {blocks} blocks of {size}, p = {p:.2e}"
+
+
+def test_wallace_every_lanes_stream_passes_the_block_tests():
+    """Each lane's 200,000 outputs (about 800 passes of a 1024-value pool): block means, and block sums of
+    squares over a pass (a lane's 256 outputs; the unit's 1024), scatter as independent normals' would.
+    Without the random signs on the values read, each pass's lane sums are ±½ the previous pass's and the
+    block means failed (p = 1e-21); without the χ² gain a pass keeps its pool's energy and the block sums
+    of squares fail (χ² 0 over the unit's passes, p ≤ 1e-7 per lane)."""
     z = grng.wallace_grng(1024, 4, 5, 200_000) / 2 ** grng.WALLACE_FORMAT.frac
     for lane in range(z.shape[1]):
         check_block_means(z[:, lane], 1.0)
+        check_block_energies(z[:, lane], 256)
+    check_block_energies(z.ravel(), 1024)
+    constant_energy = z[:len(z) // 1024 * 1024, 0].reshape(-1, 1024)
+    constant_energy = constant_energy / np.sqrt((constant_energy ** 2).mean(axis=1, keepdims=True))
+    _fails(check_block_energies, constant_energy.ravel(), 1024)
 
 
 def test_clt_matches_irwin_hall_theory():
