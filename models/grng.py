@@ -19,7 +19,7 @@ samples ``raw``; the standard-normal value is ``raw * scale``.
   random sign on each value read (4 bits a row from a 31-bit LFSR per unit), and the
   χ² sum-of-squares correction ``G = 1 + v/√(2·pool)`` per pass. Without the signs
   a lane's sum over a pass is ``±½`` the previous pass's lane sums (each slot reads
-  one residue class mod 4, which one lane wrote): block means 0.2 correlated.
+  one residue class mod 4, which one lane wrote): consecutive pass sums correlate by ~0.2.
 * **CLT**: the sum of ``terms`` uniform ``bits``-bit integers from a
   ``clt_lfsr(terms, bits)``-bit LFSR per lane advanced ``terms*bits`` bits per step,
   centred: ``raw = 2Σu - terms(2**bits - 1)``.
