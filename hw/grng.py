@@ -198,7 +198,7 @@ class WallaceGRNG(wiring.Component):
 
     Throughput
     ----------
-    4 samples per unit per cycle, except ``PASS_BUBBLES`` idle cycles per pass (``pool/4 + 2`` cycles a
+    4 samples per unit per cycle, except ``PASS_BUBBLES`` = 4 idle cycles per pass (``pool/4 + 4`` cycles a
     pass).
     """
 
