@@ -129,14 +129,14 @@ def _wallace_unit(values: np.ndarray, state: int, sign_window: np.ndarray, steps
     gain = 1 << GAIN_FRAC
     out = np.empty((steps, 4), dtype=np.int64)
     fresh = np.empty_like(values)
-    step = rows = 0
+    step = rows_read = 0
     while step < steps:
         stride, offset = pass_addressing(state, pool)
         for row in range(pool // 4):
             j = 4 * row + np.arange(4)
             read = values[(stride * j + offset) & (pool - 1)]
-            a, b, c, d = saturate(np.where(signs[rows] == 1, -read, read), WALLACE_FORMAT.width)
-            rows += 1
+            a, b, c, d = saturate(np.where(signs[rows_read] == 1, -read, read), WALLACE_FORMAT.width)
+            rows_read += 1
             t = (a + b + c + d + 1) >> 1
             new = saturate(np.array([t - a, t - b, c - t, d - t]), WALLACE_FORMAT.width)
             fresh[4 * row:4 * row + 4] = new
