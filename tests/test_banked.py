@@ -89,6 +89,7 @@ class Deep(wiring.Component):
         return m
 
 
+@pytest.mark.slow  # two syntheses and placements: ~20 s
 def test_banks_absorb_their_read_registers_and_beat_the_cascade():
     """Eight DP16KDs either way; banked, every bank's read register is inside its block RAM (the fabric
     keeps the address (this design's and the memory's own), the select delays, two group registers, the

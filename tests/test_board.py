@@ -68,6 +68,7 @@ def deploy_and_check(name: str, board: str, out_dir, params=()) -> dict:
     return manifest
 
 
+@pytest.mark.slow  # a whole place-and-route and ecppack: ~50 s
 def test_deploy_dense_fc_on_ulx3s_writes_a_checked_bitstream(tmp_path):
     """A small dense-fc (the default one takes three placements, about a minute: docs/board.md, "Measured")."""
     manifest = deploy_and_check("dense-fc", "ulx3s-85f", tmp_path, ["n_in=16", "n_out=8", "parallelism=2"])
@@ -98,6 +99,7 @@ def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, argv, me
     assert accelgen.design("pool").on_link
 
 
+@pytest.mark.slow  # a place-and-route: ~13 s
 def test_a_clock_that_never_closes_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     import accelgen.flows.board as board
     monkeypatch.setattr(board, "CLOCK_MARGIN", 10.0)  # start at the 200 MHz ceiling, and try only that

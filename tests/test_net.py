@@ -173,7 +173,8 @@ def test_rtl_equals_model_on_many_random_networks_under_stalls(tmp_path, network
     _check_rtl(tmp_path, network, data)
 
 
-@pytest.mark.parametrize("model, engine", [("digits-dense", "dense"), ("digits-circulant", "hybrid")])
+@pytest.mark.parametrize("model, engine", [("digits-dense", "dense"),
+                                           pytest.param("digits-circulant", "hybrid", marks=pytest.mark.slow)])
 def test_layers_overlap_the_network_runs_at_its_slowest_layer(tmp_path, model, engine):
     """Steady-state cycles per image from the RTL within 5 % of the slowest layer's interval, and well
     under the layers run one after another; digits images through the RTL equal the model."""

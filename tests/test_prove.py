@@ -101,7 +101,7 @@ PROOF_POINTS = {
     "sc-cnn": dict(size=3, kernel=2, channels=1, classes=1, length=4, bits=2),
     "wallace-grng": dict(pool=64, lanes=4),
 }
-CHEAP = ("clt-grng", "conv", "fft", "lfsr-grng", "net", "pool", "pwl", "rlf-grng", "sc-layer", "sc-net",
+CHEAP = ("clt-grng", "conv", "fft", "lfsr-grng", "pool", "pwl", "rlf-grng", "sc-layer", "sc-net",
          "sc-cnn")  # seconds each; the rest: -m slow
 
 
