@@ -112,7 +112,7 @@ def test_a_reset_during_an_image_leaves_no_partial_sum(tmp_path):
 
 
 @pytest.mark.parametrize("layers, lanes", [("7-5-4-3", 2), ("6-9-3-2", 4), ("5-3", 3), ("4-1-3", 1), ("3-40-2", 16),
-                                           ("6-5-3", 12), ("6-1", 1)],
+                                           pytest.param("6-5-3", 12, marks=pytest.mark.slow), ("6-1", 1)],
                          ids=["three-layers", "lanes-past-the-last-neuron", "one-layer", "one-neuron-layer",
                               "groups-wait-for-the-result-chain", "more-lanes-than-any-layer",
                               "one-output-read-as-soon-as-it-is-summed"])

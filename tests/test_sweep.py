@@ -39,6 +39,7 @@ def test_sweep_on_a_local_cluster_matches_direct_evaluation(tmp_path, capsys):
     assert (tmp_path / "pwl-pareto.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow  # waits out the scheduler's connection timeout: ~10 s
 def test_unreachable_scheduler_exits_2(capsys):
     assert main(["sweep", "pwl", "-p", "width=16", "--scheduler", "tcp://127.0.0.1:9"]) == 2
     assert "cannot reach Dask scheduler" in capsys.readouterr().err
