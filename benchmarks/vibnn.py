@@ -38,7 +38,6 @@ import accelgen
 from accelgen.flows.outputs import write_atomically
 from hw.common.banked import fewest_blocks
 from hw.grng import PASS_BUBBLES
-from models import grng
 from models.bnn import (GRNG_BITS, GRNG_N, bnn_mlp_raw, cycles_per_image, image_buffer_words, image_interval,
                         quantize_posterior, segment_rows, weight_segments)
 from models.fixed import FixedFormat, quantize
@@ -73,15 +72,8 @@ def samples_per_cycle(design: str, params: dict) -> float:
 
 
 def standard_normal(design: str, params: dict, steps: int) -> np.ndarray:
-    """``steps × lanes`` samples of the bit-exact model, scaled to N(0, 1)."""
-    if design == "rlf-grng":
-        return grng.rlf_grng(params["n"], params["lanes"], params["bits"], 1, steps) / np.sqrt(params["bits"])
-    if design == "lfsr-grng":
-        return grng.paired_lfsr_grng(params["lanes"], params["bits"], 1, steps) / np.sqrt(params["bits"])
-    if design == "wallace-grng":
-        return grng.wallace_grng(params["pool"], params["lanes"], 1, steps) / 2 ** grng.WALLACE_FORMAT.frac
-    return grng.clt_grng(params["terms"], params["bits"], params["lanes"], 1, steps) * grng.clt_scale(
-        params["terms"], params["bits"])
+    """``steps × lanes`` samples of the design's bit-exact model (seed 1), scaled to N(0, 1) (its ``z``)."""
+    return accelgen.design(design, **params, seed=1, samples=steps).model()["z"]
 
 
 def block_mean_p(z: np.ndarray, blocks: int = 1000) -> float:
@@ -164,8 +156,9 @@ class Scale:
                        eps_source: str = "rlf", seed: int = 1) -> float:
         progress(f"784-200-200-10: Q{fmt.width}.{fmt.frac} model, μ frac {weight_frac}, {lanes} lanes, "
                  f"{eps_bits}-bit ε from {eps_source}, seed {seed}")
-        mean, _ = bnn_mlp_raw(quantize_posterior(self.posterior, fmt, eps_bits, weight_frac), quantize(self.data.x_test, fmt), fmt,
-                              ACCURACY_PASSES, seed, lanes, eps_bits, weight_frac, eps_source)
+        raw = quantize_posterior(self.posterior, fmt, eps_bits, weight_frac)
+        mean, _ = bnn_mlp_raw(raw, quantize(self.data.x_test, fmt), fmt, ACCURACY_PASSES, seed, lanes, eps_bits,
+                              weight_frac, eps_source)
         return float((mean.argmax(axis=1) == self.data.y_test).mean())
 
     def rtl_cycles(self, params: dict) -> int:

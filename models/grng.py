@@ -35,7 +35,7 @@ The LFSRs are ``models/lfsr.py``'s.
 
 import numpy as np
 
-from .fixed import FixedFormat, round_shift, saturate
+from .fixed import FixedFormat, ceil_div, round_shift, saturate
 from .lfsr import LFSR_TAPS, lfsr_bits, lfsr_words, seed_windows
 
 __all__ = [
@@ -123,7 +123,7 @@ def _wallace_unit(values: np.ndarray, state: int, sign_window: np.ndarray, steps
     """One unit's ``steps × 4`` raw outputs from its pool ``values`` (modified in place); row ``i`` of the
     passes negates the values it reads where its sign LFSR's new bits ``4i … 4i+3`` are 1."""
     pool = len(values)
-    rows_needed = -(-steps // (pool // 4)) * (pool // 4)  # whole passes
+    rows_needed = ceil_div(steps, pool // 4) * (pool // 4)  # whole passes
     signs = lfsr_bits(SIGN_LFSR, sign_window[:, None], 4 * rows_needed)[SIGN_LFSR:, 0].reshape(-1, 4)
     chi = chi_constant(pool)
     gain = 1 << GAIN_FRAC
