@@ -298,26 +298,27 @@ def test_clt_matches_irwin_hall_theory():
 
 # --- RTL == model ---------------------------------------------------------------
 
-@pytest.mark.parametrize("name, overrides", [
-    ("rlf-grng", {"n": 63, "lanes": 3, "bits": 12, "seed": 77, "samples": 300}),
-    ("rlf-grng", {"n": 127, "lanes": 2, "bits": 3, "seed": 5, "samples": 200}),
-    ("wallace-grng", {"pool": 64, "lanes": 8, "seed": 9, "samples": 250}),
-    ("clt-grng", {"terms": 3, "bits": 5, "lanes": 2, "seed": 4, "samples": 200}),
-    ("lfsr-grng", {"lanes": 3, "bits": 9, "seed": 6, "samples": 200}),
-], ids=["rlf-12bits", "rlf-3bits-n127", "wallace-pool64", "clt-small", "lfsr-9bits"])
-def test_grng_rtl_equals_model_under_stalls(name, overrides, tmp_path):
-    rtl_run(name, overrides, tmp_path, stall=0.4)
+RTL_POINTS = {  # each one Verilator build, shared by the tests below
+    "rlf-12bits": ("rlf-grng", {"n": 63, "lanes": 3, "bits": 12, "seed": 77, "samples": 300}),
+    "rlf-3bits-n127": ("rlf-grng", {"n": 127, "lanes": 2, "bits": 3, "seed": 5, "samples": 200}),
+    "wallace-pool64": ("wallace-grng", {"pool": 64, "lanes": 8, "seed": 9, "samples": 250}),
+    "clt-small": ("clt-grng", {"terms": 3, "bits": 5, "lanes": 2, "seed": 4, "samples": 200}),
+    "lfsr-9bits": ("lfsr-grng", {"lanes": 3, "bits": 9, "seed": 6, "samples": 200}),
+}
 
 
-@pytest.mark.parametrize("name, overrides, cycles", [  # the configurations above: their builds are reused
-    ("rlf-grng", {"n": 63, "lanes": 3, "bits": 12, "seed": 77, "samples": 300}, 300),
-    ("clt-grng", {"terms": 3, "bits": 5, "lanes": 2, "seed": 4, "samples": 200}, 200),
-    ("lfsr-grng", {"lanes": 3, "bits": 9, "seed": 6, "samples": 200}, 200),
-    ("wallace-grng", {"pool": 64, "lanes": 8, "seed": 9, "samples": 250}, 250 + PASS_BUBBLES * (249 // 16)),
-], ids=["rlf", "clt", "lfsr", "wallace"])
-def test_grng_throughput_without_stalls(name, overrides, cycles, tmp_path):
+@pytest.mark.parametrize("point", RTL_POINTS)
+def test_grng_rtl_equals_model_under_stalls(point, tmp_path):
+    rtl_run(*RTL_POINTS[point], tmp_path, stall=0.4)
+
+
+@pytest.mark.parametrize("point, cycles", [
+    ("rlf-12bits", 300), ("clt-small", 200), ("lfsr-9bits", 200),
+    ("wallace-pool64", 250 + PASS_BUBBLES * (249 // 16)),
+])
+def test_grng_throughput_without_stalls(point, cycles, tmp_path):
     """One step per cycle; Wallace idles PASS_BUBBLES cycles after each pass of pool/4 steps."""
-    _, result = rtl_run(name, overrides, tmp_path, stall=0.0)
+    _, result = rtl_run(*RTL_POINTS[point], tmp_path, stall=0.0)
     assert result.counters["cycles"] == cycles
 
 
