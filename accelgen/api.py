@@ -316,10 +316,12 @@ class Design:
                                  seed=seed, batch=batch or self.sim_batch, raw_inputs=raw)
 
     def synthesize(self, target: str = "ecp5", *, seeds: int = 1, cached_only: bool = False,
-                   goal_mhz: float = synthesize.CLOCK_TARGET_MHZ, router: str = synthesize.ROUTERS[0]) -> dict | None:
+                   goal_mhz: float = synthesize.CLOCK_TARGET_MHZ, router: str = synthesize.ROUTERS[0],
+                   route: bool = True) -> dict | None:
         """yosys + nextpnr on this design: the dict ``accelgen synth --json`` writes (``None`` if
         ``cached_only`` and not cached). ``seeds`` > 1 also places with nextpnr seeds 2 … ``seeds``;
-        ``goal_mhz`` is nextpnr's timing goal, ``router`` its router (``synthesize.ROUTERS``)."""
+        ``goal_mhz`` is nextpnr's timing goal, ``router`` its router (``synthesize.ROUTERS``);
+        ``route=False`` stops after placement (Fmax: nextpnr's estimate, ``placed_only`` in the dict)."""
         if target not in synthesize.TARGETS:
             raise UserError(f"target={target!r} not allowed; allowed: {', '.join(synthesize.TARGETS)}")
         if not 1 <= seeds <= synthesize.MAX_SEEDS:
@@ -334,7 +336,7 @@ class Design:
             raise UserError(f"{self.name}: {error}") from None
         text, port_list = export.elaborate(self)
         return synthesize.synthesize(text, self.toplevel, target, port_list, cached_only=cached_only, seeds=seeds,
-                                     goal_mhz=goal_mhz, router=router)
+                                     goal_mhz=goal_mhz, router=router, route=route)
 
     def prove(self, *, depth: int = 24, work_dir=None) -> dict:
         """Prove the stream contract of every output stream formally (``accelgen/flows/prove.py``):

@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
                             "routing work on the paths that miss it; the achieved Fmax is reported either way")
     synth.add_argument("--router", choices=synthesize.ROUTERS, default=synthesize.ROUTERS[0],
                        help="nextpnr's router (default router1; router2 finishes congested designs)")
+    synth.add_argument("--place-only", action="store_true",
+                       help="stop after placement: Fmax is nextpnr's estimate (a quick probe of a large design)")
 
     run = commands.add_parser("run", help="push your arrays through the RTL in simulation")
     _design_args(run)
@@ -174,7 +176,8 @@ def cmd_synth(args):
     acc = _design(args)
     if args.json_file != "-":
         check_outputs([args.json_file])
-    result = acc.synthesize(args.target, seeds=args.seeds, goal_mhz=args.goal, router=args.router)
+    result = acc.synthesize(args.target, seeds=args.seeds, goal_mhz=args.goal, router=args.router,
+                            route=not args.place_only)
     text = json.dumps(result, sort_keys=True) + "\n"
     if args.json_file == "-":
         sys.stdout.write(text)

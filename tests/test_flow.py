@@ -2,9 +2,11 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
+import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -97,6 +99,26 @@ def test_a_router_reaches_nextpnr_and_is_cached_apart(tmp_path, monkeypatch, cap
     assert "Running router2" in logs["router2"].read_text() and not logs["router1"].exists()
     assert main(["synth", "dense-fc", "--router", "router3"]) == 2
     assert "router3" in capsys.readouterr().err
+
+
+def test_place_only_reports_the_placement_estimate_and_is_cached_apart(tmp_path, monkeypatch, capsys):
+    """``synth --place-only`` stops nextpnr after placement: Fmax is the placer's estimate (its log's
+    last "Max frequency" line, no routing in the log), the result says so and sits apart from the routed one."""
+    monkeypatch.setenv("ACCELGEN_CACHE", str(tmp_path))
+    acc = accelgen.design("dense-fc", n_in=2, n_out=1, parallelism=1)
+    assert main(["synth", "dense-fc", "-p", "n_in=2", "-p", "n_out=1", "-p", "parallelism=1", "--place-only"]) == 0
+    assert "placement estimate, not routed" in capsys.readouterr().out
+    placed = acc.synthesize(cached_only=True, route=False)
+    assert placed["placed_only"] and placed["fmax_mhz"] > 0 and placed["lut"] > 0
+    assert acc.synthesize(cached_only=True) is None, "the routed point is another one"
+    text = export.elaborate(acc)[0]
+    log = synthesize._nextpnr_log(synthesize._workdir(text, acc.toplevel, "ecp5", synthesize.PlaceRoute(route=False)),
+                                  1).read_text()
+    estimates = re.findall(r"Max frequency for clock '[^']*': ([\d.]+) MHz", log)
+    assert float(estimates[-1]) == pytest.approx(placed["fmax_mhz"], abs=0.01)
+    assert "Routing" not in log and "Running router" not in log
+    routed = acc.synthesize()
+    assert "placed_only" not in routed
 
 
 def test_slow_endpoints_count_what_misses_the_goal(tmp_path, monkeypatch):

@@ -67,11 +67,13 @@ ROUTERS = ("router1", "router2")  #: nextpnr's routers; router1 is its default
 
 @dataclass(frozen=True)
 class PlaceRoute:
-    """How nextpnr places and routes: its timing goal (``--freq``) and router (``--router``). Results of
-    other settings than the defaults are cached apart."""
+    """How nextpnr places and routes: its timing goal (``--freq``), router (``--router``) and whether it
+    routes at all (``route=False``: ``--no-route``, Fmax is the placer's estimate). Results of other settings
+    than the defaults are cached apart."""
 
     goal_mhz: float = CLOCK_TARGET_MHZ
     router: str = ROUTERS[0]
+    route: bool = True
 
     def __post_init__(self):
         if not 1 <= self.goal_mhz <= MAX_GOAL_MHZ:
@@ -82,10 +84,11 @@ class PlaceRoute:
     def cache_key(self) -> str:
         """What a result's cache key adds for these settings: nothing for the defaults (their keys predate them)."""
         goal = "" if self.goal_mhz == CLOCK_TARGET_MHZ else f"\0goal {self.goal_mhz:g} MHz"
-        return goal + ("" if self.router == ROUTERS[0] else f"\0{self.router}")
+        return goal + ("" if self.router == ROUTERS[0] else f"\0{self.router}") + ("" if self.route else "\0placed")
 
     def args(self) -> list[str]:
-        return ["--freq", f"{self.goal_mhz:g}", *([] if self.router == ROUTERS[0] else ["--router", self.router])]
+        return ["--freq", f"{self.goal_mhz:g}", *([] if self.router == ROUTERS[0] else ["--router", self.router]),
+                *([] if self.route else ["--no-route"])]
 
 
 class SynthesisError(RuntimeError):
@@ -188,14 +191,19 @@ def _cells(stat: dict, top: str) -> dict:
     return module["num_cells_by_type"]
 
 
-def _fmax(report: dict) -> float | None:
+def _fmax(report: dict, log: Path) -> float | None:
+    """The routed design's Fmax from nextpnr's report; without routing (no Fmax in the report) the
+    placer's estimate, the last "Max frequency" line of its log."""
     achieved = [clock["achieved"] for clock in report.get("fmax", {}).values()]
+    if not achieved:
+        achieved = [float(mhz) for mhz in re.findall(r"Max frequency for clock '[^']*': ([\d.]+) MHz",
+                                                      log.read_text())[-1:]]
     return round(min(achieved), 2) if achieved else None
 
 
 def _resources(target: str, top: str, workdir: Path) -> dict:
     report = json.loads((workdir / "report.json").read_text())
-    fmax = _fmax(report)
+    fmax = _fmax(report, workdir / "nextpnr.log")
     if target == "ecp5":
         used = {name: entry["used"] for name, entry in report["utilization"].items()}
         return {"lut": used.get("TRELLIS_COMB", 0), "ff": used.get("TRELLIS_FF", 0),
@@ -282,7 +290,7 @@ def slow_endpoints(verilog: str, top: str, target: str = "ecp5", seed: int = 1, 
 
 def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] | None = None, *,
                cached_only: bool = False, seeds: int = 1, goal_mhz: float = CLOCK_TARGET_MHZ,
-               router: str = ROUTERS[0]) -> dict | None:
+               router: str = ROUTERS[0], route: bool = True) -> dict | None:
     """Synthesize and place-and-route ``verilog``; returns the result dict that ``synth --json`` writes.
 
     ``ports`` (from the manifest) is needed for ``ice40``'s wrapper. The dict
@@ -303,13 +311,16 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     routing work on the paths that miss it, so a design meant to run faster
     than the default goal is placed with its own (cached apart). ``router``
     is nextpnr's router: ``router2`` routes congested designs that
-    ``router1`` (the default) does not finish (docs/flow.md).
+    ``router1`` (the default) does not finish (docs/flow.md). ``route=False``
+    stops after placement: ``fmax_mhz`` is then nextpnr's estimate from the
+    placed design and the dict has ``placed_only`` — a quick probe of a
+    design that takes long to route or does not route at all.
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r} not one of {', '.join(TARGETS)}")
     if not 1 <= seeds <= MAX_SEEDS:
         raise ValueError(f"seeds={seeds} out of range [1, {MAX_SEEDS}]")
-    pnr = PlaceRoute(goal_mhz, router)
+    pnr = PlaceRoute(goal_mhz, router, route)
     workdir = _workdir(verilog, top, target, pnr)
     result = _synthesize_once(verilog, top, target, ports, workdir, cached_only, pnr)
     if result is None or seeds == 1:
@@ -364,7 +375,7 @@ def _run_tools(verilog: str, top: str, target: str, ports: list[dict] | None, wo
     tool, args = _nextpnr_args(target, pnr=pnr)
     pnr_s = _run(tool, args, work, "nextpnr.log")
     result = {"target": target, **_resources(target, top, work),
-              "yosys_s": round(yosys_s, 2), "pnr_s": round(pnr_s, 2)}
+              "yosys_s": round(yosys_s, 2), "pnr_s": round(pnr_s, 2), **({} if pnr.route else {"placed_only": True})}
     write_atomically({work / "result.json": json.dumps(result, indent=2, sort_keys=True)})
     shutil.rmtree(workdir, ignore_errors=True)  # what a failed run left
     work.rename(workdir)
@@ -386,7 +397,8 @@ def _place(workdir: Path, target: str, seed: int, result_file: Path, pnr: PlaceR
     tag = f"seed{seed}.{os.getpid()}"  # this run's own files, renamed when it is done
     tool, args = _nextpnr_args(target, seed, report=f"report-{tag}.json", pnr=pnr)
     pnr_s = _run(tool, args, workdir, f"nextpnr-{tag}.log")
-    result = {"fmax_mhz": _fmax(json.loads((workdir / f"report-{tag}.json").read_text())),
+    result = {"fmax_mhz": _fmax(json.loads((workdir / f"report-{tag}.json").read_text()),
+                                workdir / f"nextpnr-{tag}.log"),
               "pnr_s": round(pnr_s, 2)}
     os.replace(workdir / f"report-{tag}.json", _report_file(workdir, seed))
     os.replace(workdir / f"nextpnr-{tag}.log", _nextpnr_log(workdir, seed))
@@ -404,6 +416,8 @@ def summary(result: dict) -> str:
     used = "  ".join(f"{RESOURCE_NAMES[key]} {result[key]:,} ({100 * result[key] / capacity[key]:.1f} %)"
                      for key in RESOURCE_NAMES)
     fmax = "not timed" if result["fmax_mhz"] is None else f"{result['fmax_mhz']:.2f} MHz"
+    if result.get("placed_only"):
+        fmax += " placement estimate, not routed"
     if result.get("fmax_seeds_mhz"):
         seeds = ", ".join(f"{value:.2f}" for value in result["fmax_seeds_mhz"])
         fmax += f" (seed 1; seeds 1-{len(result['fmax_seeds_mhz'])}: {seeds}; median {result['fmax_median_mhz']:.2f})"
