@@ -38,9 +38,9 @@ import accelgen
 from accelgen.flows.outputs import write_atomically
 from hw.common.banked import fewest_blocks
 from hw.grng import PASS_BUBBLES
-from models.bnn import (GRNG_BITS, GRNG_N, bnn_mlp_raw, cycles_per_image, image_buffer_words, image_interval,
-                        quantize_posterior, segment_rows, weight_segments)
-from models.fixed import FixedFormat, quantize
+from models.bnn import (GRNG_BITS, GRNG_N, cycles_per_image, fixed_point_accuracy, image_buffer_words, image_interval,
+                        segment_rows, weight_segments)
+from models.fixed import FixedFormat
 from models.train.admm import load_split
 from models.train.bnn import predict_float, train_bnn, upscaled
 
@@ -156,10 +156,8 @@ class Scale:
                        eps_source: str = "rlf", seed: int = 1) -> float:
         progress(f"784-200-200-10: Q{fmt.width}.{fmt.frac} model, μ frac {weight_frac}, {lanes} lanes, "
                  f"{eps_bits}-bit ε from {eps_source}, seed {seed}")
-        raw = quantize_posterior(self.posterior, fmt, eps_bits, weight_frac)
-        mean, _ = bnn_mlp_raw(raw, quantize(self.data.x_test, fmt), fmt, ACCURACY_PASSES, seed, lanes, eps_bits,
-                              weight_frac, eps_source)
-        return float((mean.argmax(axis=1) == self.data.y_test).mean())
+        return fixed_point_accuracy(self.posterior, self.data.x_test, self.data.y_test, fmt, ACCURACY_PASSES, seed,
+                                    lanes, eps_bits, weight_frac, eps_source)
 
     def rtl_cycles(self, params: dict) -> int:
         """One test image through the RTL (Verilator, no stalls), bit-exact with the model: its cycles."""

@@ -32,7 +32,8 @@ from .grng import paired_lfsr_grng, rlf_grng
 from .memory import BANKED_READ_LATENCY
 
 __all__ = ["EPS_SOURCES", "epsilons", "posterior_words", "scores_from_words", "layer_sizes", "GRNG_N", "GRNG_BITS",
-           "sigma_frac", "sigma_format", "quantize_posterior", "sample_weights", "bnn_mlp_raw", "steps_per_pass",
+           "sigma_frac", "sigma_format", "quantize_posterior", "sample_weights", "bnn_mlp_raw", "fixed_point_accuracy",
+           "steps_per_pass",
            "weight_segments", "segment_rows", "image_buffer_words", "cycles_per_image", "image_interval",
            "cycles_for_images", "MAC_LATENCY", "READ_STAGES", "RESULT_STAGES", "LAYER_SETTLE"]
 
@@ -160,6 +161,16 @@ def bnn_mlp_raw(weights: dict, x_raw: np.ndarray, fmt: FixedFormat, passes: int,
         means.append(saturate(round_shift(total.astype(np.int64), shift), fmt.width))
         variances.append(saturate(round_shift(spread.astype(np.int64), 2 * shift + fmt.frac), fmt.width))
     return np.array(means), np.array(variances)
+
+
+def fixed_point_accuracy(posterior: dict, x: np.ndarray, labels: np.ndarray, fmt: FixedFormat, passes: int,
+                         seed: int, lanes: int, eps_bits: int = GRNG_BITS, weight_frac: int | None = None,
+                         eps_source: str = "rlf") -> float:
+    """The share of images ``x`` (real values) whose predictive mean's largest score is the label, with the
+    float ``posterior`` quantized as the engine stores it and run through :func:`bnn_mlp_raw`."""
+    raw = quantize_posterior(posterior, fmt, eps_bits, weight_frac)
+    mean, _ = bnn_mlp_raw(raw, quantize(x, fmt), fmt, passes, seed, lanes, eps_bits, weight_frac, eps_source)
+    return float((mean.argmax(axis=1) == labels).mean())
 
 
 def image_buffer_words(n_in: int) -> int:

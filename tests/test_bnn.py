@@ -10,7 +10,8 @@ import pytest
 import accelgen
 from accelgen.cli import main
 from accelgen.flows.simulate import random_inputs, simulate
-from models.bnn import GRNG_BITS, bnn_mlp_raw, cycles_for_images, posterior_words, quantize_posterior, weight_segments
+from models.bnn import (GRNG_BITS, bnn_mlp_raw, cycles_for_images, fixed_point_accuracy, posterior_words,
+                        quantize_posterior, weight_segments)
 from models.fixed import FixedFormat, dequantize, quantize, requantize
 from models.train.admm import load_split
 from models.train.bnn import perturb, predict_float, train_bnn, upscaled
@@ -224,9 +225,8 @@ def test_vibnn_network_in_8_bit_words_within_one_point_of_float(vibnn_posterior)
     fmt, seeds = FixedFormat(8, 4), range(1, 6)
 
     def fixed_accuracy(weight_frac, seed):
-        raw = quantize_posterior(posterior, fmt, GRNG_BITS, weight_frac)
-        mean, _ = bnn_mlp_raw(raw, quantize(data.x_test, fmt), fmt, PASSES, seed, 40, GRNG_BITS, weight_frac, "lfsr")
-        return (mean.argmax(axis=1) == data.y_test).mean()
+        return fixed_point_accuracy(posterior, data.x_test, data.y_test, fmt, PASSES, seed, 40, GRNG_BITS,
+                                    weight_frac, "lfsr")
 
     float_accuracy = np.mean([(predict_float(posterior, data.x_test, PASSES, np.random.default_rng(seed))[0]
                                .argmax(axis=1) == data.y_test).mean() for seed in seeds])
