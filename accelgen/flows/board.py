@@ -4,7 +4,6 @@ programmed for a real ECP5 board (``deploy``); docs/board.md."""
 import dataclasses
 import hashlib
 import json
-import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from .cache import cache_dir
 from .export import component_verilog
 from .link import BAUD
 from .simulate import failure_reason
+from .synthesize import logged_mhz
 from .outputs import write_atomically
 
 __all__ = ["SIM_DIVISOR", "LINK_TOP", "simulate_link", "BOARDS", "deploy", "check_bitstream"]
@@ -139,11 +139,6 @@ class PlacementError(RuntimeError):
     """nextpnr or another tool failed; ``args[0]`` is nextpnr's log (empty if it never ran)."""
 
 
-def _achieved_mhz(log: str) -> float | None:
-    found = re.findall(r"Max frequency for clock '[^']*': ([0-9.]+) MHz", log)
-    return float(found[-1]) if found else None
-
-
 def deploy(design, board_name: str, out_dir, *, baud: int = BAUD, program: bool = False) -> dict:
     """``design`` as a bitstream for ``board_name`` in ``out_dir``: ``<design>.bit`` and ``<design>-board.json``
     (written together, or neither); returns the manifest. The clock: the fastest PLL output at most
@@ -178,7 +173,7 @@ def deploy(design, board_name: str, out_dir, *, baud: int = BAUD, program: bool 
                     "device": spec.platform_class.device, "clock_mhz": round(pll.f_out_mhz, 4), "oscillator_mhz": f_in,
                     "pll": {"clki_div": pll.clki_div, "clkfb_div": pll.clkfb_div, "clkop_div": pll.clkop_div,
                             "vco_mhz": round(pll.vco_mhz, 3)},
-                    "fmax_on_board_mhz": _achieved_mhz(log), "fmax_out_of_context_mhz": fmax,
+                    "fmax_on_board_mhz": logged_mhz(log), "fmax_out_of_context_mhz": fmax,
                     "link": {"kind": "uart", "baud": baud, "divisor": divisor, "frame_buffer_bytes": BUFFER_BYTES},
                     "bitstream": f"{design.name}.bit", "bitstream_bytes": len(bitstream),
                     "bitstream_sha256": hashlib.sha256(bitstream).hexdigest()}

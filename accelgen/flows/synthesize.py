@@ -191,13 +191,19 @@ def _cells(stat: dict, top: str) -> dict:
     return module["num_cells_by_type"]
 
 
+def logged_mhz(log: str) -> float | None:
+    """The last "Max frequency" nextpnr's log ``log`` states (after placement: its estimate)."""
+    found = re.findall(r"Max frequency for clock '[^']*': ([0-9.]+) MHz", log)
+    return float(found[-1]) if found else None
+
+
 def _fmax(report: dict, log: Path) -> float | None:
     """The routed design's Fmax from nextpnr's report; without routing (no Fmax in the report) the
-    placer's estimate, the last "Max frequency" line of its log."""
+    placer's estimate from its log."""
     achieved = [clock["achieved"] for clock in report.get("fmax", {}).values()]
     if not achieved:
-        achieved = [float(mhz) for mhz in re.findall(r"Max frequency for clock '[^']*': ([\d.]+) MHz",
-                                                      log.read_text())[-1:]]
+        estimate = logged_mhz(log.read_text())
+        achieved = [] if estimate is None else [estimate]
     return round(min(achieved), 2) if achieved else None
 
 
