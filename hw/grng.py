@@ -22,6 +22,7 @@ from .common.buffer import NO_COLLISIONS
 from .common.dsp import registered_product
 from .common.fixed import DSP_WIDTH, round_shift, saturate
 from .common.lfsr import leap_lfsr, row_words
+from .common.memory import ENABLED_READ_REGISTER
 from .common.popcount import carry_save_popcount, carry_save_stages
 
 __all__ = ["RLFGRNG", "WallaceGRNG", "CLTGRNG", "PairedLFSRGRNG", "PASS_BUBBLES", "POPCOUNT_LEVELS_PER_STAGE"]
@@ -129,9 +130,10 @@ class RLFGRNG(wiring.Component):
         """The LFSR RAM and its one read port; returns the register holding each step's new row and
         ``loaded``: the two row registers hold rows (the first two advances only fetch rows 0 and 1).
 
-        Block RAM data go straight into a register (``newer``, then ``older``): their 5.8 ns
-        clock-to-output is the slowest path on ECP5. No register but ``following`` (one bit) has a
-        non-zero initial value (on ECP5 those cost an inverter each)."""
+        Block RAM data go straight into a register (``newer``, then ``older``), enabled by ``advance``:
+        synthesis moves ``newer`` into the block RAM's output register (``ENABLED_READ_REGISTER``), so
+        the block's 5.8 ns clock-to-output is not in a fabric path. No registers but the addresses ``following`` and
+        ``written_at`` have non-zero initial values (on ECP5 those cost an inverter each)."""
         n, columns = self.n, rlf_columns(self.lanes, self.bits)
         window = seed_windows(n, columns, self.seed)
         # No read meets the write (it lands on the row fetched n - 2 advances later).
@@ -142,20 +144,22 @@ class RLFGRNG(wiring.Component):
         # ``fetch`` is the address of the row the port presents; it moves on whenever a step
         # happens, so the port's data is always the row the next advance captures. ``following``
         # (``fetch + 1 mod n``) is a register too: the address pins see one multiplexer after
-        # ``advance``, not the modulo increment.
-        def wrap(address):
-            return Mux(address >= n, address - n, address)
+        # ``advance``, not the modulo increment. ``written_at`` stays ``fetch - 3 mod n``: after a step, the
+        # row that ``older`` held, which the new row replaces.
+        def step(address):
+            return Mux(address == n - 1, 0, address + 1)
         fetch = Signal(range(n), reset_less=True)
         following = Signal(range(n), init=1, reset_less=True)
         m.d.comb += read.addr.eq(Mux(advance, following, fetch))
         warm = Signal(2, reset_less=True)
-        older, newer, new_row = (Signal(columns, reset_less=True, name=name) for name in ("older", "newer", "new_row"))
-        written_at = Signal(range(n), reset_less=True)
+        older, new_row = (Signal(columns, reset_less=True, name=name) for name in ("older", "new_row"))
+        newer = Signal(columns, reset_less=True, attrs=ENABLED_READ_REGISTER)
+        written_at = Signal(range(n), init=n - 3, reset_less=True)
         write_now = Signal(reset_less=True)
         with m.If(advance):
-            m.d.sync += [warm.eq(Cat(1, warm[0])), fetch.eq(following), following.eq(wrap(following + 1)),
+            m.d.sync += [warm.eq(Cat(1, warm[0])), fetch.eq(following), following.eq(step(following)),
                          newer.eq(read.data), older.eq(newer),
-                         new_row.eq(older ^ newer), written_at.eq(wrap(fetch + n - 2))]
+                         new_row.eq(older ^ newer), written_at.eq(step(written_at))]
         # The new row replaces ``older``'s row, a cycle after the step.
         m.d.sync += write_now.eq(advance & warm[1])
         m.d.comb += [write.addr.eq(written_at), write.data.eq(new_row), write.en.eq(write_now)]

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from accelgen.flows import export, synthesize
 from accelgen.flows.ecp5_netlist import absorb_read_registers
 from hw.common.buffer import NO_COLLISIONS, LutRamFIFO, SkidBuffer
+from hw.common.memory import ENABLED_READ_REGISTER
 
 
 def stream_through(dut, words, offer, accept):
@@ -198,5 +199,37 @@ def test_absorption_leaves_registers_it_cannot_move():
     assert ram["parameters"]["REGMODE_B"] == "OUTREG" and ram["connections"]["DOB0"] == [20]
     assert list(plain["modules"]["top"]["cells"]) == ["ram"]
     for refused in (_netlist({"LSR": [3]}), _netlist({"LSR": ["0"], "CLK": [4]}), _netlist({"LSR": ["0"]}, 2)):
+        assert absorb_read_registers(refused) == 0
+        assert refused["modules"]["top"]["cells"]["ram"]["parameters"]["REGMODE_B"] == "NOREG"
+
+
+def _enabled_netlist(enables: list, asks: bool) -> dict:
+    """A DP16KD (x18, read on port B) whose DOB0 and DOB1 each feed a register on clock enable net bit
+    ``enables[i]`` (``"1"``: always enabled); ``asks``: their Q nets carry ``ENABLED_READ_REGISTER``."""
+    netlist = _netlist({"LSR": ["0"]})
+    cells = netlist["modules"]["top"]["cells"]
+    ram, register = cells["ram"], cells.pop("ff0")
+    for pin, enable in enumerate(enables):
+        ram["port_directions"][f"DOB{pin}"] = "output"
+        ram["connections"][f"DOB{pin}"] = [10 + pin]
+        enable_mux = "1" if enable == "1" else "CE"
+        cells[f"ff{pin}"] = {**register, "parameters": {**register["parameters"], "CEMUX": enable_mux},
+                             "connections": {**register["connections"], "DI": [10 + pin], "Q": [20 + pin],
+                                             "CE": [enable]}}
+    attributes = dict.fromkeys(ENABLED_READ_REGISTER, "1") if asks else {}
+    netlist["modules"]["top"]["netnames"] = {"q": {"bits": [20, 21], "attributes": attributes}}
+    return netlist
+
+
+def test_an_enabled_read_register_moves_only_when_it_asks_and_takes_its_enable_to_oce():
+    """Register absorption with a clock enable (accelgen/flows/ecp5_netlist.py): the enable drives OCE."""
+    moved = _enabled_netlist([5, 5], asks=True)
+    assert absorb_read_registers(moved) == 1
+    ram = moved["modules"]["top"]["cells"]["ram"]
+    assert ram["parameters"]["REGMODE_B"] == "OUTREG" and ram["connections"]["OCEB"] == [5]
+    assert (ram["connections"]["DOB0"], ram["connections"]["DOB1"]) == ([20], [21])
+    assert list(moved["modules"]["top"]["cells"]) == ["ram"]
+    for refused in (_enabled_netlist([5, 5], asks=False), _enabled_netlist([5, 6], asks=True),
+                    _enabled_netlist([5, "1"], asks=True)):
         assert absorb_read_registers(refused) == 0
         assert refused["modules"]["top"]["cells"]["ram"]["parameters"]["REGMODE_B"] == "NOREG"

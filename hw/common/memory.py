@@ -2,7 +2,12 @@
 
 from amaranth.lib import memory
 
-__all__ = ["simple_ram"]
+__all__ = ["simple_ram", "ENABLED_READ_REGISTER"]
+
+#: Attributes for a register of block RAM read data that has a clock enable: the synthesis flow
+#: (``accelgen.flows.ecp5_netlist``) moves it into the block RAM's output register, its enable onto the
+#: register's ``OCE`` pin. Registers without an enable move there without asking.
+ENABLED_READ_REGISTER = {"accelgen_enabled_read_register": 1}
 
 
 def simple_ram(m, name: str, shape, depth: int, *, read_domain: str = "sync", attrs=None):
