@@ -36,7 +36,8 @@ def _sample_stream(width: int, lanes: int):
 
 
 def _output_handshake(m, z_out):
-    """``advance``: the output register is free (``~valid | ready``) and reset is one cycle past.
+    """``(advance, primed)``: ``advance``, the output register is free (``~valid | ready``) and reset is
+    one cycle past (``primed``).
 
     Holding ``advance`` low through reset keeps the random state where it
     was; the callers set ``valid`` when they load the output register.
@@ -47,7 +48,7 @@ def _output_handshake(m, z_out):
     m.d.comb += advance.eq(primed & (~z_out.valid | z_out.ready))
     with m.If(z_out.ready):
         m.d.sync += z_out.valid.eq(0)
-    return advance
+    return advance, primed
 
 
 def _valid_after(m, advance, z_out, stages: int, entering=1):
@@ -117,8 +118,8 @@ class RLFGRNG(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        advance = _output_handshake(m, self.z_out)
-        new_row, loaded = self._lfsr_rows(m, advance)
+        advance, primed = _output_handshake(m, self.z_out)
+        new_row, loaded = self._lfsr_rows(m, advance, primed)
         # Pipeline registers: the new row, then the popcount's stages.
         _valid_after(m, advance, self.z_out, 1 + carry_save_stages(self.bits, POPCOUNT_LEVELS_PER_STAGE), loaded)
         for lane in range(self.lanes):
@@ -126,14 +127,14 @@ class RLFGRNG(wiring.Component):
             _binomial_sample(m, lane_bits, advance, self.z_out.payload[lane], f"ones{lane}_")
         return m
 
-    def _lfsr_rows(self, m, advance):
+    def _lfsr_rows(self, m, advance, primed):
         """The LFSR RAM and its one read port; returns the register holding each step's new row and
         ``loaded``: the two row registers hold rows (the first two advances only fetch rows 0 and 1).
 
         Block RAM data go straight into a register (``newer``, then ``older``), enabled by ``advance``:
         synthesis moves ``newer`` into the block RAM's output register (``ENABLED_READ_REGISTER``), so
-        the block's 5.8 ns clock-to-output is not in a fabric path. No registers but the addresses ``following`` and
-        ``written_at`` have non-zero initial values (on ECP5 those cost an inverter each)."""
+        the block's 5.8 ns clock-to-output is not in a fabric path. No registers but the addresses
+        ``following`` and ``written_at`` have non-zero initial values (on ECP5 those cost an inverter each)."""
         n, columns = self.n, rlf_columns(self.lanes, self.bits)
         window = seed_windows(n, columns, self.seed)
         # No read meets the write (it lands on the row fetched n - 2 advances later).
@@ -141,16 +142,17 @@ class RLFGRNG(wiring.Component):
                                                     attrs=NO_COLLISIONS)
         read, write = ram.read_port(), ram.write_port()
 
-        # ``fetch`` is the address of the row the port presents; it moves on whenever a step
-        # happens, so the port's data is always the row the next advance captures. ``following``
-        # (``fetch + 1 mod n``) is a register too: the address pins see one multiplexer after
-        # ``advance``, not the modulo increment. ``written_at`` stays ``fetch - 3 mod n``: after a step, the
-        # row that ``older`` held, which the new row replaces.
+        # The port presents row ``fetch``, the row the next advance captures: it reads ``following``
+        # (``fetch + 1 mod n``, a register counted a step ahead) on each step and holds its data between
+        # steps (read enable ``advance``), and reads ``fetch`` itself in the cycle after a reset. So
+        # ``advance`` reaches the block RAMs' clock enables only, and the address pins see registers
+        # through one multiplexer on ``primed``. ``written_at`` stays ``fetch - 3 mod n``: after a step,
+        # the row that ``older`` held, which the new row replaces.
         def step(address):
             return Mux(address == n - 1, 0, address + 1)
         fetch = Signal(range(n), reset_less=True)
         following = Signal(range(n), init=1, reset_less=True)
-        m.d.comb += read.addr.eq(Mux(advance, following, fetch))
+        m.d.comb += [read.addr.eq(Mux(primed, following, fetch)), read.en.eq(advance | ~primed)]
         warm = Signal(2, reset_less=True)
         older, new_row = (Signal(columns, reset_less=True, name=name) for name in ("older", "new_row"))
         newer = Signal(columns, reset_less=True, attrs=ENABLED_READ_REGISTER)
@@ -213,7 +215,7 @@ class WallaceGRNG(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         init = wallace_init(self.pool, self.lanes // 4, self.seed)
-        advance = _output_handshake(m, self.z_out)
+        advance, _ = _output_handshake(m, self.z_out)
         for unit in range(self.lanes // 4):
             outputs = self._unit(m, unit, [int(v) for v in init["pool"][:, unit]], init["states"][unit],
                                  init["signs"][:, unit], advance)
@@ -387,7 +389,7 @@ class CLTGRNG(wiring.Component):
         n = clt_lfsr(self.terms, self.bits)
         per_step = self.terms * self.bits
         windows = seed_windows(n, self.lanes, self.seed)
-        advance = _output_handshake(m, self.z_out)
+        advance, _ = _output_handshake(m, self.z_out)
 
         _valid_after(m, advance, self.z_out, self.adder_levels)  # a register stage per adder level
 
@@ -450,7 +452,7 @@ class PairedLFSRGRNG(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        advance = _output_handshake(m, self.z_out)
+        advance, _ = _output_handshake(m, self.z_out)
         _valid_after(m, advance, self.z_out, carry_save_stages(self.bits, POPCOUNT_LEVELS_PER_STAGE))
         windows = paired_lfsr_windows(self.all_lanes, self.seed)
         for lane in range(self.lanes):
