@@ -184,6 +184,8 @@ def _run_rtl(netlist, vectors: dict, job_dir):
     return result.outputs()
 
 
+# 15 s with -m slow; random mapped netlists run through RTL in test_random_netlists_in_rtl_keep_their_function.
+@pytest.mark.slow
 def test_mapped_netlist_of_amaranth_aqfp_cells_computes_adder_multiplier_voter_and_logic(tmp_path):
     """One Verilator build of a bundle; 2000 random vectors back to back through the pipeline."""
     netlist = _map(tmp_path, BUNDLE, "bundle")

@@ -124,12 +124,13 @@ def _compare_counters(params, result):
 
 
 @pytest.mark.parametrize("mode, pe, pipeline", [
-    ("ws", "two-mac", 0), pytest.param("os", "two-mac", 0, marks=pytest.mark.slow), ("interleaved", "two-mac", 0),
+    pytest.param("ws", "two-mac", 0, marks=pytest.mark.slow), pytest.param("os", "two-mac", 0, marks=pytest.mark.slow),
+    ("interleaved", "two-mac", 0),
     pytest.param("interleaved", "one-mac", 0, marks=pytest.mark.slow), ("ws", "two-mac", 1), ("os", "two-mac", 1),
     pytest.param("interleaved", "one-mac", 1, marks=pytest.mark.slow)])  # default: in the random-shape test
 def test_rtl_equals_model_and_counters_under_stalls(mode, pe, pipeline, tmp_path):
-    """Each mode is its own Verilator build; OS (the plain output-stationary baseline) runs with -m slow,
-    keeping the default pytest under 15 minutes. Pipelined arrays take LUT multipliers in their last row."""
+    """Each mode is its own Verilator build; WS and OS without pipelining (the plain baselines) run with
+    -m slow, keeping the default pytest under 15 minutes. Pipelined arrays take LUT multipliers in their last row."""
     overrides = {"mode": mode, "pe": pe, "pipeline": pipeline, "lut_rows": pipeline}
     params, result = rtl_run("intergrad", overrides, tmp_path, stall=0.3)
     _compare_counters(params, result)
@@ -155,6 +156,7 @@ def test_one_array_computes_every_layer_shape(tmp_path_factory, array, n_o, n_i,
     _compare_counters(acc.params, result)
 
 
+@pytest.mark.slow  # 14 s; run-time shapes through one array are in test_one_array_computes_every_layer_shape
 def test_a_training_step_of_the_digits_mlp_runs_through_one_array(tmp_path):
     """Backprop of the digits MLP 64-64-64-10 at batch 8: every layer's dX and dW through one generated 4×4
     array in one simulation (no reset between layers, stalls on every stream), exact; each next δ is formed

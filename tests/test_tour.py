@@ -24,6 +24,7 @@ def accelgen(*args, cwd):
     return result
 
 
+@pytest.mark.slow  # 25 s; every command it runs is also tested on its own in the default run
 def test_readme_tour_commands_run(tmp_path):
     block = tour_block()
     for command in ("accelgen list", "accelgen generate", "accelgen sim", "--waves", "accelgen synth", "--json",
