@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["-p", "n_in=8", "-p", "n_out=4", "-p", "parallelism=2"]
@@ -24,13 +25,23 @@ def accelgen(*args, cwd):
     return result
 
 
-@pytest.mark.slow  # 25 s; every command it runs is also tested on its own in the default run
-def test_readme_tour_commands_run(tmp_path):
+def test_readme_tour_shows_the_commands_the_tour_test_runs():
     block = tour_block()
     for command in ("accelgen list", "accelgen generate", "accelgen sim", "--waves", "accelgen synth", "--json",
                     "accelgen run", "accelgen build --config", "accelgen sweep", "accelgen aqfp map"):
         assert command in block, f"the tour no longer shows {command!r}; update this test with it"
 
+
+def test_sim_writes_the_waves_it_names(tmp_path):
+    """The tour's ``accelgen sim --waves`` (the other commands have default tests of their own)."""
+    sim = accelgen("sim", "dense-fc", *SMALL, "--waves", cwd=tmp_path)
+    assert "PASS" in sim.stdout
+    (waves,) = re.findall(r"waves: (\S+)", sim.stdout)
+    assert (tmp_path / waves).stat().st_size > 0
+
+
+@pytest.mark.slow  # 25 s: the whole tour in one go
+def test_readme_tour_commands_run(tmp_path):
     assert "dense-fc" in accelgen("list", cwd=tmp_path).stdout
     accelgen("generate", "dense-fc", *SMALL, cwd=tmp_path)
     assert (tmp_path / "rtl_out" / "dense-fc" / "dense-fc.v").exists()
