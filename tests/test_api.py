@@ -54,13 +54,9 @@ def _user_arrays(acc, rng) -> dict:
     return {name: np.maximum(values, 0) if name.startswith("sigma") else values for name, values in raw.items()}
 
 
-# The longest runs (11–16 s of simulation each) run with -m slow, keeping the default pytest under 15
-# minutes: bnn-mlp (its run() of a trained posterior equals the model in tests/test_bnn.py), sc-cnn and
-# circulant-gru (circulant-lstm takes the same recurrent path through run()).
-SLOW_RUNS = {"bnn-mlp", "sc-cnn", "circulant-gru"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW_RUNS else name
+# bnn-mlp's run (16 s of simulation) runs with -m slow, keeping the default pytest under 15 minutes; its
+# run() of a trained posterior equals the model in tests/test_bnn.py.
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name == "bnn-mlp" else name
                                   for name in sorted(SHARED_POINTS)])
 def test_model_equals_run_bit_for_bit(name):
     acc = accelgen.design(name, **SHARED_POINTS[name])
