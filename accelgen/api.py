@@ -214,6 +214,13 @@ class Design:
     def check_target(self, target: str):
         """Raise ``ValueError`` when the design cannot fit ``target`` (checked before synthesis)."""
 
+    @property
+    def dsp_grid(self) -> str:
+        """For ``synth --floorplan``: a regular expression whose groups ``row`` and ``col`` read a PE's
+        position from the name of its DSP multiplier cell (``accelgen/flows/ecp5_floorplan.py``); "" when
+        the design has no PE array of one multiplier per PE."""
+        return ""
+
     def report_lines(self, entry) -> list[str]:
         """Markdown lines about one build result (``accelgen.flows.report.Entry``) for the report."""
         return []
@@ -317,11 +324,12 @@ class Design:
 
     def synthesize(self, target: str = "ecp5", *, seeds: int = 1, cached_only: bool = False,
                    goal_mhz: float = synthesize.CLOCK_TARGET_MHZ, router: str = synthesize.ROUTERS[0],
-                   route: bool = True) -> dict | None:
+                   route: bool = True, floorplan: bool = False) -> dict | None:
         """yosys + nextpnr on this design: the dict ``accelgen synth --json`` writes (``None`` if
         ``cached_only`` and not cached). ``seeds`` > 1 also places with nextpnr seeds 2 … ``seeds``;
         ``goal_mhz`` is nextpnr's timing goal, ``router`` its router (``synthesize.ROUTERS``);
-        ``route=False`` stops after placement (Fmax: nextpnr's estimate, ``placed_only`` in the dict)."""
+        ``route=False`` stops after placement (Fmax: nextpnr's estimate, ``placed_only`` in the dict);
+        ``floorplan`` pins the design's PE multipliers to a grid of DSP sites (:attr:`dsp_grid`; ECP5)."""
         if target not in synthesize.TARGETS:
             raise UserError(f"target={target!r} not allowed; allowed: {', '.join(synthesize.TARGETS)}")
         if not 1 <= seeds <= synthesize.MAX_SEEDS:
@@ -334,9 +342,13 @@ class Design:
             self.check_target(target)
         except ValueError as error:
             raise UserError(f"{self.name}: {error}") from None
+        if floorplan and (target != "ecp5" or not self.dsp_grid):
+            raise UserError(f"{self.name}: no DSP grid floorplan for these parameters on target={target} "
+                            "(allowed: target=ecp5, intergrad with pe=one-mac)")
         text, port_list = export.elaborate(self)
         return synthesize.synthesize(text, self.toplevel, target, port_list, cached_only=cached_only, seeds=seeds,
-                                     goal_mhz=goal_mhz, router=router, route=route)
+                                     goal_mhz=goal_mhz, router=router, route=route,
+                                     dsp_grid=self.dsp_grid if floorplan else "")
 
     def prove(self, *, depth: int = 24, work_dir=None) -> dict:
         """Prove the stream contract of every output stream formally (``accelgen/flows/prove.py``):

@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="nextpnr's router (default router1; router2 finishes congested designs)")
     synth.add_argument("--place-only", action="store_true",
                        help="stop after placement: Fmax is nextpnr's estimate (a quick probe of a large design)")
+    synth.add_argument("--floorplan", action="store_true",
+                       help="ECP5: pin each PE's DSP multiplier to a grid of DSP sites (intergrad, pe=one-mac)")
 
     run = commands.add_parser("run", help="push your arrays through the RTL in simulation")
     _design_args(run)
@@ -177,7 +179,7 @@ def cmd_synth(args):
     if args.json_file != "-":
         check_outputs([args.json_file])
     result = acc.synthesize(args.target, seeds=args.seeds, goal_mhz=args.goal, router=args.router,
-                            route=not args.place_only)
+                            route=not args.place_only, floorplan=args.floorplan)
     text = json.dumps(result, sort_keys=True) + "\n"
     if args.json_file == "-":
         sys.stdout.write(text)

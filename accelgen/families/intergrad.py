@@ -78,6 +78,15 @@ class Intergrad(Design):
     def component(self):
         return hw.intergrad.Intergrad(**self.params)
 
+    @property
+    def dsp_grid(self) -> str:
+        """PE(r, c)'s DSP multiplier is the instance ``mac_r_c`` (``ws_``/``os_`` in front for a two-MAC PE's
+        or a single mode's): a floorplan needs one per PE and the instances of ``pipeline=1``."""
+        two_per_pe = self.params["mode"] == "interleaved" and self.params["pe"] == "two-mac"
+        if two_per_pe or not self.params["pipeline"]:
+            return ""
+        return r"\.(?:ws_|os_)?mac_(?P<row>\d+)_(?P<col>\d+)\$"
+
     def axes(self) -> dict:
         """The layer's free axes: ``n_o``, ``n_i`` and ``batch``, each up to its ``max_`` parameter."""
         return {name: Axis(name, self.params[f"max_{name}"], f"max_{name}",

@@ -42,6 +42,7 @@ from pathlib import Path
 from hw.common.dsp import ECP5_VERILOG, MULTIPLIER_MODULE
 
 from .cache import cache_dir, cache_lock
+from .ecp5_floorplan import pin_dsp_grid
 from .ecp5_netlist import absorb_read_registers
 from .export import verilog_hash
 from .outputs import write_atomically
@@ -67,13 +68,15 @@ ROUTERS = ("router1", "router2")  #: nextpnr's routers; router1 is its default
 
 @dataclass(frozen=True)
 class PlaceRoute:
-    """How nextpnr places and routes: its timing goal (``--freq``), router (``--router``) and whether it
-    routes at all (``route=False``: ``--no-route``, Fmax is the placer's estimate). Results of other settings
-    than the defaults are cached apart."""
+    """How nextpnr places and routes: its timing goal (``--freq``), router (``--router``), whether it
+    routes at all (``route=False``: ``--no-route``, Fmax is the placer's estimate) and, on ECP5, a DSP
+    floorplan (``dsp_grid``: the pattern :func:`~accelgen.flows.ecp5_floorplan.pin_dsp_grid` pins a PE
+    array's multipliers by). Results of other settings than the defaults are cached apart."""
 
     goal_mhz: float = CLOCK_TARGET_MHZ
     router: str = ROUTERS[0]
     route: bool = True
+    dsp_grid: str = ""
 
     def __post_init__(self):
         if not 1 <= self.goal_mhz <= MAX_GOAL_MHZ:
@@ -84,7 +87,8 @@ class PlaceRoute:
     def cache_key(self) -> str:
         """What a result's cache key adds for these settings: nothing for the defaults (their keys predate them)."""
         goal = "" if self.goal_mhz == CLOCK_TARGET_MHZ else f"\0goal {self.goal_mhz:g} MHz"
-        return goal + ("" if self.router == ROUTERS[0] else f"\0{self.router}") + ("" if self.route else "\0placed")
+        return (goal + ("" if self.router == ROUTERS[0] else f"\0{self.router}") + ("" if self.route else "\0placed")
+                + (f"\0dsp grid {self.dsp_grid}" if self.dsp_grid else ""))
 
     def args(self) -> list[str]:
         return ["--freq", f"{self.goal_mhz:g}", *([] if self.router == ROUTERS[0] else ["--router", self.router]),
@@ -296,7 +300,7 @@ def slow_endpoints(verilog: str, top: str, target: str = "ecp5", seed: int = 1, 
 
 def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] | None = None, *,
                cached_only: bool = False, seeds: int = 1, goal_mhz: float = CLOCK_TARGET_MHZ,
-               router: str = ROUTERS[0], route: bool = True) -> dict | None:
+               router: str = ROUTERS[0], route: bool = True, dsp_grid: str = "") -> dict | None:
     """Synthesize and place-and-route ``verilog``; returns the result dict that ``synth --json`` writes.
 
     ``ports`` (from the manifest) is needed for ``ice40``'s wrapper. The dict
@@ -320,13 +324,17 @@ def synthesize(verilog: str, top: str, target: str = "ecp5", ports: list[dict] |
     ``router1`` (the default) does not finish (docs/flow.md). ``route=False``
     stops after placement: ``fmax_mhz`` is then nextpnr's estimate from the
     placed design and the dict has ``placed_only`` — a quick probe of a
-    design that takes long to route or does not route at all.
+    design that takes long to route or does not route at all. ``dsp_grid``
+    (ECP5) pins the DSP multipliers whose cell names match it to a grid of
+    sites (:func:`~accelgen.flows.ecp5_floorplan.pin_dsp_grid`).
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r} not one of {', '.join(TARGETS)}")
     if not 1 <= seeds <= MAX_SEEDS:
         raise ValueError(f"seeds={seeds} out of range [1, {MAX_SEEDS}]")
-    pnr = PlaceRoute(goal_mhz, router, route)
+    if dsp_grid and target != "ecp5":
+        raise ValueError(f"a DSP grid floorplan is for ECP5, not target={target!r}")
+    pnr = PlaceRoute(goal_mhz, router, route, dsp_grid)
     workdir = _workdir(verilog, top, target, pnr)
     result = _synthesize_once(verilog, top, target, ports, workdir, cached_only, pnr)
     if result is None or seeds == 1:
@@ -377,6 +385,8 @@ def _run_tools(verilog: str, top: str, target: str, ports: list[dict] | None, wo
     if target == "ecp5":
         netlist = json.loads((work / "netlist.json").read_text())
         absorb_read_registers(netlist)
+        if pnr.dsp_grid:
+            pin_dsp_grid(netlist, pnr.dsp_grid)
         (work / "netlist.json").write_text(json.dumps(netlist))
     tool, args = _nextpnr_args(target, pnr=pnr)
     pnr_s = _run(tool, args, work, "nextpnr.log")
