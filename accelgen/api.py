@@ -344,7 +344,8 @@ class Design:
             raise UserError(f"{self.name}: {error}") from None
         if floorplan and (target != "ecp5" or not self.dsp_grid):
             raise UserError(f"{self.name}: no DSP grid floorplan for these parameters on target={target} "
-                            "(allowed: target=ecp5, intergrad with pe=one-mac)")
+                            "(allowed: target=ecp5, intergrad with pipeline=1 and one multiplier per PE: "
+                            "pe=one-mac, or mode ws or os)")
         text, port_list = export.elaborate(self)
         return synthesize.synthesize(text, self.toplevel, target, port_list, cached_only=cached_only, seeds=seeds,
                                      goal_mhz=goal_mhz, router=router, route=route,

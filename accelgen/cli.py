@@ -78,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--place-only", action="store_true",
                        help="stop after placement: Fmax is nextpnr's estimate (a quick probe of a large design)")
     synth.add_argument("--floorplan", action="store_true",
-                       help="ECP5: pin each PE's DSP multiplier to a grid of DSP sites (intergrad, pe=one-mac)")
+                       help="ECP5: pin each PE's DSP multiplier to a grid of DSP sites (intergrad with "
+                            "pipeline=1 and one multiplier per PE)")
 
     run = commands.add_parser("run", help="push your arrays through the RTL in simulation")
     _design_args(run)
