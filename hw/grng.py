@@ -18,7 +18,7 @@ from models.grng import (GAIN_FRAC, CHI_FRAC, WALLACE_FORMAT, chi_constant, clt_
                          pass_addressing, rlf_columns, wallace_init)
 from models.lfsr import LFSR_TAPS, seed_windows
 
-from .common.buffer import NO_COLLISIONS
+from .common.buffer import NO_COLLISIONS, wrapped_increment
 from .common.dsp import registered_product
 from .common.fixed import DSP_WIDTH, round_shift, saturate
 from .common.lfsr import leap_lfsr, row_words
@@ -148,8 +148,6 @@ class RLFGRNG(wiring.Component):
         # ``advance`` reaches the block RAMs' clock enables only, and the address pins see registers
         # through one multiplexer on ``primed``. ``written_at`` stays ``fetch - 3 mod n``: after a step,
         # the row that ``older`` held, which the new row replaces.
-        def step(address):
-            return Mux(address == n - 1, 0, address + 1)
         fetch = Signal(range(n), reset_less=True)
         following = Signal(range(n), init=1, reset_less=True)
         m.d.comb += [read.addr.eq(Mux(primed, following, fetch)), read.en.eq(advance | ~primed)]
@@ -159,9 +157,9 @@ class RLFGRNG(wiring.Component):
         written_at = Signal(range(n), init=n - 3, reset_less=True)
         write_now = Signal(reset_less=True)
         with m.If(advance):
-            m.d.sync += [warm.eq(Cat(1, warm[0])), fetch.eq(following), following.eq(step(following)),
+            m.d.sync += [warm.eq(Cat(1, warm[0])), fetch.eq(following), following.eq(wrapped_increment(following, n)),
                          newer.eq(read.data), older.eq(newer),
-                         new_row.eq(older ^ newer), written_at.eq(step(written_at))]
+                         new_row.eq(older ^ newer), written_at.eq(wrapped_increment(written_at, n))]
         # The new row replaces ``older``'s row, a cycle after the step.
         m.d.sync += write_now.eq(advance & warm[1])
         m.d.comb += [write.addr.eq(written_at), write.data.eq(new_row), write.en.eq(write_now)]

@@ -347,7 +347,6 @@ def test_rlf_bad_parameters_exit_2(overrides, message, capsys, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-
 def _rlf_stream_across_resets(params: dict, resets: set, samples: int) -> np.ndarray:
     """The samples an ``RLFGRNG`` hands out, in the order taken, when ``rst`` is high for two cycles right
     after the ``k``-th sample is taken for each ``k`` in ``resets`` (the consumer takes every other cycle)."""

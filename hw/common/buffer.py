@@ -14,7 +14,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["DISTRIBUTED", "NO_COLLISIONS", "LutRamFIFO", "SkidBuffer"]
+__all__ = ["DISTRIBUTED", "NO_COLLISIONS", "LutRamFIFO", "SkidBuffer", "wrapped_increment"]
 
 # Attributes for a memory whose design never reads a word in the cycle it is written (double-buffered or
 # write-then-read phases). Without them yosys keeps a RAM's read-old-data behaviour on an address collision:
@@ -26,7 +26,8 @@ NO_COLLISIONS = {"no_rw_check": 1}
 DISTRIBUTED = {"ram_style": "distributed"}
 
 
-def _advance(pointer, depth: int):
+def wrapped_increment(pointer, depth: int):
+    """``pointer + 1 mod depth`` for a pointer in ``[0, depth)``: a compare and a multiplexer, no modulo."""
     return Mux(pointer == depth - 1, 0, pointer + 1)
 
 
@@ -81,14 +82,14 @@ class LutRamFIFO(wiring.Component):
         m.d.sync += [write.data.eq(self.input.payload), written.eq(accepted)]
         m.d.comb += write.en.eq(written)
         with m.If(written):
-            m.d.sync += write.addr.eq(_advance(write.addr, depth))
+            m.d.sync += write.addr.eq(wrapped_increment(write.addr, depth))
 
         holding = Signal()  # stored != 0, kept as a flag so the read enable is one LUT after the registers
         reading = holding & (~self.output.valid | self.output.ready)
         m.d.sync += holding.eq(written | Mux(reading, stored != 1, holding))
         m.d.comb += [read.en.eq(reading), self.output.payload.eq(read.data)]
         with m.If(reading):
-            m.d.sync += [read.addr.eq(_advance(read.addr, depth)), self.output.valid.eq(1)]
+            m.d.sync += [read.addr.eq(wrapped_increment(read.addr, depth)), self.output.valid.eq(1)]
         with m.Elif(self.output.ready):
             m.d.sync += self.output.valid.eq(0)
         m.d.sync += stored.eq(stored + written - reading)
