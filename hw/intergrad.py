@@ -20,8 +20,8 @@ from .common.memory import simple_ram
 
 __all__ = ["Intergrad", "PEArray", "COUNTERS", "shape_layout", "shape_word"]
 
-#: Results the read pipeline may hold (its four stages and the output FIFO): enough for one result per
-#: cycle through the round trip from a send to the host's taking it and the credit's return (8 cycles).
+#: Results the read pipeline may hold (its five stages and the output FIFO): enough for one result per
+#: cycle through the round trip from a send to the host's taking it and the credit's return (9 cycles).
 RESULT_CREDITS = 16
 
 #: Counter outputs: name -> meaning (all 32-bit).
@@ -117,22 +117,29 @@ class _Walk:
 
 class _LoadWrites:
     """The write ports of one operand's SRAM banks while the operand loads: driven in the FSM's state
-    (``stages`` = 0) or through two register stages, one beside the controller and one copy per bank beside
-    the bank (``keep``: yosys would merge the copies into one net), so neither the controller's decode nor
-    the route across the die meets a RAM's write port in the same cycle. A word is written ``stages``
-    cycles after it is taken."""
+    (``stages`` = 0) or through two register stages, one copy per group of ``GROUP`` banks (set by the
+    controller) and one copy per bank beside the bank (``keep`` on both: yosys would merge the copies into
+    one net), so neither the controller's decode nor a route across the die meets a RAM's write port in
+    the same cycle, and no register drives every bank. A word is written ``stages`` cycles after it is
+    taken."""
+
+    GROUP = 4
 
     def __init__(self, m, name, sram, stages):
         self.m, self.sram, self.stages = m, sram, stages
         if not stages:
             return
         write = sram[0][0]
-        self.address = Signal.like(write.addr, name=f"{name}_load_address")
-        self.data = Signal.like(write.data, name=f"{name}_load_data")
-        self.enables = Signal(len(sram), name=f"{name}_load_enables")
-        m.d.sync += self.enables.eq(0)  # unless the load's state sets one (its statements come later)
+        self.groups = [{"address": Signal.like(write.addr, name=f"{name}_load_address{g}", attrs={"keep": 1}),
+                        "data": Signal.like(write.data, name=f"{name}_load_data{g}", attrs={"keep": 1}),
+                        "enables": Signal(self.GROUP, name=f"{name}_load_enables{g}", attrs={"keep": 1})}
+                       for g in range(ceil_div(len(sram), self.GROUP))]
+        # Unless the load's state sets one (its statements come later).
+        m.d.sync += [group["enables"].eq(0) for group in self.groups]
         for bank, (write, _) in enumerate(sram):
-            sources = {"address": self.address, "data": self.data, "enable": self.enables[bank]}
+            group = self.groups[bank // self.GROUP]
+            sources = {"address": group["address"], "data": group["data"],
+                       "enable": group["enables"][bank % self.GROUP]}
             copies = {field: Signal.like(source, name=f"{name}{bank}_write_{field}", attrs={"keep": 1})
                       for field, source in sources.items()}
             m.d.sync += [copies[field].eq(source) for field, source in sources.items()]
@@ -145,8 +152,9 @@ class _LoadWrites:
             for index, (write, _) in enumerate(self.sram):
                 self.m.d.comb += [write.addr.eq(address), write.data.eq(data), write.en.eq(valid & (bank == index))]
             return
-        self.m.d.sync += [self.address.eq(address), self.data.eq(data),
-                          self.enables.eq(Mux(valid, 1 << bank, 0))]
+        for g, group in enumerate(self.groups):
+            self.m.d.sync += [group["address"].eq(address), group["data"].eq(data),
+                              group["enables"].eq(Mux(valid, 1 << bank, 0) >> g * self.GROUP)]
 
 
 class Intergrad(wiring.Component):
@@ -207,7 +215,7 @@ class Intergrad(wiring.Component):
     (``s = 2`` for an interleaved one-MAC PE, else 1);
     the accumulators drain beside the next fold, the last fold's in ``rows + 1`` cycles (os, interleaved);
     results follow (``models.intergrad.counters``, equal to the RTL's counters), each on ``result_out``
-    7 cycles after the FSM sends it (four pipeline stages and the output FIFO), one per cycle while the host
+    8 cycles after the FSM sends it (five pipeline stages and the output FIFO), one per cycle while the host
     takes them. Every input port passes a skid buffer: one cycle more from an input word to its write;
     pipelined, two more (the write registers), and the fold starts two cycles after the last operand word
     (``SETTLE``).
@@ -301,11 +309,21 @@ class Intergrad(wiring.Component):
         # row outside the layer takes them too; its δ is zero, so its products and shadows are.
         ahead = 1 if feed >= 2 else 0  # pipelined: a feed's read address and enable are registered first
 
-        def fed(read, address, valid, cycles, name):
-            """``read``'s word at ``address`` (delayed ``ahead`` already), zero unless ``valid``, ``cycles``
-            after ``valid``: ``ahead`` registers before the read, the rest after it."""
+        def enables_ahead(common, each, name):
+            """The read enables ``common & each[k]``, ``ahead`` cycles later: each factor registered on its
+            own, so no comparison meets the AND in one cycle."""
+            common = delay(m, common, ahead, name)
+            return [common & delay(m, valid, ahead, f"{name}{k}") for k, valid in enumerate(each)]
+
+        def fed(read, address, enable, cycles, name):
+            """``read``'s word at ``address`` (both delayed ``ahead`` already), zero unless ``enable``,
+            ``cycles - ahead`` cycles later. The word is registered before it is masked, so the register
+            beside the memory is the read's only load."""
             m.d.comb += read.addr.eq(address)
-            return delay(m, Mux(delay(m, valid, ahead, f"{name}_valid"), read.data, 0), cycles - ahead, name)
+            if cycles == ahead:
+                return Mux(enable, read.data, 0)
+            word = delay(m, read.data, 1, f"{name}_word")
+            return delay(m, Mux(delay(m, enable, 1, f"{name}_valid"), word, 0), cycles - ahead - 1, name)
 
         streaming = Signal()
         in_stream = streaming & (phase < S * T)
@@ -315,37 +333,49 @@ class Intergrad(wiring.Component):
         last_element = feeding_x & (element == last_index["batch"])
         d_address, x_address = (delay(m, fold * batch_stride + element, ahead, f"{name}_address")
                                 for fold, name in ((ro, "d"), (co, "x")))
+        d_reads = enables_ahead(feeding_d, row_valid, "d_read")
+        x_reads = enables_ahead(feeding_x, col_valid, "x_read") if self.uses_x else []
         for r, (_, read) in enumerate(d_sram):
-            m.d.comb += [array.d_in[r].eq(fed(read, d_address, feeding_d & row_valid[r], feed + r, f"d_skew{r}")),
+            m.d.comb += [array.d_in[r].eq(fed(read, d_address, d_reads[r], feed + r, f"d_skew{r}")),
                          array.d_tag[r].eq(delay(m, feeding_d, feed + r, f"d_tag{r}"))]
             if self.uses_x:
                 m.d.comb += array.capture[r].eq(delay(m, last_element, 1 + at_product + r, f"capture{r}"))
-        for c, (_, read) in enumerate(x_sram):
-            m.d.comb += array.x_in[c].eq(fed(read, x_address, feeding_x & col_valid[c], feed + c, f"x_skew{c}"))
+        for c, (_, read) in enumerate(x_sram if self.uses_x else []):
+            m.d.comb += array.x_in[c].eq(fed(read, x_address, x_reads[c], feed + c, f"x_skew{c}"))
 
         # dx: column c's bottom output for batch column b is due R - 1 + c cycles after δ_b is fed (stream
         # phase S·b + R - 1 + c). The feed's flag and dx address follow it there through registers (one chain,
-        # tapped per column) and ``at_dx`` cycles more to where the (registered) sum arrives. Pipelined, the
-        # previous row fold's dx is read a cycle before the sum arrives and registered (no write of that
-        # address falls between: a row fold's writes are a whole fold apart).
-        read_ahead = 1 if at_dx else 0
+        # tapped per column) and ``at_dx`` cycles more to where the sum is written. Pipelined, the bottom
+        # partial sum is registered, added to the previous row fold's dx (read a cycle earlier and
+        # registered: no write of that address falls between, a row fold's writes are a whole fold apart)
+        # and the total registered beside the bank (``PIPELINE["dx"]`` = 2). A word is then written two
+        # cycles after it is read: two row folds of a column are at least ``2R + C - 2 + S`` cycles apart
+        # (the weight load and the shortest stream), so only a 1×1 array of 1-slot PEs reads a word in the
+        # cycle its previous fold's total is written, and forwards that total.
+        write_stage = 1 if self.pipeline else 0
+        forward = write_stage and 2 * R + C - 2 + S < 3
+        add_at = at_dx - write_stage  # the cycle the total is formed
+        read_ahead = 1 if add_at else 0
         dx_address = co * batch_stride + element
         dx_reads, dx_writes = [], []
         for c, (write, read) in enumerate(dx_sram):
             due = delay(m, feeding_d, R - 1 + c, f"dx_due{c}") & col_valid[c] if self.uses_w else Const(0)
-            captured = delay(m, due, at_dx, f"dx_valid{c}")
-            read_address = delay(m, dx_address[:len(read.addr)], R - 1 + c + at_dx - read_ahead, f"dx_address{c}")
-            first_row_fold = delay(m, ro == 0, at_dx, f"dx_first{c}")
-            total = delay(m, array.partial_sums[c], at_dx - at_product, f"dx_sum{c}")
+            adding = delay(m, due, add_at, f"dx_valid{c}")
+            read_address = delay(m, dx_address[:len(read.addr)], R - 1 + c + add_at - read_ahead, f"dx_address{c}")
+            first_row_fold = delay(m, ro == 0, add_at, f"dx_first{c}")
+            total = delay(m, array.partial_sums[c], add_at - at_product, f"dx_sum{c}")
             previous = delay(m, read.data, read_ahead, f"dx_previous{c}")
+            if forward:
+                written = delay(m, write.en & (write.addr == read.addr), 1, f"dx_forward{c}")
+                previous = Mux(written, delay(m, write.data, 1, f"dx_written{c}"), previous)
             m.d.comb += [
                 read.addr.eq(read_address),
-                write.addr.eq(delay(m, read_address, read_ahead, f"dx_write_address{c}")),
-                write.data.eq(total + Mux(first_row_fold, 0, previous)),
-                write.en.eq(captured),
+                write.addr.eq(delay(m, read_address, read_ahead + write_stage, f"dx_write_address{c}")),
+                write.data.eq(delay(m, total + Mux(first_row_fold, 0, previous), write_stage, f"dx_total{c}")),
+                write.en.eq(delay(m, adding, write_stage, f"dx_write{c}")),
             ]
-            dx_reads.append(captured & ~first_row_fold)
-            dx_writes.append(captured)
+            dx_reads.append(adding & ~first_row_fold)
+            dx_writes.append(adding)
 
         # dw drain, beside the next fold: once every PE has captured (``captured_acc``, the cycle after the
         # fold's stream and ``at_product``), the bottom shadow row goes to dw SRAM each cycle for R cycles,
@@ -386,38 +416,33 @@ class Intergrad(wiring.Component):
                          write.data.eq(array.drained[c]), write.en.eq(enable)]
             dw_writes.append(enable)
 
-        # Weight load: cycle k reads W row ro·R + (R-1-k), which enters at the top ``feed`` cycles later.
-        # Row r shifts from cycle r on (its earlier shifts would only carry rows that pass it), so each
-        # row's enable is its own net.
+        # Weight load: cycle k reads W row ro·R + (R-1-k), which enters column c at the top ``feed + c``
+        # cycles later, with row r's shift (the array moves it right a column per cycle). Row r shifts from
+        # cycle r on (its earlier shifts would only carry rows that pass it), so each row's enable is its
+        # own net.
         loading = Signal()
-        w_reads = []
         load_row = ro * R + (R - 1 - phase)
         load_row_valid = Cat(*reversed(row_valid)).bit_select(phase, 1)
         w_address = delay(m, load_row * col_stride + co, ahead, "w_address")
-        for c, (_, read) in enumerate(w_sram):
-            valid = loading & load_row_valid & col_valid[c]
-            m.d.comb += array.w_top[c].eq(fed(read, w_address, valid, feed, f"w_top{c}"))
-            w_reads.append(valid)
+        w_reads = enables_ahead(loading & load_row_valid, col_valid, "w_read") if self.uses_w else []
+        for c, (_, read) in enumerate(w_sram if self.uses_w else []):
+            m.d.comb += array.w_top[c].eq(fed(read, w_address, w_reads[c], feed + c, f"w_top{c}"))
         m.d.comb += [array.w_shift[r].eq(delay(m, loading & (phase >= r), feed, f"w_shift{r}")) for r in range(R)]
 
-        # Pipelined: the counted states and the feeds' read enables, decoded from the FSM, are registered
-        # before they are counted (the dx and dw enables come from registers already); each sum is added the
-        # cycle after.
+        # Pipelined: the counted states, decoded from the FSM, are registered before they are counted, as
+        # the feeds' read enables are (``ahead``; the dx and dw enables come from registers already); the
+        # enables are summed in groups of four, the groups' sum registered, then added to the counter.
         stages = 1 if self.pipeline else 0
         with m.If(delay(m, loading | streaming | draining, stages, "counting")):
             m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
-        feed_reads = {
-            "reads_w": w_reads,
-            "reads_delta": [feeding_d & v for v in row_valid],
-            "reads_x": [feeding_x & v for v in col_valid] if self.uses_x else [],
-        }
-        increments = {name: [delay(m, enable, stages, f"{name}_enable{k}") for k, enable in enumerate(enables)]
-                      for name, enables in feed_reads.items()}
-        increments.update({"reads_dx": dx_reads, "writes_dx": dx_writes, "writes_dw": dw_writes})
+        increments = {"reads_w": w_reads, "reads_delta": d_reads, "reads_x": x_reads,
+                      "reads_dx": dx_reads, "writes_dx": dx_writes, "writes_dw": dw_writes}
         for name, enables in increments.items():
             if enables:
+                groups = [delay(m, sum(enables[k:k + 4]), stages, f"{name}_count{k // 4}")
+                          for k in range(0, len(enables), 4)]
                 step = Signal(range(len(enables) + 1), name=f"{name}_step")
-                m.d.comb += step.eq(delay(m, sum(enables), stages, f"{name}_count"))
+                m.d.comb += step.eq(delay(m, sum(groups), stages, f"{name}_count"))
                 m.d.sync += counters[name].eq(counters[name] + step)
         # After the counters: the controller's reset of them must take priority.
         self._control(m, _Datapath(
@@ -576,40 +601,54 @@ class Intergrad(wiring.Component):
     def _result_reader(self, m, dx_sram, dw_sram) -> dict:
         """The results' read pipeline, ``dx`` and ``dw`` banked alike, moving every cycle (no stall signal
         reaches its registers). Stage 1 holds an address, its bank and which memory (``send`` in the FSM
-        fills it); stage 2 a copy of the address and of the memory choice beside each bank (``keep``: one
-        register would reach every bank across the die); stage 3 every bank's word at that address,
-        registered beside the bank; stage 4 the selected word, which goes into a :class:`LutRamFIFO` that
-        feeds ``result_out``. The FSM sends only while it holds a credit: one per FIFO word, taken by a
-        send and given back when ``result_out`` takes a word, so the FIFO never overflows. Returns the
-        stage-1 registers, ``credit`` (a send may start) and ``empty`` (every credit back: no result in
-        flight)."""
-        acc, C = signed(self.acc_width), self.cols
+        fills it); stage 2 a copy of the address and of the dx read enable beside each bank (``keep``: one
+        register would reach every bank across the die); stage 3 every bank's dx and dw words at that
+        address, registered beside the bank; stage 4 the word chosen in each group of ``GROUP`` banks;
+        stage 5 the chosen group's word, which goes into a :class:`LutRamFIFO` that feeds ``result_out``.
+        The FSM sends only while it holds a credit: one per FIFO word, taken by a send and given back when
+        ``result_out`` takes a word, so the FIFO never overflows. Returns the stage-1 registers, ``credit``
+        (a send may start) and ``empty`` (every credit back: no result in flight)."""
+        acc, C, group = signed(self.acc_width), self.cols, _LoadWrites.GROUP
         address_bits = max(len(read.addr) for _, read in (*dx_sram, *dw_sram))
         valid, address = Signal(name="send_valid"), Signal(address_bits, name="send_address")
         bank, from_dw = Signal(range(C), name="send_bank"), Signal(name="send_from_dw")
-        valids = [valid] + [Signal(name=f"send_valid{stage}") for stage in (2, 3, 4)]
-        banks = [bank] + [Signal.like(bank, name=f"send_bank{stage}") for stage in (2, 3)]
+        valids = [valid] + [Signal(name=f"send_valid{stage}") for stage in (2, 3, 4, 5)]
+        banks = [bank] + [Signal.like(bank, name=f"send_bank{stage}") for stage in (2, 3, 4)]
+        from_dws = [from_dw] + [Signal(name=f"send_from_dw{stage}") for stage in (2, 3)]
+        m.d.sync += [valid.eq(0)]
+        for chain in (valids, banks, from_dws):
+            m.d.sync += [later.eq(earlier) for earlier, later in zip(chain, chain[1:])]
+
         bank_addresses = [Signal(address_bits, name=f"send_address{c}", attrs={"keep": 1}) for c in range(C)]
         bank_reads_dx = [Signal(name=f"send_dx{c}", attrs={"keep": 1}) for c in range(C)]
-        words = [Signal(acc, name=f"send_word{c}") for c in range(C)]
-        selected = Signal(acc, name="send_selected")
-        choice = words[0]
-        for c in range(1, C):
-            choice = Mux(banks[2] == c, words[c], choice)
-        m.d.sync += [valid.eq(0), *(later.eq(earlier) for earlier, later in zip(valids, valids[1:])),
-                     *(later.eq(earlier) for earlier, later in zip(banks, banks[1:])), selected.eq(choice)]
         m.d.sync += [copy.eq(address) for copy in bank_addresses]
         m.d.sync += [reads_dx.eq(valid & ~from_dw) for reads_dx in bank_reads_dx]
-        for (_, dx_read), (_, dw_read), bank_address, reads_dx, word in zip(
-                dx_sram, dw_sram, bank_addresses, bank_reads_dx, words):
+        words = []  # stage 3: (dx, dw) of each bank
+        for c, ((_, dx_read), (_, dw_read), bank_address, reads_dx) in enumerate(
+                zip(dx_sram, dw_sram, bank_addresses, bank_reads_dx)):
             with m.If(reads_dx):  # over the dx sums' own address (they never overlap a send)
                 m.d.comb += dx_read.addr.eq(bank_address)
             m.d.comb += [dw_read.addr.eq(bank_address)]
-            m.d.sync += word.eq(Mux(reads_dx, dx_read.data, dw_read.data))
+            words.append(tuple(delay(m, read.data, 1, f"send_{name}{c}", reset_less=True)
+                               for name, read in (("dx", dx_read), ("dw", dw_read))))
+        def word(c):
+            return Mux(from_dws[2], words[c][1], words[c][0])
+
+        group_words = [Signal(acc, name=f"send_group{g}") for g in range(ceil_div(C, group))]
+        for g, group_word in enumerate(group_words):
+            choice = word(g * group)
+            for c in range(g * group + 1, min(C, (g + 1) * group)):
+                choice = Mux(banks[2] % group == c % group, word(c), choice)
+            m.d.sync += group_word.eq(choice)
+        selected = Signal(acc, name="send_selected")
+        choice = group_words[0]
+        for g in range(1, len(group_words)):
+            choice = Mux(banks[3] // group == g, group_words[g], choice)
+        m.d.sync += selected.eq(choice)
 
         m.submodules.result_fifo = fifo = LutRamFIFO(shape=acc, depth=RESULT_CREDITS)
         wiring.connect(m, fifo.output, wiring.flipped(self.result_out))
-        m.d.comb += [fifo.input.valid.eq(valids[3]), fifo.input.payload.eq(selected)]
+        m.d.comb += [fifo.input.valid.eq(valids[4]), fifo.input.payload.eq(selected)]
         credits = Signal(range(RESULT_CREDITS + 1), name="send_credits", init=RESULT_CREDITS)
         returned = self.result_out.valid & self.result_out.ready
         m.d.sync += credits.eq(credits - valid + returned)  # a send's credit is counted once it is in stage 1
@@ -655,7 +694,10 @@ class PEArray(wiring.Component):
     x_in : In(data.ArrayLayout(signed(width), cols))
         x entering each column at the top.
     w_top : In(data.ArrayLayout(signed(width), cols)), w_shift : In(rows)
-        Row ``r`` takes row ``r - 1``'s weights (row 0 ``w_top``) while ``w_shift[r]``.
+        ``w_shift[r]`` enters row ``r`` at the left and moves right, one column per cycle: PE(r, c) takes
+        PE(r - 1, c)'s weight (row 0: ``w_top[c]``) while the shift is there. Column ``c``'s weights
+        therefore load ``c`` cycles after column 0's (``w_top[c]`` is due that much later), as δ reaches
+        it ``c`` cycles later: no enable spans a row.
     capture : In(rows)
         Enters row ``r`` at the left and moves right with δ, one column per cycle: when it reaches a PE
         (in the cycle that PE's products are added, :attr:`latency` after its operands), the PE copies its
@@ -670,8 +712,8 @@ class PEArray(wiring.Component):
 
     Latency
     -------
-    One cycle per PE hop: δ, ``capture`` and ``drain_shift`` reach column ``c`` ``c`` cycles, x and partial
-    sums row ``r`` ``r`` cycles after entering; ``partial_sums`` carry the last row's product
+    One cycle per PE hop: δ, ``capture``, ``drain_shift`` and ``w_shift`` reach column ``c`` ``c`` cycles, x and
+    partial sums row ``r`` ``r`` cycles after entering; ``partial_sums`` carry the last row's product
     combinationally.
 
     Throughput
@@ -702,7 +744,13 @@ class PEArray(wiring.Component):
             return [[Signal(shape, name=f"{name}_{r}_{c}") for c in range(C)] for r in range(R)]
 
         w_reg, d_reg, x_reg = grid(word, "w"), grid(word, "d"), grid(word, "x")
-        tag_reg, capture_reg, drain_reg = grid(1, "tag"), grid(1, "capture"), grid(1, "drain")
+        # The control copies each PE passes on. The tags and captures of all rows are taps of one chain
+        # (``Intergrad``), so PEs on an anti-diagonal hold the same bit: ``keep`` stops synthesis merging
+        # them into one register that drives PEs across the die.
+        tag_reg, capture_reg = grid(1, "tag"), grid(1, "capture")
+        for register in (*sum(tag_reg, []), *sum(capture_reg, [])):
+            register.attrs["keep"] = 1
+        drain_reg, shift_reg = grid(1, "drain"), grid(1, "w_shift")
         ps_reg, acc_reg, shadow = grid(acc, "ps"), grid(acc, "acc"), grid(acc, "shadow")
         for r in range(R):
             for c in range(C):
@@ -710,6 +758,7 @@ class PEArray(wiring.Component):
                 tag_in = self.d_tag[r] if c == 0 else tag_reg[r][c - 1]
                 capture = self.capture[r] if c == 0 else capture_reg[r][c - 1]
                 drain_shift = self.drain_shift[r] if c == 0 else drain_reg[r][c - 1]
+                w_shift = self.w_shift[r] if c == 0 else shift_reg[r][c - 1]
                 x_in = self.x_in[c] if r == 0 else x_reg[r - 1][c]
                 ps_in = 0 if r == 0 else ps_reg[r - 1][c]
                 multiply = self._multiplier(m, r)
@@ -719,7 +768,7 @@ class PEArray(wiring.Component):
                     odd = ~tag_in
                     ws_product = os_product = multiply(Mux(odd, d_reg[r][c], d_in), Mux(odd, x_in, w_reg[r][c]),
                                                        f"mac_{r}_{c}")
-                    os_slot = delay(m, odd, self.latency, f"os_slot_{r}_{c}")
+                    os_slot = delay(m, odd, self.latency, f"os_slot_{r}_{c}", keep=True)
                 else:
                     ws_product = multiply(w_reg[r][c], d_in, f"ws_mac_{r}_{c}") if self.uses_w else 0
                     os_product = multiply(d_in, x_in, f"os_mac_{r}_{c}") if self.uses_x else 0
@@ -740,7 +789,8 @@ class PEArray(wiring.Component):
                         with m.Elif(drain_shift):
                             m.d.sync += shadow[r][c].eq(shadow[r - 1][c])
                 if self.uses_w:
-                    with m.If(self.w_shift[r]):
+                    m.d.sync += shift_reg[r][c].eq(w_shift)
+                    with m.If(w_shift):
                         m.d.sync += w_reg[r][c].eq(self.w_top[c] if r == 0 else w_reg[r - 1][c])
                 if r == R - 1:
                     m.d.comb += [self.partial_sums[c].eq(ps_out), self.drained[c].eq(shadow[r][c])]

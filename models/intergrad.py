@@ -44,8 +44,8 @@ PE_KINDS = ("two-mac", "one-mac")
 #: Register stages of ``pipeline=1``: an operand SRAM's read address and enable, then its word (the feed);
 #: operands to product (a fabric register each side of the multiplier, whose own two are a MULT18X18D's
 #: input and output registers: the routes to and from a DSP site are each a cycle of their own); bottom
-#: partial sum to the dx adder.
-PIPELINE = {"feed": 2, "mac": 4, "dx": 1}
+#: partial sum to the dx adder, and the adder's total to the dx SRAM.
+PIPELINE = {"feed": 2, "mac": 4, "dx": 2}
 READS = {"ws": ("w", "delta"), "os": ("x", "delta"), "interleaved": ("w", "x", "delta")}  # operands per mode
 
 

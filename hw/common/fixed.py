@@ -59,11 +59,14 @@ def complex_layout(width: int) -> data.StructLayout:
     return data.StructLayout({"re": signed(width), "im": signed(width)})
 
 
-def delay(m, value, cycles: int, name: str, *, reset_less=False) -> Signal:
+def delay(m, value, cycles: int, name: str, *, reset_less=False, keep=False) -> Signal:
     """``value`` through ``cycles`` registers named ``<name>_d1`` … (``cycles = 0``: ``value`` itself);
-    ``reset_less`` for data, whose registers need no reset net."""
+    ``reset_less`` for data, whose registers need no reset net; ``keep`` for a local copy of a signal that
+    other registers also carry, which synthesis would otherwise merge into one net."""
     for stage in range(cycles):
         extra = {"reset_less": True} if reset_less else {}
+        if keep:
+            extra["attrs"] = {"keep": 1}
         register = Signal.like(value, name=f"{name}_d{stage + 1}", **extra) if isinstance(value, Signal) else \
             Signal(value.shape(), name=f"{name}_d{stage + 1}", **extra)
         m.d.sync += register.eq(value)
