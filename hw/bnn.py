@@ -11,7 +11,7 @@ from models.bnn import (EPS_SOURCES, GRNG_BITS, GRNG_N, LAYER_SETTLE, MAC_LATENC
 from models.fixed import ceil_div
 
 from .common.banked import READ_LATENCY, BankedMemory, block_ram_bits, fewest_blocks
-from .common.buffer import DISTRIBUTED, NO_COLLISIONS, SkidBuffer
+from .common.buffer import DISTRIBUTED, NO_COLLISIONS, SkidBuffer, wrapped_increment
 from .common.dsp import lut_product, registered_product
 from .common.fixed import delay, plus_rounded, round_shift, saturate
 from .common.memory import simple_ram
@@ -327,7 +327,7 @@ class BayesianMLP(wiring.Component):
                      write.en.eq(self.x_in.valid & free)]
         last = self.x_in.valid & free & (word == n_in - 1)
         with m.If(self.x_in.valid & free):
-            m.d.sync += word.eq(Mux(word == n_in - 1, 0, word + 1))
+            m.d.sync += word.eq(wrapped_increment(word, n_in))
         with m.If(last):
             m.d.sync += bank.eq(~bank)
         for b, flag in enumerate(full):

@@ -12,7 +12,7 @@ from models.fft import bit_reverse, forward_width, inverse_width, log2
 from models.fixed import FixedFormat, accumulator_width, ceil_div
 
 from .common.banked import READ_LATENCY, BankedMemory
-from .common.buffer import LutRamFIFO, SkidBuffer
+from .common.buffer import LutRamFIFO, SkidBuffer, wrapped_increment
 from .common.dsp import registered_product
 from .common.fixed import complex_layout, delay, round_shift, saturate
 from .fft import StreamingFFT
@@ -197,7 +197,7 @@ class CirculantFC(wiring.Component):
             m.d.comb += [write.addr.eq(address), write.data.eq(self.w_in.payload),
                          write.en.eq(self.w_in.valid & ~loaded & (lane == number))]
         with m.If(self.w_in.valid & ~loaded):
-            m.d.sync += lane.eq(Mux(lane == lanes - 1, 0, lane + 1))
+            m.d.sync += lane.eq(wrapped_increment(lane, lanes))
             with m.If(lane == lanes - 1):
                 m.d.sync += address.eq(address + 1)
                 with m.If(address == self.p * self.x_words - 1):
@@ -221,12 +221,12 @@ class CirculantFC(wiring.Component):
         with m.If(filled):
             m.d.sync += x_full[filled_bank].eq(1)
         with m.If(result.valid & result.ready):
-            m.d.sync += [word.eq(word + 1), lane.eq(Mux(lane == lanes - 1, 0, lane + 1))]
+            m.d.sync += [word.eq(word + 1), lane.eq(wrapped_increment(lane, lanes))]
             with m.If(lane == lanes - 1):
                 m.d.sync += address.eq(address + q)
             with m.If(word == k - 1):
                 next_base = Mux(block == q - 1, Mux(bank, 0, self.x_words), block_base + 1)
-                m.d.sync += [lane.eq(0), block.eq(Mux(block == q - 1, 0, block + 1)),
+                m.d.sync += [lane.eq(0), block.eq(wrapped_increment(block, q)),
                              block_base.eq(next_base), address.eq(next_base)]
                 with m.If(block == q - 1):
                     m.d.sync += [filled.eq(1), filled_bank.eq(bank), bank.eq(~bank)]
@@ -291,7 +291,7 @@ class CirculantFC(wiring.Component):
         block_end_soon = delay(m, last_group, MAC_DRAIN - 1, "block_end_soon")
         lands, lands_block_end = delay(m, lands_soon, 1, "lands"), delay(m, block_end_soon, 1, "lands_block_end")
         z_bank = Signal(range(bank_count))  # the bank the MAC lands in
-        next_z_bank = Mux(z_bank == bank_count - 1, 0, z_bank + 1)
+        next_z_bank = wrapped_increment(z_bank, bank_count)
         z_bank_then = Mux(lands & lands_block_end, next_z_bank, z_bank)  # the bank of the next landing
         landing = [[Signal(name=f"z{bank_number}_g{g}_landing") for g in range(groups)]
                    for bank_number in range(bank_count)]
@@ -369,7 +369,7 @@ class CirculantFC(wiring.Component):
         with m.If(busy):
             m.d.sync += word.eq(word + 1)
         with m.If(start):
-            m.d.sync += [current.eq(bank), bank.eq(Mux(bank == bank_count - 1, 0, bank + 1))]
+            m.d.sync += [current.eq(bank), bank.eq(wrapped_increment(bank, bank_count))]
         for number, (flag, parts) in enumerate(zip(shifting, z_banks)):
             with m.If(flag):
                 m.d.sync += [part[order[n]].eq(part[order[n + 1]]) for part in parts for n in range(k - 1)]

@@ -11,7 +11,7 @@ from models.conv import POOLS, circulant_columns, dense_matrix, output_size
 
 from .circulant import CirculantFC
 from .common.banked import READ_LATENCY, BankedMemory
-from .common.buffer import DISTRIBUTED, LutRamFIFO
+from .common.buffer import DISTRIBUTED, LutRamFIFO, wrapped_increment
 from .common.fixed import complex_layout, delay
 from .dense import DenseFC
 
@@ -107,8 +107,8 @@ class LineBuffer(wiring.Component):
         m.d.comb += [self.x_in.ready.eq(filled < self.slots), write.addr.eq(address),
                      write.data.eq(self.x_in.payload), write.en.eq(accepted)]
         with m.If(accepted):
-            m.d.sync += [address.eq(Mux(address == self.depth - 1, 0, address + 1)),
-                         in_row.eq(Mux(in_row == self.row_words - 1, 0, in_row + 1))]
+            m.d.sync += [address.eq(wrapped_increment(address, self.depth)),
+                         in_row.eq(wrapped_increment(in_row, self.row_words))]
         return accepted & (in_row == self.row_words - 1)
 
     def _read_windows(self, m, read, words, filled, freed):
@@ -329,11 +329,11 @@ class Pool2D(wiring.Component):
                          self.y_out.valid.eq(pair_emits),
                          self.y_out.payload.eq(total if self.kind == "max" else (total + 2) >> 2)]
         with m.If(accepted):
-            m.d.sync += channel.eq(Mux(channel == channels - 1, 0, channel + 1))
+            m.d.sync += channel.eq(wrapped_increment(channel, channels))
             with m.If(column[0] & inside):
                 m.d.sync += pair_address.eq(pair_address + 1)
             with m.If(channel == channels - 1):
-                m.d.sync += column.eq(Mux(column == self.size - 1, 0, column + 1))
+                m.d.sync += column.eq(wrapped_increment(column, self.size))
                 with m.If(column == self.size - 1):
-                    m.d.sync += [row.eq(Mux(row == self.size - 1, 0, row + 1)), pair_address.eq(0)]
+                    m.d.sync += [row.eq(wrapped_increment(row, self.size)), pair_address.eq(0)]
         return m

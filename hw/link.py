@@ -19,7 +19,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .common.buffer import DISTRIBUTED, SkidBuffer
+from .common.buffer import DISTRIBUTED, SkidBuffer, wrapped_increment
 
 __all__ = ["SOF", "REPLY_CHANNEL", "STATUS", "TAKE", "TAKE_WIDTH", "BUFFER_BYTES", "OUT_WORDS", "UARTReceiver",
            "UARTTransmitter", "crc16_update", "HostLink", "stream_members", "link_streams", "word_bytes", "uart_bits"]
@@ -191,7 +191,7 @@ class UARTTransmitter(wiring.Component):
         with m.If(self.data.valid & self.data.ready):
             m.d.sync += [frame.eq(Cat(Const(0, 1), self.data.payload, Const(1, 1))), bits.eq(10), timer.eq(0)]
         with m.Elif(bits != 0):
-            m.d.sync += timer.eq(Mux(timer == self.divisor - 1, 0, timer + 1))
+            m.d.sync += timer.eq(wrapped_increment(timer, self.divisor))
             with m.If(timer == 0):
                 m.d.sync += [self.tx.eq(frame[0]), frame.eq(Cat(frame[1:], Const(1, 1)))]
             with m.If(timer == self.divisor - 1):
@@ -341,7 +341,7 @@ class HostLink(wiring.Component):
                         m.next = "crc0"
                 with m.Elif(got):
                     m.d.comb += write.en.eq(1)
-                    m.d.sync += [index.eq(index + 1), spare.eq(Mux(spare == size - 1, 0, spare + 1))]
+                    m.d.sync += [index.eq(index + 1), spare.eq(wrapped_increment(spare, size))]
                 or_truncated()
             with m.State("check"):  # the CRC over the frame and its own CRC leaves zero
                 with m.If(crc != 0):

@@ -9,7 +9,7 @@ from models.net import ACTIVATIONS, FixedLayer
 from models.pwl import FUNCTIONS
 
 from .circulant import CirculantFC
-from .common.buffer import LutRamFIFO, SkidBuffer
+from .common.buffer import LutRamFIFO, SkidBuffer, wrapped_increment
 from .common.fixed import delay, saturate
 from .conv import Conv2D, Pool2D
 from .dense import DenseFC
@@ -69,7 +69,7 @@ class Epilogue(wiring.Component):
         m.submodules.pipeline = EnableInserter(advance)(pipeline)
         index = Signal(range(outputs))
         with m.If(self.x_in.valid & advance):
-            m.d.sync += index.eq(Mux(index == outputs - 1, 0, index + 1))
+            m.d.sync += index.eq(wrapped_increment(index, outputs))
         biased = Signal(signed(width))
         table = Array(Const(value, signed(width)) for value in self.bias)
         pipeline.d.sync += biased.eq(saturate(self.x_in.payload + table[index], width))

@@ -19,6 +19,7 @@ from models.lfsr import seed_windows
 from models.sc import (RANDOM_LFSR, check_order, conv_taps, feedback_bits, layer_seed, natural_order, neuron_inputs,
                        random_columns, sorter_size)
 
+from .common.buffer import wrapped_increment
 from .common.lfsr import leap_lfsr
 from .common.popcount import popcount, popcount_stages
 
@@ -503,7 +504,7 @@ class SCLayer(wiring.Component):
             m.d.sync += [x_count.eq(Mux(last_word, 0, x_count + 1)), running.eq(last_word)]
         issue = running & advance
         with m.If(issue):
-            m.d.sync += t.eq(Mux(t == self.length - 1, 0, t + 1))
+            m.d.sync += t.eq(wrapped_increment(t, self.length))
             with m.If(t == self.length - 1):
                 m.d.sync += running.eq(0)
 
@@ -641,7 +642,7 @@ class SCStreamLayer(SCLayer):
         m.d.comb += [advance.eq(~self.y_out.valid | self.y_out.ready), self.a_in.ready.eq(w_loaded & advance)]
         issue = self.a_in.valid & self.a_in.ready
         with m.If(issue):
-            m.d.sync += t.eq(Mux(t == self.length - 1, 0, t + 1))
+            m.d.sync += t.eq(wrapped_increment(t, self.length))
         windows = seed_windows(RANDOM_LFSR, self.n_in + 1, self.seed)
         words = [leap_lfsr(m, windows[:, c], self.bits, issue, name=f"random{c}") for c in range(self.n_in + 1)]
         in_bits = [self.a_in.payload[i] for i in range(self.n_in)]
