@@ -58,7 +58,6 @@ class _Datapath:
     last_fold: Value
     shape: dict
     last_index: dict
-    stream_last: Signal
     loading: Signal
     streaming: Signal
     draining: Signal
@@ -264,12 +263,10 @@ class Intergrad(wiring.Component):
         word, acc = signed(self.width), signed(self.acc_width)
         col_stride, batch_stride = ceil_div(self.max_n_i, C), self.max_batch  # words per W row, per fold of x/δ/dx
 
-        # The layer's shape (set from ``shape_in``), each size - 1, and the last stream phase,
-        # S·batch + R + C - 3.
+        # The layer's shape (set from ``shape_in``) and each size - 1.
         n_o, n_i, T = (Signal(range(hi + 1), name=name) for name, hi in self.maxima.items())
         last_index = {name: Signal(range(hi), name=f"{name}_last") for name, hi in self.maxima.items()}
         S = self.slots
-        stream_last = Signal(range(S * self.max_batch + R + C))
 
         # SRAMs: W and dw banked by column (i mod C), x and dx by i mod C, δ by o mod R.
         w_sram = self._banks(m, "w_sram", C, self.max_n_o * col_stride, word)
@@ -362,7 +359,7 @@ class Intergrad(wiring.Component):
             due = delay(m, feeding_d, R - 1 + c, f"dx_due{c}") & col_valid[c] if self.uses_w else Const(0)
             adding = delay(m, due, add_at, f"dx_valid{c}")
             read_address = delay(m, dx_address[:len(read.addr)], R - 1 + c + add_at - read_ahead, f"dx_address{c}")
-            first_row_fold = delay(m, ro == 0, add_at, f"dx_first{c}")
+            first_row_fold = delay(m, ro == 0, add_at, f"dx_first{c}", keep=True)  # one per column's adder
             total = delay(m, array.partial_sums[c], add_at - at_product, f"dx_sum{c}")
             previous = delay(m, read.data, read_ahead, f"dx_previous{c}")
             if forward:
@@ -448,7 +445,7 @@ class Intergrad(wiring.Component):
         self._control(m, _Datapath(
             phase=phase, ro=ro, co=co, rows_left=rows_left, cols_left=cols_left, last_row_fold=last_row_fold,
             last_fold=last_fold,
-            shape={"n_o": n_o, "n_i": n_i, "batch": T}, last_index=last_index, stream_last=stream_last,
+            shape={"n_o": n_o, "n_i": n_i, "batch": T}, last_index=last_index,
             loading=loading, streaming=streaming, draining=draining, array=array, counters=counters,
             capture=capture, capture_ro=capture_ro, capture_co=capture_co, drain_cycles=at_product + R,
             tail_cycles=at_dx if not self.uses_x else 0,
@@ -483,13 +480,33 @@ class Intergrad(wiring.Component):
         with m.If(clear_counters):
             m.d.sync += [counter.eq(0) for counter in counters.values()]
 
-        def load(walk, name, source, address, next_state):
-            m.d.comb += source.ready.eq(1)
-            writes[name].write(address, source.payload, walk.bank, source.valid)
-            with m.If(source.valid):
-                walk.step()
-                with m.If(walk.last):
-                    m.next = next_state
+        # Operand loads, in order: (operand, walk, bank address, state). ``taking[operand]`` is high exactly
+        # in the operand's load state, a register of its own (set on the transition into the state,
+        # cleared on the one out): the port's ready and the bank writes read one flip-flop beside them,
+        # not the FSM's state decode.
+        loads = [load for load, used in (
+            (("w", w_walk, w_walk.outer * col_stride + w_walk.quotient, "LOAD_W"), self.uses_w),
+            (("x", x_walk, x_walk.quotient * batch_stride + x_walk.inner, "LOAD_X"), self.uses_x),
+            (("delta", d_walk, d_walk.quotient * batch_stride + d_walk.inner, "LOAD_DELTA"), True)) if used]
+        taking = {name: Signal(name=f"taking_{name}") for name, *_ in loads}
+        for name, walk, address, _ in loads:
+            source = ports[f"{name}_in"]
+            m.d.comb += source.ready.eq(taking[name])
+            with m.If(taking[name]):
+                writes[name].write(address, source.payload, walk.bank, source.valid)
+                with m.If(source.valid):
+                    walk.step()
+
+        def enter(state):
+            m.next = state
+            m.d.sync += [taking[name].eq(1) for name, *_, load_state in loads if load_state == state]
+
+        def load(name, next_state):
+            """In ``name``'s load state: leave it after the operand's last word."""
+            walk = next(walk for operand, walk, *_ in loads if operand == name)
+            with m.If(ports[f"{name}_in"].valid & walk.last):
+                m.d.sync += taking[name].eq(0)
+                enter(next_state)
 
         reader = self._result_reader(m, sram["dx"], sram["dw"])
 
@@ -523,6 +540,13 @@ class Intergrad(wiring.Component):
                     m.d.sync += [ro.eq(ro + 1), rows_left.eq(rows_left - R)]
                 m.next = fold_start
 
+        # The stream's last phase is S·batch + R + C - 3; ``stream_end`` is ``phase ==`` it, decided a cycle
+        # ahead from the phase before (or, entering a stream at phase 0, from whether the stream has one
+        # phase), so the FSM's stream decision reads one flip-flop.
+        stream_penultimate = Signal(range(self.slots * self.max_batch + R + C), name="stream_penultimate")
+        stream_single, stream_end = Signal(name="stream_single"), Signal(name="stream_end")
+        m.d.sync += stream_end.eq(Mux(streaming & ~stream_end, phase == stream_penultimate, stream_single))
+
         with m.FSM(init="SHAPE"):
             with m.State("SHAPE"):  # once the last layer's results have left
                 command = ports["shape_in"].payload
@@ -531,16 +555,14 @@ class Intergrad(wiring.Component):
                     m.d.sync += [last.eq(command[name] - 1) for name, last in last_index.items()]
                     m.d.sync += [rows_left.eq(command.n_o), cols_left.eq(command.n_i)]  # ro = co = 0
                     m.d.sync += [n_o.eq(command.n_o), n_i.eq(command.n_i), T.eq(command.batch),
-                                 path.stream_last.eq(self.slots * command.batch + (R + C - 3))]
-                    m.next = first_load
-            with m.State("LOAD_W"):
-                load(w_walk, "w", ports["w_in"], w_walk.outer * col_stride + w_walk.quotient,
-                     "LOAD_X" if self.uses_x else "LOAD_DELTA")
-            with m.State("LOAD_X"):
-                load(x_walk, "x", ports["x_in"], x_walk.quotient * batch_stride + x_walk.inner, "LOAD_DELTA")
+                                 stream_penultimate.eq(self.slots * command.batch + (R + C - 4)),
+                                 stream_single.eq((self.slots * command.batch + (R + C - 3)) == 0)]
+                    enter(first_load)
+            for (name, *_), (*_, next_state) in zip(loads, loads[1:]):  # w, x as the mode uses them
+                with m.State(f"LOAD_{name.upper()}"):
+                    load(name, next_state)
             with m.State("LOAD_DELTA"):
-                load(d_walk, "delta", ports["delta_in"], d_walk.quotient * batch_stride + d_walk.inner,
-                     "SETTLE" if settle else fold_start)
+                load("delta", "SETTLE" if settle else fold_start)
                 with m.If(d_walk.last & ports["delta_in"].valid):
                     if settle:
                         m.d.sync += clear_counters.eq(1)
@@ -561,7 +583,7 @@ class Intergrad(wiring.Component):
             with m.State("STREAM"):
                 m.d.comb += streaming.eq(1)
                 m.d.sync += phase.eq(phase + 1)
-                with m.If(phase == path.stream_last):
+                with m.If(stream_end):
                     if self.uses_x:  # the accumulators drain beside the next fold (or in DRAIN after the last)
                         m.d.sync += [path.capture.eq(1), path.capture_ro.eq(ro), path.capture_co.eq(co)]
                     with m.If(last_fold & self.uses_x):
@@ -797,14 +819,17 @@ class PEArray(wiring.Component):
         return m
 
     def _multiplier(self, m, row: int):
-        """How row ``row`` multiplies: ``(a, b, name) -> product``. Pipelined: the operands are registered
-        in the fabric, multiplied in two register stages (a DSP block's or the LUT tree's), and the product
-        registered in the fabric again."""
+        """How row ``row`` multiplies: ``(a, b, name) -> product``, :attr:`latency` cycles later when
+        pipelined. A DSP row registers the operands in the fabric, multiplies in the DSP block's two
+        register stages and registers the product in the fabric again; a LUT row multiplies in three
+        register stages (``lut_product``'s Booth partial products, their pair sums, the product) beside the
+        PE, then registers the product."""
         if not self.pipelined:
             return lambda a, b, name: a * b
-        product = lut_product if row >= self.rows - self.lut_rows else registered_product
+        if row >= self.rows - self.lut_rows:
+            return lambda a, b, name: delay(m, lut_product(m, a, b, name, stages=3), 1, f"{name}_product")
 
         def multiply(a, b, name):
             operands = (delay(m, a, 1, f"{name}_a"), delay(m, b, 1, f"{name}_b"))
-            return delay(m, product(m, *operands, name), 1, f"{name}_product")
+            return delay(m, registered_product(m, *operands, name), 1, f"{name}_product")
         return multiply

@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -106,11 +107,13 @@ class _Wrapped(wiring.Component):
 
 @settings(max_examples=20, deadline=None)
 @given(st.integers(2, 9), st.integers(2, 9), st.data())
-def test_lut_product_is_the_signed_product_two_cycles_later(width_a, width_b, data):
-    """The shift-and-add multiplier: every pair of signed operands, including both minimums."""
+@pytest.mark.parametrize("stages", [2, 3])
+def test_lut_product_is_the_signed_product_stages_cycles_later(stages, width_a, width_b, data):
+    """The Booth multiplier: every pair of signed operands, including both minimums, ``stages`` cycles
+    later."""
     m = Module()
     a, b = Signal(signed(width_a)), Signal(signed(width_b))
-    product = lut_product(m, a, b, "lut")
+    product = lut_product(m, a, b, "lut", stages=stages)
     pairs = data.draw(st.lists(st.tuples(st.integers(-(1 << (width_a - 1)), (1 << (width_a - 1)) - 1),
                                          st.integers(-(1 << (width_b - 1)), (1 << (width_b - 1)) - 1)),
                                min_size=1, max_size=12))
@@ -120,7 +123,7 @@ def test_lut_product_is_the_signed_product_two_cycles_later(width_a, width_b, da
     sim.add_clock(1e-6)
 
     async def bench(ctx):
-        for value_a, value_b in pairs + [(0, 0)] * 2:
+        for value_a, value_b in pairs + [(0, 0)] * stages:
             ctx.set(a, value_a)
             ctx.set(b, value_b)
             await ctx.tick()
@@ -128,7 +131,7 @@ def test_lut_product_is_the_signed_product_two_cycles_later(width_a, width_b, da
 
     sim.add_testbench(bench)
     sim.run()
-    assert seen[1:len(pairs) + 1] == [value_a * value_b for value_a, value_b in pairs]
+    assert seen[stages - 1:stages - 1 + len(pairs)] == [value_a * value_b for value_a, value_b in pairs]
 
 
 def test_lut_product_leaves_no_multiplication_for_a_dsp():

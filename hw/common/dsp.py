@@ -20,7 +20,7 @@ ABC9 step aborts without a message.
 
 from amaranth.hdl import C, Cat, ClockSignal, Instance, Mux, Signal, signed
 
-from .fixed import DSP_WIDTH
+from .fixed import DSP_WIDTH, delay
 
 __all__ = ["MULTIPLIER_MODULE", "BEHAVIOURAL_VERILOG", "ECP5_VERILOG", "registered_product", "pipelined_product",
            "lut_product"]
@@ -103,18 +103,24 @@ def _booth_digits(b) -> list[tuple]:
     return digits
 
 
-def lut_product(m, a, b, name: str) -> Signal:
-    """``a × b`` (both signed) two cycles later, as :func:`registered_product`, but in LUTs (no
-    multiplication for the synthesis tool to map to a DSP): radix-4 Booth partial products ``d_i·a`` —
-    ``a`` or ``2a``, inverted for a negative digit whose +1 joins the sum — summed in pairs into
-    registers, then the pair sums into the product register. For 8 × 8 bits yosys maps it to about 157
-    LUTs and 41 flip-flops, against 181 and 56 for plain shift-and-add. Its registers hold data: no
-    reset."""
+def lut_product(m, a, b, name: str, *, stages: int = 2) -> Signal:
+    """``a × b`` (both signed) ``stages`` cycles later, as :func:`registered_product` for 2, but in LUTs
+    (no multiplication for the synthesis tool to map to a DSP): radix-4 Booth partial products ``d_i·a``
+    — ``a`` or ``2a``, inverted for a negative digit whose +1 joins the sum — summed in pairs into
+    registers, then the pair sums into the product register. ``stages=3`` registers the partial products
+    (and their digits' signs) first, so no stage has both the digit selection and an adder: for operands
+    that would otherwise be registered just before it. For 8 × 8 bits yosys maps it to about 157 LUTs and
+    41 flip-flops, against 181 and 56 for plain shift-and-add. Its registers hold data: no reset."""
+    assert stages in (2, 3), stages
     width = len(a) + len(b)
     partials = []
-    for one, two, negative in _booth_digits(b):
+    for k, (one, two, negative) in enumerate(_booth_digits(b)):
         magnitude = Mux(two, a << 1, Mux(one, a, 0))
-        partials.append((magnitude ^ negative.replicate(len(a) + 1).as_signed(), negative))
+        partial = magnitude ^ negative.replicate(len(a) + 1).as_signed()
+        if stages == 3:
+            partial, negative = (delay(m, value, 1, f"{name}_{part}{k}", reset_less=True)
+                                 for part, value in (("partial", partial), ("negative", negative)))
+        partials.append((partial, negative))
     pair_sums = []
     for n in range(0, len(partials), 2):
         pair = partials[n:n + 2]
