@@ -706,8 +706,9 @@ class PEArray(wiring.Component):
         register, a MULT18X18D with input and output registers, ``hw/common/dsp.py``, a fabric register);
         else in the same cycle.
     lut_rows : int
-        With ``pipelined``: the last ``lut_rows`` rows multiply in LUTs (``lut_product``, same timing),
-        the others in DSP blocks.
+        With ``pipelined``: the last ``lut_rows`` rows multiply in LUTs (``lut_product`` with its Booth
+        partial products registered in place of the operands, then the product register: the same
+        latency), the others in DSP blocks.
 
     Members
     -------

@@ -156,6 +156,21 @@ def test_one_array_computes_every_layer_shape(tmp_path_factory, array, n_o, n_i,
     _compare_counters(acc.params, result)
 
 
+def test_a_one_phase_stream_ends_after_its_phase(tmp_path):
+    """A 1×1 array of one-slot PEs streams a batch of 1 in a single phase (``S·batch + R + C - 3 = 0``):
+    the controller's look-ahead stream end must fire in the stream's first cycle. The gradients would be
+    right with a longer stream, so the cycle counter is what checks it. Same array as the run-time shape
+    test's 1×1 point (one Verilator build)."""
+    acc = accelgen.design("intergrad", max_n_o=9, max_n_i=7, max_batch=5, rows=1, cols=1, pe="two-mac",
+                          pipeline=1)
+    rng = np.random.default_rng(5)
+    arrays = {"w_raw": rng.integers(-128, 128, (2, 3)), "x_raw": rng.integers(-128, 128, (3, 1)),
+              "delta_raw": rng.integers(-128, 128, (2, 1))}
+    result = acc.simulate(arrays, job_dir=tmp_path, stall=0.2, seed=5)
+    assert result.passed, result.reason
+    _compare_counters(acc.params, result)
+
+
 @pytest.mark.slow  # 14 s; run-time shapes through one array are in test_one_array_computes_every_layer_shape
 def test_a_training_step_of_the_digits_mlp_runs_through_one_array(tmp_path):
     """Backprop of the digits MLP 64-64-64-10 at batch 8: every layer's dX and dW through one generated 4×4
