@@ -707,8 +707,7 @@ class PEArray(wiring.Component):
         else in the same cycle.
     lut_rows : int
         With ``pipelined``: the last ``lut_rows`` rows multiply in LUTs (``lut_product`` with its Booth
-        partial products registered in place of the operands, then the product register: the same
-        latency), the others in DSP blocks.
+        partial products registered: the same latency), the others in DSP blocks.
 
     Members
     -------
@@ -821,16 +820,18 @@ class PEArray(wiring.Component):
 
     def _multiplier(self, m, row: int):
         """How row ``row`` multiplies: ``(a, b, name) -> product``, :attr:`latency` cycles later when
-        pipelined. A DSP row registers the operands in the fabric, multiplies in the DSP block's two
-        register stages and registers the product in the fabric again; a LUT row multiplies in three
-        register stages (``lut_product``'s Booth partial products, their pair sums, the product) beside the
-        PE, then registers the product."""
+        pipelined. Both kinds register the operands in the fabric. A DSP row multiplies in the DSP block's
+        two register stages and registers the product in the fabric again (the routes to and from the
+        DSP site get a cycle each); a LUT row multiplies beside the PE in ``lut_product``'s three register
+        stages (the Booth partial products, their pair sums, the product), so no stage holds both the
+        digit selection and an adder."""
         if not self.pipelined:
             return lambda a, b, name: a * b
-        if row >= self.rows - self.lut_rows:
-            return lambda a, b, name: delay(m, lut_product(m, a, b, name, stages=3), 1, f"{name}_product")
+        in_luts = row >= self.rows - self.lut_rows
 
         def multiply(a, b, name):
             operands = (delay(m, a, 1, f"{name}_a"), delay(m, b, 1, f"{name}_b"))
+            if in_luts:
+                return lut_product(m, *operands, name, stages=3)
             return delay(m, registered_product(m, *operands, name), 1, f"{name}_product")
         return multiply
