@@ -4,9 +4,8 @@ The LFE5U-85F's 156 MULT18X18D sites lie in three rows across the die
 (``DSP_ROWS_Y``), 52 to a row in 13 DSP blocks of four. A systolic array that
 needs most of them leaves nextpnr to choose which PE goes to which site, and
 its placer does not keep the array's neighbours together: the 16×16 one-MAC
-intergrad array (144 multipliers) placed in 37 minutes with 451,497 units of
-wire and did not route; pinned, it placed in 13 minutes with 281,690 and
-routed (docs/intergrad.md). :func:`pin_dsp_grid` gives each PE's multiplier a
+intergrad array (144 multipliers) placed in 37 minutes and did not route;
+pinned, it places and routes in 15–18 minutes a seed (docs/intergrad.md). :func:`pin_dsp_grid` gives each PE's multiplier a
 site (the cell's ``BEL`` attribute, which nextpnr takes as a placement
 constraint):
 the PE rows split into three bands, one per DSP row, and within a band
