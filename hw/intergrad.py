@@ -24,6 +24,11 @@ __all__ = ["Intergrad", "PEArray", "COUNTERS", "shape_layout", "shape_word"]
 #: cycle through the round trip from a send to the host's taking it and the credit's return (9 cycles).
 RESULT_CREDITS = 16
 
+#: Banks served by one register of a fan-out (the load writes' controller copies, the result reader's
+#: first selection) and enables summed in one cycle by an access counter: no register drives more than a
+#: group across the die, and no adder tree is wider.
+BANK_GROUP = 4
+
 #: Counter outputs: name -> meaning (all 32-bit).
 COUNTERS = ("cycles", "reads_w", "reads_x", "reads_delta", "reads_dx", "writes_dx", "writes_dw")
 
@@ -116,13 +121,11 @@ class _Walk:
 
 class _LoadWrites:
     """The write ports of one operand's SRAM banks while the operand loads: driven in the FSM's state
-    (``stages`` = 0) or through two register stages, one copy per group of ``GROUP`` banks (set by the
+    (``stages`` = 0) or through two register stages, one copy per group of ``BANK_GROUP`` banks (set by the
     controller) and one copy per bank beside the bank (``keep`` on both: yosys would merge the copies into
     one net), so neither the controller's decode nor a route across the die meets a RAM's write port in
     the same cycle, and no register drives every bank. A word is written ``stages`` cycles after it is
     taken."""
-
-    GROUP = 4
 
     def __init__(self, m, name, sram, stages):
         self.m, self.sram, self.stages = m, sram, stages
@@ -131,14 +134,14 @@ class _LoadWrites:
         write = sram[0][0]
         self.groups = [{"address": Signal.like(write.addr, name=f"{name}_load_address{g}", attrs={"keep": 1}),
                         "data": Signal.like(write.data, name=f"{name}_load_data{g}", attrs={"keep": 1}),
-                        "enables": Signal(self.GROUP, name=f"{name}_load_enables{g}", attrs={"keep": 1})}
-                       for g in range(ceil_div(len(sram), self.GROUP))]
+                        "enables": Signal(BANK_GROUP, name=f"{name}_load_enables{g}", attrs={"keep": 1})}
+                       for g in range(ceil_div(len(sram), BANK_GROUP))]
         # Unless the load's state sets one (its statements come later).
         m.d.sync += [group["enables"].eq(0) for group in self.groups]
         for bank, (write, _) in enumerate(sram):
-            group = self.groups[bank // self.GROUP]
+            group = self.groups[bank // BANK_GROUP]
             sources = {"address": group["address"], "data": group["data"],
-                       "enable": group["enables"][bank % self.GROUP]}
+                       "enable": group["enables"][bank % BANK_GROUP]}
             copies = {field: Signal.like(source, name=f"{name}{bank}_write_{field}", attrs={"keep": 1})
                       for field, source in sources.items()}
             m.d.sync += [copies[field].eq(source) for field, source in sources.items()]
@@ -153,7 +156,7 @@ class _LoadWrites:
             return
         for g, group in enumerate(self.groups):
             self.m.d.sync += [group["address"].eq(address), group["data"].eq(data),
-                              group["enables"].eq(Mux(valid, 1 << bank, 0) >> g * self.GROUP)]
+                              group["enables"].eq(Mux(valid, 1 << bank, 0) >> g * BANK_GROUP)]
 
 
 class Intergrad(wiring.Component):
@@ -436,8 +439,8 @@ class Intergrad(wiring.Component):
                       "reads_dx": dx_reads, "writes_dx": dx_writes, "writes_dw": dw_writes}
         for name, enables in increments.items():
             if enables:
-                groups = [delay(m, sum(enables[k:k + 4]), stages, f"{name}_count{k // 4}")
-                          for k in range(0, len(enables), 4)]
+                groups = [delay(m, sum(enables[k:k + BANK_GROUP]), stages, f"{name}_count{k // BANK_GROUP}")
+                          for k in range(0, len(enables), BANK_GROUP)]
                 step = Signal(range(len(enables) + 1), name=f"{name}_step")
                 m.d.comb += step.eq(delay(m, sum(groups), stages, f"{name}_count"))
                 m.d.sync += counters[name].eq(counters[name] + step)
@@ -625,12 +628,12 @@ class Intergrad(wiring.Component):
         reaches its registers). Stage 1 holds an address, its bank and which memory (``send`` in the FSM
         fills it); stage 2 a copy of the address and of the dx read enable beside each bank (``keep``: one
         register would reach every bank across the die); stage 3 every bank's dx and dw words at that
-        address, registered beside the bank; stage 4 the word chosen in each group of ``GROUP`` banks;
+        address, registered beside the bank; stage 4 the word chosen in each group of ``BANK_GROUP`` banks;
         stage 5 the chosen group's word, which goes into a :class:`LutRamFIFO` that feeds ``result_out``.
         The FSM sends only while it holds a credit: one per FIFO word, taken by a send and given back when
         ``result_out`` takes a word, so the FIFO never overflows. Returns the stage-1 registers, ``credit``
         (a send may start) and ``empty`` (every credit back: no result in flight)."""
-        acc, C, group = signed(self.acc_width), self.cols, _LoadWrites.GROUP
+        acc, C, group = signed(self.acc_width), self.cols, BANK_GROUP
         address_bits = max(len(read.addr) for _, read in (*dx_sram, *dw_sram))
         valid, address = Signal(name="send_valid"), Signal(address_bits, name="send_address")
         bank, from_dw = Signal(range(C), name="send_bank"), Signal(name="send_from_dw")
@@ -653,6 +656,7 @@ class Intergrad(wiring.Component):
             m.d.comb += [dw_read.addr.eq(bank_address)]
             words.append(tuple(delay(m, read.data, 1, f"send_{name}{c}", reset_less=True)
                                for name, read in (("dx", dx_read), ("dw", dw_read))))
+
         def word(c):
             return Mux(from_dws[2], words[c][1], words[c][0])
 
