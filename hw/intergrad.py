@@ -316,10 +316,12 @@ class Intergrad(wiring.Component):
             return [common & delay(m, valid, ahead, f"{name}{k}") for k, valid in enumerate(each)]
 
         def fed(read, address, enable, cycles, name):
-            """``read``'s word at ``address`` (both delayed ``ahead`` already), zero unless ``enable``,
-            ``cycles - ahead`` cycles later. The word is registered before it is masked, so the register
-            beside the memory is the read's only load."""
-            m.d.comb += read.addr.eq(address)
+            """``read``'s word at ``address``, zero unless ``enable`` (delayed ``ahead`` already), ``cycles``
+            after ``address``. The address takes ``ahead`` registers of this bank's own (``keep``: one
+            register would address every bank across the die, and with constant fold indices yosys would
+            merge the operands' address registers too); the word is registered before it is masked, so the
+            register beside the memory is the read's only load."""
+            m.d.comb += read.addr.eq(delay(m, address, ahead, f"{name}_address", keep=True))
             if cycles == ahead:
                 return Mux(enable, read.data, 0)
             word = delay(m, read.data, 1, f"{name}_word")
@@ -331,8 +333,7 @@ class Intergrad(wiring.Component):
         feeding_x = in_stream & (phase % S == S - 1)
         element = phase // S
         last_element = feeding_x & (element == last_index["batch"])
-        d_address, x_address = (delay(m, fold * batch_stride + element, ahead, f"{name}_address")
-                                for fold, name in ((ro, "d"), (co, "x")))
+        d_address, x_address = (fold * batch_stride + element for fold in (ro, co))
         d_reads = enables_ahead(feeding_d, row_valid, "d_read")
         x_reads = enables_ahead(feeding_x, col_valid, "x_read") if self.uses_x else []
         for r, (_, read) in enumerate(d_sram):
@@ -423,7 +424,7 @@ class Intergrad(wiring.Component):
         loading = Signal()
         load_row = ro * R + (R - 1 - phase)
         load_row_valid = Cat(*reversed(row_valid)).bit_select(phase, 1)
-        w_address = delay(m, load_row * col_stride + co, ahead, "w_address")
+        w_address = load_row * col_stride + co
         w_reads = enables_ahead(loading & load_row_valid, col_valid, "w_read") if self.uses_w else []
         for c, (_, read) in enumerate(w_sram if self.uses_w else []):
             m.d.comb += array.w_top[c].eq(fed(read, w_address, w_reads[c], feed + c, f"w_top{c}"))
