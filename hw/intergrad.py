@@ -767,16 +767,14 @@ class PEArray(wiring.Component):
         m = Module()
         R, C, word, acc = self.rows, self.cols, self._word, self._acc
 
-        def grid(shape, name):
-            return [[Signal(shape, name=f"{name}_{r}_{c}") for c in range(C)] for r in range(R)]
+        def grid(shape, name, **attrs):
+            return [[Signal(shape, name=f"{name}_{r}_{c}", attrs=attrs) for c in range(C)] for r in range(R)]
 
         w_reg, d_reg, x_reg = grid(word, "w"), grid(word, "d"), grid(word, "x")
         # The control copies each PE passes on. The tags and captures of all rows are taps of one chain
         # (``Intergrad``), so PEs on an anti-diagonal hold the same bit: ``keep`` stops synthesis merging
         # them into one register that drives PEs across the die.
-        tag_reg, capture_reg = grid(1, "tag"), grid(1, "capture")
-        for register in (*sum(tag_reg, []), *sum(capture_reg, [])):
-            register.attrs["keep"] = 1
+        tag_reg, capture_reg = grid(1, "tag", keep=1), grid(1, "capture", keep=1)
         drain_reg, shift_reg = grid(1, "drain"), grid(1, "w_shift")
         ps_reg, acc_reg, shadow = grid(acc, "ps"), grid(acc, "acc"), grid(acc, "shadow")
         for r in range(R):

@@ -5,9 +5,9 @@ The LFE5U-85F's 156 MULT18X18D sites lie in three rows across the die
 needs most of them leaves nextpnr to choose which PE goes to which site, and
 its placer does not keep the array's neighbours together: the 16×16 one-MAC
 intergrad array (144 multipliers) placed in 37 minutes and did not route;
-pinned, it places and routes in 15–18 minutes a seed (docs/intergrad.md). :func:`pin_dsp_grid` gives each PE's multiplier a
-site (the cell's ``BEL`` attribute, which nextpnr takes as a placement
-constraint):
+pinned, it places and routes in 15–18 minutes a seed (docs/intergrad.md).
+:func:`pin_dsp_grid` gives each PE's multiplier a site (the cell's ``BEL``
+attribute, which nextpnr takes as a placement constraint):
 the PE rows split into three bands, one per DSP row, and within a band
 column ``c``'s PEs take neighbouring sites, columns left to right, so a PE's
 vertical neighbours (the wide partial-sum and drain links) sit next to it and
