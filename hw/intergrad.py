@@ -58,6 +58,7 @@ class _Datapath:
     ro: Signal
     co: Signal
     rows_left: Signal
+    rows_valid: Signal
     cols_left: Signal
     last_row_fold: Value
     last_fold: Value
@@ -284,11 +285,13 @@ class Intergrad(wiring.Component):
         ro = Signal(range(ceil_div(self.max_n_o, R)))
         co = Signal(range(col_stride))
         # The layer's rows and columns from this fold's first on (n_o - ro·R, n_i - co·C), kept beside ro and
-        # co so that no validity test needs an adder.
+        # co so that no validity test needs an adder; ``rows_valid`` bit r (``rows_left > r``) is set with
+        # ``rows_left``, so the weight load's row validity is a register's bit, chosen by the phase.
         rows_left, cols_left = Signal.like(n_o, name="rows_left"), Signal.like(n_i, name="cols_left")
+        rows_valid = Signal(R, name="rows_valid")
         last_row_fold = rows_left <= R
         last_fold = last_row_fold & (cols_left <= C)
-        row_valid = [rows_left > r for r in range(R)]
+        row_valid = [rows_valid[r] for r in range(R)]
         col_valid = [cols_left > c for c in range(C)]
         # Pipeline delays: SRAM read -> feed register, operands -> product, bottom partial sum -> dx adder.
         feed, mac, dx_register = (PIPELINE[stage] if self.pipeline else 0 for stage in ("feed", "mac", "dx"))
@@ -319,9 +322,10 @@ class Intergrad(wiring.Component):
             """``read``'s word at ``address``, zero unless ``enable`` (delayed ``ahead`` already), ``cycles``
             after ``address``. The address takes ``ahead`` registers of this bank's own (``keep``: one
             register would address every bank across the die, and with constant fold indices yosys would
-            merge the operands' address registers too); the word is registered before it is masked, so the
+            merge the operands' address registers too) and no reset (a reset would put a LUT before them,
+            which synthesis shares between the banks); the word is registered before it is masked, so the
             register beside the memory is the read's only load."""
-            m.d.comb += read.addr.eq(delay(m, address, ahead, f"{name}_address", keep=True))
+            m.d.comb += read.addr.eq(delay(m, address, ahead, f"{name}_address", keep=True, reset_less=True))
             if cycles == ahead:
                 return Mux(enable, read.data, 0)
             word = delay(m, read.data, 1, f"{name}_word")
@@ -447,7 +451,8 @@ class Intergrad(wiring.Component):
                 m.d.sync += counters[name].eq(counters[name] + step)
         # After the counters: the controller's reset of them must take priority.
         self._control(m, _Datapath(
-            phase=phase, ro=ro, co=co, rows_left=rows_left, cols_left=cols_left, last_row_fold=last_row_fold,
+            phase=phase, ro=ro, co=co, rows_left=rows_left, rows_valid=rows_valid, cols_left=cols_left,
+            last_row_fold=last_row_fold,
             last_fold=last_fold,
             shape={"n_o": n_o, "n_i": n_i, "batch": T}, last_index=last_index,
             loading=loading, streaming=streaming, draining=draining, array=array, counters=counters,
@@ -516,8 +521,7 @@ class Intergrad(wiring.Component):
 
         def send(walk, from_dw, address, next_state):
             with m.If(reader["credit"]):
-                m.d.sync += [reader["valid"].eq(1), reader["address"].eq(address), reader["bank"].eq(walk.bank),
-                             reader["from_dw"].eq(from_dw)]
+                reader["send"](address, walk.bank, from_dw)
                 walk.step()
                 with m.If(walk.last):
                     m.next = next_state
@@ -529,8 +533,14 @@ class Intergrad(wiring.Component):
 
         rows_left, cols_left = path.rows_left, path.cols_left
 
+        def set_rows_left(value, above):
+            """``rows_left = value``, and ``rows_valid`` bit r ``= above(r)``: ``value > r``, compared without
+            the adder that forms ``value``."""
+            m.d.sync += [rows_left.eq(value), path.rows_valid.eq(Cat(above(r) for r in range(R)))]
+
         def first_fold():
-            m.d.sync += [ro.eq(0), co.eq(0), rows_left.eq(n_o), cols_left.eq(n_i)]
+            m.d.sync += [ro.eq(0), co.eq(0), cols_left.eq(n_i)]
+            set_rows_left(n_o, lambda r: n_o > r)
 
         def next_fold():
             m.d.sync += phase.eq(0)
@@ -539,9 +549,11 @@ class Intergrad(wiring.Component):
                 m.next = "TAIL" if path.tail_cycles else first_output
             with m.Else():
                 with m.If(path.last_row_fold):
-                    m.d.sync += [ro.eq(0), rows_left.eq(n_o), co.eq(co + 1), cols_left.eq(cols_left - C)]
+                    m.d.sync += [ro.eq(0), co.eq(co + 1), cols_left.eq(cols_left - C)]
+                    set_rows_left(n_o, lambda r: n_o > r)
                 with m.Else():
-                    m.d.sync += [ro.eq(ro + 1), rows_left.eq(rows_left - R)]
+                    m.d.sync += ro.eq(ro + 1)
+                    set_rows_left(rows_left - R, lambda r: rows_left > r + R)
                 m.next = fold_start
 
         # The stream's last phase is S·batch + R + C - 3; ``stream_end`` is ``phase ==`` it, decided a cycle
@@ -557,7 +569,8 @@ class Intergrad(wiring.Component):
                 m.d.comb += ports["shape_in"].ready.eq(reader["empty"])
                 with m.If(ports["shape_in"].valid & reader["empty"]):
                     m.d.sync += [last.eq(command[name] - 1) for name, last in last_index.items()]
-                    m.d.sync += [rows_left.eq(command.n_o), cols_left.eq(command.n_i)]  # ro = co = 0
+                    m.d.sync += cols_left.eq(command.n_i)  # ro = co = 0
+                    set_rows_left(command.n_o, lambda r: command.n_o > r)
                     m.d.sync += [n_o.eq(command.n_o), n_i.eq(command.n_i), T.eq(command.batch),
                                  stream_penultimate.eq(self.slots * command.batch + (R + C - 4)),
                                  stream_single.eq((self.slots * command.batch + (R + C - 3)) == 0)]
@@ -626,50 +639,55 @@ class Intergrad(wiring.Component):
 
     def _result_reader(self, m, dx_sram, dw_sram) -> dict:
         """The results' read pipeline, ``dx`` and ``dw`` banked alike, moving every cycle (no stall signal
-        reaches its registers). Stage 1 holds an address, its bank and which memory (``send`` in the FSM
-        fills it); stage 2 a copy of the address and of the dx read enable beside each bank (``keep``: one
-        register would reach every bank across the die); stage 3 every bank's dx and dw words at that
-        address, registered beside the bank; stage 4 the word chosen in each group of ``BANK_GROUP`` banks;
-        stage 5 the chosen group's word, which goes into a :class:`LutRamFIFO` that feeds ``result_out``.
-        The FSM sends only while it holds a credit: one per FIFO word, taken by a send and given back when
-        ``result_out`` takes a word, so the FIFO never overflows. Returns the stage-1 registers, ``credit``
-        (a send may start) and ``empty`` (every credit back: no result in flight)."""
+        reaches its registers). Stage 1 holds a send: its address and dx read enable once per group of
+        ``BANK_GROUP`` banks (``keep``: one register would reach every bank across the die), which bank and
+        which memory; stage 2 a copy of the address and of the dx read enable beside each bank, from its
+        group's; stage 3 every bank's dx and dw words at that address, registered beside the bank, and per
+        group a copy of the bank's place in its group and of the memory; stage 4 the word chosen in each
+        group; stage 5 the chosen group's word, which goes into a :class:`LutRamFIFO` that feeds
+        ``result_out``. The FSM sends only while it holds a credit: one per FIFO word, taken by a send and
+        given back when ``result_out`` takes a word, so the FIFO never overflows. Returns ``send(address,
+        bank, from_dw)`` (the stage-1 assignments of one send), ``credit`` (a send may start) and ``empty``
+        (every credit back: no result in flight)."""
         acc, C, group = signed(self.acc_width), self.cols, BANK_GROUP
+        groups = range(ceil_div(C, group))
         address_bits = max(len(read.addr) for _, read in (*dx_sram, *dw_sram))
-        valid, address = Signal(name="send_valid"), Signal(address_bits, name="send_address")
-        bank, from_dw = Signal(range(C), name="send_bank"), Signal(name="send_from_dw")
+        valid, bank, from_dw = Signal(name="send_valid"), Signal(range(C), name="send_bank"), Signal(name="send_from_dw")
+        group_addresses = [Signal(address_bits, name=f"send_address_g{g}", attrs={"keep": 1}) for g in groups]
+        group_reads_dx = [Signal(name=f"send_dx_g{g}", attrs={"keep": 1}) for g in groups]
         valids = [valid] + [Signal(name=f"send_valid{stage}") for stage in (2, 3, 4, 5)]
         banks = [bank] + [Signal.like(bank, name=f"send_bank{stage}") for stage in (2, 3, 4)]
-        from_dws = [from_dw] + [Signal(name=f"send_from_dw{stage}") for stage in (2, 3)]
-        m.d.sync += [valid.eq(0)]
+        from_dws = [from_dw, Signal(name="send_from_dw2")]
+        m.d.sync += [valid.eq(0)] + [reads_dx.eq(0) for reads_dx in group_reads_dx]
         for chain in (valids, banks, from_dws):
             m.d.sync += [later.eq(earlier) for earlier, later in zip(chain, chain[1:])]
 
-        bank_addresses = [Signal(address_bits, name=f"send_address{c}", attrs={"keep": 1}) for c in range(C)]
-        bank_reads_dx = [Signal(name=f"send_dx{c}", attrs={"keep": 1}) for c in range(C)]
-        m.d.sync += [copy.eq(address) for copy in bank_addresses]
-        m.d.sync += [reads_dx.eq(valid & ~from_dw) for reads_dx in bank_reads_dx]
+        def send(address, to_bank, to_dw):
+            m.d.sync += [valid.eq(1), bank.eq(to_bank), from_dw.eq(to_dw)]
+            m.d.sync += [copy.eq(address) for copy in group_addresses]
+            m.d.sync += [reads_dx.eq(int(not to_dw)) for reads_dx in group_reads_dx]
+
         words = []  # stage 3: (dx, dw) of each bank
-        for c, ((_, dx_read), (_, dw_read), bank_address, reads_dx) in enumerate(
-                zip(dx_sram, dw_sram, bank_addresses, bank_reads_dx)):
-            with m.If(reads_dx):  # over the dx sums' own address (they never overlap a send)
-                m.d.comb += dx_read.addr.eq(bank_address)
+        for c, ((_, dx_read), (_, dw_read)) in enumerate(zip(dx_sram, dw_sram)):
+            bank_address = delay(m, group_addresses[c // group], 1, f"send_address{c}", keep=True)
+            with m.If(delay(m, group_reads_dx[c // group], 1, f"send_dx{c}", keep=True)):
+                m.d.comb += dx_read.addr.eq(bank_address)  # over the dx sums' own address (never during a send)
             m.d.comb += [dw_read.addr.eq(bank_address)]
             words.append(tuple(delay(m, read.data, 1, f"send_{name}{c}", reset_less=True)
                                for name, read in (("dx", dx_read), ("dw", dw_read))))
 
-        def word(c):
-            return Mux(from_dws[2], words[c][1], words[c][0])
-
-        group_words = [Signal(acc, name=f"send_group{g}") for g in range(ceil_div(C, group))]
-        for g, group_word in enumerate(group_words):
-            choice = word(g * group)
-            for c in range(g * group + 1, min(C, (g + 1) * group)):
-                choice = Mux(banks[2] % group == c % group, word(c), choice)
+        group_words = [Signal(acc, name=f"send_group{g}") for g in groups]
+        for g, group_word in enumerate(group_words):  # each group's selection reads copies of its own
+            lane = delay(m, banks[1] % group, 1, f"send_lane_g{g}", keep=True)
+            lane_from_dw = delay(m, from_dws[1], 1, f"send_from_dw_g{g}", keep=True)
+            choice = 0
+            for c in range(g * group, min(C, (g + 1) * group)):
+                word = Mux(lane_from_dw, words[c][1], words[c][0])
+                choice = word if c == g * group else Mux(lane == c % group, word, choice)
             m.d.sync += group_word.eq(choice)
         selected = Signal(acc, name="send_selected")
         choice = group_words[0]
-        for g in range(1, len(group_words)):
+        for g in groups[1:]:
             choice = Mux(banks[3] // group == g, group_words[g], choice)
         m.d.sync += selected.eq(choice)
 
@@ -679,8 +697,7 @@ class Intergrad(wiring.Component):
         credits = Signal(range(RESULT_CREDITS + 1), name="send_credits", init=RESULT_CREDITS)
         returned = self.result_out.valid & self.result_out.ready
         m.d.sync += credits.eq(credits - valid + returned)  # a send's credit is counted once it is in stage 1
-        return {"valid": valid, "address": address, "bank": bank, "from_dw": from_dw,
-                "credit": credits > valid, "empty": ~valid & (credits == RESULT_CREDITS)}
+        return {"send": send, "credit": credits > valid, "empty": ~valid & (credits == RESULT_CREDITS)}
 
 
 class PEArray(wiring.Component):
