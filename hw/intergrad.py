@@ -654,7 +654,7 @@ class Intergrad(wiring.Component):
         address_bits = max(len(read.addr) for _, read in (*dx_sram, *dw_sram))
         valid, bank, from_dw = Signal(name="send_valid"), Signal(range(C), name="send_bank"), Signal(name="send_from_dw")
         group_addresses = [Signal(address_bits, name=f"send_address_g{g}", attrs={"keep": 1}) for g in groups]
-        group_reads_dx = [Signal(name=f"send_dx_g{g}", attrs={"keep": 1}) for g in groups]
+        group_reads_dx = [Signal(name=f"send_reads_dx_g{g}", attrs={"keep": 1}) for g in groups]
         valids = [valid] + [Signal(name=f"send_valid{stage}") for stage in (2, 3, 4, 5)]
         banks = [bank] + [Signal.like(bank, name=f"send_bank{stage}") for stage in (2, 3, 4)]
         from_dws = [from_dw, Signal(name="send_from_dw2")]
@@ -670,7 +670,7 @@ class Intergrad(wiring.Component):
         words = []  # stage 3: (dx, dw) of each bank
         for c, ((_, dx_read), (_, dw_read)) in enumerate(zip(dx_sram, dw_sram)):
             bank_address = delay(m, group_addresses[c // group], 1, f"send_address{c}", keep=True)
-            with m.If(delay(m, group_reads_dx[c // group], 1, f"send_dx{c}", keep=True)):
+            with m.If(delay(m, group_reads_dx[c // group], 1, f"send_reads_dx{c}", keep=True)):
                 m.d.comb += dx_read.addr.eq(bank_address)  # over the dx sums' own address (never during a send)
             m.d.comb += [dw_read.addr.eq(bank_address)]
             words.append(tuple(delay(m, read.data, 1, f"send_{name}{c}", reset_less=True)
