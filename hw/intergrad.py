@@ -60,6 +60,7 @@ class _Datapath:
     rows_left: Signal
     rows_valid: Signal
     cols_left: Signal
+    cols_valid: Signal
     last_row_fold: Value
     last_fold: Value
     shape: dict
@@ -285,14 +286,15 @@ class Intergrad(wiring.Component):
         ro = Signal(range(ceil_div(self.max_n_o, R)))
         co = Signal(range(col_stride))
         # The layer's rows and columns from this fold's first on (n_o - ro·R, n_i - co·C), kept beside ro and
-        # co so that no validity test needs an adder; ``rows_valid`` bit r (``rows_left > r``) is set with
-        # ``rows_left``, so the weight load's row validity is a register's bit, chosen by the phase.
+        # co so that no validity test needs an adder. Their compares are registers set with them: bit r of
+        # ``rows_valid`` is ``rows_left > r``, bit c of ``cols_valid`` ``cols_left > c``, so a validity is
+        # a flip-flop (the weight load's row validity one chosen by the phase).
         rows_left, cols_left = Signal.like(n_o, name="rows_left"), Signal.like(n_i, name="cols_left")
-        rows_valid = Signal(R, name="rows_valid")
+        rows_valid, cols_valid = Signal(R, name="rows_valid"), Signal(C, name="cols_valid")
         last_row_fold = rows_left <= R
         last_fold = last_row_fold & (cols_left <= C)
         row_valid = [rows_valid[r] for r in range(R)]
-        col_valid = [cols_left > c for c in range(C)]
+        col_valid = [cols_valid[c] for c in range(C)]
         # Pipeline delays: SRAM read -> feed register, operands -> product, bottom partial sum -> dx adder.
         feed, mac, dx_register = (PIPELINE[stage] if self.pipeline else 0 for stage in ("feed", "mac", "dx"))
         at_product = feed + mac  # a stream phase's products are added this much later
@@ -422,9 +424,10 @@ class Intergrad(wiring.Component):
             dw_writes.append(enable)
 
         # Weight load: cycle k reads W row ro·R + (R-1-k), which enters column c at the top ``feed + c``
-        # cycles later, with row r's shift (the array moves it right a column per cycle). Row r shifts from
-        # cycle r on (its earlier shifts would only carry rows that pass it), so each row's enable is its
-        # own net.
+        # cycles later, with the rows' shift (the array moves it right a column per cycle). Every row
+        # shifts in every load cycle: after R shifts row r holds what row 0 took in cycle R-1-r, W row r
+        # (the shifts before cycle r carry rows that pass it on). Pipelined, the shift is one register
+        # beside the FSM, then a copy per row (``keep``): no logic in front of a route across the die.
         loading = Signal()
         load_row = ro * R + (R - 1 - phase)
         load_row_valid = Cat(*reversed(row_valid)).bit_select(phase, 1)
@@ -432,7 +435,9 @@ class Intergrad(wiring.Component):
         w_reads = enables_ahead(loading & load_row_valid, col_valid, "w_read") if self.uses_w else []
         for c, (_, read) in enumerate(w_sram if self.uses_w else []):
             m.d.comb += array.w_top[c].eq(fed(read, w_address, w_reads[c], feed + c, f"w_top{c}"))
-        m.d.comb += [array.w_shift[r].eq(delay(m, loading & (phase >= r), feed, f"w_shift{r}")) for r in range(R)]
+        shifting = delay(m, loading, ahead, "w_shifting")
+        m.d.comb += [array.w_shift[r].eq(delay(m, shifting, feed - ahead, f"w_shift{r}", keep=True))
+                     for r in range(R)]
 
         # Pipelined: the counted states, decoded from the FSM, are registered before they are counted, as
         # the feeds' read enables are (``ahead``; the dx and dw enables come from registers already); the
@@ -452,7 +457,7 @@ class Intergrad(wiring.Component):
         # After the counters: the controller's reset of them must take priority.
         self._control(m, _Datapath(
             phase=phase, ro=ro, co=co, rows_left=rows_left, rows_valid=rows_valid, cols_left=cols_left,
-            last_row_fold=last_row_fold,
+            cols_valid=cols_valid, last_row_fold=last_row_fold,
             last_fold=last_fold,
             shape={"n_o": n_o, "n_i": n_i, "batch": T}, last_index=last_index,
             loading=loading, streaming=streaming, draining=draining, array=array, counters=counters,
@@ -533,14 +538,18 @@ class Intergrad(wiring.Component):
 
         rows_left, cols_left = path.rows_left, path.cols_left
 
-        def set_rows_left(value, above):
-            """``rows_left = value``, and ``rows_valid`` bit r ``= above(r)``: ``value > r``, compared without
-            the adder that forms ``value``."""
-            m.d.sync += [rows_left.eq(value), path.rows_valid.eq(Cat(above(r) for r in range(R)))]
+        def set_left(left, valid, value, above):
+            """``left = value``, and ``valid`` bit k ``= above(k)``: ``value > k``, compared without the
+            adder that forms ``value``."""
+            m.d.sync += [left.eq(value), valid.eq(Cat(above(k) for k in range(len(valid))))]
+
+        def all_rows():
+            set_left(rows_left, path.rows_valid, n_o, lambda r: n_o > r)
 
         def first_fold():
-            m.d.sync += [ro.eq(0), co.eq(0), cols_left.eq(n_i)]
-            set_rows_left(n_o, lambda r: n_o > r)
+            m.d.sync += [ro.eq(0), co.eq(0)]
+            all_rows()
+            set_left(cols_left, path.cols_valid, n_i, lambda c: n_i > c)
 
         def next_fold():
             m.d.sync += phase.eq(0)
@@ -549,11 +558,12 @@ class Intergrad(wiring.Component):
                 m.next = "TAIL" if path.tail_cycles else first_output
             with m.Else():
                 with m.If(path.last_row_fold):
-                    m.d.sync += [ro.eq(0), co.eq(co + 1), cols_left.eq(cols_left - C)]
-                    set_rows_left(n_o, lambda r: n_o > r)
+                    m.d.sync += [ro.eq(0), co.eq(co + 1)]
+                    all_rows()
+                    set_left(cols_left, path.cols_valid, cols_left - C, lambda c: cols_left > c + C)
                 with m.Else():
                     m.d.sync += ro.eq(ro + 1)
-                    set_rows_left(rows_left - R, lambda r: rows_left > r + R)
+                    set_left(rows_left, path.rows_valid, rows_left - R, lambda r: rows_left > r + R)
                 m.next = fold_start
 
         # The stream's last phase is S·batch + R + C - 3; ``stream_end`` is ``phase ==`` it, decided a cycle
@@ -569,8 +579,8 @@ class Intergrad(wiring.Component):
                 m.d.comb += ports["shape_in"].ready.eq(reader["empty"])
                 with m.If(ports["shape_in"].valid & reader["empty"]):
                     m.d.sync += [last.eq(command[name] - 1) for name, last in last_index.items()]
-                    m.d.sync += cols_left.eq(command.n_i)  # ro = co = 0
-                    set_rows_left(command.n_o, lambda r: command.n_o > r)
+                    set_left(rows_left, path.rows_valid, command.n_o, lambda r: command.n_o > r)  # ro = co = 0
+                    set_left(cols_left, path.cols_valid, command.n_i, lambda c: command.n_i > c)
                     m.d.sync += [n_o.eq(command.n_o), n_i.eq(command.n_i), T.eq(command.batch),
                                  stream_penultimate.eq(self.slots * command.batch + (R + C - 4)),
                                  stream_single.eq((self.slots * command.batch + (R + C - 3)) == 0)]
