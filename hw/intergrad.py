@@ -662,7 +662,8 @@ class Intergrad(wiring.Component):
         acc, C, group = signed(self.acc_width), self.cols, BANK_GROUP
         groups = range(ceil_div(C, group))
         address_bits = max(len(read.addr) for _, read in (*dx_sram, *dw_sram))
-        valid, bank, from_dw = Signal(name="send_valid"), Signal(range(C), name="send_bank"), Signal(name="send_from_dw")
+        valid, bank = Signal(name="send_valid"), Signal(range(C), name="send_bank")
+        from_dw = Signal(name="send_from_dw")
         group_addresses = [Signal(address_bits, name=f"send_address_g{g}", attrs={"keep": 1}) for g in groups]
         group_reads_dx = [Signal(name=f"send_reads_dx_g{g}", attrs={"keep": 1}) for g in groups]
         valids = [valid] + [Signal(name=f"send_valid{stage}") for stage in (2, 3, 4, 5)]
@@ -690,10 +691,10 @@ class Intergrad(wiring.Component):
         for g, group_word in enumerate(group_words):  # each group's selection reads copies of its own
             lane = delay(m, banks[1] % group, 1, f"send_lane_g{g}", keep=True)
             lane_from_dw = delay(m, from_dws[1], 1, f"send_from_dw_g{g}", keep=True)
-            choice = 0
-            for c in range(g * group, min(C, (g + 1) * group)):
-                word = Mux(lane_from_dw, words[c][1], words[c][0])
-                choice = word if c == g * group else Mux(lane == c % group, word, choice)
+            members = [Mux(lane_from_dw, dw, dx) for dx, dw in words[g * group:(g + 1) * group]]
+            choice = members[0]
+            for k, word in enumerate(members[1:], 1):
+                choice = Mux(lane == k, word, choice)
             m.d.sync += group_word.eq(choice)
         selected = Signal(acc, name="send_selected")
         choice = group_words[0]
