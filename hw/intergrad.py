@@ -312,7 +312,7 @@ class Intergrad(wiring.Component):
         # it reaches a PE when that PE's last product is in. The tags and captures of all rows are taps of one
         # register chain each (row r's is row r-1's a cycle later): no control net spans more than a row. A
         # row outside the layer takes them too; its δ is zero, so its products and shadows are.
-        ahead = 1 if feed >= 2 else 0  # pipelined: a feed's read address and enable are registered first
+        ahead = max(feed - 1, 0)  # pipelined: a feed's read address and enable take registers before the read
 
         def enables_ahead(common, each, name):
             """The read enables ``common & each[k]``, ``ahead`` cycles later: each factor registered on its
@@ -320,14 +320,23 @@ class Intergrad(wiring.Component):
             common = delay(m, common, ahead, name)
             return [common & delay(m, valid, ahead, f"{name}{k}") for k, valid in enumerate(each)]
 
+        def bank_addresses(address, count, name):
+            """``address`` for each of ``count`` banks, ``ahead`` cycles later: through a register per group
+            of ``BANK_GROUP`` banks, then one per bank. Each is ``keep`` (one register would address every
+            bank across the die, and with constant fold indices yosys would merge the operands' address
+            registers too) and has no reset (a reset puts a LUT in front, which synthesis shares)."""
+            if not ahead:
+                return [address] * count
+            groups = [delay(m, address, ahead - 1, f"{name}_address_g{g}", keep=True, reset_less=True)
+                      for g in range(ceil_div(count, BANK_GROUP))]
+            return [delay(m, groups[k // BANK_GROUP], 1, f"{name}{k}_address", keep=True, reset_less=True)
+                    for k in range(count)]
+
         def fed(read, address, enable, cycles, name):
-            """``read``'s word at ``address``, zero unless ``enable`` (delayed ``ahead`` already), ``cycles``
-            after ``address``. The address takes ``ahead`` registers of this bank's own (``keep``: one
-            register would address every bank across the die, and with constant fold indices yosys would
-            merge the operands' address registers too) and no reset (a reset would put a LUT before them,
-            which synthesis shares between the banks); the word is registered before it is masked, so the
-            register beside the memory is the read's only load."""
-            m.d.comb += read.addr.eq(delay(m, address, ahead, f"{name}_address", keep=True, reset_less=True))
+            """``read``'s word at ``address`` (a bank's, from ``bank_addresses``), zero unless ``enable``
+            (delayed ``ahead`` already), ``cycles`` after the address was formed. The word is registered
+            before it is masked, so the register beside the memory is the read's only load."""
+            m.d.comb += read.addr.eq(address)
             if cycles == ahead:
                 return Mux(enable, read.data, 0)
             word = delay(m, read.data, 1, f"{name}_word")
@@ -342,13 +351,14 @@ class Intergrad(wiring.Component):
         d_address, x_address = (fold * batch_stride + element for fold in (ro, co))
         d_reads = enables_ahead(feeding_d, row_valid, "d_read")
         x_reads = enables_ahead(feeding_x, col_valid, "x_read") if self.uses_x else []
+        d_addresses, x_addresses = bank_addresses(d_address, R, "d_skew"), bank_addresses(x_address, C, "x_skew")
         for r, (_, read) in enumerate(d_sram):
-            m.d.comb += [array.d_in[r].eq(fed(read, d_address, d_reads[r], feed + r, f"d_skew{r}")),
+            m.d.comb += [array.d_in[r].eq(fed(read, d_addresses[r], d_reads[r], feed + r, f"d_skew{r}")),
                          array.d_tag[r].eq(delay(m, feeding_d, feed + r, f"d_tag{r}"))]
             if self.uses_x:
                 m.d.comb += array.capture[r].eq(delay(m, last_element, 1 + at_product + r, f"capture{r}"))
         for c, (_, read) in enumerate(x_sram if self.uses_x else []):
-            m.d.comb += array.x_in[c].eq(fed(read, x_address, x_reads[c], feed + c, f"x_skew{c}"))
+            m.d.comb += array.x_in[c].eq(fed(read, x_addresses[c], x_reads[c], feed + c, f"x_skew{c}"))
 
         # dx: column c's bottom output for batch column b is due R - 1 + c cycles after δ_b is fed (stream
         # phase S·b + R - 1 + c). The feed's flag and dx address follow it there through registers (one chain,
@@ -431,10 +441,10 @@ class Intergrad(wiring.Component):
         loading = Signal()
         load_row = ro * R + (R - 1 - phase)
         load_row_valid = Cat(*reversed(row_valid)).bit_select(phase, 1)
-        w_address = load_row * col_stride + co
+        w_addresses = bank_addresses(load_row * col_stride + co, C, "w_top")
         w_reads = enables_ahead(loading & load_row_valid, col_valid, "w_read") if self.uses_w else []
         for c, (_, read) in enumerate(w_sram if self.uses_w else []):
-            m.d.comb += array.w_top[c].eq(fed(read, w_address, w_reads[c], feed + c, f"w_top{c}"))
+            m.d.comb += array.w_top[c].eq(fed(read, w_addresses[c], w_reads[c], feed + c, f"w_top{c}"))
         shifting = delay(m, loading, ahead, "w_shifting")
         m.d.comb += [array.w_shift[r].eq(delay(m, shifting, feed - ahead, f"w_shift{r}", keep=True))
                      for r in range(R)]

@@ -41,11 +41,12 @@ __all__ = ["MODES", "PE_KINDS", "PIPELINE", "READS", "stream_slots", "tail_cycle
 MODES = ("ws", "os", "interleaved")
 #: Interleaved PEs: two multipliers (w·δ and δ·x in one cycle) or one shared in alternate cycles.
 PE_KINDS = ("two-mac", "one-mac")
-#: Register stages of ``pipeline=1``: an operand SRAM's read address and enable, then its word (the feed);
+#: Register stages of ``pipeline=1``: an operand SRAM's read address and enable (two: the address through a
+#: register per group of banks, then one per bank), then its word (the feed);
 #: operands to product (a fabric register each side of the multiplier, whose own two are a MULT18X18D's
 #: input and output registers: the routes to and from a DSP site are each a cycle of their own); bottom
 #: partial sum to the dx adder, and the adder's total to the dx SRAM.
-PIPELINE = {"feed": 2, "mac": 4, "dx": 2}
+PIPELINE = {"feed": 3, "mac": 4, "dx": 2}
 READS = {"ws": ("w", "delta"), "os": ("x", "delta"), "interleaved": ("w", "x", "delta")}  # operands per mode
 
 
