@@ -351,7 +351,8 @@ class Intergrad(wiring.Component):
         d_address, x_address = (fold * batch_stride + element for fold in (ro, co))
         d_reads = enables_ahead(feeding_d, row_valid, "d_read")
         x_reads = enables_ahead(feeding_x, col_valid, "x_read") if self.uses_x else []
-        d_addresses, x_addresses = bank_addresses(d_address, R, "d_skew"), bank_addresses(x_address, C, "x_skew")
+        d_addresses = bank_addresses(d_address, R, "d_skew")
+        x_addresses = bank_addresses(x_address, C, "x_skew") if self.uses_x else []
         for r, (_, read) in enumerate(d_sram):
             m.d.comb += [array.d_in[r].eq(fed(read, d_addresses[r], d_reads[r], feed + r, f"d_skew{r}")),
                          array.d_tag[r].eq(delay(m, feeding_d, feed + r, f"d_tag{r}"))]
@@ -441,7 +442,7 @@ class Intergrad(wiring.Component):
         loading = Signal()
         load_row = ro * R + (R - 1 - phase)
         load_row_valid = Cat(*reversed(row_valid)).bit_select(phase, 1)
-        w_addresses = bank_addresses(load_row * col_stride + co, C, "w_top")
+        w_addresses = bank_addresses(load_row * col_stride + co, C, "w_top") if self.uses_w else []
         w_reads = enables_ahead(loading & load_row_valid, col_valid, "w_read") if self.uses_w else []
         for c, (_, read) in enumerate(w_sram if self.uses_w else []):
             m.d.comb += array.w_top[c].eq(fed(read, w_addresses[c], w_reads[c], feed + c, f"w_top{c}"))
