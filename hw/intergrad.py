@@ -321,10 +321,11 @@ class Intergrad(wiring.Component):
             return [common & delay(m, valid, ahead, f"{name}{k}") for k, valid in enumerate(each)]
 
         def bank_addresses(address, count, name):
-            """``address`` for each of ``count`` banks, ``ahead`` cycles later: through a register per group
-            of ``BANK_GROUP`` banks, then one per bank. Each is ``keep`` (one register would address every
-            bank across the die, and with constant fold indices yosys would merge the operands' address
-            registers too) and has no reset (a reset puts a LUT in front, which synthesis shares)."""
+            """``address`` for each of ``count`` banks, ``ahead`` cycles later: through ``ahead - 1``
+            registers per group of ``BANK_GROUP`` banks, then one per bank. Each is ``keep`` (one register
+            would address every bank across the die, and with constant fold indices yosys would merge the
+            operands' address registers too) and has no reset (a reset puts a LUT in front, which synthesis
+            shares)."""
             if not ahead:
                 return [address] * count
             groups = [delay(m, address, ahead - 1, f"{name}_address_g{g}", keep=True, reset_less=True)
@@ -549,18 +550,16 @@ class Intergrad(wiring.Component):
 
         rows_left, cols_left = path.rows_left, path.cols_left
 
-        def set_left(left, valid, value, above):
-            """``left = value``, and ``valid`` bit k ``= above(k)``: ``value > k``, compared without the
-            adder that forms ``value``."""
+        def set_left(left, valid, value, above=None):
+            """``left = value``, and ``valid`` bit k ``= value > k``: ``above(k)`` where ``value`` is a
+            difference, the same test without the adder that forms it."""
+            above = above or (lambda k: value > k)
             m.d.sync += [left.eq(value), valid.eq(Cat(above(k) for k in range(len(valid))))]
-
-        def all_rows():
-            set_left(rows_left, path.rows_valid, n_o, lambda r: n_o > r)
 
         def first_fold():
             m.d.sync += [ro.eq(0), co.eq(0)]
-            all_rows()
-            set_left(cols_left, path.cols_valid, n_i, lambda c: n_i > c)
+            set_left(rows_left, path.rows_valid, n_o)
+            set_left(cols_left, path.cols_valid, n_i)
 
         def next_fold():
             m.d.sync += phase.eq(0)
@@ -570,7 +569,7 @@ class Intergrad(wiring.Component):
             with m.Else():
                 with m.If(path.last_row_fold):
                     m.d.sync += [ro.eq(0), co.eq(co + 1)]
-                    all_rows()
+                    set_left(rows_left, path.rows_valid, n_o)
                     set_left(cols_left, path.cols_valid, cols_left - C, lambda c: cols_left > c + C)
                 with m.Else():
                     m.d.sync += ro.eq(ro + 1)
@@ -590,8 +589,8 @@ class Intergrad(wiring.Component):
                 m.d.comb += ports["shape_in"].ready.eq(reader["empty"])
                 with m.If(ports["shape_in"].valid & reader["empty"]):
                     m.d.sync += [last.eq(command[name] - 1) for name, last in last_index.items()]
-                    set_left(rows_left, path.rows_valid, command.n_o, lambda r: command.n_o > r)  # ro = co = 0
-                    set_left(cols_left, path.cols_valid, command.n_i, lambda c: command.n_i > c)
+                    set_left(rows_left, path.rows_valid, command.n_o)  # ro = co = 0
+                    set_left(cols_left, path.cols_valid, command.n_i)
                     m.d.sync += [n_o.eq(command.n_o), n_i.eq(command.n_i), T.eq(command.batch),
                                  stream_penultimate.eq(self.slots * command.batch + (R + C - 4)),
                                  stream_single.eq((self.slots * command.batch + (R + C - 3)) == 0)]
